@@ -1,0 +1,13 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const p = require.resolve('@tensorflow/tfjs-backend-wasm');
+console.log(p);
+const wasm = await import('@tensorflow/tfjs-backend-wasm');
+wasm.setWasmPaths(new URL('.', 'file://' + p).pathname);
+await tf.setBackend('wasm'); await tf.ready();
+console.log(tf.getBackend(), tf.env().getBool('WASM_HAS_SIMD_SUPPORT'), tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT'));
+const w = new Set(tf.getKernelsForBackend('wasm').map(k=>k.kernelName));
+const c = tf.getKernelsForBackend('cpu').map(k=>k.kernelName);
+console.log('missing in wasm:', c.filter(k=>!w.has(k)).join(' '));

@@ -1,0 +1,44 @@
+/**
+ * Generated protobuf messages and grpc-js service definitions for every AIMaaS contract
+ * (package `aimaas.v1`) and the Open Inference Protocol (package `inference`).
+ * The code under src/gen is produced by `buf generate` (ts-proto) at build time; never edit it.
+ *
+ * @example
+ * import { RegistryServiceClient, ModelRef } from '@aimaas/proto';
+ */
+import { fileURLToPath } from 'node:url';
+
+export * from './gen/aimaas/v1/common.js';
+export * from './gen/aimaas/v1/registry.js';
+export * from './gen/aimaas/v1/preprocessing.js';
+export * from './gen/aimaas/v1/training.js';
+export * from './gen/aimaas/v1/compression.js';
+export * from './gen/aimaas/v1/inference.js';
+export * from './gen/aimaas/v1/events.js';
+export * from './gen/inference/grpc_predict_v2.js';
+export { Timestamp } from './gen/google/protobuf/timestamp.js';
+
+/** Absolute path of the repository's `proto/` folder (the .proto sources). */
+export const PROTO_ROOT = fileURLToPath(new URL('../../../proto', import.meta.url));
+
+/** The .proto files relative to PROTO_ROOT, e.g. for server reflection. */
+export const PROTO_FILES = [
+  'aimaas/v1/common.proto',
+  'aimaas/v1/registry.proto',
+  'aimaas/v1/preprocessing.proto',
+  'aimaas/v1/training.proto',
+  'aimaas/v1/compression.proto',
+  'aimaas/v1/inference.proto',
+  'aimaas/v1/events.proto',
+  'inference/grpc_predict_v2.proto',
+] as const;
+
+/** Fully qualified service names, as used by health checks and reflection. */
+export const SERVICE_NAMES = {
+  preprocessing: 'aimaas.v1.PreprocessingService',
+  training: 'aimaas.v1.TrainingService',
+  compression: 'aimaas.v1.CompressionService',
+  registry: 'aimaas.v1.RegistryService',
+  inference: 'aimaas.v1.InferenceService',
+  oip: 'inference.GRPCInferenceService',
+} as const;
