@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+// `npm start`: install what is missing, build, find or start NATS, start the five services as
+// separate processes, wait until each reports SERVING, optionally seed the demo model, and stop
+// everything cleanly on Ctrl-C. Flags: --no-demo, --no-build, --help.
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const args = new Set(process.argv.slice(2));
+if (args.has('--help')) {
+  console.log('usage: npm start [-- --no-demo] [-- --no-build]');
+  process.exit(0);
+}
+const SERVICES = [
+  ['preprocessing', 50051],
+  ['training', 50052],
+  ['compression', 50053],
+  ['registry', 50054],
+  ['inference', 50055],
+];
+const env = { ...process.env };
+const dataDir = path.resolve(root, env.AIMAAS_DATA_DIR ?? '.aimaas');
+const logDir = path.join(dataDir, 'logs');
+const demoMarker = path.join(dataDir, 'demo-seeded');
+mkdirSync(logDir, { recursive: true });
+env.AIMAAS_DATA_DIR = dataDir;
+
+const children = [];
+let stopping = false;
+
+function say(message) {
+  console.log(`[aimaas] ${message}`);
+}
+
+function run(command, commandArgs) {
+  say(`${command} ${commandArgs.join(' ')}`);
+  const result = spawnSync(command, commandArgs, { cwd: root, stdio: 'inherit', env });
+  if (result.status !== 0) {
+    say(`"${command} ${commandArgs.join(' ')}" failed (exit ${result.status ?? result.signal})`);
+    process.exit(1);
+  }
+}
+
+function reachable(url) {
+  const { hostname, port } = new URL(url.replace(/^nats:/, 'http:'));
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: hostname, port: Number(port || 4222) });
+    socket.setTimeout(1000);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+function findNatsServer() {
+  const candidates = [env.NATS_SERVER_BIN, 'nats-server', '/usr/sbin/nats-server', '/usr/local/bin/nats-server'];
+  for (const candidate of candidates.filter(Boolean)) {
+    if (spawnSync(candidate, ['--version']).status === 0) return candidate;
+  }
+  return undefined;
+}
+
+function startChild(name, command, commandArgs) {
+  const log = createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });
+  const child = spawn(command, commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `[${name}] `;
+  for (const stream of [child.stdout, child.stderr]) {
+    let pending = '';
+    stream.on('data', (chunk) => {
+      log.write(chunk);
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop();
+      for (const line of lines) if (line) process.stdout.write(prefix + line + '\n');
+    });
+  }
+  child.on('exit', (code, signal) => {
+    log.end();
+    if (!stopping) {
+      say(`${name} exited unexpectedly (${code ?? signal}); see ${path.join(logDir, `${name}.log`)}`);
+      void stopAll(1);
+    }
+  });
+  children.push({ name, child });
+  return child;
+}
+
+async function waitForHealth(name, address, deadlineMs) {
+  const grpc = await import('@grpc/grpc-js');
+  const loader = await import('@grpc/proto-loader');
+  const { protoPath } = await import('grpc-health-check');
+  const definition = loader.loadSync(protoPath, { keepCase: true });
+  const Health = grpc.loadPackageDefinition(definition).grpc.health.v1.Health;
+  const client = new Health(address, grpc.credentials.createInsecure());
+  const token = env.AIMAAS_AUTH_TOKEN;
+  const metadata = new grpc.Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  const end = Date.now() + deadlineMs;
+  try {
+    while (Date.now() < end) {
+      const status = await new Promise((resolve) =>
+        client.check({ service: '' }, metadata, { deadline: Date.now() + 1000 }, (error, reply) =>
+          resolve(error ? undefined : reply.status),
+        ),
+      );
+      if (status === 'SERVING') return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(`${name} at ${address} did not report SERVING within ${deadlineMs / 1000} s`);
+  } finally {
+    client.close();
+  }
+}
+
+async function stopAll(exitCode) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping…');
+  // Services first (they drain NATS), NATS last.
+  const ordered = [...children].reverse();
+  for (const { name, child } of ordered) {
+    if (child.exitCode !== null || child.signalCode !== null) continue;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+    say(`${name} stopped`);
+  }
+  process.exit(exitCode);
+}
+
+async function main() {
+  if (!existsSync(path.join(root, 'node_modules', '.package-lock.json'))) run('npm', ['ci']);
+  if (!args.has('--no-build')) run('npm', ['run', 'build']);
+
+  const natsUrl = env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  if (await reachable(natsUrl)) {
+    say(`using NATS at ${natsUrl}`);
+  } else if (env.NATS_URL) {
+    say(`NATS_URL=${env.NATS_URL} is not reachable`);
+    process.exit(1);
+  } else {
+    const bin = findNatsServer();
+    if (!bin) {
+      say('no NATS server is reachable at nats://127.0.0.1:4222 and nats-server is not installed.');
+      say('Install it (Debian: apt-get install nats-server) or set NATS_URL to a JetStream-enabled server.');
+      process.exit(1);
+    }
+    startChild('nats', bin, ['-js', '-a', '127.0.0.1', '-p', '4222', '-sd', path.join(dataDir, 'nats')]);
+    const end = Date.now() + 10_000;
+    while (!(await reachable(natsUrl))) {
+      if (Date.now() > end) throw new Error('nats-server did not start within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    say(`started nats-server (store ${path.join(dataDir, 'nats')})`);
+  }
+  env.NATS_URL = natsUrl;
+
+  for (const [name] of SERVICES) startChild(name, process.execPath, [`services/${name}/dist/main.js`]);
+  await Promise.all(
+    SERVICES.map(([name, port]) =>
+      waitForHealth(name, env[`AIMAAS_${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${port}`, 60_000),
+    ),
+  );
+  say('all five services are SERVING');
+  if (!args.has('--no-demo') && !existsSync(demoMarker)) {
+    const seed = path.join(root, 'scripts', 'seed-demo.mjs');
+    // The demo model needs training and inference; the seed script exists once they do.
+    if (existsSync(seed)) run(process.execPath, [seed, demoMarker]);
+  }
+  say('try: npx aimaas models list        (Ctrl-C stops everything)');
+}
+
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
+main().catch((error) => {
+  say(error.message);
+  void stopAll(1);
+});
