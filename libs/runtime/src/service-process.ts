@@ -1,0 +1,63 @@
+import { createLogger, createMetricsRegistry, initTelemetry, type Logger } from '@aimaas/telemetry';
+import { loadConfig, type RuntimeConfig, type ServiceName } from './config.js';
+import { createGrpcServer, type GrpcServer } from './grpc-server.js';
+import { installSignalHandlers } from './signals.js';
+
+/** What a service's `main.ts` gets to wire its dependencies and handlers. */
+export interface ServiceProcessContext {
+  config: RuntimeConfig;
+  logger: Logger;
+  server: GrpcServer;
+}
+
+/** Options of {@link runServiceProcess}. */
+export interface ServiceProcessOptions {
+  service: ServiceName;
+  /** Include directories and .proto files described by server reflection. */
+  protoFiles: { includeDirs: string[]; files: string[] };
+  /**
+   * Builds the dependencies, adds the services to `ctx.server` and registers shutdown hooks
+   * (e.g. draining NATS). Telemetry is flushed after every hook registered here.
+   */
+  wire(ctx: ServiceProcessContext): Promise<void> | void;
+}
+
+/**
+ * The whole life of a service process: config from the environment → telemetry, logs, metrics →
+ * `wire` → listen → ordered shutdown on SIGTERM/SIGINT. A failure before listening is logged and
+ * the process exits 1.
+ *
+ * @example
+ * await runServiceProcess({
+ *   service: 'registry',
+ *   protoFiles: { includeDirs: [PROTO_ROOT], files: ['aimaas/v1/registry.proto'] },
+ *   async wire({ config, logger, server }) {
+ *     const nc = await connectNats(config.natsUrl, { name: 'registry' });
+ *     server.add(RegistryServiceService, createRegistryService({ … })).onShutdown(() => nc.drain());
+ *   },
+ * });
+ */
+export async function runServiceProcess(options: ServiceProcessOptions): Promise<GrpcServer> {
+  const config = loadConfig(options.service);
+  const logger = createLogger(options.service, config.logLevel);
+  const telemetry = initTelemetry({ serviceName: `aimaas-${options.service}` });
+  try {
+    const server = createGrpcServer({
+      serviceName: options.service,
+      config,
+      logger,
+      metrics: createMetricsRegistry(options.service),
+      protoFiles: options.protoFiles,
+    });
+    await options.wire({ config, logger, server });
+    server.onShutdown(() => telemetry.shutdown());
+    const port = await server.listen();
+    logger.info({ port, metricsPort: server.metricsPort, nats: config.natsUrl }, `${options.service} serving`);
+    installSignalHandlers(() => server.shutdown(), { logger });
+    return server;
+  } catch (error) {
+    logger.fatal({ err: error }, `${options.service} failed to start`);
+    await telemetry.shutdown();
+    process.exit(1);
+  }
+}
