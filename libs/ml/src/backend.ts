@@ -139,7 +139,11 @@ async function activateWasm(): Promise<void> {
   if (!wasmPrepared) {
     // Node runs the single-threaded build; the threaded one needs browser workers.
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-    wasm.setWasmPaths(wasmDistDir());
+    try {
+      wasm.setWasmPaths(wasmDistDir());
+    } catch {
+      // Someone started the wasm backend before us; it found its binaries, so keep it.
+    }
     wasmPrepared = true;
   }
   if (!(await tf.setBackend('wasm'))) throw new Error('backend failed to initialize');
