@@ -1,0 +1,22 @@
+/**
+ * The `aimaas` command-line tool, runnable in-process for tests and scripts.
+ *
+ * @example
+ * import { runCli } from '@aimaas/cli';
+ * const exitCode = await runCli(['models', 'list'], { stdout: process.stdout, stderr: process.stderr });
+ */
+export { runCli, cliVersion, COMMAND_GROUPS } from './run-cli.js';
+export { UsageError, parseKeyValues, parseKeyNumbers, parsePositiveInt, refArg } from './command.js';
+export type {
+  CliIo,
+  CliWritable,
+  CommandContext,
+  CommandGroup,
+  CommandSpec,
+  OptionSpec,
+  OptionValues,
+} from './command.js';
+export { formatTable, formatFields, formatBytes, formatDate, formatNumber, formatRecord } from './output/format.js';
+export type { Column } from './output/format.js';
+export { ProgressBar } from './output/progress-bar.js';
+export type { ProgressBarOptions } from './output/progress-bar.js';

@@ -1,0 +1,179 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import {
+  ClosedConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  connect,
+  type MsgHdrs,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import { UnavailableError } from '@aimaas/runtime';
+import { createLogger, type Logger } from '@aimaas/telemetry';
+
+/** A NATS connection, or a JetStream context made from one; every entry point takes either. */
+export type NatsOrJetStream = NatsConnection | JetStreamClient;
+
+/** The logger this library writes to: any pino logger (e.g. `createLogger` of `@aimaas/telemetry`). */
+export type EventsLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
+/** Options of {@link connectNats}. */
+export interface ConnectNatsOptions {
+  /**
+   * Server URL(s), comma-separated allowed.
+   * @default process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
+   */
+  url?: string;
+  /** Connection name shown by the server (`nats server report connections`), e.g. `'registry-7f9c'`. */
+  name: string;
+  /** Anything else `connect()` of `@nats-io/transport-node` takes; overrides the defaults here. */
+  extra?: Partial<NodeConnectionOptions>;
+}
+
+/**
+ * Connects to NATS for a long-lived service: reconnects forever (2 s apart, jittered), and waits
+ * for a server at first connect instead of failing at once.
+ *
+ * @example
+ * const nc = await connectNats({ url: process.env.NATS_URL, name: 'registry' });
+ * await ensureStreams(nc);
+ * // …at shutdown: await nc.drain();
+ */
+export function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
+  if (typeof options?.name !== 'string' || options.name === '') {
+    throw new TypeError('connectNats: name must be a non-empty string naming this client, e.g. "registry"');
+  }
+  const url = options.url ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  return connect({
+    servers: url.split(',').map((server) => server.trim()).filter(Boolean),
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 2_000,
+    waitOnFirstConnect: true,
+    ...options.extra,
+  });
+}
+
+function isJetStreamClient(value: object): value is JetStreamClient {
+  return typeof (value as Partial<JetStreamClient>).jetstreamManager === 'function';
+}
+
+function isJetStreamManager(value: object): value is JetStreamManager {
+  return typeof (value as Partial<JetStreamManager>).getAccountInfo === 'function';
+}
+
+/** The JetStream context of `source` (itself when it already is one). */
+export function toJetStream(source: NatsOrJetStream): JetStreamClient {
+  if (source === null || typeof source !== 'object') {
+    throw new TypeError('expected a NatsConnection or a JetStreamClient');
+  }
+  return isJetStreamClient(source) ? source : jetstream(source);
+}
+
+/** A JetStream manager for `source` (itself when it already is one). */
+export async function toJetStreamManager(
+  source: NatsOrJetStream | JetStreamManager,
+): Promise<JetStreamManager> {
+  if (source === null || typeof source !== 'object') {
+    throw new TypeError('expected a NatsConnection, a JetStreamClient or a JetStreamManager');
+  }
+  if (isJetStreamManager(source)) return source;
+  if (isJetStreamClient(source)) return source.jetstreamManager();
+  return jetstreamManager(source);
+}
+
+/**
+ * True for failures worth retrying with the same message id: a request that timed out, nobody
+ * answering (JetStream restarting, a stream leader moving), JetStream not reachable.
+ */
+export function isTransientNatsError(err: unknown): boolean {
+  if (err instanceof TimeoutError || err instanceof NoRespondersError) return true;
+  if (err instanceof RequestError) return err.isNoResponders() || err.cause instanceof TimeoutError;
+  return err instanceof Error && err.name === 'JetStreamNotEnabled';
+}
+
+/** True when the connection under a call is closed or draining: nothing more can be done on it. */
+export function isConnectionClosed(err: unknown): boolean {
+  return err instanceof ClosedConnectionError || err instanceof DrainingConnectionError;
+}
+
+/**
+ * Exponential backoff without randomness: `baseMs * 2^(attempt-1)`, capped at `maxMs`.
+ * @param attempt 1 for the first retry.
+ */
+export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
+}
+
+/** Resolves after `ms`, or early (without throwing) once `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** How {@link publishWithRetry} retries. */
+export interface PublishRetry {
+  maxAttempts: number;
+  retryBaseMs: number;
+  /** What is published, for the error message: `event registry.alias.set (ce-id …)`. */
+  what: string;
+  onRetry(attempt: number, err: unknown, delayMs: number): void;
+}
+
+/**
+ * Publishes to a stream, retrying transient failures with backoff and the same message id (so
+ * the stream's duplicate window stores the message once).
+ *
+ * @throws UnavailableError when every attempt failed transiently; other failures as they came.
+ */
+export async function publishWithRetry(
+  js: JetStreamClient,
+  subject: string,
+  body: Uint8Array,
+  opts: { msgID: string; headers: MsgHdrs; timeoutMs: number },
+  retry: PublishRetry,
+): Promise<PubAck> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await js.publish(subject, body, { msgID: opts.msgID, headers: opts.headers, timeout: opts.timeoutMs });
+    } catch (err) {
+      if (!isTransientNatsError(err)) throw err;
+      if (attempt >= retry.maxAttempts) {
+        throw new UnavailableError(
+          `publishing ${retry.what} failed after ${attempt} attempts: NATS JetStream did not store it ` +
+            `(${(err as Error).message})`,
+          { cause: err },
+        );
+      }
+      const delayMs = backoffDelay(attempt, retry.retryBaseMs, 2_000);
+      retry.onRetry(attempt, err, delayMs);
+      await sleep(delayMs);
+    }
+  }
+}
+
+let fallbackLogger: EventsLogger | undefined;
+
+/** The logger used when a caller gives none: a pino logger named `events`. */
+export function defaultLogger(): EventsLogger {
+  fallbackLogger ??= createLogger('events');
+  return fallbackLogger;
+}
+
+/** Throws a TypeError naming `setting` unless `value` is a finite number ≥ `min`. */
+export function checkNumber(setting: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new TypeError(`${setting} must be a finite number ≥ ${min}, got ${String(value)}`);
+  }
+  return value;
+}
