@@ -97,13 +97,28 @@ function isExecutable(path: string): boolean {
   }
 }
 
-/** Kill any server still running when the test process exits, so none outlives its suite. */
+/**
+ * Kill any server still running when the test process ends, so none outlives its suite: on a
+ * normal exit, and on SIGTERM/SIGINT/SIGHUP when nothing else handles them (vitest stops a worker
+ * with SIGTERM). The signal then takes its usual course. A host with its own handler for the
+ * signal is left to call `stop()` itself.
+ */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
+  const killAll = () => {
     for (const child of running) child.kill('SIGKILL');
-  });
+  };
+  process.once('exit', killAll);
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      if (process.listenerCount(signal) > 1) return;
+      killAll();
+      process.off(signal, onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
 }
 
 interface Spawned {

@@ -1,11 +1,13 @@
-import { existsSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNatsServer, type TestNatsServer } from '../src/index.js';
+import { startNatsServer, waitFor, type TestNatsServer } from '../src/index.js';
 
 interface JsAccountInfo {
   error?: { code: number; description: string };
@@ -91,7 +93,7 @@ describe('TestNatsServer.stop', () => {
     const server = await startNatsServer();
     const { pid, storeDir, url } = server;
     await server.stop();
-    expect(() => process.kill(pid, 0)).toThrow();
+    expect(isRunning(pid)).toBe(false);
     expect(existsSync(storeDir)).toBe(false);
     await expect(connect({ servers: url, reconnect: false, timeout: 500 })).rejects.toThrow();
     await server.stop();
@@ -134,3 +136,41 @@ describe('startNatsServer failures', () => {
     }
   });
 });
+
+describe('a test process that is terminated', () => {
+  it('takes its nats-server down with it', async () => {
+    // Run the harness in a child Node process: transpile it to a temp module (it imports only
+    // node builtins), start a server there, then SIGTERM the child as vitest stops a worker.
+    const source = await readFile(new URL('../src/nats-server.ts', import.meta.url), 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'aimaas-harness-'));
+    const harness = join(dir, 'nats-server.mjs');
+    await writeFile(harness, outputText);
+    const script = `const { startNatsServer } = await import(${JSON.stringify(harness)});
+      const s = await startNatsServer(); console.log(s.pid); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const serverPid = await new Promise<number>((resolve) =>
+        child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),
+      );
+      expect(isRunning(serverPid)).toBe(true);
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+      await waitFor(() => !isRunning(serverPid), { message: `nats-server ${serverPid} to exit` });
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,3 +1,73 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * A TCP port that is free on 127.0.0.1 right now: binds port 0, reads the port the kernel chose,
+ * and closes. Another process may take it before you bind it, so prefer letting a server pick its
+ * own port (as {@link startNatsServer} does) and use this only where that is impossible.
+ *
+ * @example
+ * const port = await freePort();
+ * server.bindAsync(`127.0.0.1:${port}`, credentials, cb);
+ */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ port: 0, host, exclusive: true }, () => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        server.close();
+        reject(new Error(`cannot read the port bound on ${host}`));
+        return;
+      }
+      server.close((err) => (err ? reject(err) : resolve(address.port)));
+    });
+  });
+}
+
+let cachedRoot: string | undefined;
+
+/**
+ * The monorepo root: the nearest directory above this file whose package.json declares
+ * `workspaces`. Works from `src/` (vitest) and from `dist/` (built) alike.
+ */
+export function repoRoot(): string {
+  if (cachedRoot) return cachedRoot;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { workspaces?: unknown };
+      if (pkg.workspaces !== undefined) return (cachedRoot = dir);
+    }
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new Error(`no package.json with "workspaces" above ${fileURLToPath(import.meta.url)}`);
+    }
+    dir = parent;
+  }
+}
+
+/**
+ * Absolute path of a shared test fixture under `<repo>/test/fixtures/`. The file need not exist;
+ * `name` may contain sub-folders but must stay inside the fixtures folder.
+ *
+ * @example
+ * const csv = await readFile(fixturePath('iris.csv'), 'utf8');
+ */
+export function fixturePath(name: string): string {
+  const base = join(repoRoot(), 'test', 'fixtures');
+  const path = resolvePath(base, name);
+  if (path !== base && !path.startsWith(base + '/')) {
+    throw new Error(`fixture name "${name}" leaves ${base}`);
+  }
+  return path;
+}
+
 /** Options for {@link waitFor}. */
 export interface WaitForOptions {
   /**

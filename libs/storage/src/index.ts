@@ -1,0 +1,15 @@
+export { connectNats } from './nats-connection.js';
+export type { ConnectNatsOptions } from './nats-connection.js';
+export { KvStore, openKv } from './kv-store.js';
+export type { KvEntry, MutateOptions } from './kv-store.js';
+export { KvWatcher } from './kv-watch.js';
+export type { KvChange, KvWatchOptions } from './kv-watch.js';
+export { encodeKey, decodeKey, joinKey, splitKey } from './codecs.js';
+export { ObjectStore, openObjectStore } from './object-store.js';
+export type { GetObjectOptions, PutObjectOptions } from './object-store.js';
+export type { KvStoreOptions, ObjectStoreOptions } from './bucket-options.js';
+export type { ObjectInfo } from './object-meta.js';
+export type { ObjectReader, ObjectSource } from './object-chunks.js';
+export { ensureBuckets } from './ensure-buckets.js';
+export type { BucketSpec, EnsuredBuckets } from './ensure-buckets.js';
+export { toDomainError } from './nats-connection.js';

@@ -1,0 +1,137 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import {
+  ClosedConnectionError,
+  ConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  connect,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
+import {
+  FailedPreconditionError,
+  ResourceExhaustedError,
+  UnavailableError,
+  isDomainError,
+} from '@aimaas/runtime';
+
+/** Options for {@link connectNats}; any other NATS client option may be given too. */
+export interface ConnectNatsOptions extends Omit<NodeConnectionOptions, 'servers' | 'name'> {
+  /** Connection name shown by the server (`nats server report connections`): the service name. */
+  name: string;
+  /**
+   * How long the first connect may take, in ms.
+   * @default 5000
+   */
+  timeout?: number;
+  /**
+   * Reconnect attempts per server after a disconnect; -1 retries forever (a service should keep
+   * trying while its NATS restarts).
+   * @default -1
+   */
+  maxReconnectAttempts?: number;
+  /**
+   * Pause between reconnect attempts to one server, in ms (plus random jitter).
+   * @default 1000
+   */
+  reconnectTimeWait?: number;
+  /**
+   * How often to ping the server, in ms; `maxPingOut` unanswered pings mark the link dead.
+   * @default 20000
+   */
+  pingInterval?: number;
+  /** @default 3 */
+  maxPingOut?: number;
+}
+
+/**
+ * Connect to NATS at `url` (one URL, a comma-separated list, or an array) with settings fit for a
+ * long-running service: retry forever on disconnect, detect dead links within about a minute,
+ * and buffer while reconnecting. An unreachable server fails with `UnavailableError` naming the
+ * URL. Make one connection per process and share it; close it with `drain()` on shutdown.
+ *
+ * @example
+ * const nc = await connectNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', { name: 'registry' });
+ */
+export async function connectNats(url: string | string[], opts: ConnectNatsOptions): Promise<NatsConnection> {
+  const servers = (Array.isArray(url) ? url : url.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (servers.length === 0) throw new TypeError('connectNats: url must name at least one NATS server');
+  if (!opts.name) throw new TypeError('connectNats: options.name must name the connecting service');
+  try {
+    return await connect({
+      timeout: 5_000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      reconnectJitter: 250,
+      pingInterval: 20_000,
+      maxPingOut: 3,
+      ...opts,
+      servers,
+    });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new UnavailableError(`cannot connect to NATS at ${servers.join(', ')}: ${reason}`, { cause: err });
+  }
+}
+
+/** A JetStream "wrong last sequence" rejection: an expected revision did not hold. */
+export function isWrongLastSequence(err: unknown): err is JetStreamApiError {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+/** The revision the server reported in a "wrong last sequence: N" rejection, if it said. */
+export function actualRevision(err: JetStreamApiError): number | undefined {
+  const match = /wrong last sequence: (\d+)/.exec(err.message);
+  return match ? Number(match[1]) : undefined;
+}
+
+const TRANSPORT_ERRORS = [
+  TimeoutError,
+  NoRespondersError,
+  ClosedConnectionError,
+  ConnectionError,
+  DrainingConnectionError,
+  RequestError,
+];
+
+/**
+ * Translate what the NATS client threw into the domain vocabulary: an unreachable or timed-out
+ * server is `UnavailableError` (safe to retry), a full bucket `ResourceExhaustedError`, a missing
+ * bucket stream `FailedPreconditionError`. Domain errors pass through; anything else is returned
+ * unchanged so that it surfaces as INTERNAL.
+ *
+ * @param what the operation, quoted in the message: `put of "model.onnx" into bucket "aimaas_artifacts"`
+ */
+export function toDomainError(err: unknown, what: string): unknown {
+  if (isDomainError(err)) return err;
+  if (!(err instanceof Error)) return err;
+  if (TRANSPORT_ERRORS.some((type) => err instanceof type) || err.name === 'JetStreamNotEnabled') {
+    return new UnavailableError(`${what} failed: NATS JetStream is unavailable (${err.message})`, { cause: err });
+  }
+  if (err instanceof JetStreamApiError) {
+    if (err.code === JetStreamApiCodes.StreamNotFound) {
+      return new FailedPreconditionError(`${what} failed: its bucket does not exist (${err.message})`, { cause: err });
+    }
+    if (/maximum (bytes|messages)|insufficient resources|resource limits exceeded|message size exceeds/i.test(err.message)) {
+      return new ResourceExhaustedError(`${what} failed: bucket limit reached (${err.message})`, { cause: err });
+    }
+  }
+  return err;
+}
+
+/** Run `fn`, rethrowing its failure through {@link toDomainError}. */
+export async function withDomainErrors<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toDomainError(err, what);
+  }
+}
