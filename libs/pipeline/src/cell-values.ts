@@ -33,6 +33,9 @@ const FALSE_WORDS = new Set(['false', 'no', '0']);
 
 /** Reads a decimal number (surrounding spaces allowed); NaN when `text` is not one. Never throws. */
 export function parseNumberText(text: string): number {
+  const first = text.charCodeAt(0);
+  // Cheap rejection of most words before the regular expression: a number starts with a digit, sign, dot or space.
+  if (!((first >= 48 && first <= 57) || first === 43 || first === 45 || first === 46 || first <= 32 || first > 127)) return Number.NaN;
   const trimmed = text.trim();
   if (!NUMBER_PATTERN.test(trimmed)) return Number.NaN;
   const value = Number(trimmed);
@@ -49,6 +52,7 @@ export function parseBooleanText(text: string): boolean | null {
 
 /** True for true/false/yes/no in any case (not 1/0, which read as numbers when inferring types). */
 export function isBooleanWord(text: string): boolean {
+  if (text.length > 5 && text.trim().length > 5) return false;
   const word = text.trim().toLowerCase();
   return word === 'true' || word === 'false' || word === 'yes' || word === 'no';
 }
@@ -59,6 +63,7 @@ export function isBooleanWord(text: string): boolean {
  * NaN when `text` is not such a date or names an impossible one (2023-02-30).
  */
 export function parseDatetimeText(text: string): number {
+  if (text.length < 10) return Number.NaN;
   const match = DATETIME_PATTERN.exec(text.trim());
   if (match === null) return Number.NaN;
   const year = Number(match[1]);
@@ -67,7 +72,7 @@ export function parseDatetimeText(text: string): number {
   const hour = match[4] === undefined ? 0 : Number(match[4]);
   const minute = match[5] === undefined ? 0 : Number(match[5]);
   const second = match[6] === undefined ? 0 : Number(match[6]);
-  const millis = match[7] === undefined ? 0 : Math.floor(Number(`0.${match[7]}`) * 1000);
+  const millis = match[7] === undefined ? 0 : Number(`${match[7]}00`.slice(0, 3));
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
   if (hour > 23 || minute > 59 || second > 59) return Number.NaN;
   const utc = Date.UTC(year, month - 1, day, hour, minute, second, millis);
