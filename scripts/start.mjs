@@ -92,7 +92,7 @@ async function waitForHealth(name, address, deadlineMs) {
   const grpc = await import('@grpc/grpc-js');
   const loader = await import('@grpc/proto-loader');
   const { protoPath } = await import('grpc-health-check');
-  const definition = loader.loadSync(protoPath, { keepCase: true });
+  const definition = loader.loadSync(protoPath, { keepCase: true, enums: String });
   const Health = grpc.loadPackageDefinition(definition).grpc.health.v1.Health;
   const client = new Health(address, grpc.credentials.createInsecure());
   const token = env.AIMAAS_AUTH_TOKEN;
