@@ -1,0 +1,23 @@
+/**
+ * @aimaas/registry: the model registry of AIMaaS. Registered models, numbered versions with
+ * streamed, SHA-256-checked artifacts, aliases with history, search with a small filter language,
+ * lineage, and `registry.*` events, all kept in NATS JetStream (KV `aimaas_registry`, object
+ * store `aimaas_artifacts`) so any number of replicas can serve.
+ *
+ * @example
+ * const index = await startVersionIndex(kv);
+ * server.add(RegistryServiceService, createRegistryService({ kv, artifacts, index, events }));
+ */
+export { createRegistryService } from './registry-service.js';
+export type { RegistryServiceDeps, RegistryServiceHandlers } from './registry-service.js';
+export { startVersionIndex, VersionIndex } from './version-index.js';
+export type { IndexedVersion, IndexErrorHandler } from './version-index.js';
+export type { RegistryEventPublisher } from './registry-service.js';
+export { parseFilter, parseOrderBy } from './filter-parser.js';
+export type { Comparison, FilterKey, FilterOperator, OrderKey, AttributeName } from './filter-parser.js';
+export { compileFilter, compileOrder, likeToRegExp } from './filter-eval.js';
+export type { SearchRecord, Predicate } from './filter-eval.js';
+export { KEYS as REGISTRY_KEYS } from './model-store.js';
+export { MODEL_NAME_PATTERN, ALIAS_PATTERN } from './validation.js';
+export { REGISTRY_BUCKET, ARTIFACTS_BUCKET, openRegistryStores } from './registry-service.js';
+export type { RegistryStores } from './registry-service.js';

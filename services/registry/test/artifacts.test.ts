@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor, type TestNatsServer } from '@aimaas/testing';
+import { failure, status } from './client.js';
+import { startNats, startReplica, type Nats, type Replica } from './harness.js';
+
+let nats: TestNatsServer;
+let registry: Replica;
+
+const MiB = 1024 * 1024;
+const BUCKET = 'aimaas_artifacts';
+const STREAM = `OBJ_${BUCKET}`;
+
+const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+const modelJson = Buffer.from(JSON.stringify({ modelTopology: {}, weightsManifest: [] }));
+const weights = Buffer.alloc(300_000, 7);
+const onnx = Buffer.from('onnx model bytes');
+
+beforeAll(async () => {
+  nats = await startNats();
+  registry = await startReplica(nats.url);
+  await registry.api.createModelVersion({ name: 'fmnist', createModel: true }, [
+    { path: 'tfjs/model.json', format: 'tfjs-layers', data: modelJson },
+    { path: 'tfjs/group1-shard1of1.bin', format: 'tfjs-layers', data: weights },
+    { path: 'model.onnx', format: 'onnx', data: onnx },
+  ]);
+});
+
+afterAll(async () => {
+  await registry?.close();
+  await nats?.stop();
+});
+
+/**
+ * `total` deterministic pseudo-random bytes (xorshift32 from `seed`) in `piece`-sized buffers, each
+ * generated when asked for, so the whole never exists in memory.
+ */
+async function* deterministicBytes(total: number, seed: number, piece = MiB): AsyncGenerator<Uint8Array> {
+  let state = seed >>> 0 || 1;
+  for (let sent = 0; sent < total; sent += piece) {
+    const words = new Uint32Array(Math.ceil(Math.min(piece, total - sent) / 4));
+    for (let i = 0; i < words.length; i++) {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      words[i] = state >>> 0;
+    }
+    yield new Uint8Array(words.buffer, 0, Math.min(piece, total - sent));
+  }
+}
+
+async function objectsOf(model: string): Promise<string[]> {
+  return (await registry.artifacts.list()).filter((o) => o.name.startsWith(`${model}/`)).map((o) => o.name);
+}
+
+/** Passes bytes through while hashing them; `digest()` once consumed. */
+function hashing(source: AsyncIterable<Uint8Array>) {
+  const hash = createHash('sha256');
+  let size = 0;
+  return {
+    async *[Symbol.asyncIterator]() {
+      for await (const piece of source) {
+        hash.update(piece);
+        size += piece.byteLength;
+        yield piece;
+      }
+    },
+    digest: () => ({ sha256: hash.digest('hex'), size }),
+  };
+}
+
+/** Samples the process RSS; `growth()` is the peak over the start of each phase. */
+function rssPeaks() {
+  const starts = [process.memoryUsage().rss];
+  const peaks = [starts[0]!];
+  const timer = setInterval(() => {
+    const rss = process.memoryUsage().rss;
+    peaks[peaks.length - 1] = Math.max(peaks[peaks.length - 1]!, rss);
+  }, 25);
+  return {
+    phase() {
+      const rss = process.memoryUsage().rss;
+      starts.push(rss);
+      peaks.push(rss);
+    },
+    stop: () => clearInterval(timer),
+    growth: () => peaks.map((peak, i) => peak - starts[i]!),
+  };
+}
+
+/** A JetStream API request over plain NATS, as the `nats` CLI sends it. */
+async function jsApi<T>(nc: Nats, subject: string, body: object): Promise<T> {
+  const reply = await nc.request(subject, JSON.stringify(body), { timeout: 5_000 });
+  const parsed = reply.json<T & { error?: { description: string } }>();
+  if (parsed.error) throw new Error(`${subject}: ${parsed.error.description}`);
+  return parsed;
+}
+
+/** Flips one byte of the last stored chunk of `object`, replacing the chunk message in the stream. */
+async function tamper(nc: Nats, object: string): Promise<void> {
+  const metaSubject = `$O.${BUCKET}.M.${Buffer.from(object).toString('base64url')}${'='.repeat((3 - (Buffer.byteLength(object) % 3)) % 3)}`;
+  type Got = { message: { seq: number; data: string } };
+  const meta = await jsApi<Got>(nc, `$JS.API.STREAM.MSG.GET.${STREAM}`, { last_by_subj: metaSubject });
+  const { nuid } = JSON.parse(Buffer.from(meta.message.data, 'base64').toString('utf8')) as { nuid: string };
+  const chunkSubject = `$O.${BUCKET}.C.${nuid}`;
+  const last = await jsApi<Got>(nc, `$JS.API.STREAM.MSG.GET.${STREAM}`, { last_by_subj: chunkSubject });
+  const data = Buffer.from(last.message.data, 'base64');
+  data[100] = data[100]! ^ 0xff;
+  await jsApi(nc, `$JS.API.STREAM.MSG.DELETE.${STREAM}`, { seq: last.message.seq });
+  await nc.request(chunkSubject, data, { timeout: 5_000 });
+}
+
+describe('artifact streaming', () => {
+  it('round-trips a 200 MB artifact, streamed in and out, with its SHA-256 intact', async () => {
+    const size = 200 * 1000 * 1000;
+    const upload = hashing(deterministicBytes(size, 42));
+    const memory = rssPeaks();
+    try {
+      const version = await registry.api.createModelVersion({ name: 'big', createModel: true }, [
+        { path: 'weights/huge.bin', format: 'raw', data: upload },
+      ]);
+      const sent = upload.digest();
+      expect(sent.size).toBe(size);
+      expect(version.files).toEqual([{ path: 'weights/huge.bin', format: 'raw', size, sha256: sent.sha256 }]);
+
+      memory.phase();
+      const hash = createHash('sha256');
+      let received = 0;
+      let chunks = 0;
+      let header;
+      for await (const message of registry.api.download({ ref: { name: 'big', version: 1 }, chunkSize: 4 * MiB })) {
+        if (message.file) header = message.file;
+        if (message.chunk) {
+          hash.update(message.chunk);
+          received += message.chunk.byteLength;
+          chunks++;
+        }
+      }
+      expect(header).toEqual({ path: 'weights/huge.bin', format: 'raw', size, sha256: sent.sha256 });
+      expect(received).toBe(size);
+      expect(chunks).toBe(Math.ceil(size / (4 * MiB)));
+      expect(hash.digest('hex')).toBe(sent.sha256);
+    } finally {
+      memory.stop();
+    }
+    // Streaming keeps each direction far below the artifact's size: holding one whole copy would
+    // add 200 MB (the margin left is garbage the collector has not reclaimed yet).
+    for (const growth of memory.growth()) expect(growth).toBeLessThan(180 * 1000 * 1000);
+  });
+
+  it('ends the download with DATA_LOSS when a stored chunk was tampered with', async () => {
+    const bytes = Buffer.alloc(3 * 128 * 1024 + 1000, 9);
+    const version = await registry.api.createModelVersion({ name: 'tampered', createModel: true }, [
+      { path: 'model.onnx', format: 'onnx', data: bytes },
+      { path: 'labels.txt', format: 'text', data: Buffer.from('a\nb\n') },
+    ]);
+    const [object] = (await registry.artifacts.list()).filter((o) => o.name.startsWith('tampered/') && o.name.endsWith('/model.onnx'));
+    await tamper(registry.nc, object!.name);
+
+    const received: string[] = [];
+    const { code, details } = await failure(
+      (async function* () {
+        for await (const message of registry.api.download({ ref: { name: 'tampered', version: 1 } })) {
+          received.push(message.version ? 'version' : message.file ? `file ${message.file.path}` : 'chunk');
+          yield message;
+        }
+      })(),
+    );
+    expect(code).toBe(status.DATA_LOSS);
+    expect(details).toMatch(
+      new RegExp(`^artifact "${object!.name}" in bucket "${BUCKET}" digest mismatch: expected ${version.files[0]!.sha256}, got [0-9a-f]{64} `),
+    );
+    // The damaged file's bytes went out, but the stream never reached the next file or a clean end.
+    expect(received[0]).toBe('version');
+    expect(received[1]).toBe('file model.onnx');
+    expect(received).not.toContain('file labels.txt');
+
+    const other = await registry.api.downloadAll({ ref: { name: 'tampered', version: 1 }, paths: ['labels.txt'] });
+    expect(other.files[0]!.data.toString()).toBe('a\nb\n');
+  });
+});
+
+describe('DownloadModelArtifacts', () => {
+  it('streams the version, then each file header and its chunks', async () => {
+    const { version, files } = await registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 } });
+    expect(version).toMatchObject({ name: 'fmnist', version: 1 });
+    expect(files.map((f) => f.header)).toEqual(version!.files);
+    expect(files.map((f) => sha256(f.data))).toEqual([sha256(modelJson), sha256(weights), sha256(onnx)]);
+    expect(files[1]!.chunks).toEqual([262_144, weights.length - 262_144]);
+  });
+
+  it('filters by path and format and honours chunk_size', async () => {
+    const byFormat = await registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 }, format: 'onnx' });
+    expect(byFormat.files.map((f) => f.header.path)).toEqual(['model.onnx']);
+    const byPath = await registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 }, paths: ['tfjs/group1-shard1of1.bin'], chunkSize: 100_000 });
+    expect(byPath.files.map((f) => f.header.path)).toEqual(['tfjs/group1-shard1of1.bin']);
+    expect(byPath.files[0]!.chunks).toEqual([100_000, 100_000, 100_000]);
+    expect(byPath.files[0]!.data.equals(weights)).toBe(true);
+  });
+
+  it('refuses an unknown path and a chunk size over 4 MiB', async () => {
+    expect(await failure(registry.api.download({ ref: { name: 'fmnist', version: 1 }, paths: ['nope.bin'] }))).toEqual({
+      code: status.NOT_FOUND,
+      details: 'model "fmnist" version 1 has no file "nope.bin" (files: "tfjs/model.json", "tfjs/group1-shard1of1.bin", "model.onnx")',
+    });
+    expect(await failure(registry.api.download({ ref: { name: 'fmnist', version: 1 }, chunkSize: 5 * 1024 * 1024 }))).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: 'chunk_size: must be 0 (256 KiB) or 1 to 4194304 bytes (4 MiB), got 5242880',
+    });
+  });
+});
+
+describe('message size limit', () => {
+  it('answers RESOURCE_EXHAUSTED for a message over the server limit', async () => {
+    const small = await startReplica(nats.url, { maxMessageBytes: 64 * 1024 });
+    try {
+      await small.api.createRegisteredModel({ name: 'limited' });
+      const { code, details } = await failure(
+        small.api.createModelVersion({ name: 'limited' }, [{ path: 'big.bin', data: Buffer.alloc(100 * 1024) }]),
+      );
+      expect(code).toBe(status.RESOURCE_EXHAUSTED);
+      expect(details).toBe('Received message larger than max (102404 vs 65536)');
+      await waitFor(async () => (await objectsOf('limited')).length === 0, { message: 'the cut-off upload to be removed' });
+      expect((await small.api.getRegisteredModel({ name: 'limited' })).latestVersion).toBe(0);
+      const fine = await small.api.createModelVersion({ name: 'limited' }, [
+        { path: 'big.bin', data: (async function* () { for (let i = 0; i < 4; i++) yield Buffer.alloc(25 * 1024, i); })() },
+      ]);
+      expect(fine.files[0]!.size).toBe(100 * 1024);
+    } finally {
+      await small.close();
+    }
+  });
+});
