@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -91,6 +92,21 @@ describe('npm start', () => {
     client.close();
     expect(error.code).toBe(grpc.status.UNIMPLEMENTED);
     expect(error.details).toContain('/aimaas.v1.CompressionService/GetCompressionJob');
+  });
+
+  it('describes each service by reflection under its real .proto file and imports (as buf curl needs)', async () => {
+    const reflectionRoot = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto');
+    const definition = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [reflectionRoot], keepCase: true });
+    const loaded = grpc.loadPackageDefinition(definition) as any;
+    const client = new loaded.grpc.reflection.v1.ServerReflection(env.AIMAAS_REGISTRY_ADDR, grpc.credentials.createInsecure());
+    const call = client.ServerReflectionInfo();
+    const reply = new Promise<{ file_descriptor_response: { file_descriptor_proto: Buffer[] } }>((resolve) => call.once('data', resolve));
+    call.write({ file_containing_symbol: 'aimaas.v1.RegistryService' });
+    const files = (await reply).file_descriptor_response.file_descriptor_proto.map((bytes) => bytes.toString('latin1'));
+    call.end();
+    client.close();
+    const names = files.map((file) => /aimaas\/v1\/[a-z]+\.proto|google\/protobuf\/[a-z]+\.proto/.exec(file)?.[0]);
+    expect(names.sort()).toEqual(['aimaas/v1/common.proto', 'aimaas/v1/registry.proto', 'google/protobuf/timestamp.proto']);
   });
 
   it('stops every process cleanly on Ctrl-C', async () => {

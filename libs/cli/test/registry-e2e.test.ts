@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryServiceService } from '@aimaas/proto';
-import { createEventPublisher, ensureStreams } from '@aimaas/events';
-import { createRegistryService, openRegistryStores, startVersionIndex, type VersionIndex } from '@aimaas/registry';
+import { openRegistry, type RegistryReplica } from '@aimaas/registry';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
 import { connectNats } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
@@ -14,7 +13,7 @@ import { runCli } from '@aimaas/cli';
 const TOKEN = 'e2e-token';
 let nats: TestNatsServer;
 let nc: Awaited<ReturnType<typeof connectNats>>;
-let index: VersionIndex;
+let registry: RegistryReplica;
 let server: GrpcServer;
 let address: string;
 let dir: string;
@@ -23,13 +22,10 @@ beforeAll(async () => {
   nats = await startNatsServer();
   const logger = createLogger('registry-e2e', 'silent');
   nc = await connectNats(nats.url, { name: 'cli-e2e' });
-  await ensureStreams(nc);
-  const { kv, artifacts } = await openRegistryStores(nc);
-  index = await startVersionIndex(kv);
-  const events = createEventPublisher(nc, { source: '/aimaas/registry', logger });
+  registry = await openRegistry(nc, { logger });
   server = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off', shutdownGraceMs: 1_000, authToken: TOKEN }).add(
     RegistryServiceService,
-    createRegistryService({ kv, artifacts, index, events, logger }),
+    registry.handlers,
   );
   address = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
   dir = await mkdtemp(join(tmpdir(), 'aimaas-cli-e2e-'));
@@ -37,7 +33,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.shutdown({ graceMs: 1_000 });
-  await index?.stop();
+  await registry?.close();
   await nc?.drain();
   await nats?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });

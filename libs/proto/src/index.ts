@@ -6,6 +6,7 @@
  * @example
  * import { RegistryServiceClient, ModelRef } from '@aimaas/proto';
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export * from './gen/aimaas/v1/common.js';
@@ -42,3 +43,26 @@ export const SERVICE_NAMES = {
   inference: 'aimaas.v1.InferenceService',
   oip: 'inference.GRPCInferenceService',
 } as const;
+
+/** Where `npm run generate` writes the FileDescriptorSet of every .proto (`buf build -o`). */
+export const DESCRIPTOR_SET_PATH = fileURLToPath(new URL('../descriptors.binpb', import.meta.url));
+
+/** The compiled FileDescriptorSet of every contract, for server reflection. */
+export function readDescriptorSet(): Uint8Array {
+  try {
+    return readFileSync(DESCRIPTOR_SET_PATH);
+  } catch (error) {
+    throw new Error(`${DESCRIPTOR_SET_PATH} is missing: run "npm run build" (it runs buf build)`, { cause: error });
+  }
+}
+
+/**
+ * What server reflection should describe for a service: the given .proto files (relative to
+ * PROTO_ROOT) with their compiled descriptors, so `buf curl` and `grpcurl` resolve the schema.
+ *
+ * @example
+ * createGrpcServer({ serviceName: 'registry', protoFiles: reflectionFiles(['aimaas/v1/registry.proto']) });
+ */
+export function reflectionFiles(files: string[]): { includeDirs: string[]; files: string[]; descriptorSet: Uint8Array } {
+  return { includeDirs: [PROTO_ROOT], files, descriptorSet: readDescriptorSet() };
+}

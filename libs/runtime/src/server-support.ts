@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
+import { selectDescriptorFiles } from './descriptor-set.js';
 import { HealthImplementation, protoPath as healthProtoPath, type ServingStatus } from 'grpc-health-check';
 
 /** The `.proto` sources that server reflection describes. */
@@ -12,6 +13,12 @@ export interface ProtoFiles {
   includeDirs: string[];
   /** Files relative to an include dir, e.g. `['aimaas/v1/registry.proto']`. */
   files: string[];
+  /**
+   * The same files compiled into a FileDescriptorSet (`buf build -o`; `readDescriptorSet()` of
+   * @aimaas/proto). When given, reflection serves each file under its real name with its real
+   * imports, as `buf curl` and `grpcurl` expect; without it, proto-loader merges files per package.
+   */
+  descriptorSet?: Uint8Array;
 }
 
 /** The fully qualified name of the health service. */
@@ -31,7 +38,10 @@ export function addReflection(server: grpc.Server, protoFiles: ProtoFiles | unde
   if (reflectionRoot) {
     definitions.push(protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { ...loaderOptions, includeDirs: [reflectionRoot] }));
   }
-  if (protoFiles && protoFiles.files.length > 0) {
+  if (protoFiles?.descriptorSet && protoFiles.files.length > 0) {
+    const fileDescriptorProtos = selectDescriptorFiles(protoFiles.descriptorSet, protoFiles.files);
+    definitions.push({ [`files:${protoFiles.files.join(',')}`]: { fileDescriptorProtos } } as unknown as protoLoader.PackageDefinition);
+  } else if (protoFiles && protoFiles.files.length > 0) {
     try {
       definitions.push(protoLoader.loadSync(protoFiles.files, { ...loaderOptions, includeDirs: protoFiles.includeDirs }));
     } catch (error) {

@@ -1,6 +1,7 @@
 import { createLogger, createMetricsRegistry, initTelemetry, type Logger } from '@aimaas/telemetry';
 import { loadConfig, type RuntimeConfig, type ServiceName } from './config.js';
 import { createGrpcServer, type GrpcServer } from './grpc-server.js';
+import type { ProtoFiles } from './server-support.js';
 import { installSignalHandlers } from './signals.js';
 
 /** What a service's `main.ts` gets to wire its dependencies and handlers. */
@@ -13,8 +14,8 @@ export interface ServiceProcessContext {
 /** Options of {@link runServiceProcess}. */
 export interface ServiceProcessOptions {
   service: ServiceName;
-  /** Include directories and .proto files described by server reflection. */
-  protoFiles: { includeDirs: string[]; files: string[] };
+  /** The .proto files server reflection describes (with their compiled descriptor set). */
+  protoFiles: ProtoFiles;
   /**
    * Builds the dependencies, adds the services to `ctx.server` and registers shutdown hooks
    * (e.g. draining NATS). Telemetry is flushed after every hook registered here.

@@ -2,12 +2,12 @@
  * The compression process. Its RPCs are specified in proto/aimaas/v1/compression.proto; until the compression
  * issue lands they answer UNIMPLEMENTED, while health, reflection and metrics are served.
  */
-import { PROTO_ROOT, CompressionServiceService } from '@aimaas/proto';
+import { reflectionFiles, CompressionServiceService } from '@aimaas/proto';
 import { runServiceProcess } from '@aimaas/runtime';
 
 await runServiceProcess({
   service: 'compression',
-  protoFiles: { includeDirs: [PROTO_ROOT], files: ['aimaas/v1/compression.proto'] },
+  protoFiles: reflectionFiles(['aimaas/v1/compression.proto']),
   wire({ server }) {
     server.add(CompressionServiceService, {});
   },

@@ -5,10 +5,12 @@
  * store `aimaas_artifacts`) so any number of replicas can serve.
  *
  * @example
- * const index = await startVersionIndex(kv);
- * server.add(RegistryServiceService, createRegistryService({ kv, artifacts, index, events }));
+ * const registry = await openRegistry(nc, { logger });
+ * server.add(RegistryServiceService, registry.handlers).onShutdown(() => registry.close());
  */
 export { createRegistryService } from './registry-service.js';
+export { openRegistry } from './open-registry.js';
+export type { RegistryReplica } from './open-registry.js';
 export type { RegistryServiceDeps, RegistryServiceHandlers } from './registry-service.js';
 export { startVersionIndex, VersionIndex } from './version-index.js';
 export type { IndexedVersion, IndexErrorHandler } from './version-index.js';

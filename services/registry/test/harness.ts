@@ -1,11 +1,10 @@
 import { credentials } from '@grpc/grpc-js';
 import { RegistryServiceClient, RegistryServiceService } from '@aimaas/proto';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { createEventPublisher, ensureStreams } from '@aimaas/events';
 import { connectNats, type KvStore, type ObjectStore } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import { createRegistryService, openRegistryStores, startVersionIndex, type VersionIndex } from '../src/index.js';
+import { openRegistry, type VersionIndex } from '../src/index.js';
 import { registryApi, type RegistryApi } from './client.js';
 
 /** The NATS connection type, as the storage library returns it. */
@@ -43,17 +42,15 @@ export function startNats(): Promise<TestNatsServer> {
 export async function startReplica(natsUrl: string, options: ReplicaOptions = {}): Promise<Replica> {
   const logger = createLogger('registry-test', process.env.LOG_LEVEL ?? 'silent');
   const nc = await connectNats(natsUrl, { name: 'registry-test' });
-  await ensureStreams(nc);
-  const { kv, artifacts } = await openRegistryStores(nc);
-  const index = await startVersionIndex(kv, { onError: (err) => logger.warn({ err }, 'index watch') });
-  const events = createEventPublisher(nc, { source: '/aimaas/registry', logger });
+  const registry = await openRegistry(nc, { logger });
+  const { kv, artifacts, index } = registry;
   const server = createGrpcServer({
     serviceName: 'registry',
     logger,
     metricsAddr: 'off',
     shutdownGraceMs: 1_000,
     ...(options.maxMessageBytes !== undefined && { maxMessageBytes: options.maxMessageBytes }),
-  }).add(RegistryServiceService, createRegistryService({ kv, artifacts, index, events, logger }));
+  }).add(RegistryServiceService, registry.handlers);
   const port = await server.listen('127.0.0.1:0');
   const client = new RegistryServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -72,7 +69,7 @@ export async function startReplica(natsUrl: string, options: ReplicaOptions = {}
     async close() {
       client.close();
       await server.shutdown({ graceMs: 1_000 });
-      await index.stop();
+      await registry.close();
       await nc.drain();
     },
   };

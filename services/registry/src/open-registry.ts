@@ -1,0 +1,43 @@
+import { createEventPublisher, ensureStreams } from '@aimaas/events';
+import type { connectNats } from '@aimaas/storage';
+import type { Logger } from '@aimaas/telemetry';
+import { createRegistryService, openRegistryStores, type RegistryServiceHandlers, type RegistryStores } from './registry-service.js';
+import { startVersionIndex, type VersionIndex } from './version-index.js';
+
+/** A registry replica wired onto a NATS connection; see {@link openRegistry}. */
+export interface RegistryReplica extends RegistryStores {
+  /** The handlers to add for `RegistryServiceService`. */
+  handlers: RegistryServiceHandlers;
+  /** The watch-fed index of models and versions. */
+  index: VersionIndex;
+  /** Stops the index watch. The connection stays open: its owner drains it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Everything a registry replica needs on one NATS connection: the event streams, the KV bucket and
+ * artifact store, the version index (started and caught up), the event publisher and the handlers.
+ * `main.ts`, tests and benchmarks all wire a replica this one way.
+ *
+ * @example
+ * const registry = await openRegistry(nc, { logger });
+ * server.add(RegistryServiceService, registry.handlers).onShutdown(() => registry.close());
+ */
+export async function openRegistry(
+  nc: Awaited<ReturnType<typeof connectNats>>,
+  options: { logger: Logger },
+): Promise<RegistryReplica> {
+  const { logger } = options;
+  await ensureStreams(nc);
+  const stores = await openRegistryStores(nc);
+  const index = await startVersionIndex(stores.kv, {
+    onError: (err) => logger.warn({ err }, 'version index watch failed; resuming'),
+  });
+  const events = createEventPublisher(nc, { source: '/aimaas/registry', logger });
+  return {
+    ...stores,
+    index,
+    handlers: createRegistryService({ ...stores, index, events, logger }),
+    close: () => index.stop(),
+  };
+}
