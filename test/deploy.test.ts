@@ -63,7 +63,7 @@ describe('deploy/k8s (kustomize)', () => {
   const byKind = (kind: string) => objects.filter((o) => o.kind === kind);
 
   it('validates every manifest against the Kubernetes schemas', () => {
-    const models: Record<string, new (o: object) => { validate(): void }> = {
+    const models: Record<string, new (o: any) => { validate(): void }> = {
       Deployment: apps.v1.Deployment,
       StatefulSet: apps.v1.StatefulSet,
       Service: v1.Service,
