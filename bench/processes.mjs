@@ -7,8 +7,8 @@ import { freePort, startNatsServer, waitFor } from '@aimaas/testing';
 export const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Starts `node <script>` with env; resolves once `ready(output)` is true. */
-export async function startProcess(script, { env = {}, args = [], ready }) {
-  const child = spawn(process.execPath, [script, ...args], {
+export async function startProcess(script, { env = {}, args = [], nodeArgs = [], ready }) {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', AIMAAS_METRICS_ADDR: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
