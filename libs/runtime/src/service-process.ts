@@ -1,4 +1,4 @@
-import { createLogger, createMetricsRegistry, initTelemetry, type Logger } from '@aimaas/telemetry';
+import { createLogger, createMetricsRegistry, initTelemetry, type Logger, type MetricsRegistry } from '@aimaas/telemetry';
 import { loadConfig, type RuntimeConfig, type ServiceName } from './config.js';
 import { createGrpcServer, type GrpcServer } from './grpc-server.js';
 import type { ProtoFiles } from './server-support.js';
@@ -9,6 +9,8 @@ export interface ServiceProcessContext {
   config: RuntimeConfig;
   logger: Logger;
   server: GrpcServer;
+  /** The Prometheus registry served on `/metrics`, for the service's own metrics. */
+  metrics: MetricsRegistry;
 }
 
 /** Options of {@link runServiceProcess}. */
@@ -42,15 +44,16 @@ export async function runServiceProcess(options: ServiceProcessOptions): Promise
   const config = loadConfig(options.service);
   const logger = createLogger(options.service, config.logLevel);
   const telemetry = initTelemetry({ serviceName: `aimaas-${options.service}` });
+  const metrics = createMetricsRegistry(options.service);
   try {
     const server = createGrpcServer({
       serviceName: options.service,
       config,
       logger,
-      metrics: createMetricsRegistry(options.service),
+      metrics,
       protoFiles: options.protoFiles,
     });
-    await options.wire({ config, logger, server });
+    await options.wire({ config, logger, server, metrics });
     server.onShutdown(() => telemetry.shutdown());
     const port = await server.listen();
     logger.info({ port, metricsPort: server.metricsPort, nats: config.natsUrl }, `${options.service} serving`);

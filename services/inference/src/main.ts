@@ -1,14 +1,35 @@
 /**
- * The inference process. Its RPCs are specified in proto/aimaas/v1/inference.proto; until the inference
- * issue lands they answer UNIMPLEMENTED, while health, reflection and metrics are served.
+ * The inference process: configuration → NATS → registry client → deployments (restored from the
+ * `aimaas_deployments` bucket) → `aimaas.v1.InferenceService` and `inference.GRPCInferenceService`
+ * on one port. Stops in order on SIGTERM/SIGINT: NOT_SERVING, in-flight calls finish, alias and
+ * bucket watches stop, models are freed, the registry client closes, NATS drains, telemetry flushes.
  */
 import { reflectionFiles, InferenceServiceService, GRPCInferenceServiceService } from '@aimaas/proto';
 import { runServiceProcess } from '@aimaas/runtime';
+import { createClients } from '@aimaas/sdk';
+import { connectNats } from '@aimaas/storage';
+import { openInference } from './open-inference.js';
 
 await runServiceProcess({
   service: 'inference',
   protoFiles: reflectionFiles(['aimaas/v1/inference.proto', 'inference/grpc_predict_v2.proto']),
-  wire({ server }) {
-    server.add(InferenceServiceService, {}).add(GRPCInferenceServiceService, {});
+  async wire({ config, logger, server, metrics }) {
+    const memory = process.env.AIMAAS_INFERENCE_MEMORY_MB;
+    const factor = process.env.AIMAAS_INFERENCE_MEMORY_FACTOR;
+    const nc = await connectNats(config.natsUrl, { name: 'inference' });
+    const clients = createClients({ addresses: { registry: config.addresses.registry }, actor: 'inference' });
+    const inference = await openInference(nc, {
+      registry: clients.registry,
+      logger,
+      metricsRegistry: metrics,
+      ...(memory && { memoryLimitMb: Number(memory) }),
+      ...(factor && { memoryFactor: Number(factor) }),
+    });
+    server
+      .add(InferenceServiceService, inference.handlers.inference)
+      .add(GRPCInferenceServiceService, inference.handlers.oip)
+      .onShutdown(() => inference.close())
+      .onShutdown(() => clients.close())
+      .onShutdown(() => nc.drain());
   },
 });
