@@ -1,14 +1,24 @@
 /**
- * The preprocessing process. Its RPCs are specified in proto/aimaas/v1/preprocessing.proto; until the preprocessing
- * issue lands they answer UNIMPLEMENTED, while health, reflection and metrics are served.
+ * The preprocessing process: configuration → NATS → buckets and event streams → service →
+ * gRPC server (via `runServiceProcess`, which also serves health, reflection and metrics and
+ * shuts down in order on SIGTERM/SIGINT: NOT_SERVING, in-flight calls finish, NATS drains,
+ * telemetry flushes).
  */
 import { PROTO_ROOT, PreprocessingServiceService } from '@aimaas/proto';
 import { runServiceProcess } from '@aimaas/runtime';
+import { createEventPublisher, ensureStreams } from '@aimaas/events';
+import { connectNats } from '@aimaas/storage';
+import { openDatasetBuckets } from './dataset-store.js';
+import { createPreprocessingService } from './preprocessing-service.js';
 
 await runServiceProcess({
   service: 'preprocessing',
   protoFiles: { includeDirs: [PROTO_ROOT], files: ['aimaas/v1/preprocessing.proto'] },
-  wire({ server }) {
-    server.add(PreprocessingServiceService, {});
+  async wire({ config, logger, server }) {
+    const nc = await connectNats(config.natsUrl, { name: 'preprocessing' });
+    await ensureStreams(nc);
+    const { kv, objects } = await openDatasetBuckets(nc);
+    const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
+    server.add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger })).onShutdown(() => nc.drain());
   },
 });
