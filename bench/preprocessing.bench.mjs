@@ -5,15 +5,18 @@
 // SimpleImputer/StandardScaler/OneHotEncoder on the same file for comparison.
 // Run with `npm run bench -- preprocessing` (builds first) or `node bench/preprocessing.bench.mjs out.json`.
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { credentials } from '@grpc/grpc-js';
-import { DataFormat, ImportDatasetRequest, PrepareDatasetRequest, PreprocessingServiceClient } from '../libs/proto/dist/index.js';
-import { freePort, startNatsServer, waitFor } from '../libs/testing/dist/index.js';
+import { DataFormat, ImportDatasetRequest, PrepareDatasetRequest, PreprocessingServiceClient } from '@aimaas/proto';
+import { freePort, startNatsServer, waitFor } from '@aimaas/testing';
 import { fmt, table, writeResult } from './report.mjs';
+
+// Debian's python3-pandas / python3-sklearn live beside the system python, which a pyenv shim may hide.
+const PYTHON = process.env.BENCH_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const resultFile = process.argv[2] ?? join(root, 'bench', 'results', 'preprocessing.json');
@@ -93,7 +96,7 @@ const unary = (client, method, request) =>
   new Promise((resolve, reject) => client[method](request, (error, response) => (error ? reject(error) : resolve(response))));
 
 function pandasBaseline(path) {
-  const probe = spawnSync('python3', ['-c', 'import pandas, sklearn'], { encoding: 'utf8' });
+  const probe = spawnSync(PYTHON, ['-c', 'import pandas, sklearn'], { encoding: 'utf8' });
   if (probe.status !== 0) return { available: false, reason: 'python3 with pandas and scikit-learn not found' };
   const script = `
 import json, sys, time
@@ -110,7 +113,7 @@ x_cat = OneHotEncoder(handle_unknown='ignore').fit_transform(SimpleImputer(strat
 t2 = time.perf_counter()
 print(json.dumps({'rows': len(df), 'read_s': t1 - t0, 'transform_s': t2 - t1, 'features': x_num.shape[1] + x_cat.shape[1]}))
 `;
-  const run = spawnSync('python3', ['-c', script, path], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const run = spawnSync(PYTHON, ['-c', script, path], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (run.status !== 0) return { available: false, reason: `python3 failed: ${run.stderr.trim().split('\n').at(-1)}` };
   return { available: true, ...JSON.parse(run.stdout.trim().split('\n').at(-1)) };
 }
