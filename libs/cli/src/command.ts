@@ -45,6 +45,8 @@ export interface CommandContext {
   readonly callOptions: CallOptions;
   /** A progress bar on stderr, or undefined when bars are off (no TTY and no `--progress`, or `--json`). */
   progress(label: string): ProgressBar | undefined;
+  /** Whether progress is drawn on stderr (a terminal or `--progress`, and not `--json`). */
+  readonly showProgress: boolean;
   /** Resolves a path given on the command line. */
   resolvePath(path: string): string;
   /** Writes `text` and a newline to stdout. */
@@ -60,7 +62,7 @@ export interface CommandContext {
  * the usage of its positionals.
  */
 export interface CommandSpec {
-  /** Words after the group, e.g. `'alias set'`. */
+  /** Words after the group, e.g. `'alias set'`; `''` for a group that is one command (`train`). */
   name: string;
   /** Positionals as the usage shows them, e.g. `'<model> <alias> <version>'`. */
   args: string;
@@ -72,7 +74,7 @@ export interface CommandSpec {
   run(context: CommandContext, args: string[], values: OptionValues): Promise<void>;
 }
 
-/** A command group (`models`, later `datasets`, `train`, `jobs`, `deploy`, `predict`). */
+/** A command group (`models`, `datasets`, `train`, `jobs`, `deploy`, `predict`, …). */
 export interface CommandGroup {
   name: string;
   summary: string;

@@ -19,4 +19,10 @@ export type {
 export { formatTable, formatFields, formatBytes, formatDate, formatNumber, formatRecord } from './output/format.js';
 export type { Column } from './output/format.js';
 export { ProgressBar } from './output/progress-bar.js';
+export { TrainingProgressBar, progressText, formatDuration } from './output/training-views.js';
+export { parseCsvRows, csvToRecords, csvValue, parseRecordsArg, parseRecordsFile } from './input/records.js';
+export type { JsonRecord } from './input/records.js';
+export { parseTensorArg, tensorValues } from './input/tensors.js';
+export { datasetRefArg, parseSplit, prepareRequest } from './commands/datasets.js';
+export { modelSpecFromOptions, trainRequest } from './commands/train.js';
 export type { ProgressBarOptions } from './output/progress-bar.js';

@@ -11,12 +11,24 @@ import {
   type OptionSpec,
   type OptionValues,
 } from './command.js';
+import { datasetsGroup } from './commands/datasets.js';
+import { deployGroup, deploymentsGroup, predictGroup, undeployGroup } from './commands/deploy.js';
+import { jobsGroup, trainGroup } from './commands/train.js';
 import { modelsGroup } from './commands/models.js';
 import { ProgressBar } from './output/progress-bar.js';
 import { commandHelp, commandUsage, GENERAL_USAGE, generalHelp, GLOBAL_OPTIONS, groupHelp } from './usage.js';
 
-/** Every command group; later ones (datasets, train, jobs, deploy, predict) are added here. */
-export const COMMAND_GROUPS: readonly CommandGroup[] = [modelsGroup];
+/** Every command group, in the order help lists them. */
+export const COMMAND_GROUPS: readonly CommandGroup[] = [
+  modelsGroup,
+  datasetsGroup,
+  trainGroup,
+  jobsGroup,
+  deployGroup,
+  undeployGroup,
+  deploymentsGroup,
+  predictGroup,
+];
 
 const SERVICES: readonly ServiceName[] = ['preprocessing', 'training', 'compression', 'registry', 'inference'];
 
@@ -42,9 +54,14 @@ function allOptions(groups: readonly CommandGroup[]): Record<string, OptionSpec>
   return all;
 }
 
-/** The command whose words start `words` (the longest match), and how many words it took. */
+/** The words of a command's name; none for the group's own command (`aimaas train …`). */
+function nameWords(command: CommandSpec): string[] {
+  return command.name === '' ? [] : command.name.split(' ');
+}
+
+/** The command whose words start `words` (the longest match; a nameless one matches anything). */
 function findCommand(group: CommandGroup, words: readonly string[]): CommandSpec | undefined {
-  const matches = group.commands.filter((c) => c.name.split(' ').every((word, i) => words[i] === word));
+  const matches = group.commands.filter((c) => nameWords(c).every((word, i) => words[i] === word));
   return matches.sort((a, b) => b.name.length - a.name.length)[0];
 }
 
@@ -96,7 +113,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (help) return print(io.stdout, commandHelp(group, command), 0);
 
     const { values, positionals } = strictParse(argv, { ...GLOBAL_OPTIONS, ...command.options }, usage);
-    const args = positionals.slice(1 + command.name.split(' ').length);
+    const args = positionals.slice(1 + nameWords(command).length);
     const max = command.maxArgs ?? command.minArgs;
     if (args.length < command.minArgs) throw new UsageError(`missing arguments: ${command.args}`, usage);
     if (args.length > max) throw new UsageError(`unexpected argument "${args[max]}"`, usage);
@@ -150,6 +167,7 @@ function makeContext(
       return clients;
     },
     progress: (label) => (bars ? new ProgressBar(io.stderr, label.padEnd(8)) : undefined),
+    showProgress: bars,
     resolvePath: (path) => resolve(io.cwd ?? process.cwd(), path),
     print: (text) => void io.stdout.write(`${text}\n`),
     note: (text) => void io.stderr.write(`${text}\n`),

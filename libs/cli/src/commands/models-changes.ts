@@ -14,7 +14,7 @@ import { formatBytes } from '../output/format.js';
 import { filesTable } from '../output/model-views.js';
 
 /** Runs `work` with a progress bar (when bars are on), ending the bar's line however it ends. */
-async function withProgress<T>(
+export async function withProgress<T>(
   ctx: CommandContext,
   label: string,
   work: (onProgress: ((bytes: number, total: number | undefined) => void) | undefined) => Promise<T>,
