@@ -134,7 +134,7 @@ async function stopAll(exitCode) {
 }
 
 async function main() {
-  if (!existsSync(path.join(root, 'node_modules', '.package-lock.json'))) run('npm', ['ci']);
+  if (!existsSync(path.join(root, 'node_modules', '.package-lock.json'))) run('npm', ['install']);
   if (!args.has('--no-build')) run('npm', ['run', 'build']);
 
   const natsUrl = env.NATS_URL ?? 'nats://127.0.0.1:4222';
