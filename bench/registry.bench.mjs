@@ -19,7 +19,12 @@ const echoServer = await startEchoServer();
 const clients = createClients({ addresses: { registry: registryProcess.address } });
 const registry = clients.registry;
 const Echo = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
-const echo = new Echo(echoServer.address, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
+// The floor's channel gets the SDK clients' HTTP/2 window (8 MiB), so both carry the bytes under the
+// same flow control.
+const echo = new Echo(echoServer.address, grpc.credentials.createInsecure(), {
+  'grpc.max_receive_message_length': 64 << 20,
+  'grpc-node.flow_control_window': 8 << 20,
+});
 const chunk = Buffer.alloc(CHUNK, 7);
 
 async function* chunks() {

@@ -38,6 +38,9 @@ export type InferenceClient = ServiceClient<typeof InferenceServiceService, Infe
 /** Typed client of `inference.GRPCInferenceService` (KServe Open Inference Protocol v2). */
 export type OipClient = ServiceClient<typeof GRPCInferenceServiceService, GRPCInferenceServiceClient>;
 
+/** HTTP/2 flow-control window the clients advertise (8 MiB). */
+const RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+
 /** A client per AIMaaS service, from {@link createClients}. */
 export interface AimaasClients {
   readonly registry: RegistryClient;
@@ -71,6 +74,10 @@ export function createClients(options: CreateClientsOptions = {}): AimaasClients
     'grpc.max_receive_message_length': compiled.maxMessageBytes,
     'grpc.max_send_message_length': compiled.maxMessageBytes,
     'grpc.primary_user_agent': 'aimaas-sdk',
+    // HTTP/2 receive window per stream and connection. The 64 KiB default makes a server stream
+    // (artifact downloads) wait for a WINDOW_UPDATE round trip every 64 KiB; flow control still
+    // bounds what one slow reader buffers to this much.
+    'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES,
     // Ping idle connections that have calls in flight (long watches), as the services' own clients do.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,

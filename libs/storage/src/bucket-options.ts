@@ -134,6 +134,9 @@ export interface CompiledObjectStoreOptions {
   timeoutMs: number;
 }
 
+/** Bytes of a chunk message's payload budget kept for its NATS headers. */
+const CHUNK_HEADER_ROOM = 4096;
+
 /**
  * Apply defaults to {@link ObjectStoreOptions} and validate them against the server's
  * `maxPayload`, throwing a `TypeError` that names the bad setting.
@@ -143,7 +146,8 @@ export function compileObjectStoreOptions(opts: ObjectStoreOptions, maxPayload: 
   if (storage !== 'file' && storage !== 'memory') {
     throw new TypeError(`ObjectStoreOptions.storage must be "file" or "memory", got "${String(storage)}"`);
   }
-  const chunkSize = integer('ObjectStoreOptions.chunkSize', opts.chunkSize ?? 128 * 1024, 1024, maxPayload);
+  // A chunk travels with its headers (expected stream, subject), so it must leave room for them.
+  const chunkSize = integer('ObjectStoreOptions.chunkSize', opts.chunkSize ?? 128 * 1024, 1024, maxPayload - CHUNK_HEADER_ROOM);
   return {
     chunkSize,
     maxInFlight: integer('ObjectStoreOptions.maxInFlight', opts.maxInFlight ?? 32, 1, 1024),

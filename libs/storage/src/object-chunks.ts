@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { AbortedError, DataLossError } from '@aimaas/runtime';
 import { toDomainError } from './nats-connection.js';
 import { chunkSubject, type ObjectInfo } from './object-meta.js';
+import { AckedPublisher } from './object-publish.js';
 import { scanStream } from './stream-scan.js';
 
 /** Where and how {@link writeChunks} publishes. */
 export interface ChunkTarget {
-  js: JetStreamClient;
+  nc: NatsConnection;
   stream: string;
   subject: string;
   chunkSize: number;
@@ -33,34 +35,25 @@ function pieces(source: ObjectSource): AsyncIterable<Uint8Array> | Iterable<Uint
 
 /**
  * Cut `source` into `chunkSize` messages on `subject`, hashing each exactly once as it goes out
- * (node:crypto SHA-256). Up to `maxInFlight` publishes are pipelined; pieces at least a chunk long
- * are sent as views without copying, and only leftovers are copied into a fresh chunk buffer.
- * Yielded buffers must not be reused by the source until this resolves. On any failure the
- * returned promise rejects after every publish has settled, so the caller can clean up.
+ * (node:crypto SHA-256). Up to `maxInFlight` publishes are pipelined (see {@link AckedPublisher});
+ * pieces at least a chunk long are sent as views without copying, and only leftovers are copied
+ * into a chunk buffer. Yielded buffers must not be reused by the source until this resolves. On
+ * any failure the returned promise rejects after every publish has settled, so the caller can
+ * clean up.
  */
 export async function writeChunks(target: ChunkTarget, source: ObjectSource): Promise<WrittenChunks> {
-  const { js, subject, chunkSize, maxInFlight, timeoutMs, signal } = target;
+  const { subject, chunkSize, signal } = target;
   const hash = createHash('sha256');
-  const window: Promise<void>[] = [];
+  const publisher = new AckedPublisher(target);
   let failure: { error: unknown } | undefined;
   let size = 0;
   let chunks = 0;
 
-  const send = async (payload: Uint8Array) => {
-    if (failure) throw failure.error;
+  const send = (payload: Uint8Array): Promise<void> | undefined => {
     hash.update(payload);
     size += payload.byteLength;
     chunks++;
-    const ack = js.publish(subject, payload, { timeout: timeoutMs, expect: { streamName: target.stream } });
-    window.push(
-      ack.then(
-        (_: PubAck) => undefined,
-        (error: unknown) => {
-          failure ??= { error };
-        },
-      ),
-    );
-    if (window.length >= maxInFlight) await window.shift();
+    return publisher.publish(subject, payload);
   };
 
   let pending: Buffer | undefined;
@@ -77,15 +70,17 @@ export async function writeChunks(target: ChunkTarget, source: ObjectSource): Pr
         pending.set(piece.subarray(0, offset), filled);
         filled += offset;
         if (filled === chunkSize) {
-          await send(pending);
+          const full = pending;
           pending = undefined;
           filled = 0;
+          await send(full);
         }
       }
       for (; piece.byteLength - offset >= chunkSize; offset += chunkSize) {
         await send(piece.subarray(offset, offset + chunkSize));
       }
       if (offset < piece.byteLength) {
+        // A fresh buffer each time: the one before may still be queued for the socket.
         pending = Buffer.allocUnsafe(chunkSize);
         pending.set(piece.subarray(offset));
         filled = piece.byteLength - offset;
@@ -94,9 +89,13 @@ export async function writeChunks(target: ChunkTarget, source: ObjectSource): Pr
     signal?.throwIfAborted();
     if (pending) await send(pending.subarray(0, filled));
   } catch (err) {
+    failure = { error: err };
+  }
+  try {
+    await publisher.settle();
+  } catch (err) {
     failure ??= { error: err };
   }
-  await Promise.all(window);
   if (failure) throw failure.error;
   return { size, chunks, sha256: hash.digest() };
 }

@@ -45,13 +45,21 @@ interface StoredMeta {
  * is the standard NATS one, so `nats object` and other NATS clients can read it too.
  */
 export class ObjectStore {
+  readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
   readonly #opts: CompiledObjectStoreOptions;
   readonly #stream: string;
 
   /** @internal use {@link openObjectStore} */
-  constructor(readonly bucket: string, js: JetStreamClient, jsm: JetStreamManager, opts: CompiledObjectStoreOptions) {
+  constructor(
+    readonly bucket: string,
+    js: JetStreamClient,
+    jsm: JetStreamManager,
+    opts: CompiledObjectStoreOptions,
+    nc: NatsConnection = connectionOf(js),
+  ) {
+    this.#nc = nc;
     this.#js = js;
     this.#jsm = jsm;
     this.#opts = opts;
@@ -78,7 +86,7 @@ export class ObjectStore {
     let written;
     try {
       const { chunkSize, maxInFlight, timeoutMs } = this.#opts;
-      const target = { js: this.#js, stream: this.#stream, subject, chunkSize, maxInFlight, timeoutMs, signal: opts.signal };
+      const target = { nc: this.#nc, stream: this.#stream, subject, chunkSize, maxInFlight, timeoutMs, signal: opts.signal };
       written = await writeChunks(target, source);
     } catch (err) {
       await this.#purge(subject);
@@ -228,6 +236,13 @@ export class ObjectStore {
   }
 }
 
+/** The connection under a JetStream client made by `jetstream(nc)` (chunks are published on it). */
+function connectionOf(js: JetStreamClient): NatsConnection {
+  const nc = (js as JetStreamClient & { nc?: NatsConnection }).nc;
+  if (!nc) throw new TypeError('ObjectStore: pass the NATS connection of the JetStream client');
+  return nc;
+}
+
 /**
  * Open the object store bucket `bucket`, creating it if it does not exist (idempotent; an
  * existing bucket keeps its settings). Reuse the returned store and its connection.
@@ -249,5 +264,5 @@ export async function openObjectStore(nc: NatsConnection, bucket: string, opts: 
     });
     return js.jetstreamManager();
   });
-  return new ObjectStore(bucket, js, jsm, compiled);
+  return new ObjectStore(bucket, js, jsm, compiled, nc);
 }

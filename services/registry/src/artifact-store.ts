@@ -102,30 +102,47 @@ async function* capped(chunks: AsyncIterable<Uint8Array>, limit: number, where: 
 }
 
 /**
- * Re-cuts a stream of pieces into messages of exactly `size` bytes (the last one shorter). A piece
- * already the right size passes without a copy; at most one `size` buffer is held.
+ * Re-cuts a stream of pieces into messages of exactly `size` bytes (the last one shorter). Whole
+ * messages inside a piece pass as views without a copy; only a message that spans pieces is copied
+ * into a fresh buffer (never reused: the transport may still hold the one before). At most one
+ * `size` buffer is held.
  */
 export async function* rechunk(pieces: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
-  let pending: Buffer | undefined;
+  let pending: Uint8Array[] = [];
   let filled = 0;
   for await (const piece of pieces) {
     let offset = 0;
-    if (!pending && piece.byteLength === size) {
-      yield Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-      continue;
+    if (filled > 0) {
+      offset = Math.min(size - filled, piece.byteLength);
+      pending.push(piece.subarray(0, offset));
+      filled += offset;
+      if (filled < size) continue;
+      yield join(pending, size);
+      pending = [];
+      filled = 0;
     }
-    while (offset < piece.byteLength) {
-      pending ??= Buffer.allocUnsafe(size);
-      const n = Math.min(size - filled, piece.byteLength - offset);
-      pending.set(piece.subarray(offset, offset + n), filled);
-      filled += n;
-      offset += n;
-      if (filled === size) {
-        yield pending;
-        pending = undefined;
-        filled = 0;
-      }
+    for (; piece.byteLength - offset >= size; offset += size) yield view(piece, offset, size);
+    if (offset < piece.byteLength) {
+      pending.push(piece.subarray(offset));
+      filled = piece.byteLength - offset;
     }
   }
-  if (pending && filled > 0) yield pending.subarray(0, filled);
+  if (filled > 0) yield join(pending, filled);
+}
+
+/** A Buffer over `length` bytes of `bytes` from `offset`, sharing its memory. */
+function view(bytes: Uint8Array, offset: number, length: number): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset + offset, length);
+}
+
+/** The parts as one Buffer: the part itself when there is only one, else one copy. */
+function join(parts: Uint8Array[], length: number): Buffer {
+  if (parts.length === 1) return view(parts[0]!, 0, length);
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  return out;
 }

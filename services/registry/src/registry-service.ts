@@ -94,7 +94,8 @@ export interface RegistryStores {
 export async function openRegistryStores(nc: Parameters<typeof ensureBuckets>[0]): Promise<RegistryStores> {
   const { kv, objects } = await ensureBuckets(nc, {
     kv: { [REGISTRY_BUCKET]: { history: 1, description: 'AIMaaS registry: models, versions, alias history' } },
-    objects: { [ARTIFACTS_BUCKET]: { description: 'AIMaaS model artifacts' } },
+    // 256 KiB chunks match the default download message, so a chunk is sent without re-slicing.
+    objects: { [ARTIFACTS_BUCKET]: { description: 'AIMaaS model artifacts', chunkSize: 256 * 1024 } },
   });
   return { kv: kv[REGISTRY_BUCKET]!, artifacts: objects[ARTIFACTS_BUCKET]! };
 }
