@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SubmitTrainingJobRequest } from '@aimaas/proto';
+import { AimaasError } from '@aimaas/sdk';
+import { fixturePath } from '@aimaas/testing';
+import { startMesh, type Mesh } from './support/harness.js';
+import { irisJob } from './support/helpers.js';
+
+describe('SubmitTrainingJob validation', () => {
+  let mesh: Mesh;
+  /** The prepared iris id; the cases below say 'iris-v' for it. */
+  let iris: string;
+  const base = irisJob('iris-v');
+  const config = base.config!;
+
+  beforeAll(async () => {
+    mesh = await startMesh();
+    iris = (await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-v', name: 'iris', target: 'species' })).id;
+  });
+  afterAll(() => mesh?.close());
+
+  async function rejection(request: Partial<SubmitTrainingJobRequest>): Promise<AimaasError> {
+    const preparedDatasetId = request.preparedDatasetId === 'iris-v' ? iris : request.preparedDatasetId;
+    const error = await mesh.clients.training.submitTrainingJob({ ...request, ...(preparedDatasetId !== undefined && { preparedDatasetId }) }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(AimaasError);
+    return error as AimaasError;
+  }
+
+  const cases: Array<[string, Partial<SubmitTrainingJobRequest>, string]> = [
+    ['an unknown prepared dataset', { ...base, preparedDatasetId: 'no-such-dataset' }, 'prepared_dataset_id: prepared dataset "no-such-dataset" not found'],
+    ['no prepared dataset', { ...base, preparedDatasetId: '' }, 'prepared_dataset_id: required'],
+    ['no model', { ...base, model: undefined }, 'model: required'],
+    [
+      'an input shape that does not hold the features',
+      { ...base, model: { ...base.model!, inputShape: [2, 3] } },
+      'model.input_shape: [2, 3] holds 6 values, but prepared dataset "iris-v" has 4 features per example',
+    ],
+    ['zero epochs', { ...base, config: { ...config, epochs: 0 } }, 'config.epochs: must be a positive integer, got 0'],
+    ['negative epochs', { ...base, config: { ...config, epochs: -3 } }, 'config.epochs: must be a positive integer, got -3'],
+    [
+      'a negative learning rate',
+      { ...base, config: { ...config, optimizer: { ...config.optimizer!, learningRate: -1 } } },
+      'config.optimizer.learning_rate: must be a positive number, got -1',
+    ],
+    [
+      'a learning rate that is not a number',
+      { ...base, config: { ...config, optimizer: { ...config.optimizer!, learningRate: Number.NaN } } },
+      'config.optimizer.learning_rate: must be a positive number, got NaN',
+    ],
+    [
+      'an infinite learning rate',
+      { ...base, config: { ...config, optimizer: { ...config.optimizer!, learningRate: Number.POSITIVE_INFINITY } } },
+      'config.optimizer.learning_rate: must be a positive number, got Infinity',
+    ],
+    [
+      'an unknown optimizer',
+      { ...base, config: { ...config, optimizer: { ...config.optimizer!, name: 'lion' } } },
+      'config.optimizer.name: must be one of sgd, adam, rmsprop, adagrad, got "lion"',
+    ],
+    [
+      'nesterov without momentum',
+      { ...base, config: { ...config, optimizer: { name: 'sgd', learningRate: 0.1, momentum: 0, nesterov: true } } },
+      'config.optimizer.nesterov: needs optimizer sgd with momentum > 0',
+    ],
+    [
+      'an unknown schedule',
+      { ...base, config: { ...config, schedule: { kind: 'linear', gamma: 0, stepEpochs: 0, minLearningRate: 0 } } },
+      'config.schedule.kind: must be one of constant, step, exponential, cosine, got "linear"',
+    ],
+    [
+      'an early-stopping metric the job does not report',
+      { ...base, config: { ...config, earlyStopping: { monitor: 'val_auc', patience: 2, minDelta: 0, restoreBestWeights: false } } },
+      'config.early_stopping.monitor: must be one of loss, accuracy, val_loss, val_accuracy, got "val_auc"',
+    ],
+    ['a validation split of 1', { ...base, config: { ...config, validationSplit: 1 } }, 'config.validation_split: must be in [0, 1), got 1'],
+    [
+      'a convolution block without filters',
+      {
+        ...base,
+        model: { cnn: { convBlocks: [{ filters: 0, kernelSize: 3, strides: 0, pool: '', poolSize: 0, activation: '', padding: '' }], denseUnits: [], dropout: 0 }, inputShape: [2, 2, 1] },
+      },
+      'model: model.cnn.conv_blocks[0].filters must be a positive integer, got 0',
+    ],
+    [
+      'an rnn cell that does not exist',
+      { ...base, model: { rnn: { cell: 'transformer', units: [4], bidirectional: false, dropout: 0 }, inputShape: [4, 1] } },
+      'model.rnn.cell: must be "lstm" or "gru", got "transformer"',
+    ],
+    ['an autoencoder on a classification dataset', { ...base, model: { autoencoder: { encoderUnits: [3], latentSize: 2, activation: '' }, inputShape: [] } }, 'model: an autoencoder needs a reconstruction dataset'],
+    ['a bad model name', { ...base, modelName: 'no spaces allowed' }, 'model_name: must be 1-128 letters'],
+  ];
+
+  it.each(cases)('rejects %s with INVALID_ARGUMENT naming the field', async (_, request, message) => {
+    const error = await rejection(request);
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.details).toContain(message.replace('"iris-v"', `"${iris}"`));
+  });
+
+  it('stores and queues nothing for a rejected request', async () => {
+    await rejection({ ...base, config: { ...config, epochs: 0 } });
+    const { jobs } = await mesh.clients.training.listTrainingJobs({});
+    expect(jobs).toEqual([]);
+  });
+
+  it('answers NOT_FOUND for an unknown job', async () => {
+    const error = await mesh.clients.training.getTrainingJob({ id: 'tj-nope' }).catch((e: AimaasError) => e);
+    expect(error).toMatchObject({ code: 'NOT_FOUND', details: 'training job "tj-nope" not found' });
+  });
+});

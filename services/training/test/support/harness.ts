@@ -1,0 +1,113 @@
+/**
+ * The mesh a training test runs against: a real nats-server, the registry (in process, real
+ * gRPC on port 0), the preprocessing service (in process) and training replicas wired the way
+ * main.ts wires them.
+ */
+import { RegistryServiceService, TrainingServiceService } from '@aimaas/proto';
+import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
+import { createEventPublisher, createJobQueue, ensureStreams } from '@aimaas/events';
+import { initBackend } from '@aimaas/ml';
+import { openRegistry } from '@aimaas/registry';
+import { createClients, type AimaasClients } from '@aimaas/sdk';
+import { connectNats } from '@aimaas/storage';
+import { createLogger } from '@aimaas/telemetry';
+import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
+import {
+  compileTrainingOptions, createTrainingService, createTrainingWorker, openTrainingStores, ProgressHub, type TrainingOptions,
+} from '../../src/index.js';
+import { startServicePreprocessing, type PreprocessingUnderTest } from './service-preprocessing.js';
+
+/** One training replica: the service on a real gRPC server, with or without a worker. */
+export interface TrainingReplica {
+  address: string;
+  server: GrpcServer;
+  stop(): Promise<void>;
+}
+
+/** Everything a suite needs; {@link Mesh.close} stops it all. */
+export interface Mesh {
+  nats: TestNatsServer;
+  registryAddress: string;
+  /** The preprocessing service, in process. */
+  preprocessing: PreprocessingUnderTest;
+  /** Typed clients of the first training replica, the registry and preprocessing. */
+  clients: AimaasClients;
+  training: TrainingReplica;
+  startTraining(options?: TrainingOptions): Promise<TrainingReplica>;
+  close(): Promise<void>;
+}
+
+const logger = createLogger('training-test', process.env.LOG_LEVEL ?? 'silent');
+
+/** Starts the mesh, with one in-process training replica unless `training` is false. */
+export async function startMesh(options: { training?: TrainingOptions | false } = {}): Promise<Mesh> {
+  await initBackend();
+  const nats = await startNatsServer();
+  const registryNc = await connectNats(nats.url, { name: 'registry-test' });
+  const registry = await openRegistry(registryNc, { logger });
+  const registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off', shutdownGraceMs: 500 }).add(
+    RegistryServiceService,
+    registry.handlers,
+  );
+  const registryAddress = `127.0.0.1:${await registryServer.listen('127.0.0.1:0')}`;
+  const preprocessing = await startServicePreprocessing(nats.url);
+  const replicas: TrainingReplica[] = [];
+
+  async function startTraining(trainingOptions: TrainingOptions = {}): Promise<TrainingReplica> {
+    const compiled = compileTrainingOptions({ workerId: `test-${replicas.length}`, ...trainingOptions });
+    const nc = await connectNats(nats.url, { name: 'training-test' });
+    await ensureStreams(nc, { jobs: { ackWaitMs: compiled.ackWaitMs, maxDeliver: compiled.maxDeliver } });
+    const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
+    const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
+    const queue = createJobQueue(nc, 'training', { ackWaitMs: compiled.ackWaitMs, maxDeliver: compiled.maxDeliver, logger, retryBaseMs: 200 });
+    const hub = await ProgressHub.start(nc, { logger });
+    const clients = createClients({ addresses: { preprocessing: preprocessing.address, registry: registryAddress }, tls: false, tracing: false });
+    const server = createGrpcServer({ serviceName: 'training', logger, metricsAddr: 'off', shutdownGraceMs: 1_000 }).add(
+      TrainingServiceService,
+      createTrainingService({ store, experiments, queue, events, preprocessing: clients.preprocessing, hub, logger }),
+    );
+    const worker = createTrainingWorker({
+      store, experiments, checkpoints, queue, events, logger, options: compiled,
+      preprocessing: clients.preprocessing, registry: clients.registry, progressIntervalMs: compiled.progressIntervalMs,
+    });
+    const port = await server.listen('127.0.0.1:0');
+    const working = worker.run(server.stopping).catch((err) => logger.error({ err }, 'worker stopped'));
+    const replica: TrainingReplica = {
+      address: `127.0.0.1:${port}`,
+      server,
+      async stop() {
+        await server.shutdown({ graceMs: 1_000 });
+        await working;
+        await hub.stop();
+        clients.close();
+        await nc.drain();
+      },
+    };
+    replicas.push(replica);
+    return replica;
+  }
+
+  const training = options.training === false ? undefined : await startTraining(options.training || {});
+  const clients = createClients({
+    addresses: { training: training?.address ?? '127.0.0.1:1', registry: registryAddress, preprocessing: preprocessing.address },
+    tls: false,
+    tracing: false,
+  });
+  return {
+    nats,
+    registryAddress,
+    preprocessing,
+    clients,
+    training: training!,
+    startTraining,
+    async close() {
+      clients.close();
+      for (const replica of replicas) await replica.stop().catch(() => undefined);
+      await registryServer.shutdown({ graceMs: 500 });
+      await registry.close();
+      await registryNc.drain();
+      await preprocessing.close();
+      await nats.stop();
+    },
+  };
+}
