@@ -1,56 +1,16 @@
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventPublisher, ensureStreams } from '@aimaas/events';
-import { createPreprocessingService, openDatasetBuckets } from '@aimaas/preprocessing';
-import { PreprocessingServiceService } from '@aimaas/proto';
-import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { connectNats } from '@aimaas/storage';
-import { createLogger } from '@aimaas/telemetry';
-import { fixturePath, startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import { runCli } from '@aimaas/cli';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fixturePath } from '@aimaas/testing';
+import { useCliStack } from './e2e-stack.js';
+import { cliRunner } from './run-cli-harness.js';
 
-let nats: TestNatsServer;
-let nc: Awaited<ReturnType<typeof connectNats>>;
-let server: GrpcServer;
-let address: string;
-let dir: string;
+const stack = useCliStack({ name: 'cli-datasets-e2e', preprocessing: true });
+const aimaas = cliRunner(() => ({ env: stack.env, cwd: stack.dir }));
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  const logger = createLogger('cli-datasets-e2e', 'silent');
-  nc = await connectNats(nats.url, { name: 'cli-datasets-e2e' });
-  await ensureStreams(nc);
-  const { kv, objects } = await openDatasetBuckets(nc);
-  const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
-  server = createGrpcServer({ serviceName: 'preprocessing', logger, metricsAddr: 'off', shutdownGraceMs: 500 }).add(
-    PreprocessingServiceService,
-    createPreprocessingService({ kv, objects, events, logger, options: {} }),
-  );
-  address = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
-  dir = await mkdtemp(join(tmpdir(), 'aimaas-cli-datasets-'));
-  await copyFile(fixturePath('iris.csv'), join(dir, 'iris.csv'));
+  await copyFile(fixturePath('iris.csv'), join(stack.dir, 'iris.csv'));
 });
-
-afterAll(async () => {
-  await server?.shutdown({ graceMs: 500 });
-  await nc?.drain();
-  await nats?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-async function aimaas(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { AIMAAS_PREPROCESSING_ADDR: address },
-    cwd: dir,
-  });
-  return { code, stdout, stderr };
-}
 
 describe('aimaas datasets against the real preprocessing service', () => {
   it('imports iris with an upload bar, profiles it, lists, shows and prepares it', async () => {
@@ -98,7 +58,7 @@ describe('aimaas datasets against the real preprocessing service', () => {
   }, 60_000);
 
   it('skips malformed rows on request and reports them; fails on them otherwise', async () => {
-    await writeFile(join(dir, 'bad.csv'), 'a;b\n1;2\n3\n4;5\n');
+    await writeFile(join(stack.dir, 'bad.csv'), 'a;b\n1;2\n3\n4;5\n');
     const failed = await aimaas('datasets', 'import', 'bad.csv', '--name', 'bad', '--delimiter', ';');
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/^error: INVALID_ARGUMENT: .*line 3/);

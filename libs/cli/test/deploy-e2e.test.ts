@@ -1,55 +1,21 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openInference, type InferenceReplica } from '@aimaas/inference';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, exportOnnx, initBackend } from '@aimaas/ml';
 import { fitPipeline, serializePipeline, tableFromRecords } from '@aimaas/pipeline';
-import { GRPCInferenceServiceService, InferenceServiceService, RegistryServiceService, Task } from '@aimaas/proto';
-import { openRegistry, type RegistryReplica } from '@aimaas/registry';
-import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { createClients, uploadModelVersion, type AimaasClients } from '@aimaas/sdk';
-import { connectNats } from '@aimaas/storage';
-import { createLogger } from '@aimaas/telemetry';
-import { fixturePath, startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import { runCli } from '@aimaas/cli';
+import { Task } from '@aimaas/proto';
+import { createClients, uploadModelVersion } from '@aimaas/sdk';
+import { fixturePath } from '@aimaas/testing';
+import { useCliStack } from './e2e-stack.js';
+import { cliRunner } from './run-cli-harness.js';
 
-type Nats = Awaited<ReturnType<typeof connectNats>>;
-const logger = createLogger('cli-deploy-e2e', 'silent');
 const LABELS = ['setosa', 'versicolor', 'virginica'];
 
-let nats: TestNatsServer;
-let registryNc: Nats;
-let inferenceNc: Nats;
-let registry: RegistryReplica;
-let inference: InferenceReplica;
-let registryServer: GrpcServer;
-let inferenceServer: GrpcServer;
-let clients: AimaasClients;
-let env: Record<string, string>;
-let dir: string;
+const stack = useCliStack({ name: 'cli-deploy-e2e', registry: {}, inference: true });
+const aimaas = cliRunner(() => ({ env: stack.env, cwd: stack.dir }));
 let records: Record<string, unknown>[];
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  registryNc = await connectNats(nats.url, { name: 'cli-e2e-registry' });
-  registry = await openRegistry(registryNc, { logger });
-  registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off', shutdownGraceMs: 500 }).add(
-    RegistryServiceService,
-    registry.handlers,
-  );
-  const registryAddr = `127.0.0.1:${await registryServer.listen('127.0.0.1:0')}`;
-  inferenceNc = await connectNats(nats.url, { name: 'cli-e2e-inference' });
-  clients = createClients({ addresses: { registry: registryAddr }, tracing: false });
-  inference = await openInference(inferenceNc, { registry: clients.registry, logger });
-  inferenceServer = createGrpcServer({ serviceName: 'inference', logger, metricsAddr: 'off', shutdownGraceMs: 500 })
-    .add(InferenceServiceService, inference.handlers.inference)
-    .add(GRPCInferenceServiceService, inference.handlers.oip);
-  const inferenceAddr = `127.0.0.1:${await inferenceServer.listen('127.0.0.1:0')}`;
-  await inference.restored;
-  env = { AIMAAS_REGISTRY_ADDR: registryAddr, AIMAAS_INFERENCE_ADDR: inferenceAddr };
-  dir = await mkdtemp(join(tmpdir(), 'aimaas-cli-deploy-'));
-
   // A seeded 4 → 3 MLP on iris, its fitted pipeline, uploaded as ONNX (as services/inference/test/models.ts does).
   const [header, ...lines] = (await readFile(fixturePath('iris.csv'), 'utf8')).trim().split(/\r?\n/);
   const columns = header!.split(',');
@@ -59,7 +25,7 @@ beforeAll(async () => {
   await initBackend();
   const model = await buildModel({ mlp: { hiddenUnits: [8] } }, { inputShape: [4], outputSize: 3, task: 'classification', seed: 7 });
   await uploadModelVersion(
-    clients.registry,
+    stack.clients.registry,
     {
       name: 'iris-mlp',
       createModel: true,
@@ -75,30 +41,6 @@ beforeAll(async () => {
   );
   model.dispose();
 }, 60_000);
-
-afterAll(async () => {
-  clients?.close();
-  await inferenceServer?.shutdown({ graceMs: 500 });
-  await inference?.close();
-  await registryServer?.shutdown({ graceMs: 500 });
-  await registry?.close();
-  await inferenceNc?.drain();
-  await registryNc?.drain();
-  await nats?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
-
-async function aimaas(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env,
-    cwd: dir,
-  });
-  return { code, stdout, stderr };
-}
 
 /** The LABEL column of a classification table. */
 function labels(table: string): string[] {
@@ -129,7 +71,7 @@ describe('aimaas deploy / predict / undeploy against the real inference service'
 
     // Records on the command line: the table agrees with the service answering the SDK directly.
     const picked = [records[0]!, records[60]!, records[120]!];
-    const sdk = createClients({ addresses: { inference: env.AIMAAS_INFERENCE_ADDR! }, tracing: false });
+    const sdk = createClients({ addresses: { inference: stack.env.AIMAAS_INFERENCE_ADDR! }, tracing: false });
     const direct = await sdk.inference
       .predict({ servedName: 'iris', records: { recordsJson: picked.map((r) => JSON.stringify(r)) } })
       .finally(() => sdk.close());
@@ -145,7 +87,7 @@ describe('aimaas deploy / predict / undeploy against the real inference service'
 
     // The same rows from a CSV file: header + rows, numbers parsed as numbers.
     const csv = ['sepal_length,sepal_width,petal_length,petal_width', ...picked.map((r) => Object.values(r).join(','))].join('\n');
-    await writeFile(join(dir, 'rows.csv'), `${csv}\n`);
+    await writeFile(join(stack.dir, 'rows.csv'), `${csv}\n`);
     const fromCsv = await aimaas('predict', 'iris', '--file', 'rows.csv');
     expect(fromCsv.stderr).toBe('');
     expect(labels(fromCsv.stdout)).toEqual(expected);

@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '@aimaas/cli';
 import { startMemoryRegistry, type MemoryRegistry } from './memory-registry.js';
+import { cliRunner } from './run-cli-harness.js';
 
 let registry: MemoryRegistry;
 let dir: string;
@@ -18,17 +18,7 @@ afterAll(async () => {
 });
 
 /** Runs the CLI in-process against the memory registry (through AIMAAS_REGISTRY_ADDR). */
-async function aimaas(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { AIMAAS_REGISTRY_ADDR: registry.address },
-    cwd: dir,
-  });
-  return { code, stdout, stderr };
-}
+const aimaas = cliRunner(() => ({ env: { AIMAAS_REGISTRY_ADDR: registry.address }, cwd: dir }));
 
 describe('aimaas models list', () => {
   it('prints an aligned table of every model', async () => {

@@ -1,65 +1,18 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RegistryServiceService } from '@aimaas/proto';
-import { openRegistry, type RegistryReplica } from '@aimaas/registry';
-import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { connectNats } from '@aimaas/storage';
-import { createLogger } from '@aimaas/telemetry';
-import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import { runCli } from '@aimaas/cli';
+import { describe, expect, it } from 'vitest';
+import { useCliStack } from './e2e-stack.js';
+import { cliRunner, runCaptured } from './run-cli-harness.js';
 
 const TOKEN = 'e2e-token';
-let nats: TestNatsServer;
-let nc: Awaited<ReturnType<typeof connectNats>>;
-let registry: RegistryReplica;
-let server: GrpcServer;
-let address: string;
-let dir: string;
-
-beforeAll(async () => {
-  nats = await startNatsServer();
-  const logger = createLogger('registry-e2e', 'silent');
-  nc = await connectNats(nats.url, { name: 'cli-e2e' });
-  registry = await openRegistry(nc, { logger });
-  server = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off', shutdownGraceMs: 1_000, authToken: TOKEN }).add(
-    RegistryServiceService,
-    registry.handlers,
-  );
-  address = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
-  dir = await mkdtemp(join(tmpdir(), 'aimaas-cli-e2e-'));
-});
-
-afterAll(async () => {
-  await server?.shutdown({ graceMs: 1_000 });
-  await registry?.close();
-  await nc?.drain();
-  await nats?.stop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+const stack = useCliStack({ name: 'cli-e2e', registry: { authToken: TOKEN }, graceMs: 1_000 });
 
 /** Runs the CLI in-process the way a user would: the address and token from the environment. */
-async function aimaas(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { AIMAAS_REGISTRY_ADDR: address, AIMAAS_AUTH_TOKEN: TOKEN },
-    cwd: dir,
-  });
-  return { code, stdout, stderr };
-}
+const aimaas = cliRunner(() => ({ env: { ...stack.env, AIMAAS_AUTH_TOKEN: TOKEN }, cwd: stack.dir }));
 
 describe('aimaas against the real registry', () => {
   it('is refused with UNAUTHENTICATED without the token', async () => {
-    let stderr = '';
-    const code = await runCli(['models', 'list'], {
-      stdout: { write: () => true },
-      stderr: { write: (s: string) => (stderr += s) },
-      env: { AIMAAS_REGISTRY_ADDR: address },
-    });
+    const { code, stderr } = await runCaptured(['models', 'list'], { env: { AIMAAS_REGISTRY_ADDR: stack.env.AIMAAS_REGISTRY_ADDR } });
     expect(code).toBe(1);
     expect(stderr).toMatch(/^error: UNAUTHENTICATED: /);
   });
@@ -72,10 +25,10 @@ describe('aimaas against the real registry', () => {
     });
     const v1 = Buffer.alloc(300_000, 1);
     const v2 = Buffer.alloc(600_000, 2);
-    await writeFile(join(dir, 'model.onnx'), v1);
+    await writeFile(join(stack.dir, 'model.onnx'), v1);
     const up1 = await aimaas('models', 'upload', 'demo', 'model.onnx', '--metrics', 'accuracy=0.81', '--actor', 'alice');
     expect(up1.stdout.split('\n')[0]).toBe('Created demo@1: 1 file, 300 kB.');
-    await writeFile(join(dir, 'model.onnx'), v2);
+    await writeFile(join(stack.dir, 'model.onnx'), v2);
     const up2 = await aimaas('models', 'upload', 'demo', 'model.onnx', '--metrics', 'accuracy=0.93', '--tags', 'team=vision');
     expect(up2.stdout.split('\n')[0]).toBe('Created demo@2: 1 file, 600 kB.');
 
@@ -111,7 +64,7 @@ describe('aimaas against the real registry', () => {
 
     const down = await aimaas('models', 'download', 'demo@production');
     expect(down.code).toBe(0);
-    expect((await readFile(join(dir, 'demo-production', 'model.onnx'))).equals(v2)).toBe(true);
+    expect((await readFile(join(stack.dir, 'demo-production', 'model.onnx'))).equals(v2)).toBe(true);
 
     const first = await aimaas('--json', 'models', 'show', 'demo@1');
     expect(JSON.parse(first.stdout).createdBy).toBe('alice');

@@ -11,7 +11,7 @@ import {
   TrainingServiceService,
   type SubmitTrainingJobRequest,
 } from '@aimaas/proto';
-import { runCli } from '@aimaas/cli';
+import { cliRunner } from './run-cli-harness.js';
 
 const CREATED = new Date(Date.UTC(2025, 2, 1, 12, 0, 0));
 
@@ -112,16 +112,7 @@ beforeAll(async () => {
 
 afterAll(() => new Promise<void>((resolve) => server.tryShutdown(() => resolve())));
 
-async function aimaas(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    env: { AIMAAS_TRAINING_ADDR: address },
-  });
-  return { code, stdout, stderr };
-}
+const aimaas = cliRunner(() => ({ env: { AIMAAS_TRAINING_ADDR: address } }));
 
 describe('aimaas train', () => {
   it('submits the job the options describe and says how to follow it', async () => {

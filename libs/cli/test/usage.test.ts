@@ -1,19 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createClients } from '@aimaas/sdk';
-import { formatBytes, formatDate, formatNumber, formatTable, ProgressBar, runCli } from '@aimaas/cli';
+import { formatBytes, formatDate, formatNumber, formatTable, ProgressBar } from '@aimaas/cli';
+import { runCaptured, type CliResult } from './run-cli-harness.js';
 
-async function aimaas(...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
+async function aimaas(...argv: string[]): Promise<CliResult> {
   // Clients to an address nothing listens on: none of these runs may reach a server.
   const clients = createClients({ addresses: { registry: '127.0.0.1:9' }, env: {}, retry: { maxAttempts: 1 } });
-  const code = await runCli(argv, {
-    stdout: { write: (s: string) => (stdout += s) },
-    stderr: { write: (s: string) => (stderr += s) },
-    clients,
-  });
+  const result = await runCaptured(argv, { clients });
   clients.close();
-  return { code, stdout, stderr };
+  return result;
 }
 
 describe('usage errors', () => {

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor, type TestNatsServer } from '@aimaas/testing';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@aimaas/testing';
 import { failure, status } from './client.js';
-import { startNats, startReplica, type Nats, type Replica } from './harness.js';
+import { startReplica, useRegistrySuite, type Nats } from './harness.js';
 
-let nats: TestNatsServer;
-let registry: Replica;
+const suite = useRegistrySuite();
 
 const MiB = 1024 * 1024;
 const BUCKET = 'aimaas_artifacts';
@@ -17,18 +16,11 @@ const weights = Buffer.alloc(300_000, 7);
 const onnx = Buffer.from('onnx model bytes');
 
 beforeAll(async () => {
-  nats = await startNats();
-  registry = await startReplica(nats.url);
-  await registry.api.createModelVersion({ name: 'fmnist', createModel: true }, [
+  await suite.registry.api.createModelVersion({ name: 'fmnist', createModel: true }, [
     { path: 'tfjs/model.json', format: 'tfjs-layers', data: modelJson },
     { path: 'tfjs/group1-shard1of1.bin', format: 'tfjs-layers', data: weights },
     { path: 'model.onnx', format: 'onnx', data: onnx },
   ]);
-});
-
-afterAll(async () => {
-  await registry?.close();
-  await nats?.stop();
 });
 
 /**
@@ -50,7 +42,7 @@ async function* deterministicBytes(total: number, seed: number, piece = MiB): As
 }
 
 async function objectsOf(model: string): Promise<string[]> {
-  return (await registry.artifacts.list()).filter((o) => o.name.startsWith(`${model}/`)).map((o) => o.name);
+  return (await suite.registry.artifacts.list()).filter((o) => o.name.startsWith(`${model}/`)).map((o) => o.name);
 }
 
 /** Passes bytes through while hashing them; `digest()` once consumed. */
@@ -116,7 +108,7 @@ describe('artifact streaming', () => {
     const upload = hashing(deterministicBytes(size, 42));
     const memory = rssPeaks();
     try {
-      const version = await registry.api.createModelVersion({ name: 'big', createModel: true }, [
+      const version = await suite.registry.api.createModelVersion({ name: 'big', createModel: true }, [
         { path: 'weights/huge.bin', format: 'raw', data: upload },
       ]);
       const sent = upload.digest();
@@ -128,7 +120,7 @@ describe('artifact streaming', () => {
       let received = 0;
       let chunks = 0;
       let header;
-      for await (const message of registry.api.download({ ref: { name: 'big', version: 1 }, chunkSize: 4 * MiB })) {
+      for await (const message of suite.registry.api.download({ ref: { name: 'big', version: 1 }, chunkSize: 4 * MiB })) {
         if (message.file) header = message.file;
         if (message.chunk) {
           hash.update(message.chunk);
@@ -150,17 +142,17 @@ describe('artifact streaming', () => {
 
   it('ends the download with DATA_LOSS when a stored chunk was tampered with', async () => {
     const bytes = Buffer.alloc(3 * 128 * 1024 + 1000, 9);
-    const version = await registry.api.createModelVersion({ name: 'tampered', createModel: true }, [
+    const version = await suite.registry.api.createModelVersion({ name: 'tampered', createModel: true }, [
       { path: 'model.onnx', format: 'onnx', data: bytes },
       { path: 'labels.txt', format: 'text', data: Buffer.from('a\nb\n') },
     ]);
-    const [object] = (await registry.artifacts.list()).filter((o) => o.name.startsWith('tampered/') && o.name.endsWith('/model.onnx'));
-    await tamper(registry.nc, object!.name);
+    const [object] = (await suite.registry.artifacts.list()).filter((o) => o.name.startsWith('tampered/') && o.name.endsWith('/model.onnx'));
+    await tamper(suite.registry.nc, object!.name);
 
     const received: string[] = [];
     const { code, details } = await failure(
       (async function* () {
-        for await (const message of registry.api.download({ ref: { name: 'tampered', version: 1 } })) {
+        for await (const message of suite.registry.api.download({ ref: { name: 'tampered', version: 1 } })) {
           received.push(message.version ? 'version' : message.file ? `file ${message.file.path}` : 'chunk');
           yield message;
         }
@@ -175,14 +167,14 @@ describe('artifact streaming', () => {
     expect(received[1]).toBe('file model.onnx');
     expect(received).not.toContain('file labels.txt');
 
-    const other = await registry.api.downloadAll({ ref: { name: 'tampered', version: 1 }, paths: ['labels.txt'] });
+    const other = await suite.registry.api.downloadAll({ ref: { name: 'tampered', version: 1 }, paths: ['labels.txt'] });
     expect(other.files[0]!.data.toString()).toBe('a\nb\n');
   });
 });
 
 describe('DownloadModelArtifacts', () => {
   it('streams the version, then each file header and its chunks', async () => {
-    const { version, files } = await registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 } });
+    const { version, files } = await suite.registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 } });
     expect(version).toMatchObject({ name: 'fmnist', version: 1 });
     expect(files.map((f) => f.header)).toEqual(version!.files);
     expect(files.map((f) => sha256(f.data))).toEqual([sha256(modelJson), sha256(weights), sha256(onnx)]);
@@ -190,20 +182,20 @@ describe('DownloadModelArtifacts', () => {
   });
 
   it('filters by path and format and honours chunk_size', async () => {
-    const byFormat = await registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 }, format: 'onnx' });
+    const byFormat = await suite.registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 }, format: 'onnx' });
     expect(byFormat.files.map((f) => f.header.path)).toEqual(['model.onnx']);
-    const byPath = await registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 }, paths: ['tfjs/group1-shard1of1.bin'], chunkSize: 100_000 });
+    const byPath = await suite.registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 }, paths: ['tfjs/group1-shard1of1.bin'], chunkSize: 100_000 });
     expect(byPath.files.map((f) => f.header.path)).toEqual(['tfjs/group1-shard1of1.bin']);
     expect(byPath.files[0]!.chunks).toEqual([100_000, 100_000, 100_000]);
     expect(byPath.files[0]!.data.equals(weights)).toBe(true);
   });
 
   it('refuses an unknown path and a chunk size over 4 MiB', async () => {
-    expect(await failure(registry.api.download({ ref: { name: 'fmnist', version: 1 }, paths: ['nope.bin'] }))).toEqual({
+    expect(await failure(suite.registry.api.download({ ref: { name: 'fmnist', version: 1 }, paths: ['nope.bin'] }))).toEqual({
       code: status.NOT_FOUND,
       details: 'model "fmnist" version 1 has no file "nope.bin" (files: "tfjs/model.json", "tfjs/group1-shard1of1.bin", "model.onnx")',
     });
-    expect(await failure(registry.api.download({ ref: { name: 'fmnist', version: 1 }, chunkSize: 5 * 1024 * 1024 }))).toEqual({
+    expect(await failure(suite.registry.api.download({ ref: { name: 'fmnist', version: 1 }, chunkSize: 5 * 1024 * 1024 }))).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'chunk_size: must be 0 (256 KiB) or 1 to 4194304 bytes (4 MiB), got 5242880',
     });
@@ -212,7 +204,7 @@ describe('DownloadModelArtifacts', () => {
 
 describe('message size limit', () => {
   it('answers RESOURCE_EXHAUSTED for a message over the server limit', async () => {
-    const small = await startReplica(nats.url, { maxMessageBytes: 64 * 1024 });
+    const small = await startReplica(suite.nats.url, { maxMessageBytes: 64 * 1024 });
     try {
       await small.api.createRegisteredModel({ name: 'limited' });
       const { code, details } = await failure(

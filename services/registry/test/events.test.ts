@@ -1,19 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeEvents, type EventSubscription, type ReceivedEvent } from '@aimaas/events';
-import { waitFor, type TestNatsServer } from '@aimaas/testing';
+import { waitFor } from '@aimaas/testing';
 import { actor } from './client.js';
-import { startNats, startReplica, type Replica } from './harness.js';
+import { useRegistrySuite } from './harness.js';
 
-let nats: TestNatsServer;
-let registry: Replica;
+const suite = useRegistrySuite();
 let subscription: EventSubscription;
 const received: ReceivedEvent[] = [];
 
 beforeAll(async () => {
-  nats = await startNats();
-  registry = await startReplica(nats.url);
   subscription = await subscribeEvents({
-    nc: registry.nc,
+    nc: suite.registry.nc,
     types: ['registry.>'],
     deliver: 'all',
     handler: (event) => {
@@ -24,8 +21,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await subscription?.stop();
-  await registry?.close();
-  await nats?.stop();
 });
 
 /** Waits for `count` events of `type` about `subject` and returns them. */
@@ -41,8 +36,8 @@ function eventsOf(type: string, subject: string, count = 1): Promise<ReceivedEve
 
 describe('registry events', () => {
   it('publishes registry.model.created and registry.version.created as CloudEvents', async () => {
-    const model = await registry.api.createRegisteredModel({ name: 'evented', tags: { team: 'ml' } });
-    const version = await registry.api.createModelVersion({ name: 'evented', metrics: { accuracy: 0.8 } }, [
+    const model = await suite.registry.api.createRegisteredModel({ name: 'evented', tags: { team: 'ml' } });
+    const version = await suite.registry.api.createModelVersion({ name: 'evented', metrics: { accuracy: 0.8 } }, [
       { path: 'model.onnx', format: 'onnx', data: Buffer.from('bytes') },
     ]);
     const [created] = await eventsOf('registry.model.created', 'evented');
@@ -56,26 +51,26 @@ describe('registry events', () => {
   });
 
   it('publishes registry.version.updated and registry.alias.set / deleted with the change', async () => {
-    await registry.api.updateModelVersion({ name: 'evented', version: 1, setTags: { stage: 'qa' } });
+    await suite.registry.api.updateModelVersion({ name: 'evented', version: 1, setTags: { stage: 'qa' } });
     const [updated] = await eventsOf('registry.version.updated', 'evented@1');
     expect(updated!.payload).toMatchObject({ version: { name: 'evented', version: 1, tags: { stage: 'qa' } } });
 
-    await registry.api.setAlias({ name: 'evented', alias: 'production', version: 1, reason: 'go live' }, actor('dana'));
+    await suite.registry.api.setAlias({ name: 'evented', alias: 'production', version: 1, reason: 'go live' }, actor('dana'));
     const [set] = await eventsOf('registry.alias.set', 'evented@production');
     expect(set!.payload).toMatchObject({ change: { name: 'evented', alias: 'production', fromVersion: 0, toVersion: 1, actor: 'dana', reason: 'go live' } });
 
-    await registry.api.deleteAlias({ name: 'evented', alias: 'production' });
+    await suite.registry.api.deleteAlias({ name: 'evented', alias: 'production' });
     const [deleted] = await eventsOf('registry.alias.deleted', 'evented@production');
     expect(deleted!.payload).toMatchObject({ change: { fromVersion: 1, toVersion: 0, actor: 'anonymous' } });
   });
 
   it('publishes registry.version.deleted and registry.model.deleted', async () => {
-    await registry.api.createModelVersion({ name: 'evented' });
-    await registry.api.deleteModelVersion({ name: 'evented', version: 2 });
+    await suite.registry.api.createModelVersion({ name: 'evented' });
+    await suite.registry.api.deleteModelVersion({ name: 'evented', version: 2 });
     const [versionDeleted] = await eventsOf('registry.version.deleted', 'evented@2');
     expect(versionDeleted!.payload).toMatchObject({ version: { name: 'evented', version: 2 } });
 
-    await registry.api.deleteRegisteredModel({ name: 'evented' });
+    await suite.registry.api.deleteRegisteredModel({ name: 'evented' });
     const [modelDeleted] = await eventsOf('registry.model.deleted', 'evented');
     expect(modelDeleted!.payload).toMatchObject({ model: { name: 'evented', latestVersion: 2 } });
     expect(await eventsOf('registry.version.deleted', 'evented@1')).toHaveLength(1);

@@ -1,4 +1,5 @@
 import { credentials } from '@grpc/grpc-js';
+import { afterAll, beforeAll } from 'vitest';
 import { RegistryServiceClient, RegistryServiceService } from '@aimaas/proto';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
 import { connectNats, type KvStore, type ObjectStore } from '@aimaas/storage';
@@ -71,6 +72,39 @@ export async function startReplica(natsUrl: string, options: ReplicaOptions = {}
       await server.shutdown({ graceMs: 1_000 });
       await registry.close();
       await nc.drain();
+    },
+  };
+}
+
+/** A suite's nats-server and registry replica; read them inside tests and hooks. */
+export interface RegistrySuite {
+  readonly nats: TestNatsServer;
+  readonly registry: Replica;
+}
+
+/**
+ * Registers `beforeAll`/`afterAll` hooks that start a nats-server and one registry replica for the
+ * calling test file, and stop them after its own `afterAll` hooks ran.
+ */
+export function useRegistrySuite(): RegistrySuite {
+  let nats: TestNatsServer | undefined;
+  let registry: Replica | undefined;
+  beforeAll(async () => {
+    nats = await startNats();
+    registry = await startReplica(nats.url);
+  });
+  afterAll(async () => {
+    await registry?.close();
+    await nats?.stop();
+  });
+  return {
+    get nats() {
+      if (nats === undefined) throw new Error('useRegistrySuite: nats is read before beforeAll');
+      return nats;
+    },
+    get registry() {
+      if (registry === undefined) throw new Error('useRegistrySuite: registry is read before beforeAll');
+      return registry;
     },
   };
 }

@@ -1,25 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LineageNodeKind } from '@aimaas/proto';
-import type { TestNatsServer } from '@aimaas/testing';
 import { failure, status } from './client.js';
-import { startNats, startReplica, type Replica } from './harness.js';
+import { useRegistrySuite } from './harness.js';
 
-let nats: TestNatsServer;
-let registry: Replica;
-
-beforeAll(async () => {
-  nats = await startNats();
-  registry = await startReplica(nats.url);
-});
-
-afterAll(async () => {
-  await registry?.close();
-  await nats?.stop();
-});
+const suite = useRegistrySuite();
 
 describe('GetLineage', () => {
   it('walks compressed v3 ← trained v2 ← prepared dataset ← dataset iris@1, with job nodes', async () => {
-    const api = registry.api;
+    const api = suite.registry.api;
     await api.createModelVersion({ name: 'iris-clf', createModel: true, description: 'baseline' });
     await api.createModelVersion({
       name: 'iris-clf',
@@ -57,32 +45,32 @@ describe('GetLineage', () => {
   });
 
   it('gives a version without lineage as a single node', async () => {
-    const lineage = await registry.api.getLineage({ ref: { name: 'iris-clf', version: 1 } });
+    const lineage = await suite.registry.api.getLineage({ ref: { name: 'iris-clf', version: 1 } });
     expect(lineage.nodes.map((n) => n.id)).toEqual(['model:iris-clf@1']);
     expect(lineage.nodes[0]!.version?.aliases).toEqual(['trained']);
     expect(lineage.edges).toEqual([]);
   });
 
   it('links a dataset straight to the model when no prepared dataset is named', async () => {
-    await registry.api.createModelVersion({
+    await suite.registry.api.createModelVersion({
       name: 'direct',
       createModel: true,
       lineage: { dataset: { name: 'housing', version: 3 }, preparedDatasetId: '', trainingJobId: '', compressionJobId: '', parent: undefined },
     });
-    const lineage = await registry.api.getLineage({ ref: { name: 'direct' } });
+    const lineage = await suite.registry.api.getLineage({ ref: { name: 'direct' } });
     expect(lineage.edges).toEqual([{ from: 'model:direct@1', to: 'dataset:housing@3', relation: 'trained_on' }]);
   });
 
   it('refuses a parent that does not exist, and answers NOT_FOUND for an unknown version', async () => {
     expect(
       await failure(
-        registry.api.createModelVersion({
+        suite.registry.api.createModelVersion({
           name: 'direct',
           lineage: { parent: { name: 'direct', version: 99 }, dataset: undefined, preparedDatasetId: '', trainingJobId: '', compressionJobId: '' },
         }),
       ),
     ).toEqual({ code: status.INVALID_ARGUMENT, details: 'header.lineage.parent: model "direct" has no version 99' });
-    expect(await failure(registry.api.getLineage({ ref: { name: 'direct', version: 5 } }))).toEqual({
+    expect(await failure(suite.registry.api.getLineage({ ref: { name: 'direct', version: 5 } }))).toEqual({
       code: status.NOT_FOUND,
       details: 'model "direct" has no version 5',
     });
