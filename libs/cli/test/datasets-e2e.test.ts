@@ -17,7 +17,8 @@ describe('aimaas datasets against the real preprocessing service', () => {
     const imported = await aimaas('datasets', 'import', 'iris.csv', '--name', 'iris', '--progress');
     expect(imported.code).toBe(0);
     expect(imported.stderr.startsWith('\r')).toBe(true);
-    expect(imported.stderr.split('\r').at(-1)).toMatch(/^upload {4}\[#{24}\] 100% {2}3\.87 kB \/ 3\.87 kB {2}\S+ [kMG]?B\/s\n$/);
+    // The final frame is padded with spaces to the width of the frame it overwrites.
+    expect(imported.stderr.split('\r').at(-1)).toMatch(/^upload {4}\[#{24}\] 100% {2}3\.87 kB \/ 3\.87 kB {2}\S+ [kMG]?B\/s *\n$/);
     const out = imported.stdout.split('\n');
     expect(out[0]).toMatch(/^Imported iris@1: 150 rows, 5 columns, 3\.87 kB\.$/);
     expect(imported.stdout).toMatch(/^COLUMN\s+TYPE\s+MISSING\s+DISTINCT\s+SUMMARY$/m);
