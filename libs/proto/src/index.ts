@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Task } from './gen/aimaas/v1/common.js';
 
 export * from './gen/aimaas/v1/common.js';
 export * from './gen/aimaas/v1/registry.js';
@@ -65,4 +66,18 @@ export function readDescriptorSet(): Uint8Array {
  */
 export function reflectionFiles(files: string[]): { includeDirs: string[]; files: string[]; descriptorSet: Uint8Array } {
   return { includeDirs: [PROTO_ROOT], files, descriptorSet: readDescriptorSet() };
+}
+
+/** The lower-case name of a wire Task, as the pipeline and ML libraries spell it; undefined for UNSPECIFIED. */
+export function taskName(task: Task): 'classification' | 'regression' | 'reconstruction' | undefined {
+  switch (task) {
+    case Task.TASK_CLASSIFICATION:
+      return 'classification';
+    case Task.TASK_REGRESSION:
+      return 'regression';
+    case Task.TASK_RECONSTRUCTION:
+      return 'reconstruction';
+    default:
+      return undefined;
+  }
 }

@@ -3,12 +3,12 @@
  * dataset's schema, the task, whether to stratify, the pipeline spec, the columns to load, and
  * the rows that can be used (those with a target).
  */
-import type { PrepareDatasetRequest } from '@aimaas/proto';
+import { taskName, type PrepareDatasetRequest } from '@aimaas/proto';
 import type { ColumnSchema, ColumnType, ColumnValues, PipelineSpec, PipelineTask } from '@aimaas/pipeline';
 import { InvalidArgumentError } from '@aimaas/runtime';
 import { toPipelineSpec } from './column-steps.js';
 import { isMissingAt } from './dataset-table.js';
-import { toPipelineTask, toPipelineType } from './type-mapping.js';
+import { toPipelineType } from './type-mapping.js';
 import type { Partition } from './validation.js';
 
 /** A checked request. */
@@ -48,7 +48,7 @@ export function planPrepare(request: PrepareDatasetRequest, schema: readonly Col
   for (const name of request.exclude) if (!types.has(name)) throw unknown('excluded column', name);
   for (const name of Object.keys(request.columns)) if (!types.has(name)) throw unknown(`columns[${JSON.stringify(name)}] names`, name);
 
-  const requested = toPipelineTask(request.task);
+  const requested = taskName(request.task);
   let task: PipelineTask;
   if (target === null) {
     if (requested !== undefined && requested !== 'reconstruction') throw new InvalidArgumentError(`target is empty, but task ${requested} needs a target column`);

@@ -33,20 +33,6 @@ export function toProtoType(type: ColumnType): ProtoColumnType {
   return TO_PROTO_TYPE[type];
 }
 
-/** The pipeline task of a wire task; undefined for UNSPECIFIED (the pipeline then decides). */
-export function toPipelineTask(task: Task): PipelineTask | undefined {
-  switch (task) {
-    case Task.TASK_CLASSIFICATION:
-      return 'classification';
-    case Task.TASK_REGRESSION:
-      return 'regression';
-    case Task.TASK_RECONSTRUCTION:
-      return 'reconstruction';
-    default:
-      return undefined;
-  }
-}
-
 /** The wire enum of a pipeline task. */
 export function toProtoTask(task: PipelineTask): Task {
   switch (task) {

@@ -44,19 +44,6 @@ export const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerOptions['optimizer
 /** Rows per batch when `batch_size` is 0. */
 export const DEFAULT_BATCH_SIZE = 32;
 
-/** The proto Task as the ML library names it; undefined for TASK_UNSPECIFIED. */
-export function mlTask(task: Task): MlTask | undefined {
-  switch (task) {
-    case Task.TASK_CLASSIFICATION:
-      return 'classification';
-    case Task.TASK_REGRESSION:
-      return 'regression';
-    case Task.TASK_RECONSTRUCTION:
-      return 'reconstruction';
-    default:
-      return undefined;
-  }
-}
 
 /**
  * Maps the proto `ModelSpec` onto `@aimaas/ml`'s. A CNN whose `input_shape` is an image over flat

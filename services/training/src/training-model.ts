@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import type { ModelSpec as ProtoModelSpec, PreparedDataset } from '@aimaas/proto';
+import { taskName, type ModelSpec as ProtoModelSpec, type PreparedDataset } from '@aimaas/proto';
 import { buildModel, compileModel, type OptimizerOptions, type Task } from '@aimaas/ml';
-import { innerInputShape, mlTask, toMlModelSpec } from './spec-mapping.js';
+import { innerInputShape, toMlModelSpec } from './spec-mapping.js';
 
 /** What the data says about the model to build. */
 export interface DataShape {
@@ -22,7 +22,7 @@ export interface DataShape {
 export function dataShapeOf(prepared: PreparedDataset): DataShape {
   const featureShape = prepared.featureShape.length > 0 ? prepared.featureShape.map(Number) : [prepared.featureNames.length];
   const featureSize = featureShape.reduce((a, b) => a * b, 1);
-  const task = mlTask(prepared.task) ?? (prepared.classLabels.length > 0 ? 'classification' : 'regression');
+  const task = taskName(prepared.task) ?? (prepared.classLabels.length > 0 ? 'classification' : 'regression');
   const outputSize = task === 'classification' ? prepared.classLabels.length : task === 'regression' ? 1 : featureSize;
   return { task, featureShape, featureSize, outputSize, classLabels: [...prepared.classLabels] };
 }
