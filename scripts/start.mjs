@@ -65,7 +65,10 @@ function findNatsServer() {
 
 function startChild(name, command, commandArgs) {
   const log = createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });
-  const child = spawn(command, commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C reaches only this launcher, which then stops the
+  // services one by one (a service that got SIGINT from the terminal and SIGTERM from here would
+  // take the second signal as impatience and exit without draining).
+  const child = spawn(command, commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const prefix = `[${name}] `;
   for (const stream of [child.stdout, child.stderr]) {
     let pending = '';

@@ -49,9 +49,11 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'aimaas-mesh-'));
   Object.assign(env, { NATS_URL: nats.url, AIMAAS_DATA_DIR: dataDir, AIMAAS_METRICS_ADDR: 'off', LOG_LEVEL: 'warn' });
   for (const service of SERVICES) env[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
+  // Its own process group, like a command started from a terminal: Ctrl-C goes to the group.
   launcher = spawn(process.execPath, ['scripts/start.mjs', '--no-build', '--no-demo'], {
     cwd: root,
     env: { ...process.env, ...env },
+    detached: true,
   });
   launcher.stdout!.on('data', (chunk) => (output += chunk));
   launcher.stderr!.on('data', (chunk) => (output += chunk));
@@ -63,7 +65,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (launcher && launcher.exitCode === null) launcher.kill('SIGKILL');
+  if (launcher && launcher.exitCode === null) process.kill(-launcher.pid!, 'SIGKILL');
   await nats?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
@@ -111,9 +113,11 @@ describe('npm start', () => {
 
   it('stops every process cleanly on Ctrl-C', async () => {
     const exited = new Promise<number | null>((resolve) => launcher.once('exit', resolve));
-    launcher.kill('SIGINT');
+    process.kill(-launcher.pid!, 'SIGINT');
     expect(await exited).toBe(0);
     for (const service of SERVICES) expect(output).toContain(`[aimaas] ${service} stopped`);
+    // Each service drained once, on the launcher's SIGTERM, instead of taking a second signal as impatience.
+    expect(output).not.toContain('exiting without waiting');
     await expect(healthStatus(env.AIMAAS_REGISTRY_ADDR)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
   });
 });
