@@ -79,7 +79,8 @@ describe('npm start', () => {
   });
 
   it('answers `aimaas models list`', async () => {
-    const result = await run(process.execPath, ['libs/cli/dist/bin.js', 'models', 'list', '--json']);
+    // The bin the README's `npx aimaas` finds (linked after the build).
+    const result = await run('node_modules/.bin/aimaas', ['models', 'list', '--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     // Canonical proto3 JSON leaves out empty repeated fields: an empty registry is {}.
