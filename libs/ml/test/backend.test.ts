@@ -21,7 +21,9 @@ describe('initBackend', () => {
     const info = await initBackend('wasm');
     expect(info).toMatchObject({ backend: 'wasm', requested: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm', simd: true, multiThreaded: false });
     expect(tf.getBackend()).toBe('wasm');
-    const sum = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).dataSync());
+    const total = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])));
+    const sum = total.dataSync();
+    total.dispose();
     expect(Array.from(sum)).toEqual([4, 6]);
   });
 

@@ -71,7 +71,12 @@ export async function onnxReference(m: TestModel, input: Float32Array, rows: num
 
 /** The same input through TF.js. */
 export function tfjsReference(m: TestModel, input: Float32Array, rows: number): Float32Array {
-  return tf.tidy(() => (m.model.predict(tf.tensor2d(input, [rows, m.inputSize])) as tf.Tensor).dataSync() as Float32Array).slice();
+  const output = tf.tidy(() => m.model.predict(tf.tensor2d(input, [rows, m.inputSize])) as tf.Tensor);
+  try {
+    return output.dataSync() as Float32Array;
+  } finally {
+    output.dispose();
+  }
 }
 
 /** Deterministic pseudo-random features in [-2, 2). */
