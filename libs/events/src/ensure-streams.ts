@@ -158,7 +158,7 @@ export function jobConsumerConfig(kind: JobKind, settings: Required<JobConsumerS
  *   change in place (retention, storage), naming the stream and the setting.
  *
  * @example
- * const nc = await connectNats({ name: 'registry' });
+ * const nc = await connectNats(process.env.NATS_URL, { name: 'registry' }); // from @aimaas/storage
  * await ensureStreams(nc);
  */
 export async function ensureStreams(

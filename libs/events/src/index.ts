@@ -4,7 +4,7 @@
  * compression job queues (work-queue streams with one durable pull consumer each).
  *
  * @example
- * const nc = await connectNats({ name: 'registry' });
+ * const nc = await connectNats(process.env.NATS_URL, { name: 'registry' }); // from @aimaas/storage
  * await ensureStreams(nc);
  * const events = createEventPublisher(nc, { source: '/aimaas/registry' });
  * await events.publish('registry.alias.set', AliasEvent.create({ change }), { subject: 'fmnist@3' });
@@ -43,5 +43,4 @@ export type { JobQueueOptions, ConsumeJobsOptions } from './job-queue-options.js
 export { PoisonJobError, JOB_ID_HEADER } from './queued-job.js';
 export type { QueuedJob } from './queued-job.js';
 
-export { connectNats } from './nats-connection.js';
-export type { ConnectNatsOptions, NatsOrJetStream, EventsLogger } from './nats-connection.js';
+export type { NatsOrJetStream, EventsLogger } from './nats-connection.js';

@@ -5,10 +5,8 @@ import {
   NoRespondersError,
   RequestError,
   TimeoutError,
-  connect,
   type MsgHdrs,
   type NatsConnection,
-  type NodeConnectionOptions,
 } from '@nats-io/transport-node';
 import { UnavailableError } from '@aimaas/runtime';
 import { createLogger, type Logger } from '@aimaas/telemetry';
@@ -18,43 +16,6 @@ export type NatsOrJetStream = NatsConnection | JetStreamClient;
 
 /** The logger this library writes to: any pino logger (e.g. `createLogger` of `@aimaas/telemetry`). */
 export type EventsLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
-
-/** Options of {@link connectNats}. */
-export interface ConnectNatsOptions {
-  /**
-   * Server URL(s), comma-separated allowed.
-   * @default process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
-   */
-  url?: string;
-  /** Connection name shown by the server (`nats server report connections`), e.g. `'registry-7f9c'`. */
-  name: string;
-  /** Anything else `connect()` of `@nats-io/transport-node` takes; overrides the defaults here. */
-  extra?: Partial<NodeConnectionOptions>;
-}
-
-/**
- * Connects to NATS for a long-lived service: reconnects forever (2 s apart, jittered), and waits
- * for a server at first connect instead of failing at once.
- *
- * @example
- * const nc = await connectNats({ url: process.env.NATS_URL, name: 'registry' });
- * await ensureStreams(nc);
- * // …at shutdown: await nc.drain();
- */
-export function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
-  if (typeof options?.name !== 'string' || options.name === '') {
-    throw new TypeError('connectNats: name must be a non-empty string naming this client, e.g. "registry"');
-  }
-  const url = options.url ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-  return connect({
-    servers: url.split(',').map((server) => server.trim()).filter(Boolean),
-    name: options.name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 2_000,
-    waitOnFirstConnect: true,
-    ...options.extra,
-  });
-}
 
 function isJetStreamClient(value: object): value is JetStreamClient {
   return typeof (value as Partial<JetStreamClient>).jetstreamManager === 'function';
