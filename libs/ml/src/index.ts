@@ -4,7 +4,7 @@
  */
 export { initBackend } from './backend.js';
 export type { BackendChoice, BackendInfo } from './backend.js';
-export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './wasm-kernels.js';
+export { registerWasmTrainingKernels, WASM_FASTER_KERNELS, WASM_TRAINING_KERNELS } from './wasm-kernels.js';
 
 export { buildModel } from './build-model.js';
 export { ACTIVATIONS, modelKind } from './model-spec.js';

@@ -6,6 +6,11 @@ import * as tf from '@tensorflow/tfjs';
  * DepthwiseConv2D / SeparableConv2D (DepthwiseConv2dNativeBackprop{Filter,Input}) and Embedding
  * (UnsortedSegmentSum, the gradient of Gather).
  *
+ * One more replaces a wasm kernel that exists but is a plain loop rather than XNNPACK:
+ * Conv2DBackpropInput, 5–6× slower than the forward convolution it is written with here (it was
+ * half of a Fashion-MNIST CNN training step). (A MaxPoolGrad built from element-wise ops was
+ * tried and lost to the wasm loop: its Equal, Tile and Cumsum kernels are loops too.)
+ *
  * The kernels run inside the engine's kernel scope, so the ops they call are not taped and every
  * intermediate is freed by `tf.tidy`; the returned tensor becomes the kernel's output.
  */
@@ -22,8 +27,14 @@ export const WASM_TRAINING_KERNELS = [
   'UnsortedSegmentSum',
 ] as const;
 
-const IMPLEMENTATIONS: Record<(typeof WASM_TRAINING_KERNELS)[number], tf.KernelFunc> = {
+/** Kernels the wasm backend has, replaced by faster ones built from its XNNPACK forward ops. */
+export const WASM_FASTER_KERNELS = ['Conv2DBackpropInput'] as const;
+
+type KernelName = (typeof WASM_TRAINING_KERNELS)[number] | (typeof WASM_FASTER_KERNELS)[number];
+
+const IMPLEMENTATIONS: Record<KernelName, tf.KernelFunc> = {
   Conv2DBackpropFilter: (args) => conv2dBackpropFilter(args),
+  Conv2DBackpropInput: (args) => conv2dBackpropInput(args),
   DepthwiseConv2dNativeBackpropFilter: (args) => depthwiseBackpropFilter(args),
   DepthwiseConv2dNativeBackpropInput: (args) => depthwiseBackpropInput(args),
   UnsortedSegmentSum: (args) => unsortedSegmentSum(args),
@@ -39,6 +50,13 @@ export function registerWasmTrainingKernels(): string[] {
   const registered: string[] = [];
   for (const kernelName of WASM_TRAINING_KERNELS) {
     if (tf.getKernel(kernelName, 'wasm') != null) continue;
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: IMPLEMENTATIONS[kernelName] });
+    registered.push(kernelName);
+  }
+  for (const kernelName of WASM_FASTER_KERNELS) {
+    const existing = tf.getKernel(kernelName, 'wasm');
+    if (existing?.kernelFunc === IMPLEMENTATIONS[kernelName]) continue;
+    if (existing != null) tf.unregisterKernel(kernelName, 'wasm');
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: IMPLEMENTATIONS[kernelName] });
     registered.push(kernelName);
   }
@@ -88,6 +106,58 @@ function conv2dBackpropFilter({ inputs, attrs }: Parameters<tf.KernelFunc>[0]): 
     const cut = tf.slice(out, [0, 0, 0, 0], [-1, kh, kw, -1]); // [inC, kh, kw, outC]
     return tf.transpose(cut, [1, 2, 0, 3]);
   });
+}
+
+/**
+ * dx = the full correlation of the stride-dilated dy with the spatially flipped filter, its in and
+ * out channels swapped: one forward convolution (XNNPACK) instead of the wasm backend's loop.
+ */
+function conv2dBackpropInput({ inputs, attrs }: Parameters<tf.KernelFunc>[0]): tf.Tensor {
+  const a = attrs as unknown as {
+    strides: number | Pair; pad: PadAttr; dataFormat?: string; dimRoundingMode?: RoundingMode;
+    inputShape: [number, number, number, number];
+  };
+  assertNhwc(a.dataFormat, 'Conv2DBackpropInput');
+  const dy = asTensor<tf.Rank.R4>(inputs['dy'], 'dy');
+  const filter = asTensor<tf.Rank.R4>(inputs['filter'], 'filter');
+  const info = tf.backend_util.computeConv2DInfo(
+    a.inputShape, filter.shape, a.strides, 1, a.pad, a.dimRoundingMode,
+  );
+  return tf.tidy(() => {
+    const dilated = spreadByStride(dy, info.strideHeight, info.strideWidth);
+    const padded = padForFullCorrelation(dilated, a.inputShape, filter.shape, info.padInfo);
+    const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]); // [kh, kw, outC, inC]
+    return tf.conv2d(padded, flipped as tf.Tensor4D, 1, 'valid');
+  });
+}
+
+/** dy with stride − 1 zeros between its rows and between its columns. */
+function spreadByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
+  if (sh === 1 && sw === 1) return dy;
+  const [n, oh, ow, k] = dy.shape;
+  const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, k]), [
+    [0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0],
+  ]);
+  return tf.slice(tf.reshape(spread, [n, oh * sh, ow * sw, k]) as tf.Tensor4D, [0, 0, 0, 0], [
+    n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, k,
+  ]);
+}
+
+/**
+ * Pads a stride-dilated dy so that a valid correlation with a kh×kw filter gives an h×w image:
+ * kh − 1 − top rows above, and below whatever makes h + kh − 1 rows (same for columns).
+ */
+function padForFullCorrelation(
+  dilated: tf.Tensor4D, inputShape: readonly number[], filterShape: readonly number[],
+  padInfo: { top: number; left: number },
+): tf.Tensor4D {
+  const [, h, w] = inputShape as [number, number, number, number];
+  const [kh, kw] = filterShape as [number, number];
+  const padTop = kh - 1 - padInfo.top;
+  const padLeft = kw - 1 - padInfo.left;
+  const padBottom = h + kh - 1 - dilated.shape[1] - padTop;
+  const padRight = w + kw - 1 - dilated.shape[2] - padLeft;
+  return tf.pad(dilated, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]]);
 }
 
 interface DepthwiseAttrs {
@@ -150,23 +220,8 @@ function depthwiseBackpropInput({ inputs, attrs }: Parameters<tf.KernelFunc>[0])
   );
   const [sh, sw] = [info.strideHeight, info.strideWidth];
   return tf.tidy(() => {
-    const [, oh, ow, k] = dy.shape;
-    // Insert stride-1 zeros between dy rows and columns.
-    let dilated: tf.Tensor4D = dy;
-    if (sh > 1 || sw > 1) {
-      const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, k]), [
-        [0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0],
-      ]);
-      dilated = tf.slice(tf.reshape(spread, [n, oh * sh, ow * sw, k]) as tf.Tensor4D, [0, 0, 0, 0], [
-        n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, k,
-      ]);
-    }
-    const { top, left } = info.padInfo;
-    const padTop = kh - 1 - top;
-    const padLeft = kw - 1 - left;
-    const padBottom = h + kh - 1 - dilated.shape[1] - padTop;
-    const padRight = w + kw - 1 - dilated.shape[2] - padLeft;
-    const padded = tf.pad(dilated, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]]);
+    const dilated = spreadByStride(dy, sh, sw);
+    const padded = padForFullCorrelation(dilated, a.inputShape, filter.shape, info.padInfo);
     const flipped = tf.reverse(filter, [0, 1]);
     const perChannel = tf.reshape(flipped, [kh, kw, c * m, 1]) as tf.Tensor4D;
     const out = tf.depthwiseConv2d(padded, perChannel, 1, 'valid'); // [N, H, W, C·M]

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, WASM_TRAINING_KERNELS } from '../src/index.js';
+import { initBackend, registerWasmTrainingKernels, WASM_FASTER_KERNELS, WASM_TRAINING_KERNELS } from '../src/index.js';
 
 type Backend = 'cpu' | 'wasm';
 type Shape4 = [number, number, number, number];
@@ -82,8 +82,15 @@ describe('wasm training kernels', () => {
     }
   });
 
-  describe('Conv2DBackpropFilter', () => {
-    it.each(CASES)('matches the cpu backend: %s', async (_label, xs, ws, strides, pad) => {
+  it('replaces the slow wasm Conv2DBackpropInput once, and registering again changes nothing', () => {
+    const replaced = tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc;
+    expect(registerWasmTrainingKernels()).toEqual([]);
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc).toBe(replaced);
+    expect(WASM_FASTER_KERNELS).toEqual(['Conv2DBackpropInput']);
+  });
+
+  describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
+    it.each(CASES)('match the cpu backend: %s', async (_label, xs, ws, strides, pad) => {
       await compare(xs, ws, (x, w) => tf.conv2d(x, w, strides, pad));
     });
 
