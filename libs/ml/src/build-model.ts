@@ -159,10 +159,10 @@ function cnnLayers(spec: CnnSpec, options: BuildOptions, seeds: SeedSequence): A
   const drop = rate(spec.dropout, 'cnn.dropout');
   (spec.denseUnits ?? []).forEach((units, i) => {
     positiveInt(units, `cnn.denseUnits[${i}]`);
-    out.push(...dropout(drop, `dropout_${i + 1}`, seeds));
     out.push(dense(units, 'relu', `dense_${i + 1}`, seeds));
+    out.push(...dropout(drop, `dropout_${i + 1}`, seeds));
   });
-  out.push(...dropout(drop, 'dropout_output', seeds));
+  if ((spec.denseUnits ?? []).length === 0) out.push(...dropout(drop, 'dropout_output', seeds));
   return out;
 }
 

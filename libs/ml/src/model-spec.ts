@@ -48,7 +48,10 @@ export interface CnnSpec {
   convBlocks: ConvBlockSpec[];
   /** Hidden Dense layers after Flatten. @default [] */
   denseUnits?: number[];
-  /** Dropout before each hidden Dense layer and before the output layer. @default 0 */
+  /**
+   * Dropout after each hidden Dense layer (after Flatten when there is none), as in the
+   * TensorFlow tutorial CNN: Flatten → Dense(1024) → Dropout(0.4) → output. @default 0
+   */
   dropout?: number;
   /**
    * `[height, width, channels]` when the model's input is a flat feature vector (`inputShape`

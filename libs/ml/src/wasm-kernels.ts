@@ -6,10 +6,12 @@ import * as tf from '@tensorflow/tfjs';
  * DepthwiseConv2D / SeparableConv2D (DepthwiseConv2dNativeBackprop{Filter,Input}) and Embedding
  * (UnsortedSegmentSum, the gradient of Gather).
  *
- * One more replaces a wasm kernel that exists but is a plain loop rather than XNNPACK:
+ * Two more replace wasm kernels that exist but take a plain loop rather than XNNPACK:
  * Conv2DBackpropInput, 5–6× slower than the forward convolution it is written with here (it was
- * half of a Fashion-MNIST CNN training step). (A MaxPoolGrad built from element-wise ops was
- * tried and lost to the wasm loop: its Equal, Tile and Cumsum kernels are loops too.)
+ * half of a Fashion-MNIST CNN training step), and BatchMatMul with a transposed operand (the
+ * gradients of every Dense layer), 10–25× slower than a transpose and an untransposed product.
+ * (A MaxPoolGrad built from element-wise ops was tried and lost to the wasm loop: its Equal, Tile
+ * and Cumsum kernels are loops too.)
  *
  * The kernels run inside the engine's kernel scope, so the ops they call are not taped and every
  * intermediate is freed by `tf.tidy`; the returned tensor becomes the kernel's output.
@@ -28,11 +30,15 @@ export const WASM_TRAINING_KERNELS = [
 ] as const;
 
 /** Kernels the wasm backend has, replaced by faster ones built from its XNNPACK forward ops. */
-export const WASM_FASTER_KERNELS = ['Conv2DBackpropInput'] as const;
+export const WASM_FASTER_KERNELS = ['Conv2DBackpropInput', 'BatchMatMul'] as const;
 
 type KernelName = (typeof WASM_TRAINING_KERNELS)[number] | (typeof WASM_FASTER_KERNELS)[number];
 
+/** The wasm backend's own kernels, which a replacement calls for the cases that are fast. */
+const wasmOriginals = new Map<string, tf.KernelFunc>();
+
 const IMPLEMENTATIONS: Record<KernelName, tf.KernelFunc> = {
+  BatchMatMul: (args) => batchMatMul(args),
   Conv2DBackpropFilter: (args) => conv2dBackpropFilter(args),
   Conv2DBackpropInput: (args) => conv2dBackpropInput(args),
   DepthwiseConv2dNativeBackpropFilter: (args) => depthwiseBackpropFilter(args),
@@ -56,7 +62,10 @@ export function registerWasmTrainingKernels(): string[] {
   for (const kernelName of WASM_FASTER_KERNELS) {
     const existing = tf.getKernel(kernelName, 'wasm');
     if (existing?.kernelFunc === IMPLEMENTATIONS[kernelName]) continue;
-    if (existing != null) tf.unregisterKernel(kernelName, 'wasm');
+    if (existing != null) {
+      wasmOriginals.set(kernelName, existing.kernelFunc);
+      tf.unregisterKernel(kernelName, 'wasm');
+    }
     tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: IMPLEMENTATIONS[kernelName] });
     registered.push(kernelName);
   }
@@ -129,6 +138,37 @@ function conv2dBackpropInput({ inputs, attrs }: Parameters<tf.KernelFunc>[0]): t
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]); // [kh, kw, outC, inC]
     return tf.conv2d(padded, flipped as tf.Tensor4D, 1, 'valid');
   });
+}
+
+/**
+ * A·B where an operand is stored transposed: the wasm kernel's transposed path is a loop, its
+ * plain path XNNPACK. So materialize transposes and multiply plainly, either as A·B (transposing
+ * the operands stored transposed) or as (Bᵀ·Aᵀ)ᵀ (transposing the others and the result),
+ * whichever moves fewer elements: for a Dense layer's dX = dY·Wᵀ the second avoids copying W.
+ */
+function batchMatMul(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.TensorInfo[] {
+  const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+  if (!transposeA && !transposeB) return wasmOriginals.get('BatchMatMul')!(args);
+  const a = asTensor(args.inputs['a'], 'a');
+  const b = asTensor(args.inputs['b'], 'b');
+  const rows = (t: tf.Tensor, transposed: boolean): number => t.shape[t.rank - (transposed ? 1 : 2)]!;
+  const cols = (t: tf.Tensor, transposed: boolean): number => t.shape[t.rank - (transposed ? 2 : 1)]!;
+  const [m, k, n] = [rows(a, transposeA), cols(a, transposeA), cols(b, transposeB)];
+  const direct = (transposeA ? m * k : 0) + (transposeB ? k * n : 0);
+  const swapped = (transposeA ? 0 : m * k) + (transposeB ? 0 : k * n) + m * n;
+  return tf.tidy(() => {
+    if (direct <= swapped) {
+      return tf.matMul(transposeA ? swapLast2(a) : a, transposeB ? swapLast2(b) : b);
+    }
+    return swapLast2(tf.matMul(transposeB ? b : swapLast2(b), transposeA ? a : swapLast2(a)));
+  });
+}
+
+/** The tensor with its last two axes swapped. */
+function swapLast2(t: tf.Tensor): tf.Tensor {
+  const perm = t.shape.map((_, i) => i);
+  [perm[t.rank - 2], perm[t.rank - 1]] = [t.rank - 1, t.rank - 2];
+  return tf.transpose(t, perm);
 }
 
 /** dy with stride − 1 zeros between its rows and between its columns. */

@@ -82,11 +82,38 @@ describe('wasm training kernels', () => {
     }
   });
 
-  it('replaces the slow wasm Conv2DBackpropInput once, and registering again changes nothing', () => {
-    const replaced = tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc;
+  it('replaces the slow wasm kernels once, and registering again changes nothing', () => {
+    expect([...WASM_FASTER_KERNELS]).toEqual(['Conv2DBackpropInput', 'BatchMatMul']);
+    const replaced = WASM_FASTER_KERNELS.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     expect(registerWasmTrainingKernels()).toEqual([]);
-    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')!.kernelFunc).toBe(replaced);
-    expect(WASM_FASTER_KERNELS).toEqual(['Conv2DBackpropInput']);
+    expect(WASM_FASTER_KERNELS.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc)).toEqual(replaced);
+  });
+
+  describe('BatchMatMul with transposed operands', () => {
+    type MatMulCase = [label: string, a: number[], b: number[], transposeA: boolean, transposeB: boolean];
+    const cases: MatMulCase[] = [
+      ['Aᵀ·B (a Dense layer\'s dW)', [16, 5], [16, 7], true, false],
+      ['A·Bᵀ with a large B (a Dense layer\'s dX)', [3, 40], [50, 40], false, true],
+      ['A·Bᵀ with a large A', [60, 6], [4, 6], false, true],
+      ['Aᵀ·Bᵀ', [6, 5], [4, 6], true, true],
+      ['batched Aᵀ·B', [2, 3, 4, 5], [2, 3, 4, 6], true, false],
+      ['broadcast batch A·Bᵀ', [2, 1, 4, 5], [3, 6, 5], false, true],
+    ];
+    it.each(cases)('matches the cpu backend: %s', async (_label, aShape, bShape, transposeA, transposeB) => {
+      const result: Record<Backend, { shape: number[]; data: Float32Array }> = {} as never;
+      for (const backend of ['cpu', 'wasm'] as const) {
+        await initBackend(backend);
+        const a = tf.tensor(values(aShape.reduce((p, d) => p * d), 5), aShape);
+        const b = tf.tensor(values(bShape.reduce((p, d) => p * d), 6), bShape);
+        const before = tf.memory().numTensors;
+        const c = tf.matMul(a, b, transposeA, transposeB);
+        expect(tf.memory().numTensors).toBe(before + 1);
+        result[backend] = { shape: c.shape, data: (await c.data()) as Float32Array };
+        tf.dispose([a, b, c]);
+      }
+      expect(result.wasm.shape).toEqual(result.cpu.shape);
+      expect(maxAbsDiff(result.cpu.data, result.wasm.data)).toBeLessThanOrEqual(1e-5);
+    });
   });
 
   describe('Conv2DBackpropFilter and Conv2DBackpropInput', () => {
