@@ -7,7 +7,7 @@ export const CHECKPOINTS_BUCKET = 'aimaas_checkpoints';
 const MAGIC = 0x4b434941; // "AICK" little-endian
 const FORMAT = 'aimaas.training-checkpoint';
 
-/** The trainer's state after a finished epoch: everything but the optimizer's slots. */
+/** The trainer's bookkeeping after a finished epoch (the tensors travel beside it). */
 export interface TrainerState {
   /** The last completed epoch (1-based). */
   epoch: number;
@@ -25,13 +25,24 @@ export interface TrainerState {
   samples: number;
 }
 
-/** A checkpoint read back: the state and the weights, in `model.weights` order. */
-export interface LoadedCheckpoint {
+/** One optimizer slot, as `tf.Optimizer.getWeights()` names it. */
+export type OptimizerSlot = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
+
+/** What a checkpoint holds: the state, the weights in `model.weights` order, and so on. */
+export interface Checkpoint {
   state: TrainerState;
   weights: tf.Tensor[];
   /** The best weights so far, kept when early stopping restores them. */
   bestWeights?: tf.Tensor[];
+  /**
+   * The optimizer's slots as `optimizer.getWeights()` gives them (its iteration count, then
+   * momenta / moving averages), so a resumed run takes the very steps an unbroken one would.
+   */
+  optimizer?: OptimizerSlot[];
 }
+
+/** A checkpoint read back; the caller owns (and disposes) its tensors. */
+export type LoadedCheckpoint = Checkpoint;
 
 interface Header {
   format: string;
@@ -40,7 +51,10 @@ interface Header {
   state: TrainerState;
   specs: tf.io.WeightsManifestEntry[];
   bestSpecs?: tf.io.WeightsManifestEntry[];
+  optimizerSpecs?: tf.io.WeightsManifestEntry[];
   weightBytes: number;
+  /** Absent in checkpoints written before optimizer state was kept: the best weights run to the end. */
+  bestBytes?: number;
 }
 
 /**
@@ -57,9 +71,12 @@ export class CheckpointStore {
   }
 
   /** Writes the checkpoint of `jobId`, replacing the previous one. */
-  async save(jobId: string, state: TrainerState, weights: tf.Tensor[], bestWeights?: tf.Tensor[], signal?: AbortSignal): Promise<void> {
+  async save(jobId: string, checkpoint: Checkpoint, signal?: AbortSignal): Promise<void> {
+    const { state, weights, bestWeights, optimizer } = checkpoint;
     const current = await tf.io.encodeWeights(weights.map((tensor, i) => ({ name: `w${i}`, tensor })));
     const best = bestWeights ? await tf.io.encodeWeights(bestWeights.map((tensor, i) => ({ name: `w${i}`, tensor }))) : undefined;
+    // Slot names (`dense_1/kernel/m`, `iter`) are kept: setWeights carries them over.
+    const slots = optimizer ? await tf.io.encodeWeights(optimizer) : undefined;
     const header: Header = {
       format: FORMAT,
       version: 1,
@@ -67,14 +84,16 @@ export class CheckpointStore {
       state,
       specs: current.specs,
       ...(best && { bestSpecs: best.specs }),
+      ...(slots && { optimizerSpecs: slots.specs }),
       weightBytes: current.data.byteLength,
+      bestBytes: best?.data.byteLength ?? 0,
     };
     const json = new TextEncoder().encode(JSON.stringify(header));
     const prefix = new Uint8Array(8);
     const view = new DataView(prefix.buffer);
     view.setUint32(0, MAGIC, true);
     view.setUint32(4, json.byteLength, true);
-    const parts = [prefix, json, new Uint8Array(current.data), ...(best ? [new Uint8Array(best.data)] : [])];
+    const parts = [prefix, json, ...[current, best, slots].flatMap((part) => (part ? [new Uint8Array(part.data)] : []))];
     await this.store.put(CheckpointStore.objectName(jobId), iterate(parts), {
       metadata: { job: jobId, epoch: String(state.epoch) },
       ...(signal && { signal }),
@@ -100,9 +119,15 @@ export class CheckpointStore {
       throw new DataLossError(`checkpoint of training job "${jobId}" has format ${header.format} v${header.version}`);
     }
     const start = 8 + headerLength;
+    const bestStart = start + header.weightBytes;
+    const bestBytes = header.bestBytes ?? bytes.byteLength - bestStart;
     const weights = decode(bytes, start, header.weightBytes, header.specs);
-    const bestWeights = header.bestSpecs ? decode(bytes, start + header.weightBytes, bytes.byteLength - start - header.weightBytes, header.bestSpecs) : undefined;
-    return { state: header.state, weights, ...(bestWeights && { bestWeights }) };
+    const bestWeights = header.bestSpecs ? decode(bytes, bestStart, bestBytes, header.bestSpecs) : undefined;
+    const slotStart = bestStart + bestBytes;
+    const optimizer = header.optimizerSpecs
+      ? decode(bytes, slotStart, bytes.byteLength - slotStart, header.optimizerSpecs).map((tensor, i) => ({ name: header.optimizerSpecs![i]!.name, tensor }))
+      : undefined;
+    return { state: header.state, weights, ...(bestWeights && { bestWeights }), ...(optimizer && { optimizer }) };
   }
 
   /** Deletes the checkpoint of `jobId`, if any (a finished job needs none). */

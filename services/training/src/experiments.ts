@@ -193,7 +193,7 @@ export async function finalizeSearch(
         version = { name: registered.name, version: registered.version };
       } finally {
         model.dispose();
-        tf.dispose([...checkpoint.weights, ...(checkpoint.bestWeights ?? [])]);
+        tf.dispose([...checkpoint.weights, ...(checkpoint.bestWeights ?? []), ...(checkpoint.optimizer ?? []).map((slot) => slot.tensor)]);
       }
     }
     await deps.experiments.mutate(searchId, (r) => ({ ...r, state: JobState.JOB_STATE_SUCCEEDED, ...(version && { modelVersion: version }) }));

@@ -19,7 +19,7 @@ export type { JobRecord, StoredJob } from './job-store.js';
 export { ExperimentStore } from './experiment-store.js';
 export type { ExperimentRecord, ExperimentMember } from './experiment-store.js';
 export { CheckpointStore, CHECKPOINTS_BUCKET } from './checkpoints.js';
-export type { TrainerState, LoadedCheckpoint } from './checkpoints.js';
+export type { Checkpoint, TrainerState, LoadedCheckpoint } from './checkpoints.js';
 export { ProgressHub } from './progress-hub.js';
 export type { JobEvent, JobListener } from './progress-hub.js';
 export type { TrainingEventPublisher } from './progress-reporter.js';

@@ -77,9 +77,9 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
       ...(resume && { resume }),
       onBatch: hooks.heartbeat,
       onProgress: (progress, epochEnd) => reporter.report(progress, epochEnd, checkpointEpoch),
-      async onEpochEnd(s, weights, bestWeights) {
-        await deps.checkpoints.save(job.id, s, weights, bestWeights, signal);
-        checkpointEpoch = s.epoch;
+      async onEpochEnd(checkpoint) {
+        await deps.checkpoints.save(job.id, checkpoint, signal);
+        checkpointEpoch = checkpoint.state.epoch;
         hooks.heartbeat();
       },
     });
@@ -90,7 +90,7 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
     delete metrics.lr;
     const outcome: JobOutcome = { metrics, epochsTrained: state.epoch, state };
     if (request.skipRegistration) {
-      if (isSearchTrial(record)) await deps.checkpoints.save(job.id, state, model.getWeights(), undefined, signal);
+      if (isSearchTrial(record)) await deps.checkpoints.save(job.id, { state, weights: model.getWeights() }, signal);
       return outcome;
     }
     await hooks.beforeRegister();

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs';
 import { FailedPreconditionError } from '@aimaas/runtime';
-import type { LoadedCheckpoint, TrainerState } from './checkpoints.js';
+import type { Checkpoint, LoadedCheckpoint, TrainerState } from './checkpoints.js';
 import type { DataPlan } from './data-source.js';
 import { evaluateSplit, metricNames, toTensors } from './evaluation.js';
 import { learningRateAt, type TrainingPlan } from './spec-mapping.js';
@@ -34,8 +34,8 @@ export interface TrainerContext {
   resume?: LoadedCheckpoint;
   /** Every batch and every epoch end (`epochEnd` true); throttling is the callee's business. */
   onProgress(progress: TrainerProgress, epochEnd: boolean): void | Promise<void>;
-  /** After each epoch: persist a checkpoint of this state. */
-  onEpochEnd(state: TrainerState, weights: tf.Tensor[], bestWeights: tf.Tensor[] | undefined): Promise<void>;
+  /** After each epoch: persist this checkpoint (its tensors are the trainer's: do not dispose them). */
+  onEpochEnd(checkpoint: Checkpoint): Promise<void>;
   /** Called after each batch (the job's heartbeat). */
   onBatch?(): void;
 }
@@ -46,8 +46,9 @@ export class TrainingDivergedError extends FailedPreconditionError {}
 /**
  * Trains epoch by epoch with `model.trainOnBatch` on batches streamed from the data plan: sets
  * the scheduled learning rate at each epoch start, evaluates the validation data at each end,
- * applies early stopping (restoring the best weights when asked) and hands a checkpoint to
- * `onEpochEnd`. Every tensor it creates is disposed. Throws `signal.reason` when aborted.
+ * applies early stopping (restoring the best weights when asked) and hands a checkpoint (weights,
+ * best weights, optimizer slots) to `onEpochEnd`; resumes from one with the same steps an unbroken
+ * run would take. Every tensor it creates is disposed. Throws `signal.reason` when aborted.
  *
  * @returns the final state (its `epoch` is the last completed one).
  */
@@ -63,6 +64,9 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
   if (ctx.resume) {
     model.setWeights(ctx.resume.weights);
     tf.dispose(ctx.resume.weights);
+    // The optimizer's slots become new variables (sharing the data), so the loaded tensors go.
+    if (ctx.resume.optimizer) await model.optimizer.setWeights(ctx.resume.optimizer);
+    tf.dispose(ctx.resume.optimizer?.map((slot) => slot.tensor) ?? []);
   }
   const started = { seconds: state.trainSeconds, samples: state.samples };
   try {
@@ -125,7 +129,13 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
       state.epoch = epoch;
       state.history.push(logs);
       if (es) bestWeights = applyEarlyStopping(es, state, logs, model, bestWeights);
-      await ctx.onEpochEnd(state, model.getWeights(), bestWeights);
+      const optimizer = await model.optimizer.getWeights();
+      try {
+        await ctx.onEpochEnd({ state, weights: model.getWeights(), ...(bestWeights && { bestWeights }), optimizer });
+      } finally {
+        // The slots are the optimizer's live variables, but the iteration count is a new scalar.
+        tf.dispose(optimizer.map((slot) => slot.tensor).filter((t) => !(t instanceof tf.Variable)));
+      }
       const samplesPerSecond = rate();
       await ctx.onProgress({ epoch, epochs: plan.epochs, step, stepsPerEpoch, phase: 'training', metrics: logs, samplesPerSecond, etaSeconds: state.stopped ? 0 : eta(samplesPerSecond) }, true);
     }
