@@ -61,16 +61,24 @@ export async function evaluateSplit(
   return Object.fromEntries(names.map((name, i) => [`${prefix}${name}`, sums[i]! / rows]));
 }
 
+/** How the pipeline scaled a regression target: stored value = (y − center) / scale. */
+export interface TargetScaling {
+  center: number;
+  scale: number;
+}
+
 /**
  * Test-split metrics: classification → accuracy, precision/recall/F1 (macro), log loss;
- * regression → MAE, MSE, RMSE, R² (in the prepared target's scale); reconstruction → MAE, MSE,
- * RMSE of the reconstruction.
+ * regression → MAE, MSE, RMSE, R², in the target's own units when `targetScaling` says how the
+ * pipeline scaled it (labels and predictions are decoded first); reconstruction → MAE, MSE, RMSE
+ * of the reconstruction.
  */
 export async function testMetrics(
   model: tf.LayersModel,
   batches: AsyncIterable<Batch>,
   shape: DataShape,
   onBatch?: () => Promise<void> | void,
+  targetScaling?: TargetScaling,
 ): Promise<Record<string, number>> {
   const inputShape = model.inputs[0]!.shape.slice(1) as number[];
   const truths: Float32Array[] = [];
@@ -100,6 +108,10 @@ export async function testMetrics(
       f1_macro: r.macroF1,
       log_loss: r.logLoss,
     };
+  }
+  if (shape.task === 'regression' && targetScaling) {
+    const { center, scale } = targetScaling;
+    for (const values of [truth, output]) values.forEach((v, i) => (values[i] = v * scale + center));
   }
   const r = regressionReport(truth, output, truth.length / rows);
   return shape.task === 'regression'

@@ -11,7 +11,7 @@ import { ProgressReporter, type TrainingEventPublisher } from './progress-report
 import { exportCheckedOnnx, findRegisteredVersion, modelNameOf, registerModel, type RegistrySink } from './registration.js';
 import { toTrainingPlan } from './spec-mapping.js';
 import { runTrainer } from './trainer.js';
-import { buildTrainingModel, compileTrainingModel, dataShapeOf } from './training-model.js';
+import { buildTrainingModel, compileTrainingModel, dataShapeOf, regressionTargetScaling } from './training-model.js';
 
 /** What running a job needs. */
 export interface JobRunnerDeps {
@@ -85,7 +85,7 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
     });
     await reporter.phase('evaluating', data.test ? 'scoring the test split' : 'no test split: reporting the last epoch');
     const metrics = data.test
-      ? await testMetrics(model, data.test(signal), shape, hooks.heartbeat)
+      ? await testMetrics(model, data.test(signal), shape, hooks.heartbeat, regressionTargetScaling(prepared))
       : { ...state.history[state.history.length - 1] };
     delete metrics.lr;
     const outcome: JobOutcome = { metrics, epochsTrained: state.epoch, state };

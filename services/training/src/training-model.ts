@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { taskName, type ModelSpec as ProtoModelSpec, type PreparedDataset } from '@aimaas/proto';
 import { buildModel, compileModel, type OptimizerOptions, type Task } from '@aimaas/ml';
+import { parsePipeline } from '@aimaas/pipeline';
+import type { TargetScaling } from './evaluation.js';
 import { innerInputShape, toMlModelSpec } from './spec-mapping.js';
 
 /** What the data says about the model to build. */
@@ -25,6 +27,17 @@ export function dataShapeOf(prepared: PreparedDataset): DataShape {
   const task = taskName(prepared.task) ?? (prepared.classLabels.length > 0 ? 'classification' : 'regression');
   const outputSize = task === 'classification' ? prepared.classLabels.length : task === 'regression' ? 1 : featureSize;
   return { task, featureShape, featureSize, outputSize, classLabels: [...prepared.classLabels] };
+}
+
+/**
+ * How the prepared dataset's pipeline scaled its regression target (undefined for other tasks or
+ * an unscaled target), so test metrics can be reported in the target's own units.
+ */
+export function regressionTargetScaling(prepared: PreparedDataset): TargetScaling | undefined {
+  if (prepared.pipelineJson === '') return undefined;
+  const target = parsePipeline(prepared.pipelineJson).target;
+  if (target?.task !== 'regression' || (target.center === 0 && target.scale === 1)) return undefined;
+  return { center: target.center, scale: target.scale };
 }
 
 /**

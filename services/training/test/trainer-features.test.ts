@@ -4,7 +4,7 @@ import { fixturePath } from '@aimaas/testing';
 import { learningRateAt, toTrainingPlan } from '../src/index.js';
 import { startMesh, type Mesh } from './support/harness.js';
 import type { PrepareCsvOptions } from './support/service-preprocessing.js';
-import { irisJob, waitForEnd, watchAll } from './support/helpers.js';
+import { irisJob, readWholeSplit, waitForEnd, watchAll } from './support/helpers.js';
 
 const epochLogs = (updates: ProgressUpdate[]) => updates.filter((u) => u.message.endsWith('done')).map((u) => u.metrics);
 
@@ -96,6 +96,18 @@ describe('training options over the service', () => {
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(Object.keys(job.metrics).sort()).toEqual(['mae', 'mse', 'r2', 'rmse']);
     expect(job.metrics.r2).toBeGreaterThan(0.8);
+    // Errors are in the target's own units (cm of petal width), not the pipeline's standardized
+    // ones: R² = 1 − MSE / Var(y) must hold with the test labels decoded back to centimetres.
+    const prepared = await mesh.clients.preprocessing.getPreparedDataset({ id: ids.width! });
+    const target = JSON.parse(prepared.pipelineJson).target as { center: number; scale: number };
+    expect(target.scale).not.toBeCloseTo(1, 1);
+    const test = await readWholeSplit(mesh.clients, ids.width!, 'test');
+    const cm = Array.from(test.labels, (v) => v * target.scale + target.center);
+    const mean = cm.reduce((a, b) => a + b, 0) / cm.length;
+    const variance = cm.reduce((a, b) => a + (b - mean) ** 2, 0) / cm.length;
+    expect(job.metrics.mse! / variance).toBeCloseTo(1 - job.metrics.r2!, 4);
+    expect(job.metrics.rmse!).toBeCloseTo(Math.sqrt(job.metrics.mse!), 6);
+    expect(job.metrics.mae!).toBeLessThan(0.3);
     const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
     expect(version.task).toBe(Task.TASK_REGRESSION);
     expect(version.signature?.outputs[0]?.shape).toEqual([-1, 1]);
