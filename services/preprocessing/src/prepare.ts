@@ -1,6 +1,7 @@
 /**
  * PrepareDataset: reads the dataset's columns, partitions the rows (a seeded, optionally
- * stratified train/validation/test split, or k folds), fits the pipeline (on the training rows;
+ * stratified train/validation/test split, the split a split column names for each row, or k
+ * folds), fits the pipeline (on the training rows;
  * with k-fold on all rows), applies it with the same `transformTable` that TransformRecords and
  * inference use, and stores each split's float32 features and labels as tensor shards. The
  * PreparedDataset (with the fitted pipeline as JSON) is recorded last; a failure removes every
@@ -15,7 +16,7 @@ import type { Logger } from '@aimaas/telemetry';
 import { BlobUploader } from './blob-uploader.js';
 import type { DatasetStore, StoredObject, TensorLayout } from './dataset-store.js';
 import { loadTable, selectRows, sliceRows } from './dataset-table.js';
-import { checkClasses, labelKeys, planPrepare, usableRows, type PreparePlan } from './prepare-plan.js';
+import { checkClasses, labelKeys, planPrepare, predefinedSplit, usableRows, type PreparePlan } from './prepare-plan.js';
 import type { CompiledPreprocessingOptions } from './preprocessing-options.js';
 import { TensorWriter, tensorShardRows } from './tensor-shards.js';
 import { toProtoTask } from './type-mapping.js';
@@ -39,8 +40,8 @@ interface SplitRows {
  * Runs one PrepareDataset call; see the file comment.
  *
  * @throws NotFoundError for an unknown dataset.
- * @throws InvalidArgumentError naming an unknown column, bad fractions, a single-class target, or
- *   a spec the pipeline rejects.
+ * @throws InvalidArgumentError naming an unknown column, bad fractions, a split column value that
+ *   names no split, a single-class target, or a spec the pipeline rejects.
  */
 export async function prepareDataset(request: PrepareDatasetRequest, deps: PrepareDeps, signal: AbortSignal): Promise<PreparedDataset> {
   const ref = checkDatasetRef(request.dataset, 'dataset');
@@ -48,12 +49,13 @@ export async function prepareDataset(request: PrepareDatasetRequest, deps: Prepa
   const stored = await deps.store.getDataset(ref.name, ref.version);
   const { name, version } = stored.dataset;
   const plan = planPrepare(request, stored.schema, partition, `${name}@${version}`);
-  const table = await loadTable(deps.store, stored, plan.load, signal);
+  const table = await loadTable(deps.store, stored, plan.splitColumn === null ? plan.load : [...plan.load, plan.splitColumn], signal);
   const usable = usableRows(stored.dataset.rows, plan.target === null ? undefined : table.values[plan.target]);
   if (usable.length === 0) throw new InvalidArgumentError(`target ${JSON.stringify(plan.target)} is missing in every row of dataset "${name}@${version}"`);
   const { splits, fitRows } = partitionRows(plan, partition, table, usable, request.seed);
 
-  const fitTable = fitRows.length === stored.dataset.rows ? table : selectRows(table, fitRows);
+  // The spec names the features, so a whole table's split column goes unseen.
+  const fitTable = fitRows.length === stored.dataset.rows ? table : selectRows(table, fitRows, plan.load);
   let pipeline: FittedPipeline;
   try {
     pipeline = fitPipeline(fitTable, plan.spec);
@@ -70,7 +72,7 @@ export async function prepareDataset(request: PrepareDatasetRequest, deps: Prepa
     const infos: SplitInfo[] = [];
     splits.forEach((split, s) => {
       tensors[split.name] = written.layouts[s]!;
-      if (partition.kind === 'split') infos.push({ name: split.name, rows: written.layouts[s]!.rows, classCounts: written.classCounts[s]! });
+      if (partition.kind !== 'kfold') infos.push({ name: split.name, rows: written.layouts[s]!.rows, classCounts: written.classCounts[s]! });
     });
     let folded = 0;
     if (partition.kind === 'kfold') {
@@ -113,14 +115,18 @@ function partitionRows(plan: PreparePlan, partition: Partition, table: Table, us
     if (keys) checkClasses(plan.target!, keys, null);
     return { splits: [{ name: 'all', rows: usable }], fitRows: usable };
   }
-  const { train, validation, test } = splitIndices(usable.length, {
-    train: partition.train,
-    validation: partition.validation,
-    test: partition.test,
-    seed,
-    ...(plan.stratify && keys && { stratifyBy: keys }),
-  });
-  if (keys) checkClasses(plan.target!, keys, { train, others: [validation, test] });
+  const { train, validation, test } =
+    partition.kind === 'column'
+      ? predefinedSplit(table.values[partition.column]!, usable, partition.column)
+      : splitIndices(usable.length, {
+          train: partition.train,
+          validation: partition.validation,
+          test: partition.test,
+          seed,
+          ...(plan.stratify && keys && { stratifyBy: keys }),
+        });
+  const remedy = partition.kind === 'column' ? `give it rows whose ${JSON.stringify(partition.column)} is "train"` : undefined;
+  if (keys) checkClasses(plan.target!, keys, { train, others: [validation, test] }, remedy);
   const global = (positions: Uint32Array): Uint32Array => positions.map((p) => usable[p]!);
   const trainRows = global(train);
   return {

@@ -101,9 +101,13 @@ export function checkColumnNames(names: readonly string[], field: string): void 
 /** How the rows of a prepared dataset are partitioned. */
 export type Partition =
   | { kind: 'split'; train: number; validation: number; test: number; stratify: boolean | undefined }
+  | { kind: 'column'; column: string }
   | { kind: 'kfold'; folds: number; stratify: boolean | undefined };
 
-/** Checks the split (fractions summing to 1; default 0.7 / 0.15 / 0.15) or the k-fold spec. */
+/**
+ * Checks the split (fractions summing to 1, default 0.7 / 0.15 / 0.15; or a split column with
+ * the fractions left 0) or the k-fold spec.
+ */
 export function checkPartition(request: PrepareDatasetRequest): Partition {
   if (request.kfold !== undefined) {
     const { folds, stratify } = request.kfold;
@@ -111,6 +115,14 @@ export function checkPartition(request: PrepareDatasetRequest): Partition {
     return { kind: 'kfold', folds, stratify };
   }
   const split = request.split;
+  if (split !== undefined && split.column !== '') {
+    const column = JSON.stringify(split.column);
+    for (const field of ['train', 'validation', 'test'] as const) {
+      if (split[field] !== 0) throw new InvalidArgumentError(`split.${field} is ${split[field]}, but split.column ${column} names each row's split; leave the fractions 0`);
+    }
+    if (split.stratify === true) throw new InvalidArgumentError(`split.stratify is true, but split.column ${column} names each row's split; leave stratify unset`);
+    return { kind: 'column', column: split.column };
+  }
   if (split === undefined || (split.train === 0 && split.validation === 0 && split.test === 0)) {
     return { kind: 'split', train: 0.7, validation: 0.15, test: 0.15, stratify: split?.stratify };
   }
