@@ -1,11 +1,10 @@
 /**
  * PrepareDataset: reads the dataset's columns, partitions the rows (a seeded, optionally
  * stratified train/validation/test split, the split a split column names for each row, or k
- * folds), fits the pipeline (on the training rows;
- * with k-fold on all rows), applies it with the same `transformTable` that TransformRecords and
- * inference use, and stores each split's float32 features and labels as tensor shards. The
- * PreparedDataset (with the fitted pipeline as JSON) is recorded last; a failure removes every
- * tensor already stored. Publishes `dataset.prepared`.
+ * folds), fits the pipeline (on the training rows; with k-fold on all rows), applies it with the
+ * same `transformTable` that TransformRecords and inference use, and stores each split's float32
+ * features and labels as tensor shards. The PreparedDataset (with the fitted pipeline as JSON)
+ * is recorded last; a failure removes every tensor already stored. Publishes `dataset.prepared`.
  */
 import { randomUUID } from 'node:crypto';
 import { DatasetPrepared, type PrepareDatasetRequest, type PreparedDataset, type SplitInfo } from '@aimaas/proto';
