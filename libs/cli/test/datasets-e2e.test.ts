@@ -58,6 +58,24 @@ describe('aimaas datasets against the real preprocessing service', () => {
     expect(kfold.folds).toBe(5);
   }, 60_000);
 
+  it('prepares the split a column names with --split-column', async () => {
+    await writeFile(join(stack.dir, 'parts.csv'), 'x,label,part\n1,a,train\n2,b,train\n3,a,test\n4,b,train\n5,a,validation\n6,b,test\n');
+    expect((await aimaas('datasets', 'import', 'parts.csv', '--name', 'parts')).code).toBe(0);
+    const prepared = await aimaas('--json', 'datasets', 'prepare', 'parts', '--target', 'label', '--task', 'classification', '--split-column', 'part');
+    expect(prepared.stderr).toBe('');
+    expect(JSON.parse(prepared.stdout)).toMatchObject({
+      featureNames: ['x'],
+      splits: [
+        { name: 'train', rows: 3 },
+        { name: 'validation', rows: 1 },
+        { name: 'test', rows: 2 },
+      ],
+    });
+    const both = await aimaas('datasets', 'prepare', 'parts', '--target', 'label', '--task', 'classification', '--split', '1,0,0', '--split-column', 'part');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('give one of --split, --split-column or --kfold, not --split and --split-column');
+  });
+
   it('skips malformed rows on request and reports them; fails on them otherwise', async () => {
     await writeFile(join(stack.dir, 'bad.csv'), 'a;b\n1;2\n3\n4;5\n');
     const failed = await aimaas('datasets', 'import', 'bad.csv', '--name', 'bad', '--delimiter', ';');

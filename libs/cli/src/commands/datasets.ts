@@ -146,7 +146,7 @@ const show: CommandSpec = {
 
 const TASKS: Record<string, Task> = { classification: Task.TASK_CLASSIFICATION, regression: Task.TASK_REGRESSION };
 const PREPARE_USAGE =
-  'aimaas datasets prepare <name>[@version] --target <col> --task classification|regression [--features a,b] [--split 0.7,0.15,0.15 | --kfold K] [--seed N]';
+  'aimaas datasets prepare <name>[@version] --target <col> --task classification|regression [--features a,b] [--split 0.7,0.15,0.15 | --split-column col | --kfold K] [--seed N]';
 
 /** The PrepareDataset request of `datasets prepare` from its arguments. */
 export function prepareRequest(text: string, values: Record<string, unknown>): Partial<PrepareDatasetRequest> {
@@ -156,7 +156,10 @@ export function prepareRequest(text: string, values: Record<string, unknown>): P
   if (taskText === undefined) throw new UsageError('--task is required', PREPARE_USAGE);
   const task = TASKS[taskText];
   if (task === undefined) throw new UsageError(`--task ${taskText}: expected classification or regression`, PREPARE_USAGE);
-  if (values.split !== undefined && values.kfold !== undefined) throw new UsageError('give --split or --kfold, not both', PREPARE_USAGE);
+  const partitions = ['split', 'split-column', 'kfold'].filter((flag) => values[flag] !== undefined);
+  if (partitions.length > 1) throw new UsageError(`give one of --split, --split-column or --kfold, not ${partitions.map((f) => `--${f}`).join(' and ')}`, PREPARE_USAGE);
+  const splitColumn = values['split-column'] as string | undefined;
+  if (splitColumn === '') throw new UsageError('--split-column must name a column', PREPARE_USAGE);
   const features = ((values.features as string | undefined) ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '');
   const seedText = values.seed as string | undefined;
   const seed = seedText === undefined || seedText === '0' ? 0 : parsePositiveInt('--seed', seedText)!;
@@ -168,7 +171,8 @@ export function prepareRequest(text: string, values: Record<string, unknown>): P
     features,
     seed,
     ...(values.kfold !== undefined ? { kfold: { folds: parsePositiveInt('--kfold', values.kfold as string)! } } : {}),
-    ...(values.split !== undefined ? { split: parseSplit(values.split as string) } : {}),
+    ...(values.split !== undefined ? { split: { ...parseSplit(values.split as string), column: '' } } : {}),
+    ...(splitColumn !== undefined ? { split: { train: 0, validation: 0, test: 0, column: splitColumn } } : {}),
   };
 }
 
@@ -181,6 +185,7 @@ const prepare: CommandSpec = {
     task: { type: 'string', value: 'classification|regression', description: 'Task (required)' },
     features: { type: 'string', value: 'a,b', description: 'Feature columns (default: every column but the target)' },
     split: { type: 'string', value: 'train,val,test', description: 'Split fractions (default 0.7,0.15,0.15)' },
+    'split-column': { type: 'string', value: 'col', description: 'Column naming each row\'s split (train, validation or test) instead of fractions' },
     kfold: { type: 'string', value: 'k', description: 'K folds instead of a split' },
     seed: { type: 'string', value: 'n', description: 'Seed of the shuffle and split' },
   },
