@@ -87,7 +87,12 @@ describe('datasets arguments', () => {
       kfold: { folds: 5 },
     });
     expect(() => prepareRequest('iris', { target: 't', task: 'clustering' })).toThrow(/--task clustering: expected classification or regression/);
-    expect(() => prepareRequest('iris', { target: 't', task: 'regression', kfold: '3', split: '1,0,0' })).toThrow('give --split or --kfold, not both');
+    expect(() => prepareRequest('iris', { target: 't', task: 'regression', kfold: '3', split: '1,0,0' })).toThrow('give one of --split, --split-column or --kfold, not --split and --kfold');
+    expect(prepareRequest('fmnist', { target: 'label', task: 'classification', 'split-column': 'split' })).toMatchObject({
+      split: { train: 0, validation: 0, test: 0, column: 'split' },
+    });
+    expect(prepareRequest('iris', { target: 't', task: 'regression', split: '0.8,0.1,0.1' })).toMatchObject({ split: { train: 0.8, validation: 0.1, test: 0.1, column: '' } });
+    expect(() => prepareRequest('iris', { target: 't', task: 'regression', 'split-column': '' })).toThrow('--split-column must name a column');
   });
 });
 
