@@ -4,9 +4,10 @@ import { InvalidArgumentError } from '@aimaas/runtime';
 import type { PreprocessingClient } from '@aimaas/sdk';
 import type { Logger } from '@aimaas/telemetry';
 import type { CheckpointStore, TrainerState } from './checkpoints.js';
-import { createDataPlan } from './data-source.js';
+import { createDataPlan, type Batch } from './data-source.js';
 import { testMetrics } from './evaluation.js';
-import { isSearchTrial, type JobRecord, type JobStore } from './job-store.js';
+import type { Gang, GangJob, GangLeader } from './gang-leader.js';
+import { isSearchTrial, isTerminal, type JobRecord, type JobStore } from './job-store.js';
 import { ProgressReporter, type TrainingEventPublisher } from './progress-reporter.js';
 import { exportCheckedOnnx, findRegisteredVersion, modelNameOf, registerModel, type RegistrySink } from './registration.js';
 import { toTrainingPlan } from './spec-mapping.js';
@@ -22,6 +23,8 @@ export interface JobRunnerDeps {
   events: TrainingEventPublisher;
   logger: Logger;
   progressIntervalMs: number;
+  /** Leads data-parallel jobs (`config.workers` > 1); without it every job trains on this worker alone. */
+  gangs?: GangLeader;
 }
 
 /** How a job ended when it was not cancelled and did not fail. */
@@ -72,17 +75,28 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
     if (resume) deps.logger.info({ jobId: job.id, epoch: resume.state.epoch }, 'resuming from checkpoint');
     const data = createDataPlan(deps.preprocessing, prepared, plan, shape.featureSize, record.fold);
     let checkpointEpoch = resume?.state.epoch ?? 0;
-    const state = await runTrainer({
-      model, shape, plan, data, signal,
-      ...(resume && { resume }),
-      onBatch: hooks.heartbeat,
-      onProgress: (progress, epochEnd) => reporter.report(progress, epochEnd, checkpointEpoch),
-      async onEpochEnd(checkpoint) {
-        await deps.checkpoints.save(job.id, checkpoint, signal);
-        checkpointEpoch = checkpoint.state.epoch;
-        hooks.heartbeat();
-      },
-    });
+    const gang = await startGang(deps, record, { model, shape, signal }, reporter);
+    let state: TrainerState;
+    let ending = 'training ended';
+    try {
+      state = await runTrainer({
+        model, shape, plan, data, signal,
+        ...(resume && { resume }),
+        ...(gang && { trainStep: (batch: Batch, at: { epoch: number; step: number }) => gang.step(batch, at) }),
+        onBatch: hooks.heartbeat,
+        onProgress: (progress, epochEnd) => reporter.report(progress, epochEnd, checkpointEpoch),
+        async onEpochEnd(checkpoint) {
+          await deps.checkpoints.save(job.id, checkpoint, signal);
+          checkpointEpoch = checkpoint.state.epoch;
+          hooks.heartbeat();
+        },
+      });
+    } catch (error) {
+      ending = `the leader stopped: ${(error as Error).message}`;
+      throw error;
+    } finally {
+      gang?.close(ending);
+    }
     await reporter.phase('evaluating', data.test ? 'scoring the test split' : 'no test split: reporting the last epoch');
     const metrics = data.test
       ? await testMetrics(model, data.test(signal), shape, hooks.heartbeat, regressionTargetScaling(prepared))
@@ -113,6 +127,38 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
   } finally {
     model.dispose();
     if (tf.memory().numTensors > 10_000) deps.logger.warn({ tensors: tf.memory().numTensors }, 'many live tensors after a job');
+  }
+}
+
+/**
+ * For a data-parallel job (`config.workers` > 1), recruits its gang and records who is in it (the
+ * record's `gang`, kept current at each epoch end); undefined for other jobs.
+ */
+async function startGang(
+  deps: JobRunnerDeps,
+  record: JobRecord,
+  training: Pick<GangJob, 'model' | 'shape' | 'signal'>,
+  reporter: ProgressReporter,
+): Promise<Gang | undefined> {
+  const { job } = record;
+  const workers = job.request!.config?.workers ?? 0;
+  if (workers <= 1 || !deps.gangs) return undefined;
+  await reporter.phase('loading', `recruiting up to ${workers - 1} more workers for data-parallel training`);
+  const gang = await deps.gangs.start({
+    jobId: job.id, request: job.request!, followers: workers - 1, ...training,
+    ...(record.fold !== undefined && { fold: record.fold }),
+  });
+  try {
+    const members = gang.members();
+    const names = members.map((m) => m.worker);
+    reporter.gang = () => gang.members();
+    await deps.store.mutate(job.id, (r) => (isTerminal(r.job.state) ? r : { ...r, job: { ...r.job, gang: members } }));
+    deps.logger.info({ jobId: job.id, gang: gang.id, workers: names }, 'data-parallel training');
+    await reporter.phase('loading', `data-parallel training on ${gang.size} of ${workers} workers: ${names.join(', ')}`);
+    return gang;
+  } catch (error) {
+    gang.close(`the leader stopped: ${(error as Error).message}`);
+    throw error;
   }
 }
 

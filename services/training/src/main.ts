@@ -1,7 +1,8 @@
 /**
  * The training process: configuration → TF.js backend → NATS (streams, buckets) → clients of
  * preprocessing and registry → TrainingService on gRPC, and a worker pulling jobs from
- * `AIMAAS_JOBS_TRAINING` in the same process. Shutdown (SIGTERM/SIGINT): NOT_SERVING, the worker
+ * `AIMAAS_JOBS_TRAINING` in the same process (which also answers other workers' calls for
+ * data-parallel followers). Shutdown (SIGTERM/SIGINT): NOT_SERVING, the worker
  * stops taking jobs and hands a running one back (it resumes elsewhere from its checkpoint), the
  * event subscription stops, NATS drains, telemetry flushes.
  */
@@ -41,7 +42,7 @@ await runServiceProcess({
       createTrainingService({ store, experiments, queue, events, preprocessing: clients.preprocessing, hub, logger }),
     );
     const worker = createTrainingWorker({
-      store, experiments, checkpoints, queue, events, logger, options,
+      store, experiments, checkpoints, queue, events, logger, options, nc,
       preprocessing: clients.preprocessing,
       registry: clients.registry,
       progressIntervalMs: options.progressIntervalMs,

@@ -1,4 +1,4 @@
-import { JobState, ProgressUpdate, TrainingJob } from '@aimaas/proto';
+import { JobState, ProgressUpdate, TrainingJob, type GangMember } from '@aimaas/proto';
 import type { EventPublisher } from '@aimaas/events';
 import type { Logger } from '@aimaas/telemetry';
 import { isTerminal, withHistory, type JobStore } from './job-store.js';
@@ -36,6 +36,8 @@ export function phaseUpdate(jobId: string, phase: string, message = '', base?: P
 export class ProgressReporter {
   #lastSent = 0;
   #last: ProgressUpdate | undefined;
+  /** A data-parallel job's workers, written to the record with each epoch end. */
+  gang: (() => GangMember[]) | undefined;
 
   constructor(
     private readonly jobId: string,
@@ -83,7 +85,12 @@ export class ProgressReporter {
         ? record
         : {
             ...withHistory(record, update),
-            job: { ...record.job, progress: update, checkpointEpoch: Math.max(record.job.checkpointEpoch, checkpointEpoch) },
+            job: {
+              ...record.job,
+              progress: update,
+              checkpointEpoch: Math.max(record.job.checkpointEpoch, checkpointEpoch),
+              ...(this.gang && { gang: this.gang() }),
+            },
           },
     );
     await this.publish(update, checkpointEpoch);

@@ -2,7 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs';
 import { FailedPreconditionError } from '@aimaas/runtime';
 import type { Checkpoint, LoadedCheckpoint, TrainerState } from './checkpoints.js';
-import type { DataPlan } from './data-source.js';
+import type { Batch, DataPlan } from './data-source.js';
 import { evaluateSplit, metricNames, toTensors } from './evaluation.js';
 import { learningRateAt, type TrainingPlan } from './spec-mapping.js';
 import { modelInputShape, modelOutputShape, setLearningRate, type DataShape } from './training-model.js';
@@ -38,13 +38,18 @@ export interface TrainerContext {
   onEpochEnd(checkpoint: Checkpoint): Promise<void>;
   /** Called after each batch (the job's heartbeat). */
   onBatch?(): void;
+  /**
+   * Trains on one batch and returns `[loss, metric]` as `trainOnBatch` does (the default): a
+   * data-parallel gang's step (`Gang.step`). `step` is 1-based within `epoch`.
+   */
+  trainStep?(batch: Batch, at: { epoch: number; step: number }): Promise<number[]>;
 }
 
 /** The loss went to NaN or infinity: retrying the same job cannot help. */
 export class TrainingDivergedError extends FailedPreconditionError {}
 
 /**
- * Trains epoch by epoch with `model.trainOnBatch` on batches streamed from the data plan: sets
+ * Trains epoch by epoch with `model.trainOnBatch` (or `trainStep`) on batches streamed from the data plan: sets
  * the scheduled learning rate at each epoch start, evaluates the validation data at each end,
  * applies early stopping (restoring the best weights when asked) and hands a checkpoint (weights,
  * best weights, optimizer slots) to `onEpochEnd`; resumes from one with the same steps an unbroken
@@ -69,6 +74,14 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
     tf.dispose(ctx.resume.optimizer?.map((slot) => slot.tensor) ?? []);
   }
   const started = { seconds: state.trainSeconds, samples: state.samples };
+  const trainOnBatch = async (batch: Batch): Promise<number | number[]> => {
+    const { x, y } = toTensors(batch, shape, inputShape, outputShape);
+    try {
+      return await model.trainOnBatch(x, y);
+    } finally {
+      tf.dispose([x, y]);
+    }
+  };
   try {
     for (let epoch = state.epoch + 1; epoch <= plan.epochs && !state.stopped; epoch++) {
       const lr = learningRateAt(plan, epoch);
@@ -84,13 +97,7 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
       };
       for await (const batch of data.train(epoch, signal)) {
         signal.throwIfAborted();
-        const { x, y } = toTensors(batch, shape, inputShape, outputShape);
-        let result: number | number[];
-        try {
-          result = await model.trainOnBatch(x, y);
-        } finally {
-          tf.dispose([x, y]);
-        }
+        const result = ctx.trainStep ? await ctx.trainStep(batch, { epoch, step: step + 1 }) : await trainOnBatch(batch);
         // Wall time of the training loop (reading and decoding batches included, validation not).
         const now = performance.now();
         state.trainSeconds += (now - mark) / 1_000;

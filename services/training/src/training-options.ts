@@ -34,6 +34,19 @@ export interface TrainingOptions {
   workerId?: string;
   /** How long CancelTrainingJob waits for a running job to stop before answering. @default 5000 */
   cancelWaitMs?: number;
+  /**
+   * Data-parallel jobs (`config.workers` > 1): how long the leader looks for idle workers before
+   * it trains with those it found (down to itself alone). `AIMAAS_TRAINING_GANG_RECRUIT_TIMEOUT_MS`.
+   * @default 5000
+   */
+  gangRecruitTimeoutMs?: number;
+  /**
+   * Data-parallel jobs: how long the leader waits for a follower's gradients, and a follower for
+   * word from its leader, before the gang is given up (the job is then retried from its last
+   * checkpoint). It must exceed the slowest step. `AIMAAS_TRAINING_GANG_STEP_TIMEOUT_MS`.
+   * @default 60000
+   */
+  gangStepTimeoutMs?: number;
 }
 
 /** {@link TrainingOptions} with defaults applied. */
@@ -54,13 +67,16 @@ export function compileTrainingOptions(options: TrainingOptions = {}): CompiledT
     progressIntervalMs: int('progressIntervalMs', options.progressIntervalMs ?? 200, 0),
     workerId: nonEmpty('workerId', options.workerId ?? `${hostname()}-${process.pid}`),
     cancelWaitMs: int('cancelWaitMs', options.cancelWaitMs ?? 5_000, 0),
+    gangRecruitTimeoutMs: int('gangRecruitTimeoutMs', options.gangRecruitTimeoutMs ?? 5_000, 0),
+    gangStepTimeoutMs: int('gangStepTimeoutMs', options.gangStepTimeoutMs ?? 60_000, 100),
   };
 }
 
 /**
  * Reads the training settings from the environment (`AIMAAS_TRAINING_ACK_WAIT_MS`,
  * `AIMAAS_TRAINING_MAX_DELIVER`, `AIMAAS_TRAINING_WORKERS`, `AIMAAS_TRAINING_PROGRESS_INTERVAL_MS`,
- * `AIMAAS_TRAINING_WORKER_ID`); unset or empty variables take the defaults.
+ * `AIMAAS_TRAINING_WORKER_ID`, `AIMAAS_TRAINING_GANG_RECRUIT_TIMEOUT_MS`,
+ * `AIMAAS_TRAINING_GANG_STEP_TIMEOUT_MS`); unset or empty variables take the defaults.
  *
  * @throws TypeError naming the variable and its bad value.
  */
@@ -80,6 +96,10 @@ export function trainingOptionsFromEnv(env: Env = process.env): CompiledTraining
   if (maxDeliver !== undefined) options.maxDeliver = maxDeliver;
   if (workers !== undefined) options.workerConcurrency = workers;
   if (progress !== undefined) options.progressIntervalMs = progress;
+  const recruitTimeout = read('AIMAAS_TRAINING_GANG_RECRUIT_TIMEOUT_MS');
+  const stepTimeout = read('AIMAAS_TRAINING_GANG_STEP_TIMEOUT_MS');
+  if (recruitTimeout !== undefined) options.gangRecruitTimeoutMs = recruitTimeout;
+  if (stepTimeout !== undefined) options.gangStepTimeoutMs = stepTimeout;
   const workerId = env.AIMAAS_TRAINING_WORKER_ID?.trim();
   if (workerId) options.workerId = workerId;
   try {

@@ -3,15 +3,21 @@ import { PoisonJobError, type JobQueue, type QueuedJob } from '@aimaas/events';
 import { CancelledError, isDomainError } from '@aimaas/runtime';
 import type { ExperimentStore } from './experiment-store.js';
 import { createExperimentTracker, finalizeSearch, type FinalizeSearchPayload } from './experiments.js';
+import { createGangLeader } from './gang-leader.js';
+import { createGangFollower } from './gang-member.js';
+import type { NatsConnection } from './gang-protocol.js';
 import { isSearchTrial, isTerminal, type JobRecord } from './job-store.js';
 import { runTrainingJob, type JobOutcome, type JobRunnerDeps } from './job-runner.js';
 import { phaseUpdate, publishJobEvent } from './progress-reporter.js';
+import { SlotPool, type ReleaseSlot } from './slot-pool.js';
 import type { CompiledTrainingOptions } from './training-options.js';
 
 /** What a training worker needs: the runner's dependencies, the queue and the options. */
-export interface TrainingWorkerDeps extends JobRunnerDeps {
+export interface TrainingWorkerDeps extends Omit<JobRunnerDeps, 'gangs'> {
   /** The training job queue (`createJobQueue(nc, 'training', { ackWaitMs, maxDeliver })`). */
   queue: Pick<JobQueue, 'consume' | 'enqueue'>;
+  /** The process's NATS connection: data-parallel gangs talk over core NATS. */
+  nc: NatsConnection;
   /** Searches and cross-validations, which finished member jobs report to. */
   experiments: ExperimentStore;
   options: CompiledTrainingOptions;
@@ -40,13 +46,37 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED', 'RESOU
  * once (`training.job.failed`); an unavailable dependency is retried with backoff until the last
  * allowed delivery. A job cancelled meanwhile stops within one batch and registers nothing.
  *
+ * A job with `config.workers` > 1 makes this worker the leader of a data-parallel gang it recruits
+ * over NATS; in turn, each free slot of this worker offers itself to other workers' gangs. A slot
+ * serving a gang is busy: a job pulled meanwhile waits for a slot (its delivery kept alive).
+ *
  * @example
- * const worker = createTrainingWorker({ ...deps, queue: createJobQueue(nc, 'training', { ackWaitMs }) });
+ * const worker = createTrainingWorker({ ...deps, nc, queue: createJobQueue(nc, 'training', { ackWaitMs }) });
  * void worker.run(server.stopping);
  */
-export function createTrainingWorker(deps: TrainingWorkerDeps): TrainingWorker {
-  const { store, options, logger } = deps;
+export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWorker {
+  const { store, options, logger, nc } = workerDeps;
+  const slots = new SlotPool(options.workerConcurrency);
+  const gang = { nc, logger, workerId: options.workerId, recruitTimeoutMs: options.gangRecruitTimeoutMs, stepTimeoutMs: options.gangStepTimeoutMs };
+  const deps = { ...workerDeps, gangs: createGangLeader(gang) };
+  const follower = createGangFollower({ ...gang, preprocessing: deps.preprocessing, slots });
   const onJobFinished = createExperimentTracker(deps);
+
+  /** Waits (heartbeating the job) while gangs this worker follows hold every slot. */
+  async function handleInSlot(delivery: QueuedJob): Promise<void> {
+    const beat = setInterval(() => delivery.working(), Math.max(250, options.ackWaitMs / 3));
+    let release: ReleaseSlot;
+    try {
+      release = await slots.acquire(delivery.signal);
+    } finally {
+      clearInterval(beat);
+    }
+    try {
+      await handle(delivery);
+    } finally {
+      release();
+    }
+  }
 
   async function handle(delivery: QueuedJob): Promise<void> {
     const payload = delivery.json<{ jobId?: string } | FinalizeSearchPayload>();
@@ -181,7 +211,14 @@ export function createTrainingWorker(deps: TrainingWorkerDeps): TrainingWorker {
   return {
     async run(signal) {
       if (options.workerConcurrency === 0) return;
-      await deps.queue.consume({ handler: handle, concurrency: options.workerConcurrency, signal, graceMs: 5_000 });
+      const stop = new AbortController();
+      const following = follower.run(AbortSignal.any([signal, stop.signal]));
+      try {
+        await deps.queue.consume({ handler: handleInSlot, concurrency: options.workerConcurrency, signal, graceMs: 5_000 });
+      } finally {
+        stop.abort();
+        await following;
+      }
     },
   };
 }

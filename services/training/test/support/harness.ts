@@ -67,7 +67,7 @@ export async function startMesh(options: { training?: TrainingOptions | false } 
       createTrainingService({ store, experiments, queue, events, preprocessing: clients.preprocessing, hub, logger }),
     );
     const worker = createTrainingWorker({
-      store, experiments, checkpoints, queue, events, logger, options: compiled,
+      store, experiments, checkpoints, queue, events, logger, options: compiled, nc,
       preprocessing: clients.preprocessing, registry: clients.registry, progressIntervalMs: compiled.progressIntervalMs,
     });
     const port = await server.listen('127.0.0.1:0');

@@ -1,0 +1,182 @@
+import type * as tf from '@tensorflow/tfjs';
+import { SubmitTrainingJobRequest } from '@aimaas/proto';
+import type { Logger } from '@aimaas/telemetry';
+import { createDataPlan, type Batch } from './data-source.js';
+import {
+  FloatAssembler, FrameInbox, GANG_SUBJECTS, GangAbortedError, decodeFrame, encodeFrame, newGangId, publishFloats, publishQuietly,
+  type Frame, type GangMessage, type NatsConnection,
+} from './gang-protocol.js';
+import type { JobRunnerDeps } from './job-runner.js';
+import { shardGradients, shareOf, sliceRows, writeFlatWeights } from './shard-gradients.js';
+import type { SlotPool } from './slot-pool.js';
+import { toTrainingPlan } from './spec-mapping.js';
+import { buildTrainingModel, compileTrainingModel, dataShapeOf, type DataShape } from './training-model.js';
+
+/** What a worker needs to follow other workers' data-parallel jobs. */
+export interface GangFollowerDeps {
+  nc: NatsConnection;
+  preprocessing: JobRunnerDeps['preprocessing'];
+  logger: Logger;
+  workerId: string;
+  /** The worker's slots: a gang is followed only with a free one, which it holds meanwhile. */
+  slots: SlotPool;
+}
+
+/** The follower side of data-parallel training. */
+export interface GangFollower {
+  /**
+   * Answers recruit requests while `signal` is live: each free slot offers itself, and a slot that
+   * is joined follows its gang until the leader stops it, goes silent past the step timeout, or
+   * `signal` aborts (then the leader is told, so its attempt ends at once).
+   */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+type Join = Extract<GangMessage, { kind: 'join' }>;
+
+/** Creates the follower side of data-parallel training for one worker. */
+export function createGangFollower(deps: GangFollowerDeps): GangFollower {
+  const { nc, logger } = deps;
+  return {
+    async run(signal) {
+      const following = new Set<Promise<void>>();
+      const recruit = nc.subscribe(GANG_SUBJECTS.recruit, {
+        callback: (err, msg) => {
+          if (err || signal.aborted || !msg.reply) return;
+          let ask: GangMessage;
+          try {
+            ask = decodeFrame(msg.data).message;
+          } catch {
+            return;
+          }
+          if (ask.kind !== 'recruit') return;
+          const release = deps.slots.tryAcquire();
+          if (!release) return;
+          const member = newGangId('m');
+          const inbox = nc.subscribe(GANG_SUBJECTS.member(member), {
+            callback: (e, m) => {
+              if (e) return;
+              let request: GangMessage;
+              try {
+                request = decodeFrame(m.data).message;
+              } catch {
+                return;
+              }
+              clearTimeout(expiry);
+              inbox.unsubscribe();
+              if (request.kind !== 'join' || signal.aborted) {
+                release();
+                if (request.kind === 'join') m.respond(encodeFrame({ kind: 'joined', ok: false, reason: 'shutting down' }));
+                return;
+              }
+              const run: Promise<void> = follow(deps, member, request, signal, (answer) => m.respond(encodeFrame(answer)))
+                .catch((error: unknown) => logger.warn({ err: error, jobId: request.job }, 'following a data-parallel gang failed'))
+                .finally(() => {
+                  release();
+                  following.delete(run);
+                });
+              following.add(run);
+            },
+          });
+          // An offer the leader never takes up gives the slot back.
+          const expiry = setTimeout(() => {
+            inbox.unsubscribe();
+            release();
+          }, ask.reserveMs);
+          msg.respond(encodeFrame({ kind: 'offer', member, worker: deps.workerId }));
+        },
+      });
+      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+      recruit.unsubscribe();
+      await Promise.allSettled(following);
+    },
+  };
+}
+
+/**
+ * Follows one gang: builds the job's model and data plan as the leader did, answers the join,
+ * then for each step takes the leader's weights, reads the same global batch from its own
+ * ReadSplit stream, computes the gradients of its share and sends them up.
+ */
+async function follow(
+  deps: GangFollowerDeps,
+  member: string,
+  join: Join,
+  signal: AbortSignal,
+  answer: (message: GangMessage) => void,
+): Promise<void> {
+  const { nc, logger, workerId } = deps;
+  const request = SubmitTrainingJobRequest.fromJSON(join.request);
+  let model: tf.LayersModel | undefined;
+  let down: FrameInbox | undefined;
+  let train: { shape: DataShape; data: ReturnType<typeof createDataPlan> };
+  try {
+    const prepared = await deps.preprocessing.getPreparedDataset({ id: request.preparedDatasetId }, { signal });
+    const shape = dataShapeOf(prepared);
+    const plan = toTrainingPlan(request.config);
+    model = await buildTrainingModel(request.model!, shape, plan.seed);
+    compileTrainingModel(model, plan.optimizer, shape.task);
+    train = { shape, data: createDataPlan(deps.preprocessing, prepared, plan, shape.featureSize, join.fold) };
+    // Subscribed before answering, so the leader's first message cannot come too early.
+    down = new FrameInbox(nc, GANG_SUBJECTS.down(join.gang));
+  } catch (error) {
+    model?.dispose();
+    answer({ kind: 'joined', ok: false, reason: (error as Error).message });
+    throw error;
+  }
+  answer({ kind: 'joined', ok: true });
+  let rank = -1;
+  let stats = { steps: 0, samples: 0 };
+  let batches: AsyncIterator<Batch> | undefined;
+  try {
+    const first = await down.next(join.timeoutMs, signal, `the start of ${join.leader}'s gang`);
+    if (first.message.kind !== 'start' || first.message.ranks[member] === undefined) return;
+    rank = first.message.ranks[member];
+    const size = first.message.size;
+    logger.info({ jobId: join.job, leader: join.leader, rank, size }, 'following a data-parallel job');
+    let epoch = 0;
+    let step = 0;
+    let weights: FloatAssembler | undefined;
+    for (;;) {
+      const { message, payload }: Frame = await down.next(join.timeoutMs, signal, `the leader ${join.leader} of job ${join.job}`);
+      if (message.kind === 'stop') {
+        logger.info({ jobId: join.job, leader: join.leader, rank, reason: message.reason, ...stats }, 'left a data-parallel job');
+        return;
+      }
+      if (message.kind !== 'weights') continue;
+      weights ??= new FloatAssembler(message.total);
+      if (!weights.add(message, payload)) continue;
+      const values = weights.values;
+      weights = undefined;
+      if (message.epoch !== epoch) {
+        await batches?.return?.();
+        batches = train.data.train(message.epoch, signal)[Symbol.asyncIterator]();
+        epoch = message.epoch;
+        step = 0;
+      }
+      let batch: Batch | undefined;
+      while (step < message.step) {
+        const next = await batches!.next();
+        if (next.done) throw new GangAbortedError(`the training data of epoch ${epoch} ended after ${step} batches; the leader is at ${message.step}`);
+        batch = next.value;
+        step++;
+      }
+      if (!batch || batch.rows !== message.rows) {
+        throw new GangAbortedError(`epoch ${epoch} step ${message.step}: the leader has ${message.rows} rows, this worker ${batch?.rows ?? 'none'}`);
+      }
+      writeFlatWeights(model, values);
+      const [start, end] = shareOf(batch.rows, rank, size);
+      const share = await shardGradients(model, sliceRows(batch, start, end), train.shape);
+      publishFloats(nc, GANG_SUBJECTS.up(join.gang), { kind: 'grads', seq: message.seq, rank, rows: share.rows, loss: share.loss, metric: share.metric }, share.grads);
+      if (share.rows > 0) stats = { steps: stats.steps + 1, samples: stats.samples + share.rows };
+    }
+  } catch (error) {
+    const message = signal.aborted ? `worker ${workerId} is shutting down` : (error as Error).message;
+    publishQuietly(nc, GANG_SUBJECTS.up(join.gang), encodeFrame({ kind: 'error', rank, worker: workerId, message }));
+    if (!signal.aborted) logger.warn({ jobId: join.job, leader: join.leader, rank, reason: message, ...stats }, 'dropped a data-parallel job');
+  } finally {
+    await batches?.return?.().catch(() => undefined);
+    down.close();
+    model.dispose();
+  }
+}
