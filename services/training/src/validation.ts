@@ -2,13 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import type { PreparedDataset, SubmitTrainingJobRequest } from '@aimaas/proto';
 import { InvalidArgumentError } from '@aimaas/runtime';
 import { InvalidModelSpecError } from '@aimaas/ml';
-import { snake } from './spec-mapping.js';
+import { DEFAULT_BATCH_SIZE, snake } from './spec-mapping.js';
 import { buildTrainingModel, dataShapeOf, type DataShape } from './training-model.js';
 
 const OPTIMIZERS = ['sgd', 'adam', 'rmsprop', 'adagrad'];
 const SCHEDULES = ['constant', 'step', 'exponential', 'cosine'];
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const MAX_BATCH_SIZE = 65_536;
+/** The most data-parallel workers of one job: each step waits for the slowest of them. */
+const MAX_WORKERS = 64;
 
 /** Throws an INVALID_ARGUMENT naming the field path, e.g. `config.epochs: must be …`. */
 function invalid(path: string, message: string): never {
@@ -111,8 +113,16 @@ function validateConfig(request: SubmitTrainingJobRequest, shape: DataShape): vo
   if (!(Number.isFinite(config.validationSplit) && config.validationSplit >= 0 && config.validationSplit < 1)) {
     invalid('config.validation_split', `must be in [0, 1), got ${config.validationSplit}`);
   }
-  if (config.workers > 1) invalid('config.workers', `a job trains on one worker; data-parallel training is not supported, got ${config.workers}`);
-  if (config.workers < 0) invalid('config.workers', `must be 0 or 1, got ${config.workers}`);
+  if (!(Number.isInteger(config.workers) && config.workers >= 0 && config.workers <= MAX_WORKERS)) {
+    invalid('config.workers', `must be in 0..${MAX_WORKERS} (0 or 1 for one worker, more for data-parallel training), got ${config.workers}`);
+  }
+  const batchSize = config.batchSize || DEFAULT_BATCH_SIZE;
+  if (config.workers > batchSize) {
+    invalid(
+      'config.batch_size',
+      `must be at least config.workers (${config.workers}) so that every worker has rows of each batch, got ${batchSize}${config.batchSize === 0 ? ' (the default)' : ''}`,
+    );
+  }
 }
 
 /** The metric names a job reports per epoch, and so may monitor. */

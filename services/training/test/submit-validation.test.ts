@@ -76,6 +76,22 @@ describe('SubmitTrainingJob validation', () => {
     ],
     ['a validation split of 1', { ...base, config: { ...config, validationSplit: 1 } }, 'config.validation_split: must be in [0, 1), got 1'],
     [
+      'a negative number of workers',
+      { ...base, config: { ...config, workers: -1 } },
+      'config.workers: must be in 0..64 (0 or 1 for one worker, more for data-parallel training), got -1',
+    ],
+    ['more workers than one job may use', { ...base, config: { ...config, workers: 65 } }, 'config.workers: must be in 0..64 (0 or 1 for one worker, more for data-parallel training), got 65'],
+    [
+      'a batch smaller than the workers that share it',
+      { ...base, config: { ...config, batchSize: 4, workers: 8 } },
+      'config.batch_size: must be at least config.workers (8) so that every worker has rows of each batch, got 4',
+    ],
+    [
+      'a default batch smaller than the workers',
+      { ...base, config: { ...config, batchSize: 0, workers: 40 } },
+      'config.batch_size: must be at least config.workers (40) so that every worker has rows of each batch, got 32 (the default)',
+    ],
+    [
       'a convolution block without filters',
       {
         ...base,
