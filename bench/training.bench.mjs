@@ -20,8 +20,8 @@
 //    test split). It measures samples/s; its test accuracy after that short run is a sanity check.
 // Reports import and prepare seconds, test accuracy, training samples/s and their ratio.
 //
-// Knobs: BENCH_MODELS=mlp,cnn  BENCH_MLP_EPOCHS=10  BENCH_CNN_EPOCHS=3  BENCH_TRAIN_ROWS=60000
-//        BENCH_INPROCESS_ROWS=6000  BENCH_BATCH=64
+// Knobs: BENCH_MODELS=mlp,cnn  BENCH_MLP_EPOCHS=10  BENCH_CNN_EPOCHS=5  BENCH_TRAIN_ROWS=60000
+//        BENCH_INPROCESS_ROWS=6000  BENCH_BATCH=64  BENCH_SCHEDULE=cosine|constant
 // Run: `npm run bench -- training` (builds first) or `node bench/training.bench.mjs out.json`.
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
@@ -41,7 +41,10 @@ import { fmt, table, writeResult } from './report.mjs';
 const resultFile = process.argv[2] ?? join(root, 'bench', 'results', 'training.json');
 const dataDir = process.env.AIMAAS_FASHION_MNIST_DIR ?? '/work/shared/datasets/fashion-mnist';
 const MODELS = (process.env.BENCH_MODELS ?? 'mlp,cnn').split(',');
-const EPOCHS = { mlp: Number(process.env.BENCH_MLP_EPOCHS ?? 10), cnn: Number(process.env.BENCH_CNN_EPOCHS ?? 3) };
+const EPOCHS = { mlp: Number(process.env.BENCH_MLP_EPOCHS ?? 10), cnn: Number(process.env.BENCH_CNN_EPOCHS ?? 5) };
+/** Adam 1e-3, decayed over the run by this schedule (cosine down to MIN_LR, or constant). */
+const SCHEDULE = process.env.BENCH_SCHEDULE ?? 'cosine';
+const MIN_LR = 1e-5;
 const TRAIN_ROWS = Number(process.env.BENCH_TRAIN_ROWS ?? 60_000);
 const INPROCESS_ROWS = Number(process.env.BENCH_INPROCESS_ROWS ?? 6_000);
 const BATCH = Number(process.env.BENCH_BATCH ?? 64);
@@ -198,7 +201,11 @@ async function trainThroughService(clients, preparedId, kind) {
     SubmitTrainingJobRequest.fromPartial({
       preparedDatasetId: preparedId,
       model: SPECS[kind].proto,
-      config: { optimizer: { name: 'adam', learningRate: 0.001 }, batchSize: BATCH, epochs: EPOCHS[kind], seed: SEED },
+      config: {
+        optimizer: { name: 'adam', learningRate: 0.001 },
+        schedule: { kind: SCHEDULE, minLearningRate: SCHEDULE === 'cosine' ? MIN_LR : 0 },
+        batchSize: BATCH, epochs: EPOCHS[kind], seed: SEED,
+      },
       modelName: `fashion-mnist-${kind}`,
     }),
   );
@@ -310,7 +317,7 @@ const markdown = [
   '',
   table(['model', 'epochs', 'test acc (service)', `test acc (model.fit, ${fmt(INPROCESS_ROWS, 0)} rows × 1 epoch)`, 'samples/s (service)', 'samples/s (model.fit)', 'service / fit', 'job wall s'], rows),
   '',
-  `${fmt(trainRows, 0)} training and ${fmt(testRows, 0)} test rows (the canonical split, from the split column), batch ${BATCH}, adam 1e-3, seed ${SEED}, TF.js backend ${backend.backend}${backend.simd ? ' (SIMD, 1 thread)' : ''}. ` +
+  `${fmt(trainRows, 0)} training and ${fmt(testRows, 0)} test rows (the canonical split, from the split column), batch ${BATCH}, adam 1e-3${SCHEDULE === 'cosine' ? ` with a cosine decay to ${MIN_LR} over the epochs` : ''}, seed ${SEED}, TF.js backend ${backend.backend}${backend.simd ? ' (SIMD, 1 thread)' : ''}. ` +
     `Data: the preprocessing service process (ImportDataset of the IDX files as CSV, PrepareDataset with min-max scaled pixels fitted on the training rows; prepared features from ${fmt(range.min, 3)} to ${fmt(range.max, 3)} in the rows read back); the training service streams it with ReadSplit. ` +
     `Service samples/s: the training loop's wall time in the last epoch (ReadSplit streaming and decoding included, validation and export not); ` +
     `model.fit: one epoch over the first ${fmt(INPROCESS_ROWS, 0)} prepared training rows (read once through ReadSplit) / fit time, same model, batch and optimizer; its test accuracy after that short run is only a sanity check. ` +
@@ -320,7 +327,7 @@ writeResult(resultFile, {
   title: 'Training: Fashion-MNIST through preprocessing and training services vs in-process model.fit',
   markdown,
   data: {
-    backend, epochs: EPOCHS, batch: BATCH, trainRows, testRows, inProcessRows: INPROCESS_ROWS,
+    backend, epochs: EPOCHS, schedule: SCHEDULE, batch: BATCH, trainRows, testRows, inProcessRows: INPROCESS_ROWS,
     dataset: { rows: dataset.rows, columns: dataset.columns.length, bytes: dataset.bytes, preparedId: prepared.id, features: prepared.featureNames.length },
     timing, featureRange: range, results,
   },
