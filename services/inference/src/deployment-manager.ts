@@ -5,6 +5,7 @@ import { encodeKey, type KvStore } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';
 import { formatRef, recordOf, registryFailure, toDeployment, type DeploymentEntry, type DeploymentRecord } from './deployment-record.js';
 import type { InferenceMetrics } from './inference-metrics.js';
+import { releaseFreedMemory } from './memory-release.js';
 import { chooseRuntime, estimateMemoryBytes, loadLiveModel, type LiveModel, type RegistryReader } from './live-model.js';
 
 /** Dependencies of a {@link DeploymentManager}. */
@@ -213,12 +214,14 @@ export class DeploymentManager {
     }
   }
 
+  /** Retires a model once its requests finished, then hands the memory it used back to the OS. */
   private async free(live: LiveModel): Promise<void> {
     try {
       await live.retire();
     } finally {
       this.reservedBytes -= live.memoryBytes;
     }
+    releaseFreedMemory();
   }
 
   private async remove(servedName: string, stored: boolean): Promise<void> {

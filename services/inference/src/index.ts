@@ -21,5 +21,7 @@ export { LiveModel, chooseRuntime, estimateMemoryBytes, loadLiveModel } from './
 export type { BatchingSettings, LoadOptions, RegistryReader } from './live-model.js';
 export { createOnnxRunner, createTfjsRunner, zeroFeeds } from './model-runner.js';
 export type { ModelRunner, TensorInfo } from './model-runner.js';
+export { releaseFreedMemory } from './memory-release.js';
+export type { MemoryRelease } from './memory-release.js';
 export { decodeInput, elementCount, ELEMENT_TYPES, OIP_DATATYPES } from './datatypes.js';
 export type { ElementArray, ElementType, RunnerTensor, WireTensor } from './datatypes.js';

@@ -1,7 +1,10 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Runtime, type ModelVersion } from '@aimaas/proto';
 import { parsePipeline, type FittedPipeline } from '@aimaas/pipeline';
 import { FailedPreconditionError } from '@aimaas/runtime';
-import { downloadModelArtifacts, type RegistryClient } from '@aimaas/sdk';
+import { downloadModelArtifacts, downloadToDirectory, type RegistryClient } from '@aimaas/sdk';
 import type { RunnerTensor } from './datatypes.js';
 import { DynamicBatcher, type BatchResult, type SubmitOptions } from './dynamic-batcher.js';
 import type { InferenceMetrics } from './inference-metrics.js';
@@ -108,27 +111,34 @@ export interface LoadOptions {
 /**
  * Downloads the files of `version` the runtime needs (each file's SHA-256 checked by the SDK),
  * loads them into ONNX Runtime or TF.js, parses the fitted pipeline, and runs the warm-up batch.
+ *
+ * ONNX files go to a temporary directory that ONNX Runtime reads from (external data files
+ * beside the model included) and that is removed once the session exists: the model's bytes
+ * then live only in the session's native memory, which Undeploy frees, instead of also in
+ * JavaScript buffers that stay resident until some later garbage collection.
  */
 export async function loadLiveModel(registry: RegistryReader, version: ModelVersion, options: LoadOptions): Promise<LiveModel> {
-  const format = options.runtime === 'onnx' ? 'onnx' : 'tfjs-layers';
-  const chunks = new Map<string, Uint8Array[]>();
-  await downloadModelArtifacts(
-    registry,
-    { ref: { name: version.name, version: version.version }, format },
-    {
-      onFile: (file) => void chunks.set(file.path, []),
-      onChunk: (chunk, file) => void chunks.get(file.path)!.push(chunk),
-      ...(options.signal && { signal: options.signal }),
-    },
-  );
-  const files = new Map([...chunks].map(([path, parts]) => [path, new Uint8Array(Buffer.concat(parts))]));
+  const ref = { name: version.name, version: version.version };
   const signature = version.signature ? { inputs: version.signature.inputs, outputs: version.signature.outputs } : undefined;
+  const callOptions = options.signal ? { signal: options.signal } : {};
   let runner: ModelRunner;
   if (options.runtime === 'onnx') {
     const onnxFile = version.files.find((f) => f.format === 'onnx')!;
-    runner = await createOnnxRunner(files.get(onnxFile.path)!, signature);
+    const directory = await mkdtemp(join(tmpdir(), 'aimaas-model-'));
+    try {
+      const { files } = await downloadToDirectory(registry, ref, directory, { format: 'onnx', ...callOptions });
+      runner = await createOnnxRunner(files.find((f) => f.path === onnxFile.path)!.localPath, signature);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   } else {
-    const byBaseName = new Map([...files].map(([path, bytes]) => [path.split('/').pop()!, bytes]));
+    const chunks = new Map<string, Uint8Array[]>();
+    await downloadModelArtifacts(registry, { ref, format: 'tfjs-layers' }, {
+      onFile: (file) => void chunks.set(file.path, []),
+      onChunk: (chunk, file) => void chunks.get(file.path)!.push(chunk),
+      ...callOptions,
+    });
+    const byBaseName = new Map([...chunks].map(([path, parts]) => [path.split('/').pop()!, new Uint8Array(Buffer.concat(parts))]));
     runner = await createTfjsRunner(byBaseName, signature);
   }
   try {

@@ -34,17 +34,19 @@ function oipOfOrt(type: string): string {
 }
 
 /**
- * An ONNX Runtime session over a model's bytes. Inputs and outputs come from the model itself
+ * An ONNX Runtime session over a model file's path (ONNX Runtime reads it, and any external data
+ * beside it, into native memory) or its bytes. Inputs and outputs come from the model itself
  * (symbolic dimensions are -1); `signature` only fills in shapes the model leaves out.
  */
-export async function createOnnxRunner(bytes: Uint8Array, signature?: { inputs: TensorSpec[]; outputs: TensorSpec[] }): Promise<ModelRunner> {
+export async function createOnnxRunner(model: string | Uint8Array, signature?: { inputs: TensorSpec[]; outputs: TensorSpec[] }): Promise<ModelRunner> {
   // No spinning worker threads: on a few shared cores they starve the event loop serving gRPC.
-  const session = await ort.InferenceSession.create(bytes, {
+  const options: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  });
+  };
+  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   const describe = (metadata: readonly ort.InferenceSession.ValueMetadata[], names: readonly string[], specs: TensorSpec[] = []) =>
     names.map((name, i) => {
       const meta = metadata[i];
