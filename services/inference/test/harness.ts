@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
@@ -7,7 +9,7 @@ import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
 import { createClients, type AimaasClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
-import { repoRoot, startNatsServer, type TestNatsServer } from '@aimaas/testing';
+import { freePort, repoRoot, startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
 import { openInference, type InferenceOptions, type InferenceReplica } from '../src/index.js';
 
 type Nats = Awaited<ReturnType<typeof connectNats>>;
@@ -85,14 +87,37 @@ async function startInference(natsUrl: string, registryAddr: string, options: Pa
   };
 }
 
-/** Starts the whole mesh for a suite; `close()` stops everything. */
-export async function startMesh(options: Partial<InferenceOptions> = {}): Promise<Mesh> {
+/** A nats-server and a registry on it, in this process. */
+export interface RegistryNode {
+  nats: TestNatsServer;
+  registryAddr: string;
+  /** Stops the registry, then the nats-server. */
+  close(): Promise<void>;
+}
+
+/** Starts a nats-server and the registry service on a real gRPC server (port 0). */
+export async function startRegistry(): Promise<RegistryNode> {
   const nats = await startNatsServer();
   const registryNc: Nats = await connectNats(nats.url, { name: 'registry-test' });
   const registry = await openRegistry(registryNc, { logger });
   const registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off', shutdownGraceMs: 500 })
     .add(RegistryServiceService, registry.handlers);
   const registryAddr = `127.0.0.1:${await registryServer.listen('127.0.0.1:0')}`;
+  return {
+    nats,
+    registryAddr,
+    async close() {
+      await registryServer.shutdown({ graceMs: 500 });
+      await registry.close();
+      await registryNc.drain();
+      await nats.stop();
+    },
+  };
+}
+
+/** Starts the whole mesh for a suite; `close()` stops everything. */
+export async function startMesh(options: Partial<InferenceOptions> = {}): Promise<Mesh> {
+  const { nats, registryAddr, close: closeRegistry } = await startRegistry();
   const inference = await startInference(nats.url, registryAddr, options);
   const replicas: InferenceNode[] = [inference];
   return {
@@ -107,10 +132,7 @@ export async function startMesh(options: Partial<InferenceOptions> = {}): Promis
     },
     async close() {
       for (const node of replicas) await node.close();
-      await registryServer.shutdown({ graceMs: 500 });
-      await registry.close();
-      await registryNc.drain();
-      await nats.stop();
+      await closeRegistry();
     },
   };
 }
@@ -127,3 +149,50 @@ export async function failure(promise: Promise<unknown>): Promise<{ code: number
 }
 
 export { grpc };
+
+/** An inference service running as its own OS process (`dist/main.js`), as `npm start` runs it. */
+export interface InferenceProcess {
+  pid: number;
+  addr: string;
+  /** SDK clients of this process and of the registry it reads. */
+  clients: AimaasClients;
+  /** The process's resident memory now (VmRSS of /proc/<pid>/status), in MiB. */
+  rssMiB(): number;
+  /** Everything it printed so far. */
+  output(): string;
+  /** SIGTERM, then waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `services/inference/dist/main.js` against a running NATS and registry (build it first). */
+export async function startInferenceProcess(natsUrl: string, registryAddr: string, nodeArgs: string[] = []): Promise<InferenceProcess> {
+  const addr = `127.0.0.1:${await freePort()}`;
+  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot(), 'services/inference/dist/main.js')], {
+    env: {
+      ...process.env, NATS_URL: natsUrl, AIMAAS_REGISTRY_ADDR: registryAddr, AIMAAS_INFERENCE_ADDR: addr,
+      AIMAAS_METRICS_ADDR: 'off', LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await waitFor(() => output.includes('"msg":"inference serving"') || child.exitCode !== null, {
+    timeoutMs: 60_000, message: 'the inference process to serve',
+  });
+  if (child.exitCode !== null) throw new Error(`the inference process exited (${child.exitCode}): ${output}`);
+  const clients = createClients({ addresses: { registry: registryAddr, inference: addr }, tracing: false });
+  return {
+    pid: child.pid!,
+    addr,
+    clients,
+    rssMiB: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) / 1024,
+    output: () => output,
+    async stop() {
+      clients.close();
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
