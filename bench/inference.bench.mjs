@@ -4,6 +4,9 @@
 // - transport floor: a bare grpc-js unary echo of the same ModelInferRequest bytes;
 // - the service over the Open Inference Protocol at concurrency 1, 16, 64, without and with
 //   dynamic batching. Throughput, p50 and p99.
+// Also the inference process's resident memory (VmRSS) before each Deploy, after its traffic,
+// and after its Undeploy: the last should be back near the first.
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import * as grpc from '@grpc/grpc-js';
 import { buildModel, exportOnnx, initBackend } from '@aimaas/ml';
@@ -45,7 +48,11 @@ const Echo = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
 const echo = new Echo(echoServer.address, grpc.credentials.createInsecure());
 
 const rows = [];
+const memoryRows = [];
 const data = {};
+/** The inference process's resident memory now, in MiB. */
+const inferenceRssMiB = () =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${inferenceProcess.child.pid}/status`, 'utf8'))[1]) / 1024;
 for (const [name, { spec, inputShape }] of Object.entries(MODELS)) {
   const model = await buildModel(spec, { inputShape, outputSize: 10, task: 'classification', seed: 1 });
   const onnx = exportOnnx(model);
@@ -87,13 +94,14 @@ for (const [name, { spec, inputShape }] of Object.entries(MODELS)) {
       { seconds: SECONDS, concurrency },
     );
   }
-  data[name] = { compute, transport, service: {} };
+  data[name] = { compute, transport, service: {}, rssMiB: {} };
   rows.push([name, 'ONNX Runtime in-process (compute floor)', 1, fmt(compute.opsPerSecond, 0), fmt(compute.p50, 3), fmt(compute.p99, 3), '']);
   for (const c of [1, 16, 64]) {
     rows.push([name, 'bare grpc-js echo (transport floor)', c, fmt(transport[c].opsPerSecond, 0), fmt(transport[c].p50, 2), fmt(transport[c].p99, 2), '']);
   }
   for (const batching of [false, true]) {
     const served = `fmnist-${name}-${batching ? 'batched' : 'unbatched'}`;
+    const rssBefore = inferenceRssMiB();
     await clients.inference.deploy({
       model: { name: `fmnist-${name}` },
       servedName: served,
@@ -116,7 +124,14 @@ for (const [name, { spec, inputShape }] of Object.entries(MODELS)) {
         fmt(result.opsPerSecond / floor, 2),
       ]);
     }
+    const rssDeployed = inferenceRssMiB();
     await clients.inference.undeploy({ servedName: served });
+    const rssUndeployed = inferenceRssMiB();
+    data[name].rssMiB[batching ? 'batched' : 'unbatched'] = { before: rssBefore, deployed: rssDeployed, undeployed: rssUndeployed };
+    memoryRows.push([
+      name, fmt(onnx.byteLength / 2 ** 20, 1), batching ? 'batching' : 'no batching',
+      fmt(rssBefore, 1), fmt(rssDeployed, 1), fmt(rssUndeployed, 1),
+    ]);
   }
 }
 
@@ -124,6 +139,10 @@ const markdown = [
   `One row per request, ${SECONDS} s per cell after warm-up. "ratio" = service throughput / min(compute floor, transport floor at the same concurrency). Targets: ≥ 0.8 at concurrency 64; p99 ≤ 3 × p50 at 16; batching raises CNN throughput.`,
   '',
   table(['model', 'path', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'ratio'], rows),
+  '',
+  'Inference process RSS (MiB) before Deploy, after the traffic above, and after Undeploy:',
+  '',
+  table(['model', 'ONNX MiB', 'deployment', 'before Deploy', 'deployed', 'after Undeploy'], memoryRows),
 ].join('\n');
 writeResult(process.argv[2] ?? 'inference.json', { title: 'Inference: Open Inference Protocol serving vs its floors', markdown, data });
 echo.close();
