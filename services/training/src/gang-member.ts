@@ -50,8 +50,8 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
             return;
           }
           if (ask.kind !== 'recruit') return;
-          const release = deps.slots.tryAcquire();
-          if (!release) return;
+          const slot = deps.slots.tryAcquire();
+          if (!slot) return;
           const member = newGangId('m');
           const inbox = nc.subscribe(GANG_SUBJECTS.member(member), {
             callback: (e, m) => {
@@ -65,14 +65,15 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
               clearTimeout(expiry);
               inbox.unsubscribe();
               if (request.kind !== 'join' || signal.aborted) {
-                release();
+                slot.release();
                 if (request.kind === 'join') m.respond(encodeFrame({ kind: 'joined', ok: false, reason: 'shutting down' }));
                 return;
               }
+              slot.follow();
               const run: Promise<void> = follow(deps, member, request, signal, (answer) => m.respond(encodeFrame(answer)))
                 .catch((error: unknown) => logger.warn({ err: error, jobId: request.job }, 'following a data-parallel gang failed'))
                 .finally(() => {
-                  release();
+                  slot.release();
                   following.delete(run);
                 });
               following.add(run);
@@ -81,7 +82,7 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
           // An offer the leader never takes up gives the slot back.
           const expiry = setTimeout(() => {
             inbox.unsubscribe();
-            release();
+            slot.release();
           }, ask.reserveMs);
           msg.respond(encodeFrame({ kind: 'offer', member, worker: deps.workerId }));
         },
@@ -120,6 +121,7 @@ async function follow(
     // Subscribed before answering, so the leader's first message cannot come too early.
     down = new FrameInbox(nc, GANG_SUBJECTS.down(join.gang));
   } catch (error) {
+    model?.optimizer?.dispose();
     model?.dispose();
     answer({ kind: 'joined', ok: false, reason: (error as Error).message });
     throw error;
@@ -177,6 +179,7 @@ async function follow(
   } finally {
     await batches?.return?.().catch(() => undefined);
     down.close();
+    model.optimizer?.dispose();
     model.dispose();
   }
 }

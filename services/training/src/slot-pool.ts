@@ -1,6 +1,13 @@
 /** Gives a held slot back; calling it again does nothing. */
 export type ReleaseSlot = () => void;
 
+/** A slot offered to a data-parallel gang: reserved until it follows the gang or is released. */
+export interface GangSlot {
+  /** The gang took the offer: the slot now follows it until released. */
+  follow(): void;
+  release: ReleaseSlot;
+}
+
 /**
  * The training slots of one worker (`workerConcurrency` of them), shared by the jobs it pulls and
  * the data-parallel gangs it follows, so a process never trains more at once than it was sized for.
@@ -9,7 +16,9 @@ export type ReleaseSlot = () => void;
  */
 export class SlotPool {
   #free: number;
+  #following = 0;
   readonly #waiting: Array<() => void> = [];
+  readonly #listeners = new Set<() => void>();
 
   constructor(readonly size: number) {
     this.#free = size;
@@ -20,15 +29,38 @@ export class SlotPool {
     return this.#free;
   }
 
-  /** A slot if one is free and no job waits for one (a gang's offer), else undefined. */
-  tryAcquire(): ReleaseSlot | undefined {
+  /** True while gangs hold every slot: the worker should not pull jobs then. */
+  get allFollowing(): boolean {
+    return this.size > 0 && this.#following === this.size;
+  }
+
+  /** Calls `listener` after every change of {@link allFollowing}'s inputs; returns its remover. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** A slot for a gang if one is free and no job waits for one, else undefined. */
+  tryAcquire(): GangSlot | undefined {
     if (this.#free === 0 || this.#waiting.length > 0) return undefined;
     this.#free--;
-    return this.#releaser();
+    let following = false;
+    const release = this.#releaser(() => {
+      if (following) this.#following--;
+    });
+    return {
+      follow: () => {
+        if (following) return;
+        following = true;
+        this.#following++;
+        this.#changed();
+      },
+      release,
+    };
   }
 
   /**
-   * A slot for a job, waiting while every slot is taken (by gangs this worker follows).
+   * A slot for a job, waiting while every slot is taken.
    *
    * @throws `signal.reason` when it aborts first.
    */
@@ -54,15 +86,36 @@ export class SlotPool {
     return this.#releaser();
   }
 
-  #releaser(): ReleaseSlot {
+  /** Resolves once some slot is not following a gang (at once when one is not). */
+  async untilNotAllFollowing(signal: AbortSignal): Promise<void> {
+    if (!this.allFollowing || signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.allFollowing && !signal.aborted) return;
+        off();
+        signal.removeEventListener('abort', check);
+        resolve();
+      };
+      const off = this.onChange(check);
+      signal.addEventListener('abort', check, { once: true });
+    });
+  }
+
+  #releaser(onRelease?: () => void): ReleaseSlot {
     let held = true;
     return () => {
       if (!held) return;
       held = false;
+      onRelease?.();
       // A waiting job takes the slot over directly, so no gang offer slips in between.
       const next = this.#waiting.shift();
       if (next) next();
       else this.#free++;
+      this.#changed();
     };
+  }
+
+  #changed(): void {
+    for (const listener of this.#listeners) listener();
   }
 }

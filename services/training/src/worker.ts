@@ -214,7 +214,18 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
       const stop = new AbortController();
       const following = follower.run(AbortSignal.any([signal, stop.signal]));
       try {
-        await deps.queue.consume({ handler: handleInSlot, concurrency: options.workerConcurrency, signal, graceMs: 5_000 });
+        while (!signal.aborted) {
+          // While gangs hold every slot, pull nothing: a job pulled now would sit here until the
+          // gang ends while other workers may be idle. A job caught waiting is handed back.
+          await slots.untilNotAllFollowing(signal);
+          const pause = new AbortController();
+          const off = slots.onChange(() => slots.allFollowing && pause.abort());
+          try {
+            await deps.queue.consume({ handler: handleInSlot, concurrency: options.workerConcurrency, signal: AbortSignal.any([signal, pause.signal]), graceMs: 5_000 });
+          } finally {
+            off();
+          }
+        }
       } finally {
         stop.abort();
         await following;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobState, type PreparedDataset, type TrainingJob } from '@aimaas/proto';
-import { fixturePath } from '@aimaas/testing';
+import { fixturePath, waitFor } from '@aimaas/testing';
 import { shareOf } from '../src/shard-gradients.js';
 import { startMesh, type Mesh } from './support/harness.js';
 import { downloadFiles, irisJob, waitForEnd, watchAll } from './support/helpers.js';
@@ -80,5 +80,29 @@ describe('data-parallel training (config.workers = 2)', () => {
     let maxDiff = 0;
     w1.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - w2[i]!))));
     expect(maxDiff).toBeLessThan(1e-4);
+  });
+
+  it('stops the whole gang on cancel: both workers are free for the next data-parallel job at once', async () => {
+    const config = { ...irisJob(iris.id).config!, epochs: 500, batchSize: 2, workers: 2 };
+    const long = await mesh.clients.training.submitTrainingJob(irisJob(iris.id, { skipRegistration: true, config }));
+    await waitFor(
+      async () => {
+        const j = await mesh.clients.training.getTrainingJob({ id: long.id });
+        return j.gang.length === 2 && j.checkpointEpoch >= 1;
+      },
+      { timeoutMs: 30_000, intervalMs: 20, message: 'the gang to train an epoch' },
+    );
+    const cancelled = await mesh.clients.training.cancelTrainingJob({ id: long.id });
+    expect(cancelled.state).toBe(JobState.JOB_STATE_CANCELLED);
+
+    // A follower still in the cancelled gang would hold its slot until its step timeout (30 s),
+    // past the next job's recruit timeout (5 s): that job would then train on one worker.
+    const next = await mesh.clients.training.submitTrainingJob(irisJob(iris.id, { skipRegistration: true, config: { ...config, epochs: 2 } }));
+    const done = await waitForEnd(mesh.clients, next.id);
+    expect(done.state).toBe(JobState.JOB_STATE_SUCCEEDED);
+    expect(done.gang.map((m) => m.worker).sort()).toEqual(['test-0', 'test-1']);
+    const stopped = await mesh.clients.training.getTrainingJob({ id: long.id });
+    expect(stopped.state).toBe(JobState.JOB_STATE_CANCELLED);
+    expect(stopped.checkpointEpoch).toBeLessThan(500);
   });
 });
