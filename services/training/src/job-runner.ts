@@ -125,6 +125,8 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
     }
     return outcome;
   } finally {
+    // compileModel hands the model an optimizer instance, which model.dispose() leaves alone.
+    model.optimizer?.dispose();
     model.dispose();
     if (tf.memory().numTensors > 10_000) deps.logger.warn({ tensors: tf.memory().numTensors }, 'many live tensors after a job');
   }
