@@ -30,6 +30,8 @@ env.AIMAAS_DATA_DIR = dataDir;
 
 const children = [];
 let stopping = false;
+/** The demo seed while it runs (stopped first on Ctrl-C). */
+let seeding;
 
 function say(message) {
   console.log(`[aimaas] ${message}`);
@@ -122,6 +124,7 @@ async function stopAll(exitCode) {
   if (stopping) return;
   stopping = true;
   say('stopping…');
+  seeding?.kill('SIGTERM');
   // Services first (they drain NATS), NATS last.
   const ordered = [...children].reverse();
   for (const { name, child } of ordered) {
@@ -170,12 +173,28 @@ async function main() {
     ),
   );
   say('all five services are SERVING');
-  if (!args.has('--no-demo') && !existsSync(demoMarker)) {
-    const seed = path.join(root, 'scripts', 'seed-demo.mjs');
-    // The demo model needs training and inference; the seed script exists once they do.
-    if (existsSync(seed)) run(process.execPath, [seed, demoMarker]);
+  if (!args.has('--no-demo') && !existsSync(demoMarker)) await seedDemo();
+  if (!args.has('--no-demo') && existsSync(demoMarker)) {
+    say(`try: npx aimaas predict iris --records '${DEMO_RECORDS}'        (Ctrl-C stops everything)`);
+  } else {
+    say('try: npx aimaas models list        (Ctrl-C stops everything)');
   }
-  say('try: npx aimaas models list        (Ctrl-C stops everything)');
+}
+
+const DEMO_RECORDS = JSON.stringify([{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }]);
+
+/**
+ * Trains and deploys the demo model (scripts/seed-demo.mjs, which writes the marker when it
+ * worked). A failed seed leaves the services running and is tried again on the next start.
+ */
+async function seedDemo() {
+  seeding = spawn(process.execPath, [path.join(root, 'scripts', 'seed-demo.mjs'), demoMarker], { cwd: root, env, stdio: 'inherit' });
+  const code = await new Promise((resolve) => seeding.once('exit', (c, signal) => resolve(c ?? signal)));
+  seeding = undefined;
+  if (code !== 0 && !stopping) {
+    say(`the demo model was NOT seeded (exit ${code}): see the [demo] lines above. The services keep running;`);
+    say('the next npm start on this data dir tries again (npm start -- --no-demo skips it).');
+  }
 }
 
 process.on('SIGINT', () => void stopAll(0));
