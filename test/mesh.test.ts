@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
@@ -50,7 +51,8 @@ beforeAll(async () => {
   Object.assign(env, { NATS_URL: nats.url, AIMAAS_DATA_DIR: dataDir, AIMAAS_METRICS_ADDR: 'off', LOG_LEVEL: 'warn' });
   for (const service of SERVICES) env[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
   // Its own process group, like a command started from a terminal: Ctrl-C goes to the group.
-  launcher = spawn(process.execPath, ['scripts/start.mjs', '--no-build', '--no-demo'], {
+  // With the demo: on this new data dir it trains and deploys `iris` once the services serve.
+  launcher = spawn(process.execPath, ['scripts/start.mjs', '--no-build'], {
     cwd: root,
     env: { ...process.env, ...env },
     detached: true,
@@ -78,13 +80,32 @@ describe('npm start', () => {
     expect(output).toContain(`using NATS at ${nats.url}`);
   });
 
-  it('answers `aimaas models list`', async () => {
+  it('seeds the demo on a new data dir, and the predict command it prints answers with a label', async () => {
+    await waitFor(() => /\[aimaas\] (try: npx aimaas predict|the demo model was NOT seeded)/.test(output), {
+      timeoutMs: 120_000,
+      message: 'the demo model to be seeded',
+    });
+    expect(output).not.toContain('NOT seeded');
+    expect(existsSync(join(dataDir, 'demo-seeded'))).toBe(true);
+    // The command exactly as printed (and as the README's quick start shows it).
+    const printed = /npx aimaas predict iris --records '(\[.*\])'/.exec(output);
+    expect(printed).not.toBeNull();
     // The bin the README's `npx aimaas` finds (linked after the build).
+    const result = await run('node_modules/.bin/aimaas', ['predict', 'iris', '--records', printed![1]!, '--json']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const prediction = JSON.parse(result.stdout);
+    expect(prediction).toMatchObject({ servedName: 'iris', version: 1 });
+    // The printed record is the first iris row, a setosa; any trained model gets it right.
+    expect(prediction.classifications).toEqual([expect.objectContaining({ label: 'setosa' })]);
+  }, 150_000);
+
+  it('answers `aimaas models list` with the demo model, alias production on version 1', async () => {
     const result = await run('node_modules/.bin/aimaas', ['models', 'list', '--json']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    // Canonical proto3 JSON leaves out empty repeated fields: an empty registry is {}.
-    expect(JSON.parse(result.stdout)).toEqual({});
+    const { models } = JSON.parse(result.stdout);
+    expect(models).toEqual([expect.objectContaining({ name: 'iris', latestVersion: 1, aliases: { production: 1 } })]);
   });
 
   it('answers UNIMPLEMENTED, naming the method, where a service has not landed yet', async () => {
