@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats } from '@aimaas/storage';
-import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
+import { startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
 import { FloatAssembler, FrameInbox, GangAbortedError, chunkFloats, publishFloats, type NatsConnection } from '../src/gang-protocol.js';
 import { averageGradients, shareOf } from '../src/shard-gradients.js';
 
@@ -38,7 +38,7 @@ describe('gang messages over NATS', () => {
       done = assembler.add(message, payload);
     }
     expect(Buffer.from(assembler!.values.buffer).equals(Buffer.from(values.buffer))).toBe(true);
-    expect(sizes).toHaveLength(3);
+    await waitFor(() => sizes.length === 3, { timeoutMs: 5_000, message: 'the sizes of all three messages' });
     expect(Math.max(...sizes)).toBeLessThanOrEqual(maxPayload);
     sub.unsubscribe();
     inbox.close();
