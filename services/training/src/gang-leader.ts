@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type * as tf from '@tensorflow/tfjs';
 import { GangMember, SubmitTrainingJobRequest } from '@aimaas/proto';
 import type { Logger } from '@aimaas/telemetry';
@@ -88,15 +89,19 @@ export function createGangLeader(deps: GangLeaderDeps): GangLeader {
  */
 async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Promise<Follower[]> {
   const { nc, logger } = deps;
-  const offers = new FrameInbox(nc, GANG_SUBJECTS.offers(gangId));
-  const joined: Follower[] = [];
-  const pending = new Set<Promise<void>>();
-  const deadline = Date.now() + deps.recruitTimeoutMs;
   const join: GangMessage = {
     kind: 'join', gang: gangId, job: job.jobId, leader: deps.workerId, timeoutMs: deps.stepTimeoutMs,
     request: SubmitTrainingJobRequest.toJSON(job.request), ...(job.fold !== undefined && { fold: job.fold }),
   };
   const joinBytes = encodeFrame(join);
+  if (joinBytes.byteLength > (nc.info?.max_payload ?? 1024 * 1024)) {
+    logger.warn({ jobId: job.jobId, bytes: joinBytes.byteLength }, 'the job request is too large for a NATS message: training without followers');
+    return [];
+  }
+  const offers = new FrameInbox(nc, GANG_SUBJECTS.offers(gangId));
+  const joined: Follower[] = [];
+  const pending = new Set<Promise<void>>();
+  const deadline = Date.now() + deps.recruitTimeoutMs;
   let asked = 0;
   try {
     while (joined.length < job.followers) {
@@ -195,6 +200,9 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
       seq++;
       if (size > 1) {
         publishFloats(nc, down, { kind: 'weights', seq, epoch: at.epoch, step: at.step, rows: batch.rows }, await readFlatWeights(job.model));
+        // Let the client write the weights out before this worker's own (synchronous) compute, so
+        // the followers compute their shares meanwhile.
+        await yieldToEventLoop();
       }
       const [start, end] = shareOf(batch.rows, 0, size);
       const own = await shardGradients(job.model, sliceRows(batch, start, end), job.shape);

@@ -99,20 +99,27 @@ export async function shardGradients(model: tf.LayersModel, batch: Batch, shape:
  */
 export function averageGradients(shares: readonly ShardGradients[], length: number): { grads: Float32Array; loss: number; metric: number } {
   const rows = shares.reduce((n, s) => n + s.rows, 0);
-  const sum = new Float64Array(length);
-  let loss = 0;
-  let metric = 0;
-  for (const share of shares) {
-    if (share.rows === 0) continue;
+  const used = shares.filter((s) => s.rows > 0);
+  for (const share of used) {
     if (share.grads.length !== length) {
       throw new RangeError(`a share of ${share.rows} rows has ${share.grads.length} gradient values, expected ${length}`);
     }
-    const weight = share.rows / rows;
-    for (let i = 0; i < length; i++) sum[i]! += weight * share.grads[i]!;
-    loss += weight * share.loss;
-    metric += weight * share.metric;
   }
-  return { grads: Float32Array.from(sum), loss, metric };
+  const weights = used.map((s) => s.rows / rows);
+  const grads = used.map((s) => s.grads);
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) {
+    let sum = 0; // a float64, rounded to float32 once
+    for (let r = 0; r < grads.length; r++) sum += weights[r]! * grads[r]![i]!;
+    out[i] = sum;
+  }
+  let loss = 0;
+  let metric = 0;
+  used.forEach((s, r) => {
+    loss += weights[r]! * s.loss;
+    metric += weights[r]! * s.metric;
+  });
+  return { grads: out, loss, metric };
 }
 
 /** Values in the model's trainable weights: the length of its flat gradient. */
