@@ -84,6 +84,7 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
             inbox.unsubscribe();
             slot.release();
           }, ask.reserveMs);
+          expiry.unref();
           msg.respond(encodeFrame({ kind: 'offer', member, worker: deps.workerId }));
         },
       });

@@ -220,6 +220,7 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
           await slots.untilNotAllFollowing(signal);
           const pause = new AbortController();
           const off = slots.onChange(() => slots.allFollowing && pause.abort());
+          if (slots.allFollowing) pause.abort();
           try {
             await deps.queue.consume({ handler: handleInSlot, concurrency: options.workerConcurrency, signal: AbortSignal.any([signal, pause.signal]), graceMs: 5_000 });
           } finally {
