@@ -7,7 +7,7 @@
  *
  * @example
  * server.add(TrainingServiceService, createTrainingService({ store, experiments, queue, events, preprocessing, hub }));
- * void createTrainingWorker({ ...deps, queue, experiments, options }).run(server.stopping);
+ * void createTrainingWorker({ ...deps, nc, queue, experiments, options }).run(server.stopping);
  */
 export { createTrainingService } from './training-service.js';
 export type { TrainingServiceDeps, TrainingServiceHandlers } from './training-service.js';
