@@ -12,6 +12,7 @@ import { decodeJson } from './codecs.js';
 import { isWrongLastSequence, toDomainError, withDomainErrors } from './nats-connection.js';
 import { chunkSubject, metaSubject, toDigestField, toObjectInfo, type ObjectInfo, type ServerObjectMeta } from './object-meta.js';
 import { readChunks, writeChunks, type ObjectReader, type ObjectSource } from './object-chunks.js';
+import { ReadBudget } from './read-budget.js';
 import { scanStream } from './stream-scan.js';
 
 /** Options for {@link ObjectStore.put}. */
@@ -50,6 +51,7 @@ export class ObjectStore {
   readonly #jsm: JetStreamManager;
   readonly #opts: CompiledObjectStoreOptions;
   readonly #stream: string;
+  readonly #readBudget: ReadBudget;
 
   /** @internal use {@link openObjectStore} */
   constructor(
@@ -64,6 +66,7 @@ export class ObjectStore {
     this.#jsm = jsm;
     this.#opts = opts;
     this.#stream = `OBJ_${bucket}`;
+    this.#readBudget = new ReadBudget(opts.readBudgetBytes);
   }
 
   /**
@@ -145,16 +148,18 @@ export class ObjectStore {
         `artifact "${name}" in bucket "${this.bucket}" digest mismatch: expected ${expected}, got ${info.sha256} (recorded digest)`,
       );
     }
+    const readAheadBytes = Math.min(this.#opts.readAheadBytes, this.#opts.readBudgetBytes);
     const source = {
       js: this.#js,
       stream: this.#stream,
-      readAheadBytes: this.#opts.readAheadBytes,
+      readAheadBytes,
       expectedSha256: info.sha256,
       currentRevision: async () => (await this.#readMeta(name))?.revision,
       signal: opts.signal,
     };
     const nuidOfContent = stored.meta.nuid;
-    return { info, [Symbol.asyncIterator]: () => readChunks(info, nuidOfContent, source) };
+    const budget = this.#readBudget;
+    return { info, [Symbol.asyncIterator]: () => withinBudget(budget, readAheadBytes, opts.signal, () => readChunks(info, nuidOfContent, source)) };
   }
 
   /** The whole content of `name` in one buffer, verified as {@link get} does. For small objects. */
@@ -265,4 +270,19 @@ export async function openObjectStore(nc: NatsConnection, bucket: string, opts: 
     return js.jetstreamManager();
   });
   return new ObjectStore(bucket, js, jsm, compiled, nc);
+}
+
+/** Iterates `open()` once `bytes` of the store's read budget are free, giving them back at the end. */
+async function* withinBudget(
+  budget: ReadBudget,
+  bytes: number,
+  signal: AbortSignal | undefined,
+  open: () => AsyncGenerator<Uint8Array>,
+): AsyncGenerator<Uint8Array> {
+  const giveBack = await budget.take(bytes, signal);
+  try {
+    yield* open();
+  } finally {
+    giveBack();
+  }
 }
