@@ -3,14 +3,16 @@
 // - compute floor: in-process ONNX Runtime, one request (1 row) at a time, same threading as the service;
 // - transport floor: a bare grpc-js unary echo of the same ModelInferRequest bytes;
 // - the service over the Open Inference Protocol at concurrency 1, 16, 64, without and with
-//   dynamic batching. Throughput, p50 and p99.
+//   dynamic batching. Throughput, p50 and p99. The load comes from the same kind of client as the
+//   echo's: a grpc-js client sending the pre-encoded ModelInferRequest bytes, so the comparison
+//   isolates the server (one response per model is decoded and checked first).
 // Also the inference process's resident memory (VmRSS) before each Deploy, after its traffic,
 // and after its Undeploy: the last should be back near the first.
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import * as grpc from '@grpc/grpc-js';
 import { buildModel, exportOnnx, initBackend } from '@aimaas/ml';
-import { ModelInferRequest, Task } from '@aimaas/proto';
+import { ModelInferRequest, ModelInferResponse, Task } from '@aimaas/proto';
 import { createClients, uploadModelVersion } from '@aimaas/sdk';
 import { freePort, startNatsServer } from '@aimaas/testing';
 import { ECHO_SERVICE } from './echo-server.mjs';
@@ -46,6 +48,17 @@ const echoServer = await startEchoServer();
 const clients = createClients({ addresses: { registry: registryAddress, inference: inferenceAddress } });
 const Echo = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
 const echo = new Echo(echoServer.address, grpc.credentials.createInsecure());
+const identity = (value) => value;
+/** ModelInfer over raw bytes: the client side costs what the echo's does. */
+const RawInference = grpc.makeGenericClientConstructor({
+  modelInfer: {
+    path: '/inference.GRPCInferenceService/ModelInfer', requestStream: false, responseStream: false,
+    requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity,
+  },
+}, 'RawInference');
+const rawInference = new RawInference(inferenceAddress, grpc.credentials.createInsecure());
+const inferBytes = (bytes) =>
+  new Promise((resolve, reject) => rawInference.modelInfer(bytes, (error, response) => (error ? reject(error) : resolve(response))));
 
 const rows = [];
 const memoryRows = [];
@@ -109,9 +122,13 @@ for (const [name, { spec, inputShape }] of Object.entries(MODELS)) {
       maxQueueDelayUs: batching ? 500 : 0,
       maxQueueSize: 4096,
     });
-    const message = request(served);
+    const servedBytes = Buffer.from(ModelInferRequest.encode(request(served)).finish());
+    const first = ModelInferResponse.decode(await inferBytes(servedBytes));
+    if (first.modelName !== served || first.rawOutputContents[0]?.byteLength !== 40) {
+      throw new Error(`unexpected ModelInfer response from ${served}: ${JSON.stringify(ModelInferResponse.toJSON(first)).slice(0, 300)}`);
+    }
     for (const concurrency of [1, 16, 64]) {
-      const result = await measure(() => clients.oip.modelInfer(message), { seconds: SECONDS, concurrency });
+      const result = await measure(() => inferBytes(servedBytes), { seconds: SECONDS, concurrency });
       data[name].service[`${batching ? 'batched' : 'unbatched'} c${concurrency}`] = result;
       const floor = Math.min(compute.opsPerSecond, transport[concurrency].opsPerSecond);
       rows.push([
@@ -146,6 +163,7 @@ const markdown = [
 ].join('\n');
 writeResult(process.argv[2] ?? 'inference.json', { title: 'Inference: Open Inference Protocol serving vs its floors', markdown, data });
 echo.close();
+rawInference.close();
 clients.close();
 await echoServer.stop();
 await inferenceProcess.stop();
