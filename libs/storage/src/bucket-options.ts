@@ -99,11 +99,12 @@ export interface ObjectStoreOptions {
    */
   readAheadBytes?: number;
   /**
-   * Bytes all concurrent gets of this store may buffer together (each takes its read-ahead from
-   * it, waiting while it is spent). Keep it well below the server's `max_pending` (64 MiB by
-   * default), which the server counts per connection: past it the connection is cut as a slow
-   * consumer.
-   * @default 25165824 (24 MiB: three reads at the default read-ahead)
+   * Bytes all concurrent gets on this store's connection may buffer together: each takes its
+   * read-ahead (at most the object's size) from it and holds it until its reader finishes, and
+   * gets wait while it is spent. Every store on a connection shares one budget, sized by the first
+   * store opened on it. Keep it below the server's `max_pending` (64 MiB by default), which the
+   * server counts per connection: past it the connection is cut as a slow consumer.
+   * @default 41943040 (40 MiB: five reads at the default read-ahead)
    */
   readBudgetBytes?: number;
   /**
@@ -161,7 +162,7 @@ export function compileObjectStoreOptions(opts: ObjectStoreOptions, maxPayload: 
     chunkSize,
     maxInFlight: integer('ObjectStoreOptions.maxInFlight', opts.maxInFlight ?? 32, 1, 1024),
     readAheadBytes: integer('ObjectStoreOptions.readAheadBytes', opts.readAheadBytes ?? 8 * 1024 * 1024, chunkSize),
-    readBudgetBytes: integer('ObjectStoreOptions.readBudgetBytes', opts.readBudgetBytes ?? 24 * 1024 * 1024, chunkSize),
+    readBudgetBytes: integer('ObjectStoreOptions.readBudgetBytes', opts.readBudgetBytes ?? 40 * 1024 * 1024, chunkSize),
     maxBytes: integer('ObjectStoreOptions.maxBytes', opts.maxBytes ?? -1, -1),
     ttlMs: integer('ObjectStoreOptions.ttlMs', opts.ttlMs ?? 0, 0),
     storage: storage === 'file' ? StorageType.File : StorageType.Memory,

@@ -66,7 +66,7 @@ export class ObjectStore {
     this.#jsm = jsm;
     this.#opts = opts;
     this.#stream = `OBJ_${bucket}`;
-    this.#readBudget = new ReadBudget(opts.readBudgetBytes);
+    this.#readBudget = readBudgetOf(nc, opts.readBudgetBytes);
   }
 
   /**
@@ -148,7 +148,7 @@ export class ObjectStore {
         `artifact "${name}" in bucket "${this.bucket}" digest mismatch: expected ${expected}, got ${info.sha256} (recorded digest)`,
       );
     }
-    const readAheadBytes = Math.min(this.#opts.readAheadBytes, this.#opts.readBudgetBytes);
+    const readAheadBytes = Math.max(1, Math.min(this.#opts.readAheadBytes, this.#readBudget.totalBytes, info.size));
     const source = {
       js: this.#js,
       stream: this.#stream,
@@ -272,7 +272,21 @@ export async function openObjectStore(nc: NatsConnection, bucket: string, opts: 
   return new ObjectStore(bucket, js, jsm, compiled, nc);
 }
 
-/** Iterates `open()` once `bytes` of the store's read budget are free, giving them back at the end. */
+/**
+ * The read budget of a connection: the server counts `max_pending` per connection, so every store
+ * on one connection shares one budget (sized by the first store opened on it).
+ */
+const budgets = new WeakMap<NatsConnection, ReadBudget>();
+function readBudgetOf(nc: NatsConnection, totalBytes: number): ReadBudget {
+  let budget = budgets.get(nc);
+  if (budget === undefined) {
+    budget = new ReadBudget(totalBytes);
+    budgets.set(nc, budget);
+  }
+  return budget;
+}
+
+/** Iterates `open()` once `bytes` of the connection's read budget are free, giving them back at the end. */
 async function* withinBudget(
   budget: ReadBudget,
   bytes: number,

@@ -221,7 +221,9 @@ export class DeploymentManager {
     } finally {
       this.reservedBytes -= live.memoryBytes;
     }
-    releaseFreedMemory();
+    const started = performance.now();
+    const released = releaseFreedMemory();
+    this.deps.logger.info({ deployment: live.servedName, version: live.versionString, ...released, pauseMs: Math.round(performance.now() - started) }, 'model freed');
   }
 
   private async remove(servedName: string, stored: boolean): Promise<void> {

@@ -27,6 +27,9 @@ function findGc(): (() => void) | undefined {
     return typeof gc === 'function' ? (gc as () => void) : undefined;
   } catch {
     return undefined;
+  } finally {
+    // The function stays usable; new contexts (and this process's globals) do not get `gc`.
+    setFlagsFromString('--no-expose-gc');
   }
 }
 
