@@ -89,10 +89,23 @@ async function deployIris(inference, version) {
   }
 }
 
+/**
+ * The registry may be shared (NATS_URL pointing at a team's server): never move the alias of an
+ * `iris` model that the demo did not register.
+ */
+async function checkNotSomeoneElses(registry) {
+  const { versions } = await registry.searchModelVersions({ filter: `name = "${NAME}"`, pageSize: 100 });
+  const foreign = versions.find((v) => v.tags.demo !== 'true');
+  if (foreign) {
+    throw new Error(`a model "${NAME}" (version ${foreign.version}) that the demo did not register is in this registry; leaving it alone`);
+  }
+}
+
 async function main() {
   const clients = createClients({ actor: 'demo-seed' });
   try {
     say(`seeding the demo model "${NAME}" (skip with: npm start -- --no-demo)`);
+    await step(`checking that any model "${NAME}" is the demo's`, () => checkNotSomeoneElses(clients.registry));
     const dataset = await step('importing the iris dataset', () => importIris(clients.preprocessing));
     say(`imported dataset ${dataset.name}@${dataset.version}: ${dataset.rows} rows`);
     const prepared = await step('preparing the dataset', () =>
