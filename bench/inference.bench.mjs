@@ -43,7 +43,9 @@ const registryAddress = `127.0.0.1:${await freePort()}`;
 const inferenceAddress = `127.0.0.1:${await freePort()}`;
 const env = { NATS_URL: nats.url, AIMAAS_REGISTRY_ADDR: registryAddress, AIMAAS_INFERENCE_ADDR: inferenceAddress, LOG_LEVEL: 'info' };
 const registryProcess = await startProcess('services/registry/dist/main.js', { env, ready: (o) => o.includes('"msg":"registry serving"') });
-const inferenceProcess = await startProcess('services/inference/dist/main.js', { env, ready: (o) => o.includes('"msg":"inference serving"') });
+// BENCH_INFERENCE_NODE_ARGS: V8/Node flags for the inference process (e.g. GC settings to compare).
+const inferenceNodeArgs = (process.env.BENCH_INFERENCE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const inferenceProcess = await startProcess('services/inference/dist/main.js', { env, nodeArgs: inferenceNodeArgs, ready: (o) => o.includes('"msg":"inference serving"') });
 const echoServer = await startEchoServer();
 const clients = createClients({ addresses: { registry: registryAddress, inference: inferenceAddress } });
 const Echo = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
@@ -66,7 +68,8 @@ const data = {};
 /** The inference process's resident memory now, in MiB. */
 const inferenceRssMiB = () =>
   Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${inferenceProcess.child.pid}/status`, 'utf8'))[1]) / 1024;
-for (const [name, { spec, inputShape }] of Object.entries(MODELS)) {
+const only = (process.env.BENCH_MODELS ?? 'mlp,cnn').split(',');
+for (const [name, { spec, inputShape }] of Object.entries(MODELS).filter(([name]) => only.includes(name))) {
   const model = await buildModel(spec, { inputShape, outputSize: 10, task: 'classification', seed: 1 });
   const onnx = exportOnnx(model);
   model.dispose();
@@ -153,7 +156,7 @@ for (const [name, { spec, inputShape }] of Object.entries(MODELS)) {
 }
 
 const markdown = [
-  `One row per request, ${SECONDS} s per cell after warm-up. "ratio" = service throughput / min(compute floor, transport floor at the same concurrency). Targets: ≥ 0.8 at concurrency 64; p99 ≤ 3 × p50 at 16; batching raises CNN throughput.`,
+  `One row per request, ${SECONDS} s per cell after warm-up${inferenceNodeArgs.length > 0 ? `; inference process run with \`${inferenceNodeArgs.join(' ')}\`` : ''}. "ratio" = service throughput / min(compute floor, transport floor at the same concurrency). Targets: ≥ 0.8 at concurrency 64; p99 ≤ 3 × p50 at 16; batching raises CNN throughput.`,
   '',
   table(['model', 'path', 'concurrency', 'req/s', 'p50 ms', 'p99 ms', 'ratio'], rows),
   '',
