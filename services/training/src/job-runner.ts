@@ -71,14 +71,16 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
   const model = await buildTrainingModel(request.model!, shape, plan.seed);
   try {
     compileTrainingModel(model, plan.optimizer, shape.task);
-    const resume = await deps.checkpoints.load(job.id);
-    if (resume) deps.logger.info({ jobId: job.id, epoch: resume.state.epoch }, 'resuming from checkpoint');
     const data = createDataPlan(deps.preprocessing, prepared, plan, shape.featureSize, record.fold);
-    let checkpointEpoch = resume?.state.epoch ?? 0;
     const gang = await startGang(deps, record, { model, shape, signal }, reporter);
     let state: TrainerState;
     let ending = 'training ended';
     try {
+      // Loaded only now, and handed straight to the trainer, which disposes its tensors whatever
+      // happens: nothing can fail in between (recruiting comes first).
+      const resume = await deps.checkpoints.load(job.id);
+      if (resume) deps.logger.info({ jobId: job.id, epoch: resume.state.epoch }, 'resuming from checkpoint');
+      let checkpointEpoch = resume?.state.epoch ?? 0;
       state = await runTrainer({
         model, shape, plan, data, signal,
         ...(resume && { resume }),

@@ -30,7 +30,7 @@ export interface TrainerContext {
   data: DataPlan;
   /** Aborts on cancel and shutdown; checked between batches, so the trainer stops within one. */
   signal: AbortSignal;
-  /** A checkpoint to resume from (its tensors become the trainer's). */
+  /** A checkpoint to resume from (its tensors become the trainer's: it disposes them, also when it throws). */
   resume?: LoadedCheckpoint;
   /** Every batch and every epoch end (`epochEnd` true); throttling is the callee's business. */
   onProgress(progress: TrainerProgress, epochEnd: boolean): void | Promise<void>;
@@ -59,30 +59,24 @@ export class TrainingDivergedError extends FailedPreconditionError {}
  */
 export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
   const { model, shape, plan, data, signal } = ctx;
-  const inputShape = modelInputShape(model);
-  const outputShape = modelOutputShape(model);
   const [lossName, metricName] = metricNames(shape);
   const stepsPerEpoch = Math.ceil(data.trainRows / plan.batchSize);
   const es = plan.earlyStopping && resolveMonitor(plan.earlyStopping, data.validation !== undefined);
   const state: TrainerState = ctx.resume?.state ?? { epoch: 0, history: [], wait: 0, stopped: false, trainSeconds: 0, samples: 0 };
   let bestWeights = ctx.resume?.bestWeights;
-  if (ctx.resume) {
-    model.setWeights(ctx.resume.weights);
-    tf.dispose(ctx.resume.weights);
-    // The optimizer's slots become new variables (sharing the data), so the loaded tensors go.
-    if (ctx.resume.optimizer) await model.optimizer.setWeights(ctx.resume.optimizer);
-    tf.dispose(ctx.resume.optimizer?.map((slot) => slot.tensor) ?? []);
-  }
   const started = { seconds: state.trainSeconds, samples: state.samples };
-  const trainOnBatch = async (batch: Batch): Promise<number | number[]> => {
-    const { x, y } = toTensors(batch, shape, inputShape, outputShape);
-    try {
-      return await model.trainOnBatch(x, y);
-    } finally {
-      tf.dispose([x, y]);
-    }
-  };
   try {
+    if (ctx.resume) {
+      try {
+        model.setWeights(ctx.resume.weights);
+        if (ctx.resume.optimizer) await model.optimizer.setWeights(ctx.resume.optimizer);
+      } finally {
+        // The optimizer's slots become new variables (sharing the data), so the loaded tensors
+        // go, whether or not they fitted.
+        tf.dispose(ctx.resume.weights);
+        tf.dispose(ctx.resume.optimizer?.map((slot) => slot.tensor) ?? []);
+      }
+    }
     for (let epoch = state.epoch + 1; epoch <= plan.epochs && !state.stopped; epoch++) {
       const lr = learningRateAt(plan, epoch);
       setLearningRate(model.optimizer, lr);
@@ -97,7 +91,7 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
       };
       for await (const batch of data.train(epoch, signal)) {
         signal.throwIfAborted();
-        const result = ctx.trainStep ? await ctx.trainStep(batch, { epoch, step: step + 1 }) : await trainOnBatch(batch);
+        const result = ctx.trainStep ? await ctx.trainStep(batch, { epoch, step: step + 1 }) : await trainOnBatch(model, batch, shape);
         // Wall time of the training loop (reading and decoding batches included, validation not).
         const now = performance.now();
         state.trainSeconds += (now - mark) / 1_000;
@@ -152,6 +146,16 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
     return state;
   } finally {
     if (bestWeights) tf.dispose(bestWeights);
+  }
+}
+
+/** One `model.trainOnBatch` on a batch; returns what it returns (`[loss, metric]`). */
+export async function trainOnBatch(model: tf.LayersModel, batch: Batch, shape: DataShape): Promise<number | number[]> {
+  const { x, y } = toTensors(batch, shape, modelInputShape(model), modelOutputShape(model));
+  try {
+    return await model.trainOnBatch(x, y);
+  } finally {
+    tf.dispose([x, y]);
   }
 }
 

@@ -4,7 +4,7 @@ import { ModelSpec, TrainingConfig } from '@aimaas/proto';
 import { initBackend } from '@aimaas/ml';
 import { connectNats } from '@aimaas/storage';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import { openTrainingStores, toTrainingPlan, type CheckpointStore } from '../src/index.js';
+import { openTrainingStores, toTrainingPlan, type CheckpointStore, type LoadedCheckpoint } from '../src/index.js';
 import type { Batch, DataPlan } from '../src/data-source.js';
 import { runTrainer } from '../src/trainer.js';
 import { buildTrainingModel, compileTrainingModel, type DataShape } from '../src/training-model.js';
@@ -119,6 +119,40 @@ describe('checkpoints keep the optimizer state', () => {
     },
     60_000,
   );
+
+  it('disposes a checkpoint that does not fit the model (weights or optimizer slots), leaving no tensor behind', async () => {
+    const plan = toTrainingPlan(TrainingConfig.fromPartial({ optimizer: { name: 'adam', learningRate: 0.05 }, batchSize: 8, epochs: 2, seed: 5 }));
+    const model = await buildTrainingModel(spec, shape, plan.seed);
+    try {
+      compileTrainingModel(model, plan.optimizer, shape.task);
+      const state = { epoch: 1, history: [{ loss: 1, accuracy: 0.5, lr: 0.05 }], wait: 0, stopped: false, trainSeconds: 1, samples: 120 };
+      const disposedIter = tf.scalar(8);
+      disposedIter.dispose();
+      const checkpoints: Array<[string, () => LoadedCheckpoint]> = [
+        ['weights of another model', () => ({ state: { ...state }, weights: [tf.zeros([3, 3])], bestWeights: [tf.zeros([3, 3])], optimizer: [{ name: 'iter', tensor: tf.scalar(8) }] })],
+        ['unreadable optimizer slots', () => ({
+          state: { ...state },
+          weights: model.getWeights().map((w) => w.clone()),
+          bestWeights: model.getWeights().map((w) => w.clone()),
+          optimizer: [{ name: 'iter', tensor: disposedIter }, { name: 'm', tensor: tf.zeros([4, 16]) }],
+        })],
+      ];
+      for (const [what, checkpoint] of checkpoints) {
+        const before = tf.memory().numTensors;
+        const resume = checkpoint();
+        const error = await runTrainer({
+          model, shape, plan, data: dataPlan(), signal: new AbortController().signal, resume,
+          onProgress: () => undefined,
+          onEpochEnd: async () => undefined,
+        }).catch((e: unknown) => e);
+        expect(error, what).toBeInstanceOf(Error);
+        expect(tf.memory().numTensors, what).toBe(before);
+      }
+    } finally {
+      model.optimizer.dispose();
+      model.dispose();
+    }
+  });
 
   it('without the optimizer slots a resumed Adam run drifts from the unbroken one (so the test above can fail)', async () => {
     const unbroken = await train('adam', 4, 'adam-control-unbroken', 'fresh');
