@@ -7,7 +7,7 @@
  *
  * @example
  * server.add(TrainingServiceService, createTrainingService({ store, experiments, queue, events, preprocessing, hub }));
- * void createTrainingWorker({ ...deps, nc, queue, experiments, options }).run(server.stopping);
+ * void createTrainingWorker({ ...deps, gangNc, queue, experiments, options }).run(server.stopping);
  */
 export { createTrainingService } from './training-service.js';
 export type { TrainingServiceDeps, TrainingServiceHandlers } from './training-service.js';

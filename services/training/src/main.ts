@@ -27,6 +27,8 @@ await runServiceProcess({
     logger.info({ ...backend, worker: options.workerId, ackWaitMs: options.ackWaitMs }, 'tfjs backend ready');
 
     const nc = await connectNats(config.natsUrl, { name: `training-${options.workerId}` });
+    // Data-parallel gangs get a connection of their own: see TrainingWorkerDeps.gangNc.
+    const gangNc = await connectNats(config.natsUrl, { name: `training-${options.workerId}-gang` });
     await ensureStreams(nc, { jobs: { ackWaitMs: options.ackWaitMs, maxDeliver: options.maxDeliver } });
     const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
@@ -42,7 +44,7 @@ await runServiceProcess({
       createTrainingService({ store, experiments, queue, events, preprocessing: clients.preprocessing, hub, logger }),
     );
     const worker = createTrainingWorker({
-      store, experiments, checkpoints, queue, events, logger, options, nc,
+      store, experiments, checkpoints, queue, events, logger, options, gangNc,
       preprocessing: clients.preprocessing,
       registry: clients.registry,
       progressIntervalMs: options.progressIntervalMs,
@@ -54,6 +56,7 @@ await runServiceProcess({
       .onShutdown(() => working)
       .onShutdown(() => hub.stop())
       .onShutdown(() => clients.close())
+      .onShutdown(() => gangNc.drain())
       .onShutdown(() => nc.drain());
   },
 });

@@ -16,8 +16,13 @@ import type { CompiledTrainingOptions } from './training-options.js';
 export interface TrainingWorkerDeps extends Omit<JobRunnerDeps, 'gangs'> {
   /** The training job queue (`createJobQueue(nc, 'training', { ackWaitMs, maxDeliver })`). */
   queue: Pick<JobQueue, 'consume' | 'enqueue'>;
-  /** The process's NATS connection: data-parallel gangs talk over core NATS. */
-  nc: NatsConnection;
+  /**
+   * A NATS connection for data-parallel gangs alone (core NATS), opened apart from the one of the
+   * queue and the stores (`connectNats(url, { name: 'training-<worker>-gang' })`): gradients
+   * arriving while the leader computes can get a connection cut as a slow consumer, which must
+   * not take the job queue and the stores with it.
+   */
+  gangNc: NatsConnection;
   /** Searches and cross-validations, which finished member jobs report to. */
   experiments: ExperimentStore;
   options: CompiledTrainingOptions;
@@ -51,20 +56,33 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED', 'RESOU
  * serving a gang is busy: a job pulled meanwhile waits for a slot (its delivery kept alive).
  *
  * @example
- * const worker = createTrainingWorker({ ...deps, nc, queue: createJobQueue(nc, 'training', { ackWaitMs }) });
+ * const gangNc = await connectNats(natsUrl, { name: `training-${workerId}-gang` });
+ * const worker = createTrainingWorker({ ...deps, gangNc, queue: createJobQueue(nc, 'training', { ackWaitMs }) });
  * void worker.run(server.stopping);
  */
 export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWorker {
-  const { store, options, logger, nc } = workerDeps;
+  const { store, options, logger, gangNc } = workerDeps;
   const slots = new SlotPool(options.workerConcurrency);
-  const gang = { nc, logger, workerId: options.workerId, recruitTimeoutMs: options.gangRecruitTimeoutMs, stepTimeoutMs: options.gangStepTimeoutMs };
+  const gang = { nc: gangNc, logger, workerId: options.workerId, recruitTimeoutMs: options.gangRecruitTimeoutMs, stepTimeoutMs: options.gangStepTimeoutMs };
   const deps = { ...workerDeps, gangs: createGangLeader(gang) };
   const follower = createGangFollower({ ...gang, preprocessing: deps.preprocessing, slots });
   const onJobFinished = createExperimentTracker(deps);
 
+  /**
+   * Extends the delivery's ack deadline. A timer may fire while the connection closes or drains
+   * (shutdown), when `working()` throws: the job is handed back anyway then.
+   */
+  function working(delivery: QueuedJob): void {
+    try {
+      delivery.working();
+    } catch (err) {
+      logger.debug({ err, jobId: delivery.id }, 'could not heartbeat a job');
+    }
+  }
+
   /** Waits (heartbeating the job) while gangs this worker follows hold every slot. */
   async function handleInSlot(delivery: QueuedJob): Promise<void> {
-    const beat = setInterval(() => delivery.working(), Math.max(250, options.ackWaitMs / 3));
+    const beat = setInterval(() => working(delivery), Math.max(250, options.ackWaitMs / 3));
     let release: ReleaseSlot;
     try {
       release = await slots.acquire(delivery.signal);
@@ -109,9 +127,9 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
     const heartbeat = () => {
       if (Date.now() - lastBeat < options.ackWaitMs / 4) return;
       lastBeat = Date.now();
-      delivery.working();
+      working(delivery);
     };
-    const timer = setInterval(() => delivery.working(), Math.max(250, options.ackWaitMs / 3));
+    const timer = setInterval(() => working(delivery), Math.max(250, options.ackWaitMs / 3));
     try {
       await store.watch(jobId, (r) => {
         if (r.job.state === JobState.JOB_STATE_CANCELLED) cancel.abort(new CancelledError(`training job ${jobId} was cancelled`));

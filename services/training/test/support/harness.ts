@@ -56,6 +56,7 @@ export async function startMesh(options: { training?: TrainingOptions | false } 
   async function startTraining(trainingOptions: TrainingOptions = {}): Promise<TrainingReplica> {
     const compiled = compileTrainingOptions({ workerId: `test-${replicas.length}`, ...trainingOptions });
     const nc = await connectNats(nats.url, { name: 'training-test' });
+    const gangNc = await connectNats(nats.url, { name: 'training-test-gang' });
     await ensureStreams(nc, { jobs: { ackWaitMs: compiled.ackWaitMs, maxDeliver: compiled.maxDeliver } });
     const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
@@ -67,7 +68,7 @@ export async function startMesh(options: { training?: TrainingOptions | false } 
       createTrainingService({ store, experiments, queue, events, preprocessing: clients.preprocessing, hub, logger }),
     );
     const worker = createTrainingWorker({
-      store, experiments, checkpoints, queue, events, logger, options: compiled, nc,
+      store, experiments, checkpoints, queue, events, logger, options: compiled, gangNc,
       preprocessing: clients.preprocessing, registry: clients.registry, progressIntervalMs: compiled.progressIntervalMs,
     });
     const port = await server.listen('127.0.0.1:0');
@@ -80,6 +81,7 @@ export async function startMesh(options: { training?: TrainingOptions | false } 
         await working;
         await hub.stop();
         clients.close();
+        await gangNc.drain();
         await nc.drain();
       },
     };
