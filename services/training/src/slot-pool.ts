@@ -3,7 +3,7 @@ export type ReleaseSlot = () => void;
 
 /** A slot offered to a data-parallel gang: reserved until it follows the gang or is released. */
 export interface GangSlot {
-  /** The gang took the offer: the slot now follows it until released. */
+  /** The gang took the offer: the slot now follows it until released (nothing once released). */
   follow(): void;
   release: ReleaseSlot;
 }
@@ -45,12 +45,15 @@ export class SlotPool {
     if (this.#free === 0 || this.#waiting.length > 0) return undefined;
     this.#free--;
     let following = false;
+    let released = false;
     const release = this.#releaser(() => {
+      released = true;
       if (following) this.#following--;
     });
     return {
       follow: () => {
-        if (following) return;
+        // A slot already given back (its reservation expired) must not count as following.
+        if (following || released) return;
         following = true;
         this.#following++;
         this.#changed();
