@@ -4,16 +4,28 @@ import { GangMember, SubmitTrainingJobRequest } from '@aimaas/proto';
 import type { Logger } from '@aimaas/telemetry';
 import type { Batch } from './data-source.js';
 import {
-  FloatAssembler, FrameInbox, GANG_SUBJECTS, GangAbortedError, decodeFrame, encodeFrame, newGangId, publishFloats, publishQuietly, untilAborted,
-  type GangMessage, type NatsConnection,
+  FloatAssembler, FrameInbox, GANG_SUBJECTS, GangAbortedError, chunkFloats, decodeFrame, encodeFrame, newGangId, publishFloats, publishQuietly,
+  untilAborted, type GangMessage, type NatsConnection, type PullRange,
 } from './gang-protocol.js';
 import {
   applyFlatGradients, averageGradients, gradientLength, readFlatWeights, shardGradients, shareOf, sliceRows, type ShardGradients,
 } from './shard-gradients.js';
+import { trainOnBatch } from './trainer.js';
 import type { DataShape } from './training-model.js';
+
+/**
+ * Gradient bytes all the gangs a process leads may have on their way to it at once (32 MiB):
+ * half of nats-server's default `max_pending` (64 MiB), past which the server cuts a connection
+ * that does not read fast enough (a leader computing its own share on wasm reads nothing).
+ */
+export const GANG_GRADIENT_BUDGET_BYTES = 32 * 1024 * 1024;
 
 /** What a leader needs to recruit and drive gangs. */
 export interface GangLeaderDeps {
+  /**
+   * The connection gang traffic goes over: one of its own, not the one of the job queue and the
+   * stores, so that a gang's trouble (a cut slow consumer) cannot take those down.
+   */
   nc: NatsConnection;
   logger: Logger;
   /** This worker's id (rank 0 in the gangs it leads). */
@@ -22,6 +34,13 @@ export interface GangLeaderDeps {
   recruitTimeoutMs: number;
   /** How long to wait for a follower's gradients (and, on their side, for the leader) before giving up. */
   stepTimeoutMs: number;
+  /**
+   * Gradient bytes one gang may have asked for and not yet received: followers send their
+   * gradients only when the leader pulls them, chunk by chunk within this budget (at least one
+   * chunk is always asked for).
+   * @default GANG_GRADIENT_BUDGET_BYTES
+   */
+  gradientBudgetBytes?: number;
 }
 
 /** One data-parallel job's attempt, as its leader sees it. */
@@ -46,8 +65,9 @@ export interface Gang {
   members(): GangMember[];
   /**
    * One synchronous data-parallel step on a global batch: sends the current weights to the
-   * followers, computes the leader's share, waits for every follower's gradients, applies their
-   * row-weighted mean with the model's optimizer and returns the batch's `[loss, metric]`.
+   * followers, computes the leader's share, pulls every follower's gradients, applies their
+   * row-weighted mean with the model's optimizer and returns the batch's `[loss, metric]`. A gang
+   * no follower joined trains with `model.trainOnBatch`, as a one-worker job does.
    *
    * @throws GangAbortedError when a follower reports an error or sends nothing within the step timeout.
    */
@@ -86,6 +106,9 @@ export function createGangLeader(deps: GangLeaderDeps): GangLeader {
 /**
  * Asks every worker for a free slot (again every 500 ms) and sends each offer a join until
  * `job.followers` joined or the recruit timeout passed; joins still answering then are awaited.
+ * Offers from this worker or from a worker already in the gang, and those left when recruiting
+ * ends, are released. From the first join on, the gang is pinged, so that a follower does not
+ * give up on its leader while the others are still joining.
  */
 async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Promise<Follower[]> {
   const { nc, logger } = deps;
@@ -99,8 +122,13 @@ async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Prom
     return [];
   }
   const offers = new FrameInbox(nc, GANG_SUBJECTS.offers(gangId));
+  const release = (member: string) => publishQuietly(nc, GANG_SUBJECTS.member(member), encodeFrame({ kind: 'release', gang: gangId }));
   const joined: Follower[] = [];
   const pending = new Set<Promise<void>>();
+  // Workers joined or joining, this one included: one slot per worker (a second slot of one
+  // process would compute on the same cores).
+  const workers = new Set([deps.workerId]);
+  let ping: NodeJS.Timeout | undefined;
   const deadline = Date.now() + deps.recruitTimeoutMs;
   let asked = 0;
   try {
@@ -125,19 +153,28 @@ async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Prom
         throw error;
       }
       if (offer.kind !== 'offer') continue;
-      if (joined.length + pending.size >= job.followers) {
-        publishQuietly(nc, GANG_SUBJECTS.member(offer.member), encodeFrame({ kind: 'release', gang: gangId }));
+      if (workers.has(offer.worker) || joined.length + pending.size >= job.followers) {
+        release(offer.member);
         continue;
       }
       const candidate = { member: offer.member, worker: offer.worker };
+      workers.add(candidate.worker);
       const joining: Promise<void> = nc
         .request(GANG_SUBJECTS.member(candidate.member), joinBytes, { timeout: deps.stepTimeoutMs })
         .then((reply) => {
           const answer = decodeFrame(reply.data).message;
-          if (answer.kind === 'joined' && answer.ok) joined.push(candidate);
-          else logger.warn({ jobId: job.jobId, worker: candidate.worker, answer }, 'a worker declined to join a data-parallel gang');
+          if (answer.kind === 'joined' && answer.ok) {
+            joined.push(candidate);
+            ping ??= setInterval(() => publishQuietly(nc, GANG_SUBJECTS.down(gangId), encodeFrame({ kind: 'ping' })), pingIntervalMs(deps));
+          } else {
+            workers.delete(candidate.worker);
+            logger.warn({ jobId: job.jobId, worker: candidate.worker, answer }, 'a worker declined to join a data-parallel gang');
+          }
         })
-        .catch((err: unknown) => logger.warn({ err, jobId: job.jobId, worker: candidate.worker }, 'a worker did not answer its join'))
+        .catch((err: unknown) => {
+          workers.delete(candidate.worker);
+          logger.warn({ err, jobId: job.jobId, worker: candidate.worker }, 'a worker did not answer its join');
+        })
         .finally(() => pending.delete(joining));
       pending.add(joining);
     }
@@ -146,9 +183,69 @@ async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Prom
     void Promise.allSettled(pending).then(() => publishQuietly(nc, GANG_SUBJECTS.down(gangId), encodeFrame({ kind: 'stop', reason: 'recruiting was interrupted' })));
     throw error;
   } finally {
-    offers.close();
+    clearInterval(ping);
+    // Offers that came in but were never read hold a slot each until their reservation expires.
+    for (const { message } of offers.close()) if (message.kind === 'offer') release(message.member);
   }
   return joined;
+}
+
+/** How often a leader pings its gang: well within the followers' patience (the step timeout). */
+const pingIntervalMs = (deps: GangLeaderDeps): number => Math.max(100, deps.stepTimeoutMs / 4);
+
+/**
+ * The leader's side of pulling one step's gradients: asks for chunks of the followers'
+ * gradients, interleaved by rank, while the bytes asked for and not yet received stay within the
+ * budget (one chunk at least).
+ */
+class GradientPulls {
+  readonly #ranges: PullRange[];
+  #next = 0;
+  #outstanding = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly subject: string,
+    private readonly seq: number,
+    private readonly budgetBytes: number,
+    rows: number,
+    size: number,
+    length: number,
+  ) {
+    const per = chunkFloats(nc);
+    const byRank: PullRange[][] = [];
+    for (let rank = 1; rank < size; rank++) {
+      const [start, end] = shareOf(rows, rank, size);
+      const total = end > start ? length : 0;
+      const ranges: PullRange[] = [];
+      for (let offset = 0; offset < total || ranges.length === 0; offset += per) ranges.push({ rank, offset, length: Math.min(per, total - offset) });
+      byRank.push(ranges);
+    }
+    this.#ranges = [];
+    for (let i = 0; byRank.some((ranges) => i < ranges.length); i++) {
+      for (const ranges of byRank) if (i < ranges.length) this.#ranges.push(ranges[i]!);
+    }
+  }
+
+  /** Asks for as many further chunks as the budget allows. */
+  grant(): void {
+    const ranges: PullRange[] = [];
+    while (this.#next < this.#ranges.length) {
+      const range = this.#ranges[this.#next]!;
+      const bytes = range.length * 4;
+      if (this.#outstanding > 0 && this.#outstanding + bytes > this.budgetBytes) break;
+      ranges.push(range);
+      this.#outstanding += bytes;
+      this.#next++;
+    }
+    if (ranges.length > 0) publishQuietly(this.nc, this.subject, encodeFrame({ kind: 'pull', seq: this.seq, ranges }));
+  }
+
+  /** A chunk of `floats` floats arrived: its bytes go back to the budget. */
+  received(floats: number): void {
+    this.#outstanding -= floats * 4;
+    this.grant();
+  }
 }
 
 function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: Follower[], up: FrameInbox): Gang {
@@ -165,9 +262,15 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
   }
   // Followers give up on a leader they do not hear from within the step timeout (validation and
   // checkpoints happen between steps).
-  const ping = size > 1 ? setInterval(() => publishQuietly(nc, down, encodeFrame({ kind: 'ping' })), Math.max(100, deps.stepTimeoutMs / 4)) : undefined;
+  const ping = size > 1 ? setInterval(() => publishQuietly(nc, down, encodeFrame({ kind: 'ping' })), pingIntervalMs(deps)) : undefined;
+  const budget = deps.gradientBudgetBytes ?? GANG_GRADIENT_BUDGET_BYTES;
+  const count = (rank: number, rows: number) => {
+    if (rows === 0) return;
+    stats[rank]!.steps++;
+    stats[rank]!.samples += rows;
+  };
 
-  async function gather(at: { epoch: number; step: number }, rows: number): Promise<ShardGradients[]> {
+  async function gather(at: { epoch: number; step: number }, rows: number, pulls: GradientPulls): Promise<ShardGradients[]> {
     const shares: Array<ShardGradients | undefined> = new Array(size).fill(undefined);
     const parts = new Map<number, FloatAssembler>();
     let missing = size - 1;
@@ -184,7 +287,9 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
       }
       let assembler = parts.get(message.rank);
       if (!assembler) parts.set(message.rank, (assembler = new FloatAssembler(message.total)));
-      if (assembler.add(message, payload)) {
+      const complete = assembler.add(message, payload);
+      pulls.received(message.length);
+      if (complete) {
         shares[message.rank] = { rows: message.rows, loss: message.loss, metric: message.metric, grads: assembler.values };
         missing--;
       }
@@ -197,24 +302,28 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
     size,
     members: () => stats.map((s) => GangMember.fromPartial({ worker: s.worker, rank: s.rank, steps: s.steps, samples: s.samples })),
     async step(batch, at) {
-      seq++;
-      if (size > 1) {
-        publishFloats(nc, down, { kind: 'weights', seq, epoch: at.epoch, step: at.step, rows: batch.rows }, await readFlatWeights(job.model));
-        // Let the client write the weights out before this worker's own (synchronous) compute, so
-        // the followers compute their shares meanwhile.
-        await yieldToEventLoop();
+      if (size === 1) {
+        // Alone, the leader trains exactly as a one-worker job does (the same bits).
+        const result = await trainOnBatch(job.model, batch, job.shape);
+        count(0, batch.rows);
+        return Array.isArray(result) ? result : [result];
       }
+      seq++;
+      publishFloats(nc, down, { kind: 'weights', seq, epoch: at.epoch, step: at.step, rows: batch.rows }, await readFlatWeights(job.model));
+      // The first budget of gradients is asked for at once: followers send as soon as their share
+      // is computed, while this worker computes its own.
+      const pulls = new GradientPulls(nc, down, seq, budget, batch.rows, size, length);
+      pulls.grant();
+      // Let the client write the weights out before this worker's own (synchronous) compute, so
+      // the followers compute their shares meanwhile.
+      await yieldToEventLoop();
       const [start, end] = shareOf(batch.rows, 0, size);
       const own = await shardGradients(job.model, sliceRows(batch, start, end), job.shape);
-      const shares = size > 1 ? await gather(at, batch.rows) : [];
+      const shares = await gather(at, batch.rows, pulls);
       shares[0] = own;
       const mean = averageGradients(shares, length);
       applyFlatGradients(job.model, mean.grads);
-      shares.forEach((share, rank) => {
-        if (share.rows === 0) return;
-        stats[rank]!.steps++;
-        stats[rank]!.samples += share.rows;
-      });
+      shares.forEach((share, rank) => count(rank, share.rows));
       return [mean.loss, mean.metric];
     },
     close(reason) {

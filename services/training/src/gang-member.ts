@@ -7,7 +7,7 @@ import {
   type Frame, type GangMessage, type NatsConnection,
 } from './gang-protocol.js';
 import type { JobRunnerDeps } from './job-runner.js';
-import { shardGradients, shareOf, sliceRows, writeFlatWeights } from './shard-gradients.js';
+import { shardGradients, shareOf, sliceRows, writeFlatWeights, type ShardGradients } from './shard-gradients.js';
 import type { SlotPool } from './slot-pool.js';
 import { toTrainingPlan } from './spec-mapping.js';
 import { buildTrainingModel, compileTrainingModel, dataShapeOf, type DataShape } from './training-model.js';
@@ -40,6 +40,8 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
   return {
     async run(signal) {
       const following = new Set<Promise<void>>();
+      // Gangs a slot of this worker is offered to or follows: one slot per gang.
+      const gangs = new Set<string>();
       const recruit = nc.subscribe(GANG_SUBJECTS.recruit, {
         callback: (err, msg) => {
           if (err || signal.aborted || !msg.reply) return;
@@ -49,41 +51,66 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
           } catch {
             return;
           }
-          if (ask.kind !== 'recruit') return;
+          // NATS echoes a worker's own recruits back to it: it never follows itself.
+          if (ask.kind !== 'recruit' || ask.leader === deps.workerId || gangs.has(ask.gang)) return;
           const slot = deps.slots.tryAcquire();
           if (!slot) return;
+          const gang = ask.gang;
+          gangs.add(gang);
           const member = newGangId('m');
+          let reserved = true;
+          /** Ends the reservation; the slot goes back unless it now follows the gang. */
+          const unreserve = (keepSlot: boolean) => {
+            if (!reserved) return;
+            reserved = false;
+            clearTimeout(expiry);
+            inbox.unsubscribe();
+            watch.unsubscribe();
+            if (keepSlot) return;
+            slot.release();
+            gangs.delete(gang);
+          };
           const inbox = nc.subscribe(GANG_SUBJECTS.member(member), {
             callback: (e, m) => {
-              if (e) return;
+              if (e || !reserved) return;
               let request: GangMessage;
               try {
                 request = decodeFrame(m.data).message;
               } catch {
                 return;
               }
-              clearTimeout(expiry);
-              inbox.unsubscribe();
               if (request.kind !== 'join' || signal.aborted) {
-                slot.release();
+                unreserve(false);
                 if (request.kind === 'join') m.respond(encodeFrame({ kind: 'joined', ok: false, reason: 'shutting down' }));
                 return;
               }
+              unreserve(true);
               slot.follow();
               const run: Promise<void> = follow(deps, member, request, signal, (answer) => m.respond(encodeFrame(answer)))
                 .catch((error: unknown) => logger.warn({ err: error, jobId: request.job }, 'following a data-parallel gang failed'))
                 .finally(() => {
                   slot.release();
+                  gangs.delete(gang);
                   following.delete(run);
                 });
               following.add(run);
             },
           });
+          // The gang started (or recruiting stopped) without this offer: the slot goes back at once.
+          const watch = nc.subscribe(GANG_SUBJECTS.down(gang), {
+            callback: (e, m) => {
+              if (e || !reserved) return;
+              let message: GangMessage;
+              try {
+                message = decodeFrame(m.data).message;
+              } catch {
+                return;
+              }
+              if ((message.kind === 'start' && message.ranks[member] === undefined) || message.kind === 'stop') unreserve(false);
+            },
+          });
           // An offer the leader never takes up gives the slot back.
-          const expiry = setTimeout(() => {
-            inbox.unsubscribe();
-            slot.release();
-          }, ask.reserveMs);
+          const expiry = setTimeout(() => unreserve(false), ask.reserveMs);
           expiry.unref();
           msg.respond(encodeFrame({ kind: 'offer', member, worker: deps.workerId }));
         },
@@ -98,7 +125,8 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
 /**
  * Follows one gang: builds the job's model and data plan as the leader did, answers the join,
  * then for each step takes the leader's weights, reads the same global batch from its own
- * ReadSplit stream, computes the gradients of its share and sends them up.
+ * ReadSplit stream, computes the gradients of its share and sends them up as the leader pulls
+ * them (never unasked: the leader bounds what is on its way to it).
  */
 async function follow(
   deps: GangFollowerDeps,
@@ -132,7 +160,10 @@ async function follow(
   let stats = { steps: 0, samples: 0 };
   let batches: AsyncIterator<Batch> | undefined;
   try {
-    const first = await down.next(join.timeoutMs, signal, `the start of ${join.leader}'s gang`);
+    // The leader pings from the first join on, while others still join.
+    let first: Frame;
+    do first = await down.next(join.timeoutMs, signal, `the start of ${join.leader}'s gang`);
+    while (first.message.kind === 'ping');
     if (first.message.kind !== 'start' || first.message.ranks[member] === undefined) return;
     rank = first.message.ranks[member];
     const size = first.message.size;
@@ -140,11 +171,23 @@ async function follow(
     let epoch = 0;
     let step = 0;
     let weights: FloatAssembler | undefined;
+    // This step's gradients, sent as the leader pulls them.
+    let held: { seq: number; share: ShardGradients } | undefined;
     for (;;) {
       const { message, payload }: Frame = await down.next(join.timeoutMs, signal, `the leader ${join.leader} of job ${join.job}`);
       if (message.kind === 'stop') {
         logger.info({ jobId: join.job, leader: join.leader, rank, reason: message.reason, ...stats }, 'left a data-parallel job');
         return;
+      }
+      if (message.kind === 'pull') {
+        if (held?.seq !== message.seq) continue;
+        const { share } = held;
+        for (const range of message.ranges) {
+          if (range.rank !== rank) continue;
+          const header = { kind: 'grads', seq: message.seq, rank, rows: share.rows, loss: share.loss, metric: share.metric } as const;
+          publishFloats(nc, GANG_SUBJECTS.up(join.gang), header, share.grads, range);
+        }
+        continue;
       }
       if (message.kind !== 'weights') continue;
       weights ??= new FloatAssembler(message.total);
@@ -170,7 +213,7 @@ async function follow(
       writeFlatWeights(model, values);
       const [start, end] = shareOf(batch.rows, rank, size);
       const share = await shardGradients(model, sliceRows(batch, start, end), train.shape);
-      publishFloats(nc, GANG_SUBJECTS.up(join.gang), { kind: 'grads', seq: message.seq, rank, rows: share.rows, loss: share.loss, metric: share.metric }, share.grads);
+      held = { seq: message.seq, share };
       if (share.rows > 0) stats = { steps: stats.steps + 1, samples: stats.samples + share.rows };
     }
   } catch (error) {

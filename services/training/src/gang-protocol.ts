@@ -16,7 +16,7 @@ export const GANG_SUBJECTS = {
   member: (memberId: string) => `aimaas.training.gang.member.${memberId}`,
   /** Offers for one gang (the reply subject of its recruit requests). */
   offers: (gangId: string) => `aimaas.training.gang.${gangId}.offers`,
-  /** Leader → every follower: start, weights, ping, stop. */
+  /** Leader → every follower: start, weights, pull, ping, stop. */
   down: (gangId: string) => `aimaas.training.gang.${gangId}.down`,
   /** Followers → leader: gradients and errors. */
   up: (gangId: string) => `aimaas.training.gang.${gangId}.up`,
@@ -35,6 +35,7 @@ export type GangMessage =
   | { kind: 'start'; size: number; ranks: Record<string, number> }
   | { kind: 'weights'; seq: number; epoch: number; step: number; rows: number } & Chunk
   | { kind: 'grads'; seq: number; rank: number; rows: number; loss: number; metric: number } & Chunk
+  | { kind: 'pull'; seq: number; ranges: PullRange[] }
   | { kind: 'ping' }
   | { kind: 'stop'; reason: string }
   | { kind: 'error'; rank: number; worker: string; message: string };
@@ -44,6 +45,18 @@ export interface Chunk {
   offset: number;
   length: number;
   total: number;
+}
+
+/**
+ * A part of one follower's gradient the leader asks for: followers send gradients only when
+ * asked, so the leader bounds the bytes on their way to it (see `GangLeaderDeps.gradientBudgetBytes`).
+ */
+export interface PullRange {
+  rank: number;
+  /** First float wanted. */
+  offset: number;
+  /** Floats wanted (0 for a share without rows: its header alone). */
+  length: number;
 }
 
 /** The messages that carry float32 values. */
@@ -106,20 +119,22 @@ export function chunkFloats(nc: NatsConnection): number {
 }
 
 /**
- * Publishes `values` as one message or more (NATS caps a message at `max_payload`, 1 MiB by
- * default), each a `header` with its chunk's offset and length.
+ * Publishes `values` (or the floats of `range` in it) as one message or more (NATS caps a message
+ * at `max_payload`, 1 MiB by default), each a `header` with its chunk's offset and length.
  */
 export function publishFloats(
   nc: NatsConnection,
   subject: string,
   header: DistributiveOmit<FloatMessage, keyof Chunk>,
   values: Float32Array,
+  range: { offset: number; length: number } = { offset: 0, length: values.length },
 ): number {
   const per = chunkFloats(nc);
   const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const end = Math.min(values.length, range.offset + range.length);
   let messages = 0;
-  for (let offset = 0; offset < values.length || messages === 0; offset += per) {
-    const length = Math.min(per, values.length - offset);
+  for (let offset = range.offset; offset < end || messages === 0; offset += per) {
+    const length = Math.max(0, Math.min(per, end - offset));
     const message = { ...header, offset, length, total: values.length } as FloatMessage;
     nc.publish(subject, encodeFrame(message, bytes.subarray(offset * 4, (offset + length) * 4)));
     messages++;
@@ -197,8 +212,10 @@ export class FrameInbox {
     }
   }
 
-  close(): void {
+  /** Unsubscribes; returns the messages that arrived but were never read. */
+  close(): Frame[] {
     this.#sub.unsubscribe();
     this.#wake = undefined;
+    return this.#queue.splice(0);
   }
 }

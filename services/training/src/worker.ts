@@ -3,7 +3,7 @@ import { PoisonJobError, type JobQueue, type QueuedJob } from '@aimaas/events';
 import { CancelledError, isDomainError } from '@aimaas/runtime';
 import type { ExperimentStore } from './experiment-store.js';
 import { createExperimentTracker, finalizeSearch, type FinalizeSearchPayload } from './experiments.js';
-import { createGangLeader } from './gang-leader.js';
+import { GANG_GRADIENT_BUDGET_BYTES, createGangLeader } from './gang-leader.js';
 import { createGangFollower } from './gang-member.js';
 import type { NatsConnection } from './gang-protocol.js';
 import { isSearchTrial, isTerminal, type JobRecord } from './job-store.js';
@@ -64,7 +64,9 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
   const { store, options, logger, gangNc } = workerDeps;
   const slots = new SlotPool(options.workerConcurrency);
   const gang = { nc: gangNc, logger, workerId: options.workerId, recruitTimeoutMs: options.gangRecruitTimeoutMs, stepTimeoutMs: options.gangStepTimeoutMs };
-  const deps = { ...workerDeps, gangs: createGangLeader(gang) };
+  // Every slot may lead a gang at once over the one gang connection: they share the budget.
+  const gradientBudgetBytes = Math.floor(GANG_GRADIENT_BUDGET_BYTES / Math.max(1, options.workerConcurrency));
+  const deps = { ...workerDeps, gangs: createGangLeader({ ...gang, gradientBudgetBytes }) };
   const follower = createGangFollower({ ...gang, preprocessing: deps.preprocessing, slots });
   const onJobFinished = createExperimentTracker(deps);
 

@@ -106,3 +106,31 @@ describe('data-parallel training (config.workers = 2)', () => {
     expect(stopped.checkpointEpoch).toBeLessThan(500);
   });
 });
+
+describe('a data-parallel job no other worker joins', () => {
+  let mesh: Mesh;
+  let iris: PreparedDataset;
+
+  beforeAll(async () => {
+    // Two slots in one process: the free one must not join its own worker's gang.
+    mesh = await startMesh({ training: { workerConcurrency: 2, gangRecruitTimeoutMs: 500, gangStepTimeoutMs: 30_000 } });
+    iris = await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-dp-alone', name: 'iris', target: 'species', seed: 5 });
+  });
+  afterAll(() => mesh?.close());
+
+  it('trains on its leader alone, bit for bit as a one-worker job, with the leader\'s steps recorded', async () => {
+    const config = { ...irisJob(iris.id).config!, epochs: 5, seed: 13, batchSize: 8 };
+    const run = async (workers: number): Promise<TrainingJob> => {
+      const job = await mesh.clients.training.submitTrainingJob(irisJob(iris.id, { modelName: `iris-alone-w${workers}`, config: { ...config, workers } }));
+      return waitForEnd(mesh.clients, job.id);
+    };
+    const one = await run(1);
+    const alone = await run(3);
+    expect([one.state, alone.state]).toEqual([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_SUCCEEDED]);
+    const trainRows = Number(iris.splits.find((s) => s.name === 'train')!.rows);
+    expect(alone.gang).toEqual([{ worker: 'test-0', rank: 0, steps: 5 * Math.ceil(trainRows / 8), samples: 5 * trainRows }]);
+    expect(alone.metrics).toEqual(one.metrics);
+    const weightsOf = async (job: TrainingJob) => (await downloadFiles(mesh.clients, job.modelVersion as { name: string; version: number })).get('weights.bin')!;
+    expect((await weightsOf(alone)).equals(await weightsOf(one))).toBe(true);
+  });
+});
