@@ -40,8 +40,10 @@ describe('a data-parallel job that loses a worker (real processes, SIGKILL)', ()
       AIMAAS_REGISTRY_ADDR: mesh.registryAddress,
       AIMAAS_TRAINING_WORKER_ID: id,
       AIMAAS_TRAINING_ACK_WAIT_MS: '2000',
-      AIMAAS_TRAINING_GANG_RECRUIT_TIMEOUT_MS: '1000',
-      AIMAAS_TRAINING_GANG_STEP_TIMEOUT_MS: '4000',
+      // Generous: cold processes on a loaded machine (a follower reads the dataset and builds
+      // the model before it answers its join; a step may stall behind a GC or another job).
+      AIMAAS_TRAINING_GANG_RECRUIT_TIMEOUT_MS: '10000',
+      AIMAAS_TRAINING_GANG_STEP_TIMEOUT_MS: '10000',
     });
     const worker: Worker = { ...p, id, clients: createClients({ addresses: { training: address }, tls: false, tracing: false }) };
     workers.push(worker);
@@ -92,9 +94,9 @@ describe('a data-parallel job that loses a worker (real processes, SIGKILL)', ()
     expect(done.modelVersion?.name).toBe('iris-dp-follower-lost');
     // No other worker was left to recruit: the retry trained on the leader alone.
     expect(done.gang.map((m) => m.worker)).toEqual([leader.id]);
-    expect(leader.output()).toContain(`gradients from ${follower.id} (rank 1): nothing within 4000 ms`);
+    expect(leader.output()).toContain(`gradients from ${follower.id} (rank 1): nothing within 10000 ms`);
     expect(leader.output()).toContain('resuming from checkpoint');
-  });
+  }, 180_000);
 
   it('a killed leader: its follower drops the gang, then takes the redelivered job and finishes it', async () => {
     const survivor = workers.find((w) => w.child.exitCode === null && w.child.signalCode === null)!;
@@ -106,12 +108,13 @@ describe('a data-parallel job that loses a worker (real processes, SIGKILL)', ()
     expect(await leader.exited).toBe('SIGKILL');
     const done = await end(follower, running.id);
 
-    expect(done).toMatchObject({ state: JobState.JOB_STATE_SUCCEEDED, worker: follower.id, attempts: 2, checkpointEpoch: 40 });
+    expect(done).toMatchObject({ state: JobState.JOB_STATE_SUCCEEDED, worker: follower.id, checkpointEpoch: 40 });
+    expect(done.attempts).toBeGreaterThanOrEqual(2);
     expect(done.gang.map((m) => m.worker)).toEqual([follower.id]);
     expect(follower.output()).toContain('dropped a data-parallel job');
     expect(follower.output()).toContain('resuming from checkpoint');
 
     follower.child.kill('SIGTERM');
     expect(await follower.exited).toBe(0);
-  });
+  }, 180_000);
 });
