@@ -68,6 +68,17 @@ export interface TargetScaling {
 }
 
 /**
+ * An epoch's logs with a regression's errors in the target's own units, for a job without a test
+ * split (its registered metrics are then the last epoch's): `mae` and `val_mae` times the scale,
+ * the MSE losses `loss` and `val_loss` times its square. Other logs (and other tasks) pass as they are.
+ */
+export function epochLogsInTargetUnits(logs: Record<string, number>, scaling: TargetScaling | undefined): Record<string, number> {
+  if (!scaling) return { ...logs };
+  const factor: Record<string, number> = { mae: scaling.scale, val_mae: scaling.scale, loss: scaling.scale ** 2, val_loss: scaling.scale ** 2 };
+  return Object.fromEntries(Object.entries(logs).map(([name, value]) => [name, value * (factor[name] ?? 1)]));
+}
+
+/**
  * Test-split metrics: classification → accuracy, precision/recall/F1 (macro), log loss;
  * regression → MAE, MSE, RMSE, R², in the target's own units when `targetScaling` says how the
  * pipeline scaled it (labels and predictions are decoded first); reconstruction → MAE, MSE, RMSE

@@ -5,7 +5,7 @@ import type { PreprocessingClient } from '@aimaas/sdk';
 import type { Logger } from '@aimaas/telemetry';
 import type { CheckpointStore, TrainerState } from './checkpoints.js';
 import { createDataPlan, type Batch } from './data-source.js';
-import { testMetrics } from './evaluation.js';
+import { epochLogsInTargetUnits, testMetrics } from './evaluation.js';
 import type { Gang, GangJob, GangLeader } from './gang-leader.js';
 import { isSearchTrial, isTerminal, type JobRecord, type JobStore } from './job-store.js';
 import { ProgressReporter, type TrainingEventPublisher } from './progress-reporter.js';
@@ -102,7 +102,7 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
     await reporter.phase('evaluating', data.test ? 'scoring the test split' : 'no test split: reporting the last epoch');
     const metrics = data.test
       ? await testMetrics(model, data.test(signal), shape, hooks.heartbeat, regressionTargetScaling(prepared))
-      : { ...state.history[state.history.length - 1] };
+      : epochLogsInTargetUnits(state.history[state.history.length - 1] ?? {}, shape.task === 'regression' ? regressionTargetScaling(prepared) : undefined);
     delete metrics.lr;
     const outcome: JobOutcome = { metrics, epochsTrained: state.epoch, state };
     if (request.skipRegistration) {

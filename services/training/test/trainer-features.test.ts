@@ -49,6 +49,7 @@ describe('training options over the service', () => {
     await prepare('iris', 'iris.csv', { name: 'iris', target: 'species', seed: 5 });
     await prepare('noval', 'iris.csv', { name: 'iris', target: 'species', split: [0.8, 0, 0.2] });
     await prepare('width', 'iris.csv', { name: 'iris', target: 'petal_width', task: 'regression' });
+    await prepare('width-notest', 'iris.csv', { name: 'iris', target: 'petal_width', task: 'regression', split: [0.8, 0.2, 0] });
     await prepare('digits', 'digits.csv', { name: 'digits', target: 'digit' });
   });
   afterAll(() => mesh?.close());
@@ -111,6 +112,18 @@ describe('training options over the service', () => {
     const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
     expect(version.task).toBe(Task.TASK_REGRESSION);
     expect(version.signature?.outputs[0]?.shape).toEqual([-1, 1]);
+  });
+
+  it('without a test split registers the last epoch\'s regression errors in the target\'s own units too', async () => {
+    const { job, updates } = await run({ ...irisJob(ids['width-notest']!), modelName: 'iris-width-notest', config: { ...base().config!, epochs: 5 } });
+    expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
+    const scaled = epochLogs(updates).at(-1)!; // the epoch logs stay in the scaled units the model trains on
+    const prepared = await mesh.clients.preprocessing.getPreparedDataset({ id: ids['width-notest']! });
+    const { scale } = JSON.parse(prepared.pipelineJson).target as { scale: number };
+    expect(scale).not.toBeCloseTo(1, 1);
+    expect(job.metrics.val_mae! / scaled.val_mae!).toBeCloseTo(scale, 6);
+    expect(job.metrics.val_loss! / scaled.val_loss!).toBeCloseTo(scale ** 2, 6);
+    expect(job.metrics.mae! / scaled.mae!).toBeCloseTo(scale, 6);
   });
 
   it('trains a CNN on flat pixels reshaped by input_shape, and exports it to ONNX', async () => {
