@@ -89,16 +89,21 @@ function assertNhwc(dataFormat: unknown, kernel: string): void {
   }
 }
 
+/** The attributes both Conv2D gradient kernels get, beside the shape of what they compute. */
+interface Conv2DGradAttrs {
+  strides: number | Pair;
+  pad: PadAttr;
+  dataFormat?: string;
+  dimRoundingMode?: RoundingMode;
+}
+
 /**
  * dW[a,b,i,o] = Σ_{n,y,x} xPad[n, y·sh + a, x·sw + b, i] · dy[n, y, x, o]: a forward convolution of
  * x with its channels as the batch, using dy (batch as input channels) as the filter, with the
  * dilation set to the stride. Padding (same, valid, explicit, asymmetric) is applied to x up front.
  */
 function conv2dBackpropFilter({ inputs, attrs }: Parameters<tf.KernelFunc>[0]): tf.Tensor {
-  const a = attrs as unknown as {
-    strides: number | Pair; pad: PadAttr; dataFormat?: string; dimRoundingMode?: RoundingMode;
-    filterShape: [number, number, number, number];
-  };
+  const a = attrs as unknown as Conv2DGradAttrs & { filterShape: [number, number, number, number] };
   assertNhwc(a.dataFormat, 'Conv2DBackpropFilter');
   const x = asTensor<tf.Rank.R4>(inputs['x'], 'x');
   const dy = asTensor<tf.Rank.R4>(inputs['dy'], 'dy');
@@ -122,10 +127,7 @@ function conv2dBackpropFilter({ inputs, attrs }: Parameters<tf.KernelFunc>[0]): 
  * out channels swapped: one forward convolution (XNNPACK) instead of the wasm backend's loop.
  */
 function conv2dBackpropInput({ inputs, attrs }: Parameters<tf.KernelFunc>[0]): tf.Tensor {
-  const a = attrs as unknown as {
-    strides: number | Pair; pad: PadAttr; dataFormat?: string; dimRoundingMode?: RoundingMode;
-    inputShape: [number, number, number, number];
-  };
+  const a = attrs as unknown as Conv2DGradAttrs & { inputShape: [number, number, number, number] };
   assertNhwc(a.dataFormat, 'Conv2DBackpropInput');
   const dy = asTensor<tf.Rank.R4>(inputs['dy'], 'dy');
   const filter = asTensor<tf.Rank.R4>(inputs['filter'], 'filter');
