@@ -15,34 +15,6 @@ interface Releasers {
   mallocTrim: ((pad: number) => number) | undefined;
 }
 
-/** glibc's `mallopt` parameter for the most arenas malloc may create (malloc.h). */
-const M_ARENA_MAX = -8;
-
-/**
- * Makes every thread allocate from glibc's main arena (`mallopt(M_ARENA_MAX, 1)`), as the service
- * starts and before any ONNX Runtime worker thread exists: memory a session freed in a worker
- * thread's own arena stayed resident after Undeploy even with `malloc_trim`, while the main
- * arena's goes back. Returns whether it was set (glibc Linux with koffi).
- */
-export function useOneMallocArena(): boolean {
-  const glibc = loadGlibc();
-  if (!glibc) return false;
-  return glibc.func('int mallopt(int param, int value)')(M_ARENA_MAX, 1) === 1;
-}
-
-type Glibc = { func(signature: string): (...args: number[]) => number };
-
-/** glibc through koffi (an optional dependency); undefined elsewhere (musl, macOS, Windows). */
-function loadGlibc(): Glibc | undefined {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as { load(path: string): Glibc };
-    return koffi.load('libc.so.6');
-  } catch {
-    return undefined;
-  }
-}
-
 let releasers: Releasers | undefined;
 
 /** A full-GC function without `--expose-gc` on the command line (the way Jest gets one). */
@@ -61,9 +33,17 @@ function findGc(): (() => void) | undefined {
   }
 }
 
-/** glibc's malloc_trim; undefined where glibc or koffi is missing. */
+/** glibc's malloc_trim through koffi (an optional dependency); undefined elsewhere (musl, macOS, Windows). */
 function findMallocTrim(): ((pad: number) => number) | undefined {
-  return loadGlibc()?.func('int malloc_trim(size_t pad)');
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as {
+      load(path: string): { func(signature: string): (pad: number) => number };
+    };
+    return koffi.load('libc.so.6').func('int malloc_trim(size_t pad)');
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -1,11 +1,9 @@
-import { Worker } from 'node:worker_threads';
-import type * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import type { TensorSpec } from '@aimaas/proto';
 import { initBackend, loadModelFromFiles } from '@aimaas/ml';
 import { FailedPreconditionError } from '@aimaas/runtime';
 import { ELEMENT_TYPES, OIP_DATATYPES, type ElementArray, type ElementType, type RunnerTensor } from './datatypes.js';
-import type { FromWorker, OnnxWorkerData, ToWorker, WireRunnerTensor } from './onnx-worker.js';
 
 /** A model input or output as the server checks requests against it: its element type included. */
 export interface TensorInfo extends TensorSpec {
@@ -36,67 +34,19 @@ function oipOfOrt(type: string): string {
 }
 
 /**
- * The worker script: beside this module once built, and the built one when this module runs from
- * its TypeScript source (the tests), since a worker thread cannot load TypeScript.
- */
-const ONNX_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? '../dist/onnx-worker.js' : './onnx-worker.js', import.meta.url);
-
-type Ready = Extract<FromWorker, { kind: 'ready' }>;
-
-/** `data` in a buffer of its own, to hand to the worker without copying it twice. */
-function owned(data: ElementArray): ElementArray {
-  return data.slice() as ElementArray;
-}
-
-/**
  * An ONNX Runtime session over a model file's path (ONNX Runtime reads it, and any external data
- * beside it, into native memory) or its bytes, run in a worker thread of its own: ONNX Runtime
- * computes a batch synchronously inside `run`, and on the main thread a CNN batch of 64 held the
- * event loop serving gRPC for tens of milliseconds. Inputs and outputs come from the model itself
+ * beside it, into native memory) or its bytes. Inputs and outputs come from the model itself
  * (symbolic dimensions are -1); `signature` only fills in shapes the model leaves out.
  */
 export async function createOnnxRunner(model: string | Uint8Array, signature?: { inputs: TensorSpec[]; outputs: TensorSpec[] }): Promise<ModelRunner> {
-  // One intra-op thread and no spinning: on a few shared cores spinning threads starve the rest.
+  // No spinning worker threads: on a few shared cores they starve the event loop serving gRPC.
   const options: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
-  const worker = new Worker(ONNX_WORKER_URL, { workerData: { model, options } satisfies OnnxWorkerData });
-  const pending = new Map<number, { resolve(outputs: Extract<FromWorker, { kind: 'result' }>['outputs']): void; reject(error: Error): void }>();
-  let nextId = 1;
-  let broken: Error | undefined;
-  let onReleased: (() => void) | undefined;
-  const ready = new Promise<Ready>((resolve, reject) => {
-    const fail = (error: Error): void => {
-      broken ??= error;
-      reject(error);
-      for (const call of pending.values()) call.reject(error);
-      pending.clear();
-      onReleased?.();
-    };
-    worker.on('message', (message: FromWorker) => {
-      if (message.kind === 'ready') resolve(message);
-      else if (message.kind === 'failed') fail(new Error(message.message));
-      else if (message.kind === 'released') onReleased?.();
-      else {
-        const call = pending.get(message.id);
-        pending.delete(message.id);
-        if (message.kind === 'result') call?.resolve(message.outputs);
-        else call?.reject(new Error(`ONNX Runtime: ${message.message}`));
-      }
-    });
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the ONNX Runtime worker thread exited (code ${code})`)));
-  });
-  let session: Ready;
-  try {
-    session = await ready;
-  } catch (error) {
-    await worker.terminate();
-    throw error;
-  }
+  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
   const describe = (metadata: readonly ort.InferenceSession.ValueMetadata[], names: readonly string[], specs: TensorSpec[] = []) =>
     names.map((name, i) => {
       const meta = metadata[i];
@@ -104,42 +54,26 @@ export async function createOnnxRunner(model: string | Uint8Array, signature?: {
       const spec = specs.find((s) => s.name === name) ?? specs[i];
       return infoOf(name, spec?.datatype ?? 'FP32', spec?.shape ?? [-1]);
     });
-  const inputs = describe(session.inputMetadata, session.inputNames, signature?.inputs);
-  const outputs = describe(session.outputMetadata, session.outputNames, signature?.outputs);
+  const inputs = describe(session.inputMetadata ?? [], session.inputNames, signature?.inputs);
+  const outputs = describe(session.outputMetadata ?? [], session.outputNames, signature?.outputs);
   return {
     runtime: 'onnx',
     inputs,
     outputs,
     async run(feeds) {
-      if (broken) throw broken;
-      const id = nextId++;
-      const wire: Record<string, WireRunnerTensor> = {};
-      const transfer: ArrayBuffer[] = [];
+      const ortFeeds: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) {
-        const data = owned(t.data);
-        wire[name] = { type: t.type, data, dims: [...t.dims] };
-        transfer.push(data.buffer as ArrayBuffer);
+        ortFeeds[name] = new ort.Tensor(t.type, t.type === 'bool' ? (t.data as Uint8Array) : t.data, t.dims);
       }
-      const results = await new Promise<Extract<FromWorker, { kind: 'result' }>['outputs']>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        worker.postMessage({ kind: 'run', id, feeds: wire } satisfies ToWorker, transfer);
-      });
+      const results = await session.run(ortFeeds);
       const out: Record<string, RunnerTensor> = {};
       for (const { name, type } of outputs) {
         const tensor = results[name]!;
-        out[name] = { type, data: tensor.data, dims: tensor.dims };
+        out[name] = { type, data: tensor.data as ElementArray, dims: tensor.dims.slice() };
       }
       return out;
     },
-    async release() {
-      if (!broken) {
-        await new Promise<void>((resolve) => {
-          onReleased = resolve;
-          worker.postMessage({ kind: 'release' } satisfies ToWorker);
-        });
-      }
-      await worker.terminate();
-    },
+    release: () => session.release(),
   };
 }
 

@@ -2,7 +2,6 @@ import { createEventPublisher, ensureStreams, subscribeEvents, type EventSubscri
 import { decodeKey, openKv, type connectNats, type KvStore } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';
 import type { Registry } from 'prom-client';
-import { useOneMallocArena } from './memory-release.js';
 import { DeploymentManager } from './deployment-manager.js';
 import type { DeploymentRecord } from './deployment-record.js';
 import { createInferenceMetrics, type InferenceMetrics } from './inference-metrics.js';
@@ -65,8 +64,6 @@ function memoryLimitBytes(options: InferenceOptions): number | undefined {
  */
 export async function openInference(nc: Nats, options: InferenceOptions): Promise<InferenceReplica> {
   const { logger } = options;
-  // Before any ONNX Runtime worker thread allocates: see useOneMallocArena.
-  logger.info({ oneMallocArena: useOneMallocArena() }, 'malloc arenas');
   const limit = memoryLimitBytes(options);
   await ensureStreams(nc);
   const kv: KvStore<DeploymentRecord> = await openKv<DeploymentRecord>(nc, DEPLOYMENTS_BUCKET, { history: 1 });
