@@ -11,6 +11,7 @@ import {
   type OptionSpec,
   type OptionValues,
 } from './command.js';
+import { compressGroup } from './commands/compress.js';
 import { datasetsGroup } from './commands/datasets.js';
 import { deployGroup, deploymentsGroup, predictGroup, undeployGroup } from './commands/deploy.js';
 import { jobsGroup, trainGroup } from './commands/train.js';
@@ -24,6 +25,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   datasetsGroup,
   trainGroup,
   jobsGroup,
+  compressGroup,
   deployGroup,
   undeployGroup,
   deploymentsGroup,

@@ -90,6 +90,11 @@ export function groupHelp(group: CommandGroup): string {
 export function commandHelp(group: CommandGroup, command: CommandSpec): string {
   const parts = [`usage: ${commandUsage(group, command)}`, '', `${command.summary}.`];
   if (command.options && Object.keys(command.options).length > 0) parts.push('', 'Options:', optionsTable(command.options));
+  const others = command.name === '' ? group.commands.filter((c) => c !== command) : [];
+  if (others.length > 0) {
+    const rows = others.map((c) => [[group.name, c.name, c.args].filter(Boolean).join(' '), c.summary]);
+    parts.push('', `More ${group.name} commands:`, indent(formatTable(['', ''], rows, { header: false })));
+  }
   parts.push('', 'Global options:', optionsTable(GLOBAL_OPTIONS));
   return parts.join('\n');
 }

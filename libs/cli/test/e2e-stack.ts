@@ -1,22 +1,33 @@
 /**
  * The real services the CLI end-to-end suites talk to: a nats-server, and the registry,
- * inference and preprocessing services each on a real gRPC server on a free loopback port,
- * started in `beforeAll` and stopped in `afterAll`, plus a temporary working directory.
+ * inference, preprocessing, training and compression services each on a real gRPC server on a
+ * free loopback port (wired as their main.ts wires them), started in `beforeAll` and stopped in
+ * `afterAll`, plus a temporary working directory.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { createEventPublisher, ensureStreams } from '@aimaas/events';
+import { openCompression } from '@aimaas/compression';
+import { createEventPublisher, createJobQueue, ensureStreams } from '@aimaas/events';
 import { openInference, type InferenceReplica } from '@aimaas/inference';
+import { initBackend } from '@aimaas/ml';
 import { createPreprocessingService, openDatasetBuckets } from '@aimaas/preprocessing';
-import { GRPCInferenceServiceService, InferenceServiceService, PreprocessingServiceService, RegistryServiceService } from '@aimaas/proto';
+import {
+  CompressionServiceService,
+  GRPCInferenceServiceService,
+  InferenceServiceService,
+  PreprocessingServiceService,
+  RegistryServiceService,
+  TrainingServiceService,
+} from '@aimaas/proto';
 import { openRegistry, type RegistryReplica } from '@aimaas/registry';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
 import { createClients, type AimaasClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
+import { compileTrainingOptions, createTrainingService, createTrainingWorker, openTrainingStores, ProgressHub } from '@aimaas/training';
 
 type Nats = Awaited<ReturnType<typeof connectNats>>;
 
@@ -30,6 +41,10 @@ export interface CliStackOptions {
   inference?: boolean;
   /** Start the preprocessing service (and the event streams it publishes to). */
   preprocessing?: boolean;
+  /** Start the training service with one worker (needs `registry` and `preprocessing`). */
+  training?: boolean;
+  /** Start the compression service with one worker (needs `registry` and `preprocessing`). */
+  compression?: boolean;
   /** Shutdown grace of every gRPC server. @default 500 */
   graceMs?: number;
 }
@@ -41,7 +56,7 @@ export interface CliStack {
   readonly dir: string;
   /** `AIMAAS_<SERVICE>_ADDR` of every started service, as the CLI reads them. */
   readonly env: Record<string, string>;
-  /** SDK clients of the stack (the registry's, when started), closed in `afterAll`. */
+  /** SDK clients of every started service, closed in `afterAll`. */
   readonly clients: AimaasClients;
 }
 
@@ -65,6 +80,33 @@ export function useCliStack(options: CliStackOptions): CliStack {
   const grpcServer = (serviceName: string, authToken?: string) =>
     createGrpcServer({ serviceName, logger, metricsAddr: 'off', shutdownGraceMs: graceMs, ...(authToken !== undefined && { authToken }) });
 
+  /**
+   * The training service and a worker in this process, wired as services/training/src/main.ts
+   * wires them; stopped (the worker first) before NATS drains.
+   */
+  const startTraining = async (deps: AimaasClients): Promise<string> => {
+    const trainingOptions = compileTrainingOptions({ workerId: `${options.name}-training`, progressIntervalMs: 50 });
+    const nc = await connect('training');
+    const gangNc = await connect('training-gang');
+    await ensureStreams(nc, { jobs: { ackWaitMs: trainingOptions.ackWaitMs, maxDeliver: trainingOptions.maxDeliver } });
+    const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
+    const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
+    const queue = createJobQueue(nc, 'training', { ackWaitMs: trainingOptions.ackWaitMs, maxDeliver: trainingOptions.maxDeliver, logger });
+    const hub = await ProgressHub.start(nc, { logger });
+    stops.unshift(() => hub.stop());
+    const server = grpcServer('training').add(
+      TrainingServiceService,
+      createTrainingService({ store, experiments, queue, events, preprocessing: deps.preprocessing, hub, logger }),
+    );
+    const worker = createTrainingWorker({
+      store, experiments, checkpoints, queue, events, logger, options: trainingOptions, gangNc,
+      preprocessing: deps.preprocessing, registry: deps.registry, progressIntervalMs: trainingOptions.progressIntervalMs,
+    });
+    const working = worker.run(server.stopping).catch((err: unknown) => logger.error({ err }, 'training worker stopped'));
+    stops.unshift(() => working);
+    return serve(server);
+  };
+
   beforeAll(async () => {
     state.nats = await startNatsServer();
     stops.unshift(() => state.nats!.stop());
@@ -75,13 +117,24 @@ export function useCliStack(options: CliStackOptions): CliStack {
       env.AIMAAS_REGISTRY_ADDR = await serve(
         grpcServer('registry', options.registry.authToken).add(RegistryServiceService, registry.handlers),
       );
-      const clients = createClients({ addresses: { registry: env.AIMAAS_REGISTRY_ADDR }, tracing: false });
-      state.clients = clients;
-      stops.unshift(() => clients.close());
     }
+    /** Clients the services themselves call other services with (created on first need). */
+    let backing: AimaasClients | undefined;
+    const backingClients = (what: string): AimaasClients => {
+      if (env.AIMAAS_REGISTRY_ADDR === undefined) throw new Error(`useCliStack: ${what} needs the registry`);
+      if (backing === undefined) {
+        const clients = createClients({
+          addresses: { registry: env.AIMAAS_REGISTRY_ADDR, ...(env.AIMAAS_PREPROCESSING_ADDR && { preprocessing: env.AIMAAS_PREPROCESSING_ADDR }) },
+          ...(options.registry?.authToken !== undefined && { authToken: options.registry.authToken }),
+          tracing: false,
+        });
+        stops.unshift(() => clients.close());
+        backing = clients;
+      }
+      return backing;
+    };
     if (options.inference === true) {
-      if (state.clients === undefined) throw new Error('useCliStack: inference needs the registry');
-      const inference: InferenceReplica = await openInference(await connect('inference'), { registry: state.clients.registry, logger });
+      const inference: InferenceReplica = await openInference(await connect('inference'), { registry: backingClients('inference').registry, logger });
       stops.unshift(() => inference.close());
       env.AIMAAS_INFERENCE_ADDR = await serve(
         grpcServer('inference')
@@ -98,6 +151,37 @@ export function useCliStack(options: CliStackOptions): CliStack {
       env.AIMAAS_PREPROCESSING_ADDR = await serve(
         grpcServer('preprocessing').add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger, options: {} })),
       );
+    }
+    if (options.training === true || options.compression === true) {
+      if (env.AIMAAS_PREPROCESSING_ADDR === undefined) throw new Error('useCliStack: training and compression need preprocessing');
+      await initBackend();
+    }
+    if (options.training === true) env.AIMAAS_TRAINING_ADDR = await startTraining(backingClients('training'));
+    if (options.compression === true) {
+      const deps = backingClients('compression');
+      const compression = await openCompression(await connect('compression'), {
+        registry: deps.registry,
+        preprocessing: deps.preprocessing,
+        logger,
+        worker: { workerId: `${options.name}-compression`, ackWaitMs: 10_000, progressIntervalMs: 50 },
+      });
+      stops.unshift(() => compression.close());
+      env.AIMAAS_COMPRESSION_ADDR = await serve(grpcServer('compression').add(CompressionServiceService, compression.handlers));
+    }
+    if (env.AIMAAS_REGISTRY_ADDR !== undefined) {
+      const clients = createClients({
+        addresses: {
+          registry: env.AIMAAS_REGISTRY_ADDR,
+          ...(env.AIMAAS_INFERENCE_ADDR && { inference: env.AIMAAS_INFERENCE_ADDR }),
+          ...(env.AIMAAS_PREPROCESSING_ADDR && { preprocessing: env.AIMAAS_PREPROCESSING_ADDR }),
+          ...(env.AIMAAS_TRAINING_ADDR && { training: env.AIMAAS_TRAINING_ADDR }),
+          ...(env.AIMAAS_COMPRESSION_ADDR && { compression: env.AIMAAS_COMPRESSION_ADDR }),
+        },
+        ...(options.registry?.authToken !== undefined && { authToken: options.registry.authToken }),
+        tracing: false,
+      });
+      state.clients = clients;
+      stops.unshift(() => clients.close());
     }
     state.env = env;
     const dir = await mkdtemp(join(tmpdir(), `aimaas-${options.name}-`));

@@ -20,6 +20,8 @@ export type { LoadModelOptions, ModelFiles, SaveModelOptions } from './artifact-
 
 export { exportOnnx, ONNX_EXPORTABLE_LAYERS } from './onnx/export-onnx.js';
 export type { OnnxExportOptions } from './onnx/export-onnx.js';
+export { quantizeOnnxInt8 } from './onnx/quantize-int8.js';
+export type { OnnxInt8Options, OnnxInt8Result } from './onnx/quantize-int8.js';
 
 export {
   decodeWeights, dequantizeArray, encodeWeights, float16BitsToFloat32, float32ToFloat16Bits, quantizeArray,

@@ -1,14 +1,40 @@
 /**
- * The compression process. Its RPCs are specified in proto/aimaas/v1/compression.proto; until the compression
- * issue lands they answer UNIMPLEMENTED, while health, reflection and metrics are served.
+ * The compression process: configuration → TF.js backend → NATS → clients of the registry and
+ * preprocessing → CompressionService on gRPC, with a worker pulling `AIMAAS_JOBS_COMPRESSION` in
+ * the same process. Shutdown: NOT_SERVING, the worker hands a running job back (it resumes
+ * elsewhere from its last fine-tune checkpoint), NATS drains, telemetry flushes.
  */
 import { reflectionFiles, CompressionServiceService } from '@aimaas/proto';
 import { runServiceProcess } from '@aimaas/runtime';
+import { initBackend } from '@aimaas/ml';
+import { createClients } from '@aimaas/sdk';
+import { connectNats } from '@aimaas/storage';
+import { openCompression } from './open-compression.js';
 
 await runServiceProcess({
   service: 'compression',
   protoFiles: reflectionFiles(['aimaas/v1/compression.proto']),
-  wire({ server }) {
-    server.add(CompressionServiceService, {});
+  async wire({ config, logger, server }) {
+    const backend = await initBackend(config.tfBackend);
+    logger.info({ ...backend }, 'tfjs backend ready');
+    const nc = await connectNats(config.natsUrl, { name: 'compression' });
+    const clients = createClients({
+      addresses: { preprocessing: config.addresses.preprocessing, registry: config.addresses.registry },
+      ...(config.authToken !== undefined && { authToken: config.authToken }),
+    });
+    const compression = await openCompression(nc, {
+      registry: clients.registry,
+      preprocessing: clients.preprocessing,
+      logger,
+      worker: {
+        ...(process.env.AIMAAS_COMPRESSION_WORKER_ID && { workerId: process.env.AIMAAS_COMPRESSION_WORKER_ID }),
+        ...(process.env.AIMAAS_COMPRESSION_ACK_WAIT_MS && { ackWaitMs: Number(process.env.AIMAAS_COMPRESSION_ACK_WAIT_MS) }),
+      },
+    });
+    server
+      .add(CompressionServiceService, compression.handlers)
+      .onShutdown(() => compression.close())
+      .onShutdown(() => clients.close())
+      .onShutdown(() => nc.drain());
   },
 });

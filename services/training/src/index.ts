@@ -31,3 +31,7 @@ export { validateSubmit, monitorNames } from './validation.js';
 export { learningRateAt, toTrainingPlan, toMlModelSpec, flattenParams, DEFAULT_LEARNING_RATES } from './spec-mapping.js';
 export type { TrainingPlan, ScheduleSettings, EarlyStoppingSettings } from './spec-mapping.js';
 export { trialPoints, applyTrial } from './search-space.js';
+export { buildTrainingModel, dataShapeOf, modelInputShape, modelOutputShape, regressionTargetScaling } from './training-model.js';
+export type { DataShape } from './training-model.js';
+export { createDataPlan } from './data-source.js';
+export type { Batch, DataPlan } from './data-source.js';

@@ -23,31 +23,44 @@ const TRAIN_USAGE =
   'aimaas train --dataset <prepared-id> --model-name <name> (--mlp 64,32 | --cnn 32x3,64x3[/128] | --linear) [--epochs N] [--batch-size N] [--lr X] [--optimizer adam] [--seed N] [--watch]';
 
 /** `64,32` as positive integers. */
-function intList(flag: string, text: string): number[] {
-  if (text.trim() === '') throw new UsageError(`${flag}: expected numbers such as 64,32`, TRAIN_USAGE);
+function intList(flag: string, text: string, usage = TRAIN_USAGE): number[] {
+  if (text.trim() === '') throw new UsageError(`${flag}: expected numbers such as 64,32`, usage);
   return text.split(',').map((part) => parsePositiveInt(flag, part.trim())!);
 }
 
+/** The option names (without `--`) an architecture is read from. */
+export interface ArchitectureFlags {
+  mlp: string;
+  cnn: string;
+  linear: string;
+  inputShape: string;
+}
+
+/** The flags of `aimaas train`. */
+const TRAIN_FLAGS: ArchitectureFlags = { mlp: 'mlp', cnn: 'cnn', linear: 'linear', inputShape: 'input-shape' };
+
 /**
  * The architecture from `--mlp 64,32`, `--cnn 32x3,64x3[/128,64]` (conv blocks filters x kernel,
- * then dense units after `/`) or `--linear`; exactly one is required.
+ * then dense units after `/`) or `--linear`; exactly one is required. `flags` renames the options
+ * (e.g. `--student-mlp` of `aimaas compress --distill`) and `usage` is printed with a usage error.
  */
-export function modelSpecFromOptions(values: OptionValues): Partial<ModelSpec> {
-  const mlp = values.mlp as string | undefined;
-  const cnn = values.cnn as string | undefined;
-  const linear = values.linear === true;
+export function modelSpecFromOptions(values: OptionValues, flags: ArchitectureFlags = TRAIN_FLAGS, usage = TRAIN_USAGE): Partial<ModelSpec> {
+  const mlp = values[flags.mlp] as string | undefined;
+  const cnn = values[flags.cnn] as string | undefined;
+  const linear = values[flags.linear] === true;
   const given = [mlp !== undefined, cnn !== undefined, linear].filter(Boolean).length;
-  if (given !== 1) throw new UsageError('give exactly one of --mlp, --cnn and --linear', TRAIN_USAGE);
-  const inputShape = values['input-shape'] === undefined ? [] : (values['input-shape'] as string).split('x').map((d) => parsePositiveInt('--input-shape', d)!);
-  if (mlp !== undefined) return { mlp: { hiddenUnits: intList('--mlp', mlp), activation: '', dropout: 0, batchNorm: false }, inputShape };
+  if (given !== 1) throw new UsageError(`give exactly one of --${flags.mlp}, --${flags.cnn} and --${flags.linear}`, usage);
+  const shapeText = values[flags.inputShape] as string | undefined;
+  const inputShape = shapeText === undefined ? [] : shapeText.split('x').map((d) => parsePositiveInt(`--${flags.inputShape}`, d)!);
+  if (mlp !== undefined) return { mlp: { hiddenUnits: intList(`--${flags.mlp}`, mlp, usage), activation: '', dropout: 0, batchNorm: false }, inputShape };
   if (linear) return { linear: {}, inputShape };
   const [blocksText, denseText] = cnn!.split('/');
   const convBlocks = blocksText!.split(',').map((block) => {
     const match = /^\s*([0-9]+)x([0-9]+)\s*$/.exec(block);
-    if (match === null) throw new UsageError(`--cnn ${cnn}: expected blocks filters x kernel, e.g. 32x3,64x3/128`, TRAIN_USAGE);
+    if (match === null) throw new UsageError(`--${flags.cnn} ${cnn}: expected blocks filters x kernel, e.g. 32x3,64x3/128`, usage);
     return {
-      filters: parsePositiveInt('--cnn filters', match[1])!,
-      kernelSize: parsePositiveInt('--cnn kernel', match[2])!,
+      filters: parsePositiveInt(`--${flags.cnn} filters`, match[1])!,
+      kernelSize: parsePositiveInt(`--${flags.cnn} kernel`, match[2])!,
       strides: 0,
       pool: '',
       poolSize: 0,
@@ -55,7 +68,7 @@ export function modelSpecFromOptions(values: OptionValues): Partial<ModelSpec> {
       padding: '',
     };
   });
-  return { cnn: { convBlocks, denseUnits: denseText === undefined ? [] : intList('--cnn dense', denseText), dropout: 0 }, inputShape };
+  return { cnn: { convBlocks, denseUnits: denseText === undefined ? [] : intList(`--${flags.cnn} dense`, denseText, usage), dropout: 0 }, inputShape };
 }
 
 function positiveNumber(flag: string, text: string | undefined): number {
@@ -171,6 +184,14 @@ const STATES: Record<string, JobState> = {
   cancelled: JobState.JOB_STATE_CANCELLED,
 };
 
+/** The `--state` filter of a jobs list: a state word, or every state when absent. */
+export function jobStateArg(text: string | undefined): JobState {
+  if (text === undefined) return JobState.JOB_STATE_UNSPECIFIED;
+  const state = STATES[text];
+  if (state === undefined) throw new UsageError(`--state ${text}: expected one of ${Object.keys(STATES).join(', ')}`);
+  return state;
+}
+
 const list: CommandSpec = {
   name: 'list',
   args: '',
@@ -178,9 +199,7 @@ const list: CommandSpec = {
   options: { state: { type: 'string', value: 'state', description: 'Only jobs in this state: queued, running, succeeded, failed, cancelled' } },
   minArgs: 0,
   async run(ctx, _args, values) {
-    const stateText = values.state as string | undefined;
-    const state = stateText === undefined ? JobState.JOB_STATE_UNSPECIFIED : STATES[stateText];
-    if (state === undefined) throw new UsageError(`--state ${stateText}: expected one of ${Object.keys(STATES).join(', ')}`);
+    const state = jobStateArg(values.state as string | undefined);
     const jobs = await collectPages(async (pageToken) => {
       const page = await ctx.clients().training.listTrainingJobs({ pageToken, state }, ctx.callOptions);
       return { items: page.jobs, next: page.nextPageToken };

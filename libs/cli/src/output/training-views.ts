@@ -1,11 +1,11 @@
-import { jobStateToJSON, type ProgressUpdate, type TrainingJob } from '@aimaas/proto';
+import { jobStateToJSON, type JobState, type ProgressUpdate, type TrainingJob } from '@aimaas/proto';
 import { formatModelRef } from '@aimaas/sdk';
 import type { CliWritable } from '../command.js';
 import { formatDate, formatFields, formatNumber, formatRecord, formatTable, NONE } from './format.js';
 import { enumWord } from './serving-views.js';
 
 /** A job state as a word: `queued`, `running`, `succeeded`, `failed`, `cancelled`. */
-export function jobState(job: TrainingJob): string {
+export function jobState(job: { state: JobState }): string {
   return enumWord(jobStateToJSON(job.state), 'JOB_STATE_');
 }
 
@@ -107,26 +107,36 @@ export function progressText(p: ProgressUpdate): string {
   return parts.join('  ');
 }
 
+/** What a {@link JobProgressBar} draws for one update: the bar's fill (none: no bar) and the text after it. */
+export interface ProgressFrame {
+  fraction?: number;
+  text: string;
+}
+
 /**
- * A one-line training progress bar on stderr, redrawn in place:
- * `train  [######------------------]  25%  training  epoch 3/10  loss=0.41  1200 samples/s  ETA 0:12`.
+ * A one-line job progress bar on stderr, redrawn in place, each frame padded over the one before:
+ * `<label>  [######------------------]  25%  <text>`, or `<label>  <text>` for a frame without
+ * a fraction.
  */
-export class TrainingProgressBar {
+export class JobProgressBar {
   private lastLength = 0;
   private finished = false;
   private drawn = false;
 
   constructor(
     private readonly stream: CliWritable,
+    private readonly label: string,
+    private readonly frame: (update: ProgressUpdate) => ProgressFrame,
     private readonly barWidth = 24,
   ) {}
 
   /** The line for `update` (without `\r`). */
   render(update: ProgressUpdate): string {
-    const fraction = progressFraction(update);
+    const { fraction, text } = this.frame(update);
+    if (fraction === undefined) return `${this.label}  ${text}`;
     const filled = Math.round(fraction * this.barWidth);
     const bar = `[${'#'.repeat(filled)}${'-'.repeat(this.barWidth - filled)}]`;
-    return `train  ${bar} ${`${Math.floor(fraction * 100)}%`.padStart(4)}  ${progressText(update)}`;
+    return `${this.label}  ${bar} ${`${Math.floor(fraction * 100)}%`.padStart(4)}  ${text}`;
   }
 
   update(update: ProgressUpdate): void {
@@ -143,5 +153,15 @@ export class TrainingProgressBar {
     if (this.finished) return;
     this.finished = true;
     if (this.drawn) this.stream.write('\n');
+  }
+}
+
+/**
+ * A one-line training progress bar on stderr, redrawn in place:
+ * `train  [######------------------]  25%  training  epoch 3/10  loss=0.41  1200 samples/s  ETA 0:12`.
+ */
+export class TrainingProgressBar extends JobProgressBar {
+  constructor(stream: CliWritable, barWidth = 24) {
+    super(stream, 'train', (update) => ({ fraction: progressFraction(update), text: progressText(update) }), barWidth);
   }
 }

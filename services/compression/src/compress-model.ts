@@ -1,0 +1,201 @@
+import * as tf from '@tensorflow/tfjs';
+import type { SubmitCompressionJobRequest, TrainingConfig } from '@aimaas/proto';
+import type { WeightQuantization } from '@aimaas/ml';
+import { buildTrainingModel, toTrainingPlan, type DataShape } from '@aimaas/training';
+import { fineTune, stepsPerEpoch, type FineTuneCheckpoint, type FineTuneProgress, type FineTuneResume } from './fine-tune.js';
+import { WeightClusterer, type ClusterInit } from './methods/cluster.js';
+import { distillationLoss } from './methods/distill.js';
+import { MagnitudePruner, polynomialSparsity } from './methods/prune.js';
+import type { SplitData } from './split-data.js';
+
+/** How a compressed model is to be written. */
+export interface CompressedModel {
+  /** The model to export: the source itself (quantization), or rewritten/new weights. */
+  model: tf.LayersModel;
+  /** TF.js weight quantization of the tfjs-layers files. */
+  tfjsQuantization?: WeightQuantization;
+  /** Quantize the ONNX file to dynamic int8. */
+  onnxInt8?: { perChannel: boolean };
+  /** `compression.*` tags describing what was done. */
+  tags: Record<string, string>;
+}
+
+/** What a method needs to run. */
+export interface MethodContext {
+  request: SubmitCompressionJobRequest;
+  /** The source model (float32 weights); methods that rewrite weights do so in place. */
+  source: tf.LayersModel;
+  shape: DataShape;
+  /** The training split, for the methods that fine-tune. */
+  train: () => Promise<SplitData>;
+  /** The checkpoint this job's last delivery left, if any (its tensors are the method's to dispose). */
+  resume?: FineTuneCheckpoint;
+  onProgress: (progress: FineTuneProgress, epochEnd: boolean, metrics: Record<string, number>) => Promise<void>;
+  onEpochEnd: (checkpoint: FineTuneCheckpoint) => Promise<void>;
+  signal: AbortSignal;
+}
+
+/** The method a request names. */
+export function methodOf(request: SubmitCompressionJobRequest): 'quantize' | 'prune' | 'distill' | 'cluster' {
+  if (request.quantize) return 'quantize';
+  if (request.prune) return 'prune';
+  if (request.distill) return 'distill';
+  return 'cluster';
+}
+
+/** The fine-tune plan of a config: optimizer, batch size and seed (the job's seed when the config has none). */
+function tunePlan(config: TrainingConfig | undefined, seed: number) {
+  const plan = toTrainingPlan(config);
+  return { optimizer: plan.optimizer, batchSize: plan.batchSize, seed: plan.seed || seed };
+}
+
+/** Sets the model's weights from a checkpoint and disposes them; the optimizer slots are handed on. */
+function restore(model: tf.LayersModel, resume: FineTuneCheckpoint | undefined): FineTuneResume | undefined {
+  if (!resume) return undefined;
+  try {
+    model.setWeights(resume.weights);
+  } finally {
+    tf.dispose(resume.weights);
+  }
+  return { epoch: resume.epoch, ...(resume.optimizer && { optimizer: resume.optimizer }) };
+}
+
+/**
+ * Runs the request's method on the source model. Quantization only chooses an encoding; pruning,
+ * clustering and distillation train (resuming from the checkpoint when there is one).
+ */
+export async function compressModel(context: MethodContext): Promise<CompressedModel> {
+  const { request } = context;
+  if (request.quantize) {
+    const { dtype, perChannel } = request.quantize;
+    if (dtype === 'int8') {
+      // TF.js has no int8 weight form: the tfjs-layers files of an int8 version carry uint8 weights.
+      return { model: context.source, tfjsQuantization: 'uint8', onnxInt8: { perChannel }, tags: { 'compression.dtype': dtype, 'compression.per_channel': String(perChannel), 'compression.activations': 'dynamic' } };
+    }
+    return { model: context.source, tfjsQuantization: dtype as WeightQuantization, tags: { 'compression.dtype': dtype } };
+  }
+  if (request.prune) return prune(context);
+  if (request.cluster) return cluster(context);
+  return distill(context);
+}
+
+async function prune(context: MethodContext): Promise<CompressedModel> {
+  const spec = context.request.prune!;
+  const { source: model, shape, signal } = context;
+  const scope = spec.scope === 'global' ? 'global' : 'layer';
+  const plan = tunePlan(spec.config, context.request.seed);
+  const epochs = spec.fineTuneEpochs;
+  const pruner = new MagnitudePruner(model, scope);
+  try {
+    const resume = restore(model, context.resume);
+    if (epochs === 0) {
+      pruner.update(spec.targetSparsity);
+    } else {
+      const train = await context.train();
+      const total = epochs * stepsPerEpoch(train.rows, plan.batchSize);
+      const endStep = Math.min(spec.pruningSteps, total);
+      const schedule = { initialSparsity: 0, finalSparsity: spec.targetSparsity, beginStep: 0, endStep };
+      // Masks are updated 10 times over the window (TF-MOT: every `frequency` steps) and once at its end.
+      const frequency = Math.max(1, Math.ceil(endStep / 10));
+      const resumeStep = resume ? resume.epoch * stepsPerEpoch(train.rows, plan.batchSize) : 0;
+      // One shot (no window): the target at once; gradual: where the schedule stands.
+      pruner.update(polynomialSparsity(resumeStep, schedule));
+      let sparsity = pruner.sparsity();
+      await fineTune({
+        model, data: train, task: shape.task, outputSize: shape.outputSize, epochs, ...plan, signal,
+        ...(resume && { resume }),
+        afterStep: (step) => {
+          const due = step < endStep && (step + 1) % frequency === 0;
+          if (due || step + 1 === endStep) {
+            pruner.update(polynomialSparsity(step + 1, schedule));
+            sparsity = pruner.sparsity();
+          } else {
+            pruner.apply();
+          }
+        },
+        onProgress: (progress, epochEnd) => context.onProgress(progress, epochEnd, { loss: progress.loss, sparsity }),
+        onEpochEnd: context.onEpochEnd,
+      });
+      // Whatever the window, the model ends at the target sparsity.
+      pruner.update(spec.targetSparsity);
+    }
+    return {
+      model,
+      tags: {
+        'compression.target_sparsity': String(spec.targetSparsity),
+        'compression.sparsity': pruner.sparsity().toFixed(4),
+        'compression.scope': scope,
+        'compression.pruning_steps': String(spec.pruningSteps),
+        'compression.fine_tune_epochs': String(epochs),
+      },
+    };
+  } finally {
+    pruner.dispose();
+  }
+}
+
+async function cluster(context: MethodContext): Promise<CompressedModel> {
+  const spec = context.request.cluster!;
+  const { source: model, shape, signal } = context;
+  const init: ClusterInit = spec.init === 'linear' ? 'linear' : 'kmeans++';
+  const plan = tunePlan(spec.config, context.request.seed);
+  const resume = restore(model, context.resume);
+  const clusterer = new WeightClusterer(model, spec.clusters, init, plan.seed);
+  try {
+    if (spec.fineTuneEpochs > 0) {
+      const train = await context.train();
+      await fineTune({
+        model, data: train, task: shape.task, outputSize: shape.outputSize, epochs: spec.fineTuneEpochs, ...plan, signal,
+        // The centroid variables are new on every delivery: a resumed fine-tune starts its optimizer afresh.
+        ...(resume && { resume: { epoch: resume.epoch } }),
+        applyGradients: (optimizer, grads) => clusterer.applyGradients(optimizer, grads),
+        afterStep: () => clusterer.tie(),
+        onProgress: (progress, epochEnd) => context.onProgress(progress, epochEnd, { loss: progress.loss }),
+        onEpochEnd: ({ epoch, weights }) => context.onEpochEnd({ epoch, weights }),
+      });
+    }
+    return {
+      model,
+      tags: {
+        'compression.clusters': String(spec.clusters),
+        'compression.init': init,
+        'compression.distinct_values': String(clusterer.maxDistinct()),
+        'compression.fine_tune_epochs': String(spec.fineTuneEpochs),
+      },
+    };
+  } finally {
+    clusterer.dispose();
+  }
+}
+
+async function distill(context: MethodContext): Promise<CompressedModel> {
+  const spec = context.request.distill!;
+  const { shape, signal } = context;
+  const plan = toTrainingPlan(spec.config);
+  const seed = plan.seed || context.request.seed;
+  const student = await buildTrainingModel(spec.student!, shape, seed);
+  try {
+    const resume = restore(student, context.resume);
+    const train = await context.train();
+    await fineTune({
+      model: student, data: train, task: shape.task, outputSize: shape.outputSize,
+      epochs: plan.epochs, batchSize: plan.batchSize, optimizer: plan.optimizer, seed, signal,
+      ...(resume && { resume }),
+      loss: distillationLoss(context.source, { temperature: spec.temperature, alpha: spec.alpha }),
+      onProgress: (progress, epochEnd) => context.onProgress(progress, epochEnd, { loss: progress.loss }),
+      onEpochEnd: context.onEpochEnd,
+    });
+  } catch (error) {
+    student.dispose();
+    throw error;
+  }
+  return {
+    model: student,
+    tags: {
+      'compression.temperature': String(spec.temperature),
+      'compression.alpha': String(spec.alpha),
+      'compression.student': JSON.stringify(spec.student).slice(0, 500),
+      'compression.epochs': String(plan.epochs),
+    },
+  };
+}

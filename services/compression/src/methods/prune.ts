@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+
+/** One kernel a compression method rewrites: the layer's variable and its name. */
+export interface KernelWeight {
+  name: string;
+  variable: tf.Variable;
+}
+
+/**
+ * The kernels of a model that pruning and clustering rewrite: every trainable weight of rank 2 or
+ * more (Dense and convolution kernels, RNN kernels). Biases, batch-norm parameters and other
+ * vectors are left alone: they are few and the accuracy depends on them.
+ */
+export function kernelWeights(model: tf.LayersModel): KernelWeight[] {
+  return model.trainableWeights.filter((w) => w.shape.length >= 2).map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }));
+}
+
+/** The polynomial schedule of one pruning run (Zhu & Gupta 2017; TF-MOT `PolynomialDecay`). */
+export interface PruningSchedule {
+  initialSparsity: number;
+  finalSparsity: number;
+  beginStep: number;
+  endStep: number;
+  /** @default 3 */
+  power?: number;
+}
+
+/**
+ * The sparsity at `step`: `s_f + (s_i − s_f)·(1 − (t − t₀)/(t₁ − t₀))^power`, held at `s_i`
+ * before the window and at `s_f` after it (a window of zero steps is one shot at `s_f`).
+ */
+export function polynomialSparsity(step: number, schedule: PruningSchedule): number {
+  const { initialSparsity: si, finalSparsity: sf, beginStep, endStep } = schedule;
+  if (step >= endStep) return sf;
+  if (step < beginStep) return si;
+  const progress = (step - beginStep) / (endStep - beginStep);
+  return sf + (si - sf) * (1 - progress) ** (schedule.power ?? 3);
+}
+
+/** The |w| at or below which the smallest `sparsity` fraction of `values` lies (−1 prunes nothing). */
+function threshold(values: Float32Array, sparsity: number): number {
+  const k = Math.floor(sparsity * values.length);
+  if (k <= 0) return -1;
+  const magnitudes = Float32Array.from(values, Math.abs).sort();
+  return magnitudes[k - 1]!;
+}
+
+/**
+ * Magnitude pruning of a model's kernels with masks: `update(sparsity)` recomputes the masks so the
+ * smallest-|w| fraction of each kernel (`layer`) or of all kernels together (`global`) is zero, and
+ * `apply()` multiplies every kernel by its mask, as it must after every optimizer step, so pruned
+ * weights stay exactly zero through the fine-tune.
+ */
+export class MagnitudePruner {
+  readonly #kernels: KernelWeight[];
+  readonly #masks = new Map<string, tf.Tensor>();
+
+  constructor(model: tf.LayersModel, private readonly scope: 'layer' | 'global') {
+    this.#kernels = kernelWeights(model);
+  }
+
+  /** Recomputes the masks for `sparsity` from the current weights and applies them. */
+  update(sparsity: number): void {
+    const values = this.#kernels.map((k) => k.variable.dataSync() as Float32Array);
+    const global = this.scope === 'global' ? threshold(concat(values), sparsity) : 0;
+    this.#kernels.forEach((kernel, i) => {
+      const cut = this.scope === 'global' ? global : threshold(values[i]!, sparsity);
+      const mask = new Float32Array(values[i]!.length);
+      for (let j = 0; j < mask.length; j++) mask[j] = Math.abs(values[i]![j]!) > cut ? 1 : 0;
+      this.#masks.get(kernel.variable.name)?.dispose();
+      this.#masks.set(kernel.variable.name, tf.tensor(mask, kernel.variable.shape, 'float32'));
+    });
+    this.apply();
+  }
+
+  /** Multiplies each kernel by its mask. */
+  apply(): void {
+    for (const kernel of this.#kernels) {
+      const mask = this.#masks.get(kernel.variable.name);
+      if (mask) tf.tidy(() => kernel.variable.assign(tf.mul(kernel.variable, mask)));
+    }
+  }
+
+  /** The fraction of kernel weights that are exactly zero. */
+  sparsity(): number {
+    let zeros = 0;
+    let total = 0;
+    for (const kernel of this.#kernels) {
+      const values = kernel.variable.dataSync();
+      for (const v of values) if (v === 0) zeros++;
+      total += values.length;
+    }
+    return total === 0 ? 0 : zeros / total;
+  }
+
+  dispose(): void {
+    for (const mask of this.#masks.values()) mask.dispose();
+    this.#masks.clear();
+  }
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
