@@ -77,7 +77,7 @@ export async function startCompressionMesh(options: { worker?: CompressionWorker
   const clients = createClients({
     addresses: {
       compression: compression.address, registry: base.registryAddress, preprocessing: base.preprocessing.address,
-      training: base.training.address, inference: inferenceAddress,
+      training: base.training.address, inference: inferenceAddress, oip: inferenceAddress,
     },
     tls: false,
     tracing: false,
