@@ -206,7 +206,7 @@ describe('int8 ONNX', () => {
     expect(Number(a!.sizeBytes)).toBe(bytesOf(after, 'onnx'));
     expect(Number(b!.sizeBytes)).toBe(bytesOf(before, 'onnx'));
     // No float copy of a quantized weight is left behind: the only large initializers are int8.
-    const large = graph.initializer!.filter((t) => (t.dims ?? []).reduce((p, d) => p * Number(d), 1) >= 256);
+    const large = graph.initializer!.filter((t) => (t.dims ?? []).reduce((p: number, d) => p * Number(d), 1) >= 256);
     expect(large.every((t) => t.dataType === onnx.TensorProto.DataType.INT8)).toBe(true);
     // On a model this small the graph itself weighs: 6,464 weights → 2.7×, where Fashion-MNIST's MLP gets 3.9× (bench).
     expect(Number(b!.sizeBytes) / Number(a!.sizeBytes)).toBeGreaterThanOrEqual(2.5);
