@@ -133,7 +133,7 @@ export async function runCompressionJob(deps: RunnerDeps, job: CompressionJob, s
     const resume = await loadResume(deps.checkpoints, job.id);
     let checkpointEpoch = resume?.epoch ?? 0;
     let train: SplitData | undefined;
-    await progress.phase(methodOf(request), describe(job));
+    await progress.phase(methodOf(request), resume ? `${describe(job)}: resuming after the checkpoint of epoch ${resume.epoch}` : describe(job));
     result = await compressModel({
       request, source: model, shape, signal,
       ...(resume && { resume }),

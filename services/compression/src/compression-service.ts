@@ -23,6 +23,12 @@ export interface CompressionServiceDeps {
 
 const MAX_PAGE = 1_000;
 
+/** The job id of a Get, Cancel or Watch request: required. */
+function jobId(request: { id: string }): string {
+  if (request.id === '') throw new InvalidArgumentError('id: required (a compression job id)');
+  return request.id;
+}
+
 /**
  * Creates the CompressionService handlers: submit (validated against the resolved source and its
  * prepared dataset, stored QUEUED, `compression.job.submitted`, queued on
@@ -95,14 +101,15 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
     },
 
     async getCompressionJob(request) {
-      return (await store.require(request.id)).job;
+      return (await store.require(jobId(request))).job;
     },
 
     async listCompressionJobs(request) {
       const pageSize = request.pageSize === 0 ? 100 : request.pageSize;
       if (!(pageSize >= 1 && pageSize <= MAX_PAGE)) throw new InvalidArgumentError(`page_size: must be in 1..${MAX_PAGE}, got ${request.pageSize}`);
-      const offset = request.pageToken === '' ? 0 : Number(Buffer.from(request.pageToken.slice(0, 32), 'base64url').toString());
-      if (!(Number.isInteger(offset) && offset >= 0)) throw new InvalidArgumentError('page_token: not a token this service returned');
+      const decoded = request.pageToken === '' ? '0' : Buffer.from(request.pageToken.slice(0, 32), 'base64url').toString();
+      if (!/^\d{1,9}$/.test(decoded)) throw new InvalidArgumentError('page_token: not a token this service returned');
+      const offset = Number(decoded);
       const jobs = (await store.list())
         .map((r) => r.job)
         .filter((j) => request.state === JobState.JOB_STATE_UNSPECIFIED || j.state === request.state)
@@ -113,7 +120,7 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
 
     async cancelCompressionJob(request) {
       let changed = false;
-      const record = await store.mutate((await store.require(request.id)).job.id, (r) => {
+      const record = await store.mutate((await store.require(jobId(request))).job.id, (r) => {
         changed = false;
         if (r.job.state === JobState.JOB_STATE_CANCELLED) return r;
         if (isTerminal(r.job.state)) throw new FailedPreconditionError(`compression job "${request.id}" already ended ${JobState[r.job.state].replace('JOB_STATE_', '')}`);
@@ -130,7 +137,7 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
     },
 
     async *watchCompressionJob(request, ctx) {
-      const { job } = await store.require(request.id);
+      const { job } = await store.require(jobId(request));
       const seen = new Set<string>();
       const fresh = (update: ProgressUpdate | undefined): update is ProgressUpdate => {
         if (!update) return false;

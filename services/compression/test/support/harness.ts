@@ -7,7 +7,7 @@
 import { CompressionServiceService, GRPCInferenceServiceService, InferenceServiceService, JobState, type CompressionJob } from '@aimaas/proto';
 import { openInference } from '@aimaas/inference';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { createClients, type AimaasClients } from '@aimaas/sdk';
+import { AimaasError, createClients, type AimaasClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { fixturePath, waitFor } from '@aimaas/testing';
@@ -126,4 +126,14 @@ export async function waitForCompression(clients: AimaasClients, id: string, tim
     },
     { timeoutMs, intervalMs: 100, message: `compression job ${id} to end` },
   );
+}
+
+/** The AimaasError a call (or a stream read to its end) fails with; fails the test if it succeeds. */
+export async function failure(call: Promise<unknown>): Promise<AimaasError> {
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof AimaasError)) throw new Error(`expected the call to fail with a gRPC status, got ${String(error)}`);
+  return error;
 }
