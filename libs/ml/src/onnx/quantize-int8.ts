@@ -52,9 +52,11 @@ export interface OnnxInt8Result {
   integerOps: string[];
 }
 
-interface CompiledOptions { perChannel: boolean; minElements: number; matMulQMax: number; opTypes: Set<string> }
+/** @internal Shared with `quantize-int8-static.ts`. */
+export interface CompiledOptions { perChannel: boolean; minElements: number; matMulQMax: number; opTypes: Set<string> }
 
-function compileOptions(options: OnnxInt8Options): CompiledOptions {
+/** @internal */
+export function compileOptions(options: OnnxInt8Options): CompiledOptions {
   const perChannel = options.perChannel ?? true;
   const minElements = options.minElements ?? 256;
   const reduceRange = options.reduceRange ?? true;
@@ -120,7 +122,8 @@ export function quantizeOnnxInt8(model: Uint8Array, options: OnnxInt8Options = {
   };
 }
 
-function decodeModel(bytes: Uint8Array): OnnxTypes.ModelProto {
+/** @internal `minOpset` and `needs` name what the caller's form requires. */
+export function decodeModel(bytes: Uint8Array, minOpset = 11, needs = 'DynamicQuantizeLinear'): OnnxTypes.ModelProto {
   if (!(bytes instanceof Uint8Array)) throw new InvalidArtifactError('ONNX model must be given as bytes (a Uint8Array)');
   let proto: OnnxTypes.ModelProto;
   try {
@@ -132,9 +135,9 @@ function decodeModel(bytes: Uint8Array): OnnxTypes.ModelProto {
     throw new InvalidArtifactError('not an ONNX model (no ir_version or no graph nodes)');
   }
   const opset = proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
-  if (!opset || Number(opset.version) < 11) {
+  if (!opset || Number(opset.version) < minOpset) {
     const got = opset ? Number(opset.version) : 'none';
-    throw new InvalidArtifactError(`ONNX model needs a default-domain opset of at least 11 for DynamicQuantizeLinear, got ${got}`);
+    throw new InvalidArtifactError(`ONNX model needs a default-domain opset of at least ${minOpset} for ${needs}, got ${got}`);
   }
   const done = proto.metadataProps.find((p) => p.key === 'quantization');
   if (done) throw new InvalidArtifactError(`ONNX model is already quantized (quantization = ${done.value})`);
@@ -147,8 +150,8 @@ interface StoredWeight { qName: string; scaleName: string; zeroName?: string }
 /** A float weight turned into int8 values and scales. */
 interface QuantizedWeight { q: Int8Array; scales: Float32Array }
 
-/** `round` with ties to the even neighbour, as ONNX QuantizeLinear rounds. */
-function roundHalfToEven(v: number): number {
+/** `round` with ties to the even neighbour, as ONNX QuantizeLinear rounds. @internal */
+export function roundHalfToEven(v: number): number {
   const f = Math.floor(v);
   const d = v - f;
   if (d < 0.5) return f;
@@ -172,7 +175,8 @@ function quantizeSymmetric(values: Float32Array, channels: number, channelOf: (i
   return { q, scales };
 }
 
-function dimsOf(t: OnnxTypes.ITensorProto): number[] {
+/** @internal */
+export function dimsOf(t: OnnxTypes.ITensorProto): number[] {
   return (t.dims ?? []).map((d) => Number(d));
 }
 
@@ -357,7 +361,8 @@ class Int8Rewriter {
   }
 }
 
-function floatValues(t: OnnxTypes.ITensorProto): Float32Array {
+/** @internal */
+export function floatValues(t: OnnxTypes.ITensorProto): Float32Array {
   const count = dimsOf(t).reduce((a, c) => a * c, 1);
   const values = t.rawData && t.rawData.length > 0
     ? new Float32Array(Uint8Array.from(t.rawData).buffer, 0, t.rawData.length >> 2)
@@ -371,8 +376,8 @@ function floatValues(t: OnnxTypes.ITensorProto): Float32Array {
   return values;
 }
 
-/** Every node input of `graph` and its subgraphs (If/Loop/Scan bodies read outer names). */
-function collectInputs(graph: OnnxTypes.IGraphProto, into: Set<string>): void {
+/** Every node input of `graph` and its subgraphs (If/Loop/Scan bodies read outer names). @internal */
+export function collectInputs(graph: OnnxTypes.IGraphProto, into: Set<string>): void {
   for (const node of graph.node ?? []) {
     for (const i of node.input ?? []) into.add(i);
     for (const a of node.attribute ?? []) {
@@ -382,8 +387,8 @@ function collectInputs(graph: OnnxTypes.IGraphProto, into: Set<string>): void {
   }
 }
 
-/** Every tensor and node name of `graph` and its subgraphs. */
-function collectNames(graph: OnnxTypes.IGraphProto, into: Set<string>): void {
+/** Every tensor and node name of `graph` and its subgraphs. @internal */
+export function collectNames(graph: OnnxTypes.IGraphProto, into: Set<string>): void {
   for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) into.add(v.name!);
   for (const t of graph.initializer ?? []) into.add(t.name!);
   for (const node of graph.node ?? []) {
