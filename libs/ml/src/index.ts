@@ -22,6 +22,8 @@ export { exportOnnx, ONNX_EXPORTABLE_LAYERS } from './onnx/export-onnx.js';
 export type { OnnxExportOptions } from './onnx/export-onnx.js';
 export { quantizeOnnxInt8 } from './onnx/quantize-int8.js';
 export type { OnnxInt8Options, OnnxInt8Result } from './onnx/quantize-int8.js';
+export { quantizeOnnxInt8Static } from './onnx/quantize-int8-static.js';
+export type { OnnxStaticInt8Options, OnnxStaticInt8Result } from './onnx/quantize-int8-static.js';
 
 export {
   decodeWeights, dequantizeArray, encodeWeights, float16BitsToFloat32, float32ToFloat16Bits, quantizeArray,
