@@ -61,15 +61,18 @@ describe('compressRequest', () => {
   it('maps --quantize to a QuantizeSpec, int8 per channel unless --per-tensor', () => {
     expect(compressRequest('iris@1', { quantize: 'uint8' })).toEqual({
       source: { name: 'iris', version: 1 },
-      quantize: { dtype: 'uint8', perChannel: false },
+      quantize: { dtype: 'uint8', perChannel: false, activations: '' },
       preparedDatasetId: '',
       modelName: '',
       seed: 0,
       requestId: '',
     });
-    expect(compressRequest('iris', { quantize: 'int8' }).quantize).toEqual({ dtype: 'int8', perChannel: true });
-    expect(compressRequest('iris', { quantize: 'int8', 'per-channel': true }).quantize).toEqual({ dtype: 'int8', perChannel: true });
-    expect(compressRequest('iris', { quantize: 'int8', 'per-tensor': true }).quantize).toEqual({ dtype: 'int8', perChannel: false });
+    expect(compressRequest('iris', { quantize: 'int8' }).quantize).toEqual({ dtype: 'int8', perChannel: true, activations: '' });
+    expect(compressRequest('iris', { quantize: 'int8', 'per-channel': true }).quantize).toEqual({ dtype: 'int8', perChannel: true, activations: '' });
+    expect(compressRequest('iris', { quantize: 'int8', 'per-tensor': true }).quantize).toEqual({ dtype: 'int8', perChannel: false, activations: '' });
+    expect(compressRequest('iris', { quantize: 'int8', activations: 'dynamic' }).quantize).toEqual({ dtype: 'int8', perChannel: true, activations: 'dynamic' });
+    expect(() => compressRequest('iris', { quantize: 'int8', activations: 'sometimes' })).toThrow('--activations sometimes: expected static or dynamic');
+    expect(() => compressRequest('iris', { quantize: 'uint8', activations: 'static' })).toThrow('--activations applies to --quantize int8 only');
     expect(compressRequest('iris', { quantize: 'float16' }).source).toEqual({ name: 'iris' });
   });
 
@@ -303,7 +306,7 @@ describe('aimaas compress', () => {
     });
     expect(submitted[0]).toMatchObject({
       source: { name: 'iris', version: 1 },
-      quantize: { dtype: 'int8', perChannel: true },
+      quantize: { dtype: 'int8', perChannel: true, activations: '' },
       preparedDatasetId: 'prep-1',
       seed: 3,
     });

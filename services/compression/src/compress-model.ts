@@ -14,8 +14,8 @@ export interface CompressedModel {
   model: tf.LayersModel;
   /** TF.js weight quantization of the tfjs-layers files. */
   tfjsQuantization?: WeightQuantization;
-  /** Quantize the ONNX file to dynamic int8. */
-  onnxInt8?: { perChannel: boolean };
+  /** Quantize the ONNX file to int8: static from `calibration` rows when given, else dynamic. */
+  onnxInt8?: { perChannel: boolean; calibration?: Float32Array };
   /** `compression.*` tags describing what was done. */
   tags: Record<string, string>;
 }
@@ -68,15 +68,50 @@ export async function compressModel(context: MethodContext): Promise<CompressedM
   const { request } = context;
   if (request.quantize) {
     const { dtype, perChannel } = request.quantize;
-    if (dtype === 'int8') {
-      // TF.js has no int8 weight form: the tfjs-layers files of an int8 version carry uint8 weights.
-      return { model: context.source, tfjsQuantization: 'uint8', onnxInt8: { perChannel }, tags: { 'compression.dtype': dtype, 'compression.per_channel': String(perChannel), 'compression.activations': 'dynamic' } };
-    }
+    if (dtype === 'int8') return quantizeInt8(context);
     return { model: context.source, tfjsQuantization: dtype as WeightQuantization, tags: { 'compression.dtype': dtype } };
   }
   if (request.prune) return prune(context);
   if (request.cluster) return cluster(context);
   return distill(context);
+}
+
+/** Most training rows the static int8 ranges are calibrated on; the fewest it needs. */
+export const CALIBRATION_ROWS = { max: 256, min: 100 } as const;
+
+/** Up to {@link CALIBRATION_ROWS}.max rows evenly spread over the split (its rows are already shuffled). */
+function calibrationRows(data: SplitData): { rows: number; features: Float32Array } {
+  const rows = Math.min(CALIBRATION_ROWS.max, data.rows);
+  const size = data.features.length / data.rows;
+  const features = new Float32Array(rows * size);
+  for (let r = 0; r < rows; r++) {
+    const from = Math.floor((r * data.rows) / rows) * size;
+    features.set(data.features.subarray(from, from + size), r * size);
+  }
+  return { rows, features };
+}
+
+/**
+ * int8: the ONNX file gets int8 weights; activations are static (calibrated on training rows) unless
+ * asked dynamic or the split is too small to calibrate on. TF.js has no int8 weight form: the
+ * tfjs-layers files of an int8 version carry uint8 weights.
+ */
+async function quantizeInt8(context: MethodContext): Promise<CompressedModel> {
+  const { perChannel, activations } = context.request.quantize!;
+  const tags: Record<string, string> = { 'compression.dtype': 'int8', 'compression.per_channel': String(perChannel) };
+  let calibration: Float32Array | undefined;
+  if (activations !== 'dynamic') {
+    const train = await context.train();
+    if (train.rows >= CALIBRATION_ROWS.min) {
+      const sample = calibrationRows(train);
+      calibration = sample.features;
+      tags['compression.calibration_rows'] = String(sample.rows);
+    } else {
+      tags['compression.activations_note'] = `dynamic: the training split has ${train.rows} rows, static needs at least ${CALIBRATION_ROWS.min}`;
+    }
+  }
+  tags['compression.activations'] = calibration ? 'static' : 'dynamic';
+  return { model: context.source, tfjsQuantization: 'uint8', onnxInt8: { perChannel, ...(calibration && { calibration }) }, tags };
 }
 
 async function prune(context: MethodContext): Promise<CompressedModel> {

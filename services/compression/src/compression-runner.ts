@@ -3,7 +3,7 @@ import {
   CompressionReport, ModelRef, type CompressionJob, type ModelMeasurement, type ModelVersion, type PreparedDataset,
 } from '@aimaas/proto';
 import {
-  loadModelFromFiles, MODEL_JSON, exportOnnx, quantizeOnnxInt8, saveModelToBytes, WEIGHTS_BIN,
+  loadModelFromFiles, MODEL_JSON, exportOnnx, quantizeOnnxInt8, quantizeOnnxInt8Static, saveModelToBytes, WEIGHTS_BIN,
 } from '@aimaas/ml';
 import { FailedPreconditionError, InvalidArgumentError } from '@aimaas/runtime';
 import { downloadModelArtifacts, uploadModelVersion, type PreprocessingClient, type RegistryClient } from '@aimaas/sdk';
@@ -72,7 +72,7 @@ function tfjsFiles(files: readonly ArtifactFile[]): Map<string, Uint8Array> {
 /**
  * Writes a compressed model's files: tfjs-layers (quantized in the manifest when asked), and ONNX
  * exported from exactly the weights TF.js decodes from those files (so both formats serve the
- * same model), then quantized to dynamic int8 when asked. A model the exporter cannot express is
+ * same model), then quantized to int8 when asked (static from calibration rows, or dynamic). A model the exporter cannot express is
  * registered without ONNX.
  */
 export async function writeCompressedFiles(result: CompressedModel, jobId: string): Promise<{ files: ArtifactFile[]; onnxError?: string }> {
@@ -87,7 +87,11 @@ export async function writeCompressedFiles(result: CompressedModel, jobId: strin
   const decoded = result.tfjsQuantization && !result.onnxInt8 ? await loadModelFromFiles(saved) : result.model;
   try {
     let onnx = exportOnnx(decoded, { metadata: { compression_job: jobId } });
-    if (result.onnxInt8) onnx = quantizeOnnxInt8(onnx, { perChannel: result.onnxInt8.perChannel }).bytes;
+    if (result.onnxInt8?.calibration) {
+      onnx = (await quantizeOnnxInt8Static(onnx, { perChannel: result.onnxInt8.perChannel, calibration: result.onnxInt8.calibration })).bytes;
+    } else if (result.onnxInt8) {
+      onnx = quantizeOnnxInt8(onnx, { perChannel: result.onnxInt8.perChannel }).bytes;
+    }
     files.push({ path: ONNX_FILE, format: 'onnx', bytes: onnx });
     return { files };
   } catch (error) {

@@ -1,6 +1,7 @@
 import { SubmitTrainingJobRequest, Task, type ModelVersion, type PreparedDataset, type SubmitCompressionJobRequest } from '@aimaas/proto';
 import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 import { buildTrainingModel, dataShapeOf, validateSubmit } from '@aimaas/training';
+import { CALIBRATION_ROWS } from './compress-model.js';
 
 /**
  * The limits of a compression request (part of the contract; see README). Fine-tune epochs are
@@ -73,6 +74,9 @@ export function validateRequestFields(request: SubmitCompressionJobRequest): voi
     const { dtype } = request.quantize;
     if (!DTYPES.includes(dtype)) invalid('quantize.dtype', `must be one of ${DTYPES.join(', ')}, got ${quote(dtype)}`);
     if (request.quantize.perChannel && dtype !== 'int8') invalid('quantize.per_channel', `applies to int8 only (TF.js ${dtype} is one range per tensor)`);
+    const { activations } = request.quantize;
+    if (!['', 'static', 'dynamic'].includes(activations)) invalid('quantize.activations', `must be "static" or "dynamic", got ${quote(activations)}`);
+    if (activations && dtype !== 'int8') invalid('quantize.activations', `applies to int8 only (TF.js ${dtype} quantizes weights only)`);
   }
   if (request.prune) {
     const p = request.prune;
@@ -112,6 +116,12 @@ export async function validateAgainstSource(request: SubmitCompressionJobRequest
   const inputSize = (version.signature?.inputs[0]?.shape ?? []).slice(1).reduce((a, b) => a * Number(b), 1);
   if (inputSize !== shape.featureSize) {
     invalid('prepared_dataset_id', `prepared dataset ${prepared.id} has ${shape.featureSize} features per row but ${version.name}@${version.version} takes ${inputSize}`);
+  }
+  if (request.quantize?.activations === 'static') {
+    const rows = Number(prepared.splits.find((split) => split.name === 'train')?.rows ?? 0);
+    if (rows < CALIBRATION_ROWS.min) {
+      invalid('quantize.activations', `static int8 calibrates on at least ${CALIBRATION_ROWS.min} training rows; prepared dataset ${prepared.id} has ${rows} (use "dynamic")`);
+    }
   }
   if (!request.distill) return;
   if (version.task !== Task.TASK_CLASSIFICATION) invalid('distill', `distillation needs a classifier; ${version.name}@${version.version} is not one`);

@@ -27,7 +27,7 @@ const tuning = {
 
 beforeAll(async () => {
   mesh = await startCompressionMesh();
-  iris = await trainSource(mesh, 'iris.csv', { name: 'iris', target: 'species', epochs: 5 });
+  iris = await trainSource(mesh, 'iris.csv', { name: 'iris', target: 'species', epochs: 5, split: [0.6, 0.2, 0.2] });
   // A regression model (wine's alcohol), and a version registered with no lineage at all.
   await trainSource(mesh, 'wine.csv', { name: 'alcohol', target: 'alcohol', task: 'regression', epochs: 3 });
   digitsPrepared = (await mesh.base.preprocessing.prepareCsv((await import('@aimaas/testing')).fixturePath('digits.csv'), {
@@ -63,19 +63,26 @@ function fiveClassStudent(): string {
 
 const cases: Array<[string, () => Partial<SubmitCompressionJobRequest>, string, string | RegExp]> = [
   ['no method', () => ({ source: source() }), 'INVALID_ARGUMENT', 'method: set exactly one of quantize, prune, distill, cluster'],
-  ['two methods', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: false }, cluster: { clusters: 4, fineTuneEpochs: 0, init: '', config: undefined } }), 'INVALID_ARGUMENT', /^method: /],
-  ['an unknown dtype', () => ({ source: source(), quantize: { dtype: 'int4', perChannel: false } }), 'INVALID_ARGUMENT', 'quantize.dtype: must be one of float16, uint8, uint16, int8, got "int4"'],
-  ['per channel on a TF.js dtype', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: true } }), 'INVALID_ARGUMENT', /^quantize\.per_channel: /],
-  ['no source', () => ({ quantize: { dtype: 'uint8', perChannel: false } }), 'INVALID_ARGUMENT', /^source\.name: required/],
-  ['an unknown source', () => ({ source: { name: 'nope' }, quantize: { dtype: 'uint8', perChannel: false } }), 'NOT_FOUND', /^source: .*nope/],
-  ['an unknown source version', () => ({ source: { name: 'iris', version: 99 }, quantize: { dtype: 'uint8', perChannel: false } }), 'NOT_FOUND', /^source: /],
-  ['a source name that is not a name', () => ({ source: { name: 'a b/../c' }, quantize: { dtype: 'uint8', perChannel: false } }), 'INVALID_ARGUMENT', /^source\.name: /],
+  ['two methods', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: false, activations: '' }, cluster: { clusters: 4, fineTuneEpochs: 0, init: '', config: undefined } }), 'INVALID_ARGUMENT', /^method: /],
+  ['an unknown dtype', () => ({ source: source(), quantize: { dtype: 'int4', perChannel: false, activations: '' } }), 'INVALID_ARGUMENT', 'quantize.dtype: must be one of float16, uint8, uint16, int8, got "int4"'],
+  ['per channel on a TF.js dtype', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: true, activations: '' } }), 'INVALID_ARGUMENT', /^quantize\.per_channel: /],
+  ['an unknown activations form', () => ({ source: source(), quantize: { dtype: 'int8', perChannel: true, activations: 'weird' } }), 'INVALID_ARGUMENT', 'quantize.activations: must be "static" or "dynamic", got "weird"'],
+  ['activations on a TF.js dtype', () => ({ source: source(), quantize: { dtype: 'float16', perChannel: false, activations: 'static' } }), 'INVALID_ARGUMENT', /^quantize\.activations: applies to int8 only/],
+  [
+    'static int8 with fewer than 100 training rows to calibrate on',
+    () => ({ source: source(), quantize: { dtype: 'int8', perChannel: true, activations: 'static' } }), 'INVALID_ARGUMENT',
+    /^quantize\.activations: static int8 calibrates on at least 100 training rows; prepared dataset \S+ has 90 \(use "dynamic"\)$/,
+  ],
+  ['no source', () => ({ quantize: { dtype: 'uint8', perChannel: false, activations: '' } }), 'INVALID_ARGUMENT', /^source\.name: required/],
+  ['an unknown source', () => ({ source: { name: 'nope' }, quantize: { dtype: 'uint8', perChannel: false, activations: '' } }), 'NOT_FOUND', /^source: .*nope/],
+  ['an unknown source version', () => ({ source: { name: 'iris', version: 99 }, quantize: { dtype: 'uint8', perChannel: false, activations: '' } }), 'NOT_FOUND', /^source: /],
+  ['a source name that is not a name', () => ({ source: { name: 'a b/../c' }, quantize: { dtype: 'uint8', perChannel: false, activations: '' } }), 'INVALID_ARGUMENT', /^source\.name: /],
   [
     'a source with no dataset lineage and no prepared_dataset_id',
-    () => ({ source: { name: 'orphan' }, quantize: { dtype: 'uint8', perChannel: false } }), 'INVALID_ARGUMENT', /^prepared_dataset_id: orphan@1 has no dataset lineage/,
+    () => ({ source: { name: 'orphan' }, quantize: { dtype: 'uint8', perChannel: false, activations: '' } }), 'INVALID_ARGUMENT', /^prepared_dataset_id: orphan@1 has no dataset lineage/,
   ],
-  ['an unknown prepared dataset', () => ({ source: source(), preparedDatasetId: 'no-such', quantize: { dtype: 'uint8', perChannel: false } }), 'INVALID_ARGUMENT', 'prepared_dataset_id: prepared dataset "no-such" not found'],
-  ['a prepared dataset that does not fit the model', () => ({ source: source(), preparedDatasetId: digitsPrepared, quantize: { dtype: 'uint8', perChannel: false } }), 'INVALID_ARGUMENT', /^prepared_dataset_id: prepared dataset \S+ has 64 features per row but iris@1 takes 4$/],
+  ['an unknown prepared dataset', () => ({ source: source(), preparedDatasetId: 'no-such', quantize: { dtype: 'uint8', perChannel: false, activations: '' } }), 'INVALID_ARGUMENT', 'prepared_dataset_id: prepared dataset "no-such" not found'],
+  ['a prepared dataset that does not fit the model', () => ({ source: source(), preparedDatasetId: digitsPrepared, quantize: { dtype: 'uint8', perChannel: false, activations: '' } }), 'INVALID_ARGUMENT', /^prepared_dataset_id: prepared dataset \S+ has 64 features per row but iris@1 takes 4$/],
   ['sparsity 1', () => ({ source: source(), prune: { targetSparsity: 1, fineTuneEpochs: 0, pruningSteps: 0, scope: '', config: undefined } }), 'INVALID_ARGUMENT', 'prune.target_sparsity: must be in [0, 1), got 1'],
   ['a negative sparsity', () => ({ source: source(), prune: { targetSparsity: -0.1, fineTuneEpochs: 0, pruningSteps: 0, scope: '', config: undefined } }), 'INVALID_ARGUMENT', /^prune\.target_sparsity: /],
   ['a NaN sparsity', () => ({ source: source(), prune: { targetSparsity: Number.NaN, fineTuneEpochs: 0, pruningSteps: 0, scope: '', config: undefined } }), 'INVALID_ARGUMENT', /^prune\.target_sparsity: /],
@@ -98,9 +105,9 @@ const cases: Array<[string, () => Partial<SubmitCompressionJobRequest>, string, 
     'INVALID_ARGUMENT', /^distill\.student: layersJson output shape \[5\] must be \[3\]/,
   ],
   ['distilling a regression model', () => ({ source: { name: 'alcohol' }, distill: { student: mlp([4]), temperature: 2, alpha: 0.5, config: tuning } }), 'INVALID_ARGUMENT', /^distill: distillation needs a classifier; alcohol@1 is not one$/],
-  ['a model_name that is not a name', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: false }, modelName: '../etc' }), 'INVALID_ARGUMENT', /^model_name: /],
-  ['a model_name over the limit', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: false }, modelName: 'm'.repeat(10_000) }), 'RESOURCE_EXHAUSTED', 'model_name: at most 128 characters, got 10000'],
-  ['a request_id over the limit', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: false }, requestId: 'r'.repeat(100_000) }), 'RESOURCE_EXHAUSTED', /^request_id: at most 256 characters/],
+  ['a model_name that is not a name', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: false, activations: '' }, modelName: '../etc' }), 'INVALID_ARGUMENT', /^model_name: /],
+  ['a model_name over the limit', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: false, activations: '' }, modelName: 'm'.repeat(10_000) }), 'RESOURCE_EXHAUSTED', 'model_name: at most 128 characters, got 10000'],
+  ['a request_id over the limit', () => ({ source: source(), quantize: { dtype: 'uint8', perChannel: false, activations: '' }, requestId: 'r'.repeat(100_000) }), 'RESOURCE_EXHAUSTED', /^request_id: at most 256 characters/],
 ];
 
 describe('SubmitCompressionJob refuses', () => {

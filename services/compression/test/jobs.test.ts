@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 const quantize = (overrides: Partial<SubmitCompressionJobRequest> = {}): Partial<SubmitCompressionJobRequest> => ({
-  source: { name: 'iris', version: iris.version }, quantize: { dtype: 'uint8', perChannel: false }, ...overrides,
+  source: { name: 'iris', version: iris.version }, quantize: { dtype: 'uint8', perChannel: false, activations: '' }, ...overrides,
 });
 
 /** A prune with a fine-tune long enough to be caught mid-way (iris, batch 1, 300 epochs). */
@@ -177,7 +177,7 @@ describe('compression jobs', () => {
       const doomed = await waitFor(async () => (await mesh.clients.registry.searchModelVersions({ filter: 'name = "iris-later"', pageSize: 1 })).versions[0], {
         timeoutMs: 5_000, message: 'iris-later to exist',
       });
-      const job = await clients.compression.submitCompressionJob({ source: { name: doomed.name, version: doomed.version }, quantize: { dtype: 'float16', perChannel: false }, modelName: 'from-doomed' });
+      const job = await clients.compression.submitCompressionJob({ source: { name: doomed.name, version: doomed.version }, quantize: { dtype: 'float16', perChannel: false, activations: '' }, modelName: 'from-doomed' });
       await mesh.clients.registry.deleteModelVersion({ name: doomed.name, version: doomed.version });
       const worker = await mesh.startCompression({});
       try {

@@ -5,6 +5,9 @@
  * deployed on the inference service.
  */
 import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
@@ -28,7 +31,7 @@ let digits: { name: string; version: number; preparedDatasetId: string };
 beforeAll(async () => {
   await initBackend('cpu');
   mesh = await startCompressionMesh({ inference: true });
-  iris = await trainSource(mesh, 'iris.csv', { name: 'iris', target: 'species' });
+  iris = await trainSource(mesh, 'iris.csv', { name: 'iris', target: 'species', split: [0.6, 0.2, 0.2] });
   digits = await trainSource(mesh, 'digits.csv', { name: 'digits', target: 'digit', task: 'classification', hidden: [64, 32], epochs: 15 });
 }, 300_000);
 
@@ -54,9 +57,10 @@ function formatSize(m: ModelMeasurement, format: string): number {
   return Number(m.formats.find((f) => f.format === format)?.sizeBytes ?? -1);
 }
 
-async function quantize(source: { name: string; version: number }, dtype: string, perChannel = false): Promise<CompressionJob> {
+async function quantize(source: { name: string; version: number }, dtype: string, perChannel = false, activations = ''): Promise<CompressionJob> {
   const submitted = await mesh.clients.compression.submitCompressionJob({
-    source: { name: source.name, version: source.version }, quantize: { dtype, perChannel }, modelName: `${source.name}-${dtype}`, seed: 1,
+    source: { name: source.name, version: source.version }, quantize: { dtype, perChannel, activations },
+    modelName: `${source.name}-${dtype}${activations ? `-${activations}` : ''}`, seed: 1,
   });
   const job = await waitForCompression(mesh.clients, submitted.id);
   expect(job.state, job.error).toBe(JobState.JOB_STATE_SUCCEEDED);
@@ -186,53 +190,92 @@ describe('quantizing in the TF.js weight manifest', () => {
 });
 
 describe('int8 ONNX', () => {
-  it('per channel: integer operators in the graph, int8 weights, ONNX Runtime runs it, smaller, same answers', async () => {
+  /** The op types ONNX Runtime executes once its optimizer fused the graph (as inference opens it). */
+  async function optimizedOps(bytes: Uint8Array): Promise<string[]> {
+    const dir = await mkdtemp(join(tmpdir(), 'int8-'));
+    try {
+      const path = join(dir, 'optimized.onnx');
+      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: path });
+      await session.release();
+      return onnx.ModelProto.decode(await readFile(path)).graph!.node!.map((n) => n.opType!);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Argmax of the graph's outputs on the rows, in onnxruntime-node. */
+  async function answers(bytes: Uint8Array, x: Float32Array, rows: number): Promise<number[]> {
+    const session = await ort.InferenceSession.create(bytes);
+    try {
+      const out = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [rows, 64]) }))[session.outputNames[0]!]!.data as Float32Array;
+      return Array.from({ length: rows }, (_, r) => {
+        const row = out.subarray(r * 10, r * 10 + 10);
+        return row.indexOf(Math.max(...row));
+      });
+    } finally {
+      await session.release();
+    }
+  }
+
+  async function agreementWithSource(after: ArtifactFile[], before: ArtifactFile[]): Promise<number> {
+    // The test split's rows, as the pipeline prepared them.
+    const prepared = await mesh.clients.preprocessing.getPreparedDataset({ id: digits.preparedDatasetId });
+    const test = await readSplit(mesh.clients.preprocessing, prepared, 'test', 64, new AbortController().signal);
+    expect(test.rows).toBeGreaterThan(200);
+    const [floatAnswers, intAnswers] = [await answers(file(before, 'model.onnx'), test.features, test.rows), await answers(file(after, 'model.onnx'), test.features, test.rows)];
+    return floatAnswers.filter((c, i) => c === intAnswers[i]).length / test.rows;
+  }
+
+  it('static, per channel: int8 weights in QDQ form that ONNX Runtime runs as QGemm, calibrated on training rows, smaller, same answers', async () => {
     const job = await quantize(digits, 'int8', true);
     const after = await files(job.modelVersion!.name, job.modelVersion!.version!);
     const before = await files(digits.name, digits.version);
     const graph = onnx.ModelProto.decode(file(after, 'model.onnx')).graph!;
     const ops = graph.node!.map((n) => n.opType);
-    expect(ops).toContain('DynamicQuantizeLinear');
-    expect(ops.filter((op) => op === 'MatMulInteger').length).toBe(3);
-    expect(ops).not.toContain('MatMul');
-    const int8 = graph.initializer!.filter((t) => t.dataType === onnx.TensorProto.DataType.INT8);
-    expect(int8.length).toBe(3);
-    // Per channel: one scale per output column.
-    const scales = graph.initializer!.filter((t) => t.name!.endsWith('_scale') && t.dims!.length === 1).map((t) => Number(t.dims![0]));
-    expect(scales).toEqual(expect.arrayContaining([64, 32, 10]));
+    expect(ops).toContain('QuantizeLinear');
+    expect(ops).toContain('DequantizeLinear');
+    expect(ops).not.toContain('DynamicQuantizeLinear');
+    const int8 = graph.initializer!.filter((t) => t.dataType === onnx.TensorProto.DataType.INT8 && t.dims!.length === 2);
+    expect(int8.map((t) => t.dims!.map(Number))).toEqual([[64, 64], [64, 32], [32, 10]]);
+    // No float copy of a quantized weight is left behind: the only large initializers are int8.
+    const large = graph.initializer!.filter((t) => (t.dims ?? []).reduce((p: number, d) => p * Number(d), 1) >= 256);
+    expect(large.every((t) => t.dataType === onnx.TensorProto.DataType.INT8)).toBe(true);
+    // Per channel: one weight scale per output column (64, 32, 10).
+    const scaleLengths = graph.initializer!.filter((t) => t.dataType === onnx.TensorProto.DataType.FLOAT && t.dims!.length === 1).map((t) => Number(t.dims![0]));
+    expect(scaleLengths).toEqual(expect.arrayContaining([64, 32, 10]));
+    // What ONNX Runtime runs: integer GEMMs.
+    expect((await optimizedOps(file(after, 'model.onnx'))).filter((op) => op === 'QGemm').length).toBeGreaterThanOrEqual(2);
 
     const { before: b, after: a } = job.report!;
     expect(a!.format).toBe('onnx');
     expect(Number(a!.sizeBytes)).toBe(bytesOf(after, 'onnx'));
     expect(Number(b!.sizeBytes)).toBe(bytesOf(before, 'onnx'));
-    // No float copy of a quantized weight is left behind: the only large initializers are int8.
-    const large = graph.initializer!.filter((t) => (t.dims ?? []).reduce((p: number, d) => p * Number(d), 1) >= 256);
-    expect(large.every((t) => t.dataType === onnx.TensorProto.DataType.INT8)).toBe(true);
-    // On a model this small the graph itself weighs: 6,464 weights → 2.7×, where Fashion-MNIST's MLP gets 3.9× (bench).
+    // On a model this small the graph itself weighs: 6,464 weights → ~2.7×, where Fashion-MNIST's MLP gets ~3.9× (bench).
     expect(Number(b!.sizeBytes) / Number(a!.sizeBytes)).toBeGreaterThanOrEqual(2.5);
     expect(b!.metrics.accuracy! - a!.metrics.accuracy!).toBeLessThanOrEqual(0.01);
     const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
-    expect(version.tags).toMatchObject({ 'compression.dtype': 'int8', 'compression.per_channel': 'true', 'compression.activations': 'dynamic' });
+    expect(version.tags).toMatchObject({ 'compression.dtype': 'int8', 'compression.per_channel': 'true', 'compression.activations': 'static', 'compression.calibration_rows': '256' });
+    expect(await agreementWithSource(after, before)).toBeGreaterThanOrEqual(0.97);
+  }, 60_000);
 
-    // The same rows through both graphs in onnxruntime-node: the int8 answers match the float ones.
-    // The test split's rows, as the pipeline prepared them.
-    const prepared = await mesh.clients.preprocessing.getPreparedDataset({ id: digits.preparedDatasetId });
-    const test = await readSplit(mesh.clients.preprocessing, prepared, 'test', 64, new AbortController().signal);
-    const rows = { length: test.rows };
-    const x = test.features;
-    expect(test.rows).toBeGreaterThan(200);
-    const argmax = async (bytes: Uint8Array) => {
-      const session = await ort.InferenceSession.create(bytes);
-      try {
-        const out = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [rows.length, 64]) }))[session.outputNames[0]!]!.data as Float32Array;
-        return Array.from({ length: rows.length }, (_, r) => out.subarray(r * 10, r * 10 + 10).indexOf(Math.max(...out.subarray(r * 10, r * 10 + 10))));
-      } finally {
-        await session.release();
-      }
-    };
-    const [floatAnswers, intAnswers] = [await argmax(file(before, 'model.onnx')), await argmax(file(after, 'model.onnx'))];
-    const agreement = floatAnswers.filter((c, i) => c === intAnswers[i]).length / rows.length;
-    expect(agreement).toBeGreaterThanOrEqual(0.97);
+  it('dynamic, per tensor: DynamicQuantizeLinear and MatMulInteger in the graph, same answers', async () => {
+    const job = await quantize(digits, 'int8', false, 'dynamic');
+    const after = await files(job.modelVersion!.name, job.modelVersion!.version!);
+    const graph = onnx.ModelProto.decode(file(after, 'model.onnx')).graph!;
+    const ops = graph.node!.map((n) => n.opType);
+    expect(ops).toContain('DynamicQuantizeLinear');
+    expect(ops.filter((op) => op === 'MatMulInteger').length).toBe(3);
+    expect(ops).not.toContain('MatMul');
+    const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
+    expect(version.tags).toMatchObject({ 'compression.per_channel': 'false', 'compression.activations': 'dynamic' });
+    expect(await agreementWithSource(after, await files(digits.name, digits.version))).toBeGreaterThanOrEqual(0.97);
+  }, 60_000);
+
+  it('falls back to dynamic, and says so, when the training split is too small to calibrate on (iris: 90 rows)', async () => {
+    const job = await quantize(iris, 'int8', true);
+    const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
+    expect(version.tags['compression.activations']).toBe('dynamic');
+    expect(version.tags['compression.activations_note']).toMatch(/^dynamic: the training split has \d+ rows, static needs at least 100$/);
   }, 60_000);
 });
 

@@ -24,7 +24,7 @@ import { collectPages } from './models.js';
 import { jobStateArg, modelSpecFromOptions } from './train.js';
 
 const COMPRESS_USAGE =
-  'aimaas compress <model>[@version|@alias] (--quantize uint8|uint16|float16|int8 [--per-tensor] | --prune <sparsity> [--pruning-steps N] [--fine-tune-epochs N] | --distill --student-mlp 32,16 [--temperature T] [--alpha A] [--epochs N] | --cluster <k> [--fine-tune-epochs N]) [--dataset <prepared-id>] [--model-name <name>] [--seed N] [--watch]';
+  'aimaas compress <model>[@version|@alias] (--quantize uint8|uint16|float16|int8 [--per-tensor] [--activations static|dynamic] | --prune <sparsity> [--pruning-steps N] [--fine-tune-epochs N] | --distill --student-mlp 32,16 [--temperature T] [--alpha A] [--epochs N] | --cluster <k> [--fine-tune-epochs N]) [--dataset <prepared-id>] [--model-name <name>] [--seed N] [--watch]';
 
 const JOBS_USAGE = 'aimaas compress jobs list|show|watch|cancel [arguments] [options]';
 
@@ -42,6 +42,7 @@ export const DISTILL_DEFAULTS = { temperature: 4, alpha: 0.9, epochs: 10 } as co
 const METHOD_FLAGS: Record<string, readonly Method[]> = {
   'per-channel': ['quantize'],
   'per-tensor': ['quantize'],
+  activations: ['quantize'],
   'pruning-steps': ['prune'],
   scope: ['prune'],
   'fine-tune-epochs': ['prune', 'cluster'],
@@ -155,7 +156,12 @@ function methodSpec(method: Method, values: OptionValues): Partial<SubmitCompres
           COMPRESS_USAGE,
         );
       }
-      return { quantize: { dtype, perChannel: dtype === 'int8' && !perTensor } };
+      const activations = text(values, 'activations') ?? '';
+      if (activations && !['static', 'dynamic'].includes(activations)) {
+        throw new UsageError(`--activations ${activations}: expected static or dynamic`, COMPRESS_USAGE);
+      }
+      if (activations && dtype !== 'int8') throw new UsageError(`--activations applies to --quantize int8 only (${dtype} quantizes weights only)`, COMPRESS_USAGE);
+      return { quantize: { dtype, perChannel: dtype === 'int8' && !perTensor, activations } };
     }
     case 'prune': {
       const fineTuneEpochs = nonNegativeInt('--fine-tune-epochs', text(values, 'fine-tune-epochs'));
@@ -273,6 +279,10 @@ const compress: CommandSpec = {
     quantize: { type: 'string', value: 'dtype', description: 'Quantize the weights: uint8, uint16, float16 (TF.js, per tensor) or int8 (ONNX, per channel)' },
     'per-channel': { type: 'boolean', description: '--quantize int8: one scale per output channel (the default)' },
     'per-tensor': { type: 'boolean', description: '--quantize int8: one scale per tensor' },
+    activations: {
+      type: 'string', value: 'form',
+      description: '--quantize int8: static (calibrated on 256 training rows; the default when there are 100) or dynamic (ranges per call)',
+    },
     prune: { type: 'string', value: 'sparsity', description: 'Prune to this fraction of zero weights, e.g. 0.8 or 80%' },
     'pruning-steps': { type: 'string', value: 'n', description: '--prune: reach the sparsity gradually over n fine-tune steps (default: one shot)' },
     scope: { type: 'string', value: 'scope', description: '--prune: layer (each kernel, default) or global (all kernels together)' },

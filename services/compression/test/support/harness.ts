@@ -99,10 +99,10 @@ export async function startCompressionMesh(options: { worker?: CompressionWorker
 export async function trainSource(
   mesh: CompressionMesh,
   fixture: 'iris.csv' | 'digits.csv' | 'wine.csv',
-  options: { name: string; target: string; hidden?: number[]; epochs?: number; task?: 'classification' | 'regression' },
+  options: { name: string; target: string; hidden?: number[]; epochs?: number; task?: 'classification' | 'regression'; split?: [number, number, number] },
 ): Promise<{ name: string; version: number; preparedDatasetId: string }> {
   const prepared = await mesh.base.preprocessing.prepareCsv(fixturePath(fixture), {
-    id: options.name, name: options.name, target: options.target, seed: 7, ...(options.task && { task: options.task }),
+    id: options.name, name: options.name, target: options.target, seed: 7, ...(options.task && { task: options.task }), ...(options.split && { split: options.split }),
   });
   const job = await mesh.clients.training.submitTrainingJob(irisJob(prepared.id, {
     modelName: options.name,
