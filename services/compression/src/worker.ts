@@ -1,6 +1,7 @@
 import { JobState } from '@aimaas/proto';
 import { PoisonJobError, type JobQueue, type QueuedJob } from '@aimaas/events';
 import { CancelledError, isDomainError } from '@aimaas/runtime';
+import { MlError } from '@aimaas/ml';
 import type { Logger } from '@aimaas/telemetry';
 import { runCompressionJob, type RunnerDeps, type RunOutcome } from './compression-runner.js';
 import { isTerminal, type CompressionJobStore, type CompressionRecord } from './job-store.js';
@@ -141,19 +142,22 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
       await store.mutate(jobId, (r) => ({ ...r, registering: false, job: { ...r.job, error: `attempt ${r.job.attempts}: ${message}` } })).catch(() => undefined);
       throw error;
     }
-    if (!isDomainError(error) && !code) logger.error({ err: error, jobId }, 'compression job failed unexpectedly');
+    const unexpected = !isDomainError(error) && !(error instanceof MlError) && !code;
+    if (unexpected) logger.error({ err: error, jobId }, 'compression job failed unexpectedly');
+    // An unexpected error's message is an internal; the record says only what kind it was.
+    const reason = unexpected ? `internal error (${error instanceof Error ? error.name : 'unknown'}); the compression worker logged its details for job ${jobId}` : message;
     let failed: CompressionRecord;
     try {
       failed = await store.mutate(jobId, (r) => {
         if (isTerminal(r.job.state)) throw new SkipJob();
-        const update = phaseUpdate(jobId, 'failed', message, r.job.progress);
-        return { ...r, registering: false, history: [...r.history, update], job: { ...r.job, state: JobState.JOB_STATE_FAILED, finishedAt: new Date(), error: message, progress: update } };
+        const update = phaseUpdate(jobId, 'failed', reason, r.job.progress);
+        return { ...r, registering: false, history: [...r.history, update], job: { ...r.job, state: JobState.JOB_STATE_FAILED, finishedAt: new Date(), error: reason, progress: update } };
       });
     } catch (e) {
       if (e instanceof SkipJob) return;
       throw e;
     }
-    logger.warn({ jobId, error: message }, 'compression job failed');
+    logger.warn({ jobId, error: reason }, 'compression job failed');
     await publishJobEvent(deps.events, 'failed', failed.job, logger);
     await deps.checkpoints.delete(jobId).catch(() => undefined);
   }
