@@ -132,9 +132,10 @@ async function prune(context: MethodContext): Promise<CompressedModel> {
       const schedule = { initialSparsity: 0, finalSparsity: spec.targetSparsity, beginStep: 0, endStep };
       // Masks are updated 10 times over the window (TF-MOT: every `frequency` steps) and once at its end.
       const frequency = Math.max(1, Math.ceil(endStep / 10));
-      const resumeStep = resume ? resume.epoch * stepsPerEpoch(train.rows, plan.batchSize) : 0;
-      // One shot (no window): the target at once; gradual: where the schedule stands.
-      pruner.update(polynomialSparsity(resumeStep, schedule));
+      // One shot (no window): the target at once; gradual: where the schedule starts. A resumed
+      // fine-tune keeps the masks its checkpoint's zeros carry, as the unbroken run had them.
+      if (resume) pruner.maskZeros();
+      else pruner.update(polynomialSparsity(0, schedule));
       let sparsity = pruner.sparsity();
       await fineTune({
         model, data: train, task: shape.task, outputSize: shape.outputSize, epochs, ...plan, signal,

@@ -5,7 +5,7 @@ import {
 import {
   loadModelFromFiles, MODEL_JSON, exportOnnx, quantizeOnnxInt8, quantizeOnnxInt8Static, saveModelToBytes, WEIGHTS_BIN,
 } from '@aimaas/ml';
-import { FailedPreconditionError, InvalidArgumentError } from '@aimaas/runtime';
+import { FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 import { downloadModelArtifacts, uploadModelVersion, type PreprocessingClient, type RegistryClient } from '@aimaas/sdk';
 import type { CheckpointStore } from '@aimaas/training';
 import { dataShapeOf, regressionTargetScaling, type DataShape } from '@aimaas/training';
@@ -13,6 +13,7 @@ import { compressModel, methodOf, type CompressedModel } from './compress-model.
 import type { FineTuneCheckpoint } from './fine-tune.js';
 import { measureArtifacts, type ArtifactFile, type MeasureContext } from './measure.js';
 import type { CompressionProgress } from './progress.js';
+import { COMPRESSION_LIMITS } from './limits.js';
 import { evaluationSplit, readSplit, type SplitData } from './split-data.js';
 
 /** The ONNX file of a version. */
@@ -45,16 +46,26 @@ export interface RunHooks {
   beforeRegister(): Promise<void>;
 }
 
-/** Downloads every file of a version into memory. */
-export async function downloadVersionFiles(registry: RegistryAccess, ref: ModelRef, signal: AbortSignal): Promise<ArtifactFile[]> {
+/** Downloads a version's files (every one, or only `paths`) into memory, refusing past `maxBytes`. */
+export async function downloadVersionFiles(
+  registry: RegistryAccess,
+  ref: ModelRef,
+  signal: AbortSignal,
+  options: { paths?: string[]; maxBytes?: number } = {},
+): Promise<ArtifactFile[]> {
   const files: ArtifactFile[] = [];
   let parts: Uint8Array[] = [];
-  await downloadModelArtifacts(registry as RegistryClient, { ref }, {
+  let total = 0;
+  await downloadModelArtifacts(registry as RegistryClient, { ref, paths: options.paths ?? [] }, {
     signal,
     onFile: () => {
       parts = [];
     },
     onChunk: (chunk) => {
+      total += chunk.byteLength;
+      if (options.maxBytes !== undefined && total > options.maxBytes) {
+        throw new ResourceExhaustedError(`source ${ref.name}@${ref.version}: its model files exceed the ${options.maxBytes} bytes a compression job takes`);
+      }
       parts.push(new Uint8Array(chunk));
     },
     onFileEnd: (file) => {
@@ -95,7 +106,9 @@ export async function writeCompressedFiles(result: CompressedModel, jobId: strin
     files.push({ path: ONNX_FILE, format: 'onnx', bytes: onnx });
     return { files };
   } catch (error) {
-    if ((error as Error).name === 'OnnxExportError') return { files, onnxError: (error as Error).message };
+    // Without ONNX the version still serves through TF.js, unless ONNX int8 is what was asked for.
+    if ((error as Error).name === 'OnnxExportError' && !result.onnxInt8) return { files, onnxError: (error as Error).message };
+    if ((error as Error).name === 'OnnxExportError') throw new FailedPreconditionError(`int8 needs the ONNX export, which failed: ${(error as Error).message.slice(0, 200)}`);
     throw error;
   } finally {
     if (decoded !== result.model) decoded.dispose();
@@ -114,7 +127,8 @@ export async function runCompressionJob(deps: RunnerDeps, job: CompressionJob, s
   const { progress, signal } = hooks;
   await progress.phase('loading', `downloading ${source.name}@${source.version}`);
   const version = await deps.registry.getModelVersion({ ref: source }, { signal });
-  const sourceFiles = await downloadVersionFiles(deps.registry, source, signal);
+  const modelPaths = version.files.filter((f) => f.format === 'tfjs-layers' || f.format === 'onnx').map((f) => f.path);
+  const sourceFiles = await downloadVersionFiles(deps.registry, source, signal, { paths: modelPaths, maxBytes: COMPRESSION_LIMITS.maxSourceBytes });
   const preparedId = request.preparedDatasetId || version.lineage?.preparedDatasetId || '';
   const prepared = await deps.preprocessing.getPreparedDataset({ id: preparedId }, { signal });
   const shape = dataShapeOf(prepared);
@@ -232,13 +246,15 @@ async function register(registry: RegistryAccess, input: Registration): Promise<
     const found = await registry.searchModelVersions(
       { filter: `name = ${JSON.stringify(name)} AND tags.compression_job = ${JSON.stringify(job.id)}`, pageSize: 1 },
       { signal: input.signal },
-    ).catch(() => undefined);
-    const earlier = found?.versions?.[0];
+    );
+    const earlier = found.versions[0];
     if (earlier) return ModelRef.fromPartial({ name: earlier.name, version: earlier.version });
   }
   const method = methodOf(job.request!);
+  // The source's own compression tags and params describe its step, not this one.
+  const inherited = (entries: Record<string, string>) => Object.fromEntries(Object.entries(entries).filter(([key]) => !key.startsWith('compression')));
   const tags: Record<string, string> = {
-    ...version.tags,
+    ...inherited(version.tags),
     compression_job: job.id,
     'compression.method': method,
     'compression.source': `${source.name}@${source.version}`,
@@ -254,7 +270,7 @@ async function register(registry: RegistryAccess, input: Registration): Promise<
       name,
       description: `${describe(job)} of ${source.name}@${source.version} (compression job ${job.id})`,
       tags,
-      params: { ...version.params, ...Object.fromEntries(Object.entries(result.tags).map(([k, v]) => [k, v])) },
+      params: { ...inherited(version.params), ...result.tags },
       metrics,
       task: version.task,
       classLabels: version.classLabels,

@@ -1,4 +1,4 @@
-import { CompressionJob, JobState, ModelRef, type CompressionServiceService, type ModelVersion, type PreparedDataset, type ProgressUpdate, type SubmitCompressionJobRequest } from '@aimaas/proto';
+import { CompressionJob, JobState, ModelRef, SubmitCompressionJobRequest, type CompressionServiceService, type ModelVersion, type PreparedDataset, type ProgressUpdate } from '@aimaas/proto';
 import type { JobQueue } from '@aimaas/events';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type ServiceImplementation } from '@aimaas/runtime';
 import type { PreprocessingClient, RegistryClient } from '@aimaas/sdk';
@@ -63,6 +63,15 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
     }
   }
 
+  /** The job an earlier submit with this request_id made, if it asked for the very same thing. */
+  function sameRequest(record: CompressionRecord, request: SubmitCompressionJobRequest): CompressionRecord {
+    const canonical = (r: SubmitCompressionJobRequest) => JSON.stringify(SubmitCompressionJobRequest.toJSON(r));
+    if (canonical(record.job.request!) !== canonical(request)) {
+      throw new AlreadyExistsError(`request_id: already used by compression job ${record.job.id} for a different request`);
+    }
+    return record;
+  }
+
   async function requeueIfQueued(record: CompressionRecord): Promise<CompressionJob> {
     if (record.job.state === JobState.JOB_STATE_QUEUED) await deps.queue.enqueue(record.job.id, { jobId: record.job.id });
     return record.job;
@@ -74,7 +83,7 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
       const id = compressionJobIdFor(request.requestId);
       if (request.requestId) {
         const existing = await store.get(id);
-        if (existing) return requeueIfQueued(existing);
+        if (existing) return requeueIfQueued(sameRequest(existing, request));
       }
       const version = await resolveSource(request, ctx.signal);
       checkCompressible(version);
@@ -91,7 +100,7 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
       try {
         await store.create({ job, history: [job.progress!], source });
       } catch (error) {
-        if (error instanceof AlreadyExistsError) return requeueIfQueued(await store.require(id));
+        if (error instanceof AlreadyExistsError) return requeueIfQueued(sameRequest(await store.require(id), request));
         throw error;
       }
       await publishJobEvent(deps.events, 'submitted', job, logger);

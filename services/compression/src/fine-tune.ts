@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createOptimizer, oneHotLabels, type OptimizerOptions, type Task } from '@aimaas/ml';
-import { CancelledError } from '@aimaas/runtime';
+import { CancelledError, FailedPreconditionError } from '@aimaas/runtime';
 import type { SplitData } from './split-data.js';
 
 /** One optimizer slot, as `tf.Optimizer.getWeights()` names it. */
@@ -164,7 +164,11 @@ export async function fineTune(options: FineTuneOptions): Promise<number> {
           }, variables);
           if (options.applyGradients) options.applyGradients(optimizer, result.grads);
           else optimizer.applyGradients(result.grads);
-          lossSum += (await result.value.data())[0]!;
+          const loss = (await result.value.data())[0]!;
+          if (!Number.isFinite(loss)) {
+            throw new FailedPreconditionError(`the fine-tune diverged at epoch ${epoch}, step ${step + 1} (loss ${loss}); lower the learning rate`);
+          }
+          lossSum += loss;
         } finally {
           tf.dispose([batch.x, batch.y]);
           if (result) tf.dispose([result.value, ...Object.values(result.grads)]);
@@ -177,7 +181,12 @@ export async function fineTune(options: FineTuneOptions): Promise<number> {
       if (options.onEpochEnd) {
         const weights = model.getWeights();
         const slots = await optimizer.getWeights();
-        await options.onEpochEnd({ epoch, weights, optimizer: slots });
+        try {
+          await options.onEpochEnd({ epoch, weights, optimizer: slots });
+        } finally {
+          // getWeights makes a new `iter` scalar each time; the other slots are the optimizer's own variables.
+          tf.dispose(slots.filter((slot) => slot.name === 'iter').map((slot) => slot.tensor));
+        }
       }
     }
     return Math.max(startEpoch, epochs);

@@ -9,7 +9,7 @@ import { runServiceProcess } from '@aimaas/runtime';
 import { initBackend } from '@aimaas/ml';
 import { createClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
-import { openCompression } from './open-compression.js';
+import { openCompression, workerOptionsFromEnv } from './open-compression.js';
 
 await runServiceProcess({
   service: 'compression',
@@ -26,10 +26,7 @@ await runServiceProcess({
       registry: clients.registry,
       preprocessing: clients.preprocessing,
       logger,
-      worker: {
-        ...(process.env.AIMAAS_COMPRESSION_WORKER_ID && { workerId: process.env.AIMAAS_COMPRESSION_WORKER_ID }),
-        ...(process.env.AIMAAS_COMPRESSION_ACK_WAIT_MS && { ackWaitMs: Number(process.env.AIMAAS_COMPRESSION_ACK_WAIT_MS) }),
-      },
+      worker: workerOptionsFromEnv(process.env),
     });
     server
       .add(CompressionServiceService, compression.handlers)

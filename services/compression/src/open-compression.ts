@@ -45,6 +45,23 @@ export function compileWorkerOptions(options: CompressionWorkerOptions = {}): Re
 }
 
 /**
+ * The worker settings of a compression process from its environment: `AIMAAS_COMPRESSION_WORKER_ID`,
+ * `AIMAAS_COMPRESSION_ACK_WAIT_MS`, `AIMAAS_COMPRESSION_MAX_DELIVER`,
+ * `AIMAAS_COMPRESSION_PROGRESS_INTERVAL_MS` (unset: the defaults of {@link compileWorkerOptions}).
+ */
+export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): CompressionWorkerOptions {
+  const number = (name: string) => (env[name] ? Number(env[name]) : undefined);
+  const options: CompressionWorkerOptions = {
+    ...(env.AIMAAS_COMPRESSION_WORKER_ID && { workerId: env.AIMAAS_COMPRESSION_WORKER_ID }),
+    ...(number('AIMAAS_COMPRESSION_ACK_WAIT_MS') !== undefined && { ackWaitMs: number('AIMAAS_COMPRESSION_ACK_WAIT_MS')! }),
+    ...(number('AIMAAS_COMPRESSION_MAX_DELIVER') !== undefined && { maxDeliver: number('AIMAAS_COMPRESSION_MAX_DELIVER')! }),
+    ...(number('AIMAAS_COMPRESSION_PROGRESS_INTERVAL_MS') !== undefined && { progressIntervalMs: number('AIMAAS_COMPRESSION_PROGRESS_INTERVAL_MS')! }),
+  };
+  compileWorkerOptions(options); // a bad setting stops the process at start, naming it
+  return options;
+}
+
+/**
  * Everything a compression replica needs on one NATS connection: the event and job streams, the
  * `aimaas_jobs` bucket (records under `compression.jobs.`), its checkpoint object store, the event
  * publisher, the handlers, and (unless `worker: false`) a worker pulling `AIMAAS_JOBS_COMPRESSION`.

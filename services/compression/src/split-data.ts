@@ -1,6 +1,7 @@
 import type { PreparedDataset } from '@aimaas/proto';
 import { ResourceExhaustedError } from '@aimaas/runtime';
 import type { PreprocessingClient } from '@aimaas/sdk';
+import { COMPRESSION_LIMITS } from './limits.js';
 
 /** A whole split in memory: row-major float32 features and one label value per row. */
 export interface SplitData {
@@ -10,11 +11,6 @@ export interface SplitData {
   labels: Float32Array;
 }
 
-/**
- * The most feature values one job holds in memory (the training split, or the evaluation split):
- * 64 Mi floats, 256 MiB; Fashion-MNIST's 60,000 × 784 fit. Override `AIMAAS_COMPRESSION_MAX_SPLIT_VALUES`.
- */
-export const MAX_SPLIT_VALUES = Number(process.env.AIMAAS_COMPRESSION_MAX_SPLIT_VALUES ?? 64 * 1024 * 1024);
 
 /** Rows of `split` in a prepared dataset (0 when it has none). */
 export function splitRows(prepared: PreparedDataset, split: string): number {
@@ -28,7 +24,7 @@ export function evaluationSplit(prepared: PreparedDataset): string {
 
 /**
  * Reads a whole split through `PreprocessingService.ReadSplit`, refusing before reading when it
- * would hold more than {@link MAX_SPLIT_VALUES} feature values.
+ * would hold more than `COMPRESSION_LIMITS.maxSplitValues` feature values.
  *
  * @throws ResourceExhaustedError naming the split and the limit.
  */
@@ -40,9 +36,9 @@ export async function readSplit(
   signal: AbortSignal,
 ): Promise<SplitData> {
   const expected = splitRows(prepared, split);
-  if (expected * featureSize > MAX_SPLIT_VALUES) {
+  if (expected * featureSize > COMPRESSION_LIMITS.maxSplitValues) {
     throw new ResourceExhaustedError(
-      `prepared dataset ${prepared.id} split ${split}: ${expected} rows × ${featureSize} features exceed the ${MAX_SPLIT_VALUES} values a compression job holds (AIMAAS_COMPRESSION_MAX_SPLIT_VALUES)`,
+      `prepared dataset ${prepared.id} split ${split}: ${expected} rows × ${featureSize} features exceed the ${COMPRESSION_LIMITS.maxSplitValues} values a compression job holds (AIMAAS_COMPRESSION_COMPRESSION_LIMITS.maxSplitValues)`,
     );
   }
   const features = new Float32Array(expected * featureSize);

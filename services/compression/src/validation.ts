@@ -1,26 +1,10 @@
-import { SubmitTrainingJobRequest, Task, type ModelVersion, type PreparedDataset, type SubmitCompressionJobRequest } from '@aimaas/proto';
+import { SubmitTrainingJobRequest, Task, type ModelVersion, type PreparedDataset, type SubmitCompressionJobRequest, type TrainingConfig } from '@aimaas/proto';
 import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
-import { buildTrainingModel, dataShapeOf, validateSubmit } from '@aimaas/training';
+import { dataShapeOf, validateSubmit } from '@aimaas/training';
 import { CALIBRATION_ROWS } from './compress-model.js';
-
-/**
- * The limits of a compression request (part of the contract; see README). Fine-tune epochs are
- * bounded like training epochs; the rest bounds the work of one job before it is queued.
- */
-export const COMPRESSION_LIMITS = {
-  /** Longest model name, source name or alias. */
-  maxNameLength: 128,
-  /** Longest `request_id` and `prepared_dataset_id`. */
-  maxIdLength: 256,
-  /** Most fine-tune epochs (prune, cluster) and distillation epochs. */
-  maxEpochs: 1_000,
-  /** Most gradual pruning steps. */
-  maxPruningSteps: 10_000_000,
-  /** Most centroids per kernel. */
-  maxClusters: 65_536,
-  /** Largest distillation temperature. */
-  maxTemperature: 100,
-} as const;
+import { COMPRESSION_LIMITS } from './limits.js';
+import { MAX_LAYERS_JSON_CHARS, studentParameterBound } from './methods/student-size.js';
+import { evaluationSplit, splitRows } from './split-data.js';
 
 const DTYPES = ['float16', 'uint8', 'uint16', 'int8'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -99,50 +83,94 @@ export function validateRequestFields(request: SubmitCompressionJobRequest): voi
   if (request.distill) {
     const d = request.distill;
     if (!(Number.isFinite(d.temperature) && d.temperature > 0)) invalid('distill.temperature', `must be greater than 0, got ${d.temperature}`);
-    if (d.temperature > COMPRESSION_LIMITS.maxTemperature) invalid('distill.temperature', `at most ${COMPRESSION_LIMITS.maxTemperature}, got ${d.temperature}`);
+    if (d.temperature > COMPRESSION_LIMITS.maxTemperature) throw new ResourceExhaustedError(`distill.temperature: at most ${COMPRESSION_LIMITS.maxTemperature}, got ${d.temperature}`);
     if (!(Number.isFinite(d.alpha) && d.alpha >= 0 && d.alpha <= 1)) invalid('distill.alpha', `must be in [0, 1], got ${d.alpha}`);
     if (!d.student) invalid('distill.student', 'required (the ModelSpec of the student)');
     checkEpochs('distill.config.epochs', d.config?.epochs ?? 0, 1);
   }
 }
 
-/**
- * Checks the request against its resolved source and prepared dataset: the dataset must fit the
- * source's input, a distillation needs a classifier and a student that builds (within training's
- * limits) with the teacher's output shape.
- */
-export async function validateAgainstSource(request: SubmitCompressionJobRequest, version: ModelVersion, prepared: PreparedDataset): Promise<void> {
-  const shape = dataShapeOf(prepared);
-  const inputSize = (version.signature?.inputs[0]?.shape ?? []).slice(1).reduce((a, b) => a * Number(b), 1);
-  if (inputSize !== shape.featureSize) {
-    invalid('prepared_dataset_id', `prepared dataset ${prepared.id} has ${shape.featureSize} features per row but ${version.name}@${version.version} takes ${inputSize}`);
-  }
-  if (request.quantize?.activations === 'static') {
-    const rows = Number(prepared.splits.find((split) => split.name === 'train')?.rows ?? 0);
-    if (rows < CALIBRATION_ROWS.min) {
-      invalid('quantize.activations', `static int8 calibrates on at least ${CALIBRATION_ROWS.min} training rows; prepared dataset ${prepared.id} has ${rows} (use "dynamic")`);
-    }
-  }
-  if (!request.distill) return;
-  if (version.task !== Task.TASK_CLASSIFICATION) invalid('distill', `distillation needs a classifier; ${version.name}@${version.version} is not one`);
-  const d = request.distill;
-  // The student is a training job's model: training's own checks (limits included) apply.
+/** Training's checks of a fine-tune's TrainingConfig (optimizer, batch size, …), reported under `<method>.config`. */
+async function checkTuningConfig(field: string, config: TrainingConfig | undefined, prepared: PreparedDataset): Promise<void> {
+  if (!config) return;
+  // Only the optimizer, batch size and seed of a fine-tune config are used; epochs come from the method.
+  await asTrainingCheck(field, () => validateSubmit(SubmitTrainingJobRequest.fromPartial({
+    preparedDatasetId: prepared.id, model: { linear: {} }, config: { ...config, epochs: 1 }, skipRegistration: true,
+  }), prepared));
+}
+
+/** Runs one of training's checks, re-rooting its field path (`config.batch_size` → `prune.config.batch_size`). */
+async function asTrainingCheck(field: string, check: () => Promise<unknown>): Promise<void> {
   try {
-    await validateSubmit(SubmitTrainingJobRequest.fromPartial({ preparedDatasetId: prepared.id, model: d.student, config: d.config, skipRegistration: true }), prepared);
+    await check();
   } catch (error) {
     if (error instanceof InvalidArgumentError || error instanceof ResourceExhaustedError) {
       const Type = error.constructor as new (message: string, options?: ErrorOptions) => Error;
       const message = error.message.startsWith('model') ? `student${error.message.slice('model'.length)}` : error.message;
-      throw new Type(`distill.${message}`, { cause: error });
+      throw new Type(`${field}.${message}`, { cause: error });
     }
     throw error;
   }
-  const student = await buildTrainingModel(d.student!, shape, 1);
-  try {
-    const studentOut = (student.outputs[0]!.shape.slice(1) as number[]).join(',');
-    const teacherOut = (version.signature?.outputs[0]?.shape ?? []).slice(1).map(Number).join(',');
-    if (studentOut !== teacherOut) invalid('distill.student', `its output shape [${studentOut}] differs from the teacher's [${teacherOut}]`);
-  } finally {
-    student.dispose();
+}
+
+function checkSplitFits(prepared: PreparedDataset, split: string, featureSize: number): void {
+  const values = splitRows(prepared, split) * featureSize;
+  if (values > COMPRESSION_LIMITS.maxSplitValues) {
+    throw new ResourceExhaustedError(
+      `prepared_dataset_id: split ${split} of ${prepared.id} holds ${values} feature values; a compression job holds at most ${COMPRESSION_LIMITS.maxSplitValues}`,
+    );
   }
+}
+
+/**
+ * Checks the request against its resolved source and prepared dataset, before anything is queued
+ * or allocated: the source's size, the dataset's fit (features, task, outputs) and split sizes,
+ * the fine-tune config, and a distillation's classifier and student (its parameters bounded from
+ * the spec, then training's own checks, which build it once).
+ */
+export async function validateAgainstSource(request: SubmitCompressionJobRequest, version: ModelVersion, prepared: PreparedDataset): Promise<void> {
+  const name = `${version.name}@${version.version}`;
+  const sourceBytes = version.files.filter((f) => f.format === 'tfjs-layers' || f.format === 'onnx').reduce((sum, f) => sum + Number(f.size), 0);
+  if (sourceBytes > COMPRESSION_LIMITS.maxSourceBytes) {
+    throw new ResourceExhaustedError(`source: ${name} has ${sourceBytes} bytes of model files; a compression job takes at most ${COMPRESSION_LIMITS.maxSourceBytes}`);
+  }
+  const shape = dataShapeOf(prepared);
+  const inputSize = (version.signature?.inputs[0]?.shape ?? []).slice(1).reduce((a, b) => a * Number(b), 1);
+  if (inputSize !== shape.featureSize) {
+    invalid('prepared_dataset_id', `prepared dataset ${prepared.id} has ${shape.featureSize} features per row but ${name} takes ${inputSize}`);
+  }
+  if (shape.task === 'reconstruction' || version.task === Task.TASK_RECONSTRUCTION) invalid('source', `${name} is a reconstruction model; compression measures and fine-tunes classifiers and regressors`);
+  const taskOf = (task: Task) => Task[task].replace('TASK_', '').toLowerCase();
+  if (version.task !== Task.TASK_UNSPECIFIED && taskOf(version.task) !== shape.task) {
+    invalid('prepared_dataset_id', `prepared dataset ${prepared.id} is a ${shape.task} task but ${name} is ${taskOf(version.task)}`);
+  }
+  const outputSize = (version.signature?.outputs[0]?.shape ?? []).slice(1).reduce((a, b) => a * Number(b), 1);
+  if (outputSize !== shape.outputSize) {
+    invalid('prepared_dataset_id', `prepared dataset ${prepared.id} has ${shape.outputSize} outputs per row but ${name} gives ${outputSize}`);
+  }
+  checkSplitFits(prepared, evaluationSplit(prepared), shape.featureSize);
+  const tunes = Boolean(request.distill || (request.prune && request.prune.fineTuneEpochs > 0) || (request.cluster && request.cluster.fineTuneEpochs > 0));
+  if (tunes || request.quantize?.dtype === 'int8') checkSplitFits(prepared, 'train', shape.featureSize);
+  if (tunes && splitRows(prepared, 'train') === 0) invalid('prepared_dataset_id', `prepared dataset ${prepared.id} has no train rows to fine-tune on`);
+  if (request.quantize?.activations === 'static') {
+    const rows = splitRows(prepared, 'train');
+    if (rows < CALIBRATION_ROWS.min) {
+      invalid('quantize.activations', `static int8 calibrates on at least ${CALIBRATION_ROWS.min} training rows; prepared dataset ${prepared.id} has ${rows} (use "dynamic")`);
+    }
+  }
+  await checkTuningConfig('prune', request.prune?.config, prepared);
+  await checkTuningConfig('cluster', request.cluster?.config, prepared);
+  if (!request.distill) return;
+  if (version.task !== Task.TASK_CLASSIFICATION) invalid('distill', `distillation needs a classifier; ${name} is not one`);
+  const d = request.distill;
+  if (d.student!.layersJson !== undefined && d.student!.layersJson.length > MAX_LAYERS_JSON_CHARS) {
+    throw new ResourceExhaustedError(`distill.student.layers_json: at most ${MAX_LAYERS_JSON_CHARS} characters, got ${d.student!.layersJson.length}`);
+  }
+  const bound = studentParameterBound(d.student!, shape);
+  if (bound > COMPRESSION_LIMITS.maxStudentParameters) {
+    throw new ResourceExhaustedError(`distill.student: up to ${bound} parameters; a student has at most ${COMPRESSION_LIMITS.maxStudentParameters}`);
+  }
+  // The student is a training job's model: training's own checks apply, and they build it once,
+  // including that its output is the prepared dataset's, which is the teacher's (checked above).
+  await asTrainingCheck('distill', () => validateSubmit(SubmitTrainingJobRequest.fromPartial({ preparedDatasetId: prepared.id, model: d.student, config: d.config, skipRegistration: true }), prepared));
 }

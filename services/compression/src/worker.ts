@@ -1,6 +1,6 @@
 import { JobState } from '@aimaas/proto';
 import { PoisonJobError, type JobQueue, type QueuedJob } from '@aimaas/events';
-import { CancelledError, isDomainError } from '@aimaas/runtime';
+import { CancelledError, FailedPreconditionError, isDomainError } from '@aimaas/runtime';
 import { MlError } from '@aimaas/ml';
 import type { Logger } from '@aimaas/telemetry';
 import { runCompressionJob, type RunnerDeps, type RunOutcome } from './compression-runner.js';
@@ -58,11 +58,19 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
     const existing = await store.get(jobId);
     if (!existing) throw new PoisonJobError(`compression job ${jobId} has no record`);
     if (isTerminal(existing.job.state)) return;
+    // A first delivery of a job another worker runs is a duplicate message (a retried submit), not a redelivery.
+    if (existing.job.state === JobState.JOB_STATE_RUNNING && delivery.deliveryCount === 1 && existing.job.worker !== options.workerId) return;
+    if (existing.job.attempts >= options.maxDeliver - 1) {
+      // The queue stops redelivering after maxDeliver: end the job rather than leave it RUNNING if this worker dies too.
+      await fail(jobId, delivery, new FailedPreconditionError(`stopped after ${existing.job.attempts} attempts: the workers running it died or were stopped mid-job`));
+      return;
+    }
     let record: CompressionRecord;
     try {
       record = await store.mutate(jobId, (r) => {
         if (isTerminal(r.job.state)) throw new SkipJob();
-        return { ...r, job: { ...r.job, state: JobState.JOB_STATE_RUNNING, startedAt: r.job.startedAt ?? new Date(), attempts: r.job.attempts + 1, worker: options.workerId, error: '' } };
+        // A delivery that died while registering left `registering`; registration looks for its version first.
+        return { ...r, registering: false, job: { ...r.job, state: JobState.JOB_STATE_RUNNING, startedAt: r.job.startedAt ?? new Date(), attempts: r.job.attempts + 1, worker: options.workerId, error: '' } };
       });
     } catch (error) {
       if (error instanceof SkipJob) return;
@@ -144,8 +152,13 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
     }
     const unexpected = !isDomainError(error) && !(error instanceof MlError) && !code;
     if (unexpected) logger.error({ err: error, jobId }, 'compression job failed unexpectedly');
-    // An unexpected error's message is an internal; the record says only what kind it was.
-    const reason = unexpected ? `internal error (${error instanceof Error ? error.name : 'unknown'}); the compression worker logged its details for job ${jobId}` : message;
+    // An unexpected error's message, or an unreachable dependency's (hosts, ports), is an internal:
+    // the record says only what kind it was; the worker's log has the rest.
+    const reason = unexpected
+      ? `internal error (${error instanceof Error ? error.name : 'unknown'}); the compression worker logged its details for job ${jobId}`
+      : TRANSIENT.has(code)
+        ? `${code}: a service this job needs (registry or preprocessing) did not answer in ${delivery.deliveryCount} attempts`
+        : message;
     let failed: CompressionRecord;
     try {
       failed = await store.mutate(jobId, (r) => {

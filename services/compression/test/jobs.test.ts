@@ -71,6 +71,9 @@ describe('compression jobs', () => {
     // After it ended, the same request_id still answers the same (finished) job and queues nothing.
     const late = await mesh.clients.compression.submitCompressionJob(quantize({ requestId: 'retry-me', modelName: 'iris-once' }));
     expect(late).toMatchObject({ id: first.id, state: JobState.JOB_STATE_SUCCEEDED });
+    // The same request_id for a different request is refused, not answered with the old job.
+    const reused = await failure(mesh.clients.compression.submitCompressionJob(quantize({ requestId: 'retry-me', modelName: 'iris-other' })));
+    expect(reused).toMatchObject({ code: 'ALREADY_EXISTS', details: `request_id: already used by compression job ${first.id} for a different request` });
     const versions = await mesh.clients.registry.searchModelVersions({ filter: 'name = "iris-once"', pageSize: 10 });
     expect(versions.versions.length).toBe(1);
     await waitFor(() => typesOf(first.id).includes('compression.job.succeeded'), { timeoutMs: 5_000, message: 'the succeeded event' });

@@ -5,7 +5,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@aimaas/ml';
+import { ModelSpec } from '@aimaas/proto';
 import { distillationLoss, kMeans1d, MagnitudePruner, polynomialSparsity, WeightClusterer } from '../src/index.js';
+import { studentParameterBound } from '../src/methods/student-size.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -82,6 +84,49 @@ describe('MagnitudePruner', () => {
     expect(zeros(k1!)).not.toBe(300);
     pruner.dispose();
     model.dispose();
+  });
+});
+
+describe('MagnitudePruner on tied magnitudes', () => {
+  it('prunes exactly the target fraction when many weights share the cut (a clustered kernel)', () => {
+    const model = denseModel(6);
+    const clusterer = new WeightClusterer(model, 4, 'linear', 1);
+    clusterer.dispose();
+    const pruner = new MagnitudePruner(model, 'layer');
+    pruner.update(0.5);
+    const [k1, , k2] = model.getWeights().map((w) => w.dataSync());
+    expect(new Set(k1!).size).toBeLessThanOrEqual(5);
+    expect(zeros(k1!)).toBe(300);
+    expect(zeros(k2!)).toBe(75);
+    // A resumed fine-tune rebuilds the masks from the zeros it restored.
+    const variable = model.layers[0]!.trainableWeights[0]!.read() as tf.Variable;
+    tf.tidy(() => variable.assign(variable.add(0.5)));
+    pruner.maskZeros();
+    expect(zeros(variable.dataSync())).toBeLessThan(300); // the shifted weights are no longer zero: nothing to mask
+    pruner.dispose();
+    model.dispose();
+  });
+});
+
+describe('studentParameterBound', () => {
+  const shape = { featureSize: 784, featureShape: [28, 28, 1], outputSize: 10, task: 'classification' } as unknown as Parameters<typeof studentParameterBound>[1];
+
+  it('is exact for an MLP and bounds a CNN and a layers_json topology from above', async () => {
+    const mlp = ModelSpec.fromPartial({ mlp: { hiddenUnits: [32, 16] } });
+    expect(studentParameterBound(mlp, shape)).toBe(784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);
+    const cnn = ModelSpec.fromPartial({ cnn: { convBlocks: [{ filters: 8, kernelSize: 3 }, { filters: 16, kernelSize: 3 }], denseUnits: [32] } });
+    const built = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, padding: 'same' }), tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same' }), tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(), tf.layers.dense({ units: 32 }), tf.layers.dense({ units: 10 }),
+      ],
+    });
+    expect(studentParameterBound(cnn, shape)).toBe(built.countParams());
+    const json = ModelSpec.fromPartial({ layersJson: JSON.stringify(built.toJSON(null, false)) });
+    expect(studentParameterBound(json, shape)).toBeGreaterThanOrEqual(built.countParams());
+    built.dispose();
+    expect(studentParameterBound(ModelSpec.fromPartial({ mlp: { hiddenUnits: [200_000, 200_000] } }), shape)).toBeGreaterThan(4e10);
   });
 });
 

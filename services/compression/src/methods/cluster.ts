@@ -28,10 +28,13 @@ function nearest(centroids: Float64Array, v: number): number {
   return lo;
 }
 
+/** Most values k-means is fitted on per kernel. */
+const SAMPLE_SIZE = 20_000;
+
 /**
  * One-dimensional k-means (Lloyd's iterations, at most 50) of `values` into at most `k` centroids,
- * ascending. k-means++ draws each next centroid with probability ∝ squared distance to the
- * nearest chosen one (on a seeded sample of at most 20,000 values for large tensors).
+ * ascending, fitted on an evenly strided sample of at most 20,000 values. k-means++ draws each next
+ * centroid (seeded) with probability ∝ squared distance to the nearest chosen one.
  */
 export function kMeans1d(values: Float32Array, k: number, init: ClusterInit, seed: number): Float64Array {
   if (values.length === 0) return new Float64Array(0);
@@ -42,13 +45,15 @@ export function kMeans1d(values: Float32Array, k: number, init: ClusterInit, see
     if (v > hi) hi = v;
   }
   const count = Math.min(k, values.length);
+  // Initialisation and Lloyd's iterations run on an evenly strided sample of at most 20,000 values,
+  // so a kernel of any size costs one final pass over all its values.
+  const step = Math.max(1, Math.floor(values.length / SAMPLE_SIZE));
+  const sample = Float64Array.from({ length: Math.ceil(values.length / step) }, (_, i) => values[i * step]!);
   let centroids = new Float64Array(count);
   if (init === 'linear' || lo === hi) {
     for (let j = 0; j < count; j++) centroids[j] = count === 1 ? lo : lo + ((hi - lo) * j) / (count - 1);
   } else {
     const random = prng(seed);
-    const step = Math.max(1, Math.floor(values.length / 20_000));
-    const sample = Float64Array.from({ length: Math.ceil(values.length / step) }, (_, i) => values[i * step]!);
     const distance = new Float64Array(sample.length).fill(Infinity);
     centroids[0] = sample[Math.floor(random() * sample.length)]!;
     for (let j = 1; j < count; j++) {
@@ -76,7 +81,7 @@ export function kMeans1d(values: Float32Array, k: number, init: ClusterInit, see
   for (let iteration = 0; iteration < 50; iteration++) {
     sums.fill(0);
     counts.fill(0);
-    for (const v of values) {
+    for (const v of sample) {
       const j = nearest(centroids, v);
       sums[j]! += v;
       counts[j]! += 1;

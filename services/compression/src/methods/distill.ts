@@ -23,7 +23,8 @@ export function distillationLoss(teacher: tf.LayersModel, settings: Distillation
   const { temperature: t, alpha } = settings;
   return (output, batch) =>
     tf.tidy(() => {
-      const teacherProbs = teacher.predict(batch.x) as tf.Tensor;
+      // The batch is shaped for the student; the teacher takes the same features in its own shape.
+      const teacherProbs = teacher.predict(tf.reshape(batch.x, [-1, ...(teacher.inputs[0]!.shape.slice(1) as number[])])) as tf.Tensor;
       const softTeacher = tf.softmax(tf.div(tf.log(tf.clipByValue(teacherProbs, 1e-7, 1)), t));
       const logStudent = tf.log(tf.clipByValue(output, 1e-7, 1));
       const logSoftStudent = tf.logSoftmax(tf.div(logStudent, t));

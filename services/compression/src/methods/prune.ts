@@ -37,12 +37,36 @@ export function polynomialSparsity(step: number, schedule: PruningSchedule): num
   return sf + (si - sf) * (1 - progress) ** (schedule.power ?? 3);
 }
 
-/** The |w| at or below which the smallest `sparsity` fraction of `values` lies (−1 prunes nothing). */
-function threshold(values: Float32Array, sparsity: number): number {
-  const k = Math.floor(sparsity * values.length);
-  if (k <= 0) return -1;
-  const magnitudes = Float32Array.from(values, Math.abs).sort();
-  return magnitudes[k - 1]!;
+/**
+ * Masks (1 keep, 0 prune) that prune exactly the `k` smallest |w| across `kernels` taken together:
+ * everything below the k-th magnitude, then, of the weights equal to it, the first ones in order,
+ * so ties (a clustered kernel has few distinct values) never overshoot the target.
+ */
+function smallestMasks(kernels: Float32Array[], k: number): Float32Array[] {
+  const masks = kernels.map((values) => new Float32Array(values.length).fill(1));
+  if (k <= 0) return masks;
+  const magnitudes = new Float32Array(kernels.reduce((sum, v) => sum + v.length, 0));
+  let offset = 0;
+  for (const values of kernels) {
+    for (let j = 0; j < values.length; j++) magnitudes[offset + j] = Math.abs(values[j]!);
+    offset += values.length;
+  }
+  const cut = magnitudes.slice().sort()[Math.min(k, magnitudes.length) - 1]!;
+  let below = 0;
+  for (const m of magnitudes) if (m < cut) below++;
+  let ties = k - below;
+  kernels.forEach((values, i) => {
+    const mask = masks[i]!;
+    for (let j = 0; j < values.length; j++) {
+      const m = Math.abs(values[j]!);
+      if (m < cut) mask[j] = 0;
+      else if (m === cut && ties > 0) {
+        mask[j] = 0;
+        ties--;
+      }
+    }
+  });
+  return masks;
 }
 
 /**
@@ -62,13 +86,21 @@ export class MagnitudePruner {
   /** Recomputes the masks for `sparsity` from the current weights and applies them. */
   update(sparsity: number): void {
     const values = this.#kernels.map((k) => k.variable.dataSync() as Float32Array);
-    const global = this.scope === 'global' ? threshold(concat(values), sparsity) : 0;
+    const masks = this.scope === 'global'
+      ? smallestMasks(values, Math.floor(sparsity * values.reduce((sum, v) => sum + v.length, 0)))
+      : values.map((v) => smallestMasks([v], Math.floor(sparsity * v.length))[0]!);
+    this.#setMasks(masks);
+  }
+
+  /** Masks exactly the weights that are zero now: a resumed fine-tune's checkpoint carries its masks in its zeros. */
+  maskZeros(): void {
+    this.#setMasks(this.#kernels.map((k) => Float32Array.from(k.variable.dataSync() as Float32Array, (v) => (v === 0 ? 0 : 1))));
+  }
+
+  #setMasks(masks: Float32Array[]): void {
     this.#kernels.forEach((kernel, i) => {
-      const cut = this.scope === 'global' ? global : threshold(values[i]!, sparsity);
-      const mask = new Float32Array(values[i]!.length);
-      for (let j = 0; j < mask.length; j++) mask[j] = Math.abs(values[i]![j]!) > cut ? 1 : 0;
       this.#masks.get(kernel.variable.name)?.dispose();
-      this.#masks.set(kernel.variable.name, tf.tensor(mask, kernel.variable.shape, 'float32'));
+      this.#masks.set(kernel.variable.name, tf.tensor(masks[i]!, kernel.variable.shape, 'float32'));
     });
     this.apply();
   }
