@@ -117,7 +117,8 @@ async function quantizeInt8(context: MethodContext): Promise<CompressedModel> {
 async function prune(context: MethodContext): Promise<CompressedModel> {
   const spec = context.request.prune!;
   const { source: model, shape, signal } = context;
-  const scope = spec.scope === 'global' ? 'global' : 'layer';
+  // Global by default: one threshold over all kernels spares the small, sensitive ones (the output layer).
+  const scope = spec.scope === 'layer' ? 'layer' : 'global';
   const plan = tunePlan(spec.config, context.request.seed);
   const epochs = spec.fineTuneEpochs;
   const pruner = new MagnitudePruner(model, scope);

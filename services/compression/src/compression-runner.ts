@@ -199,7 +199,7 @@ async function loadResume(checkpoints: CheckpointStore, jobId: string): Promise<
 export function describe(job: CompressionJob): string {
   const r = job.request!;
   if (r.quantize) return `quantize ${r.quantize.dtype}${r.quantize.dtype === 'int8' ? (r.quantize.perChannel ? ' per channel' : ' per tensor') : ''}`;
-  if (r.prune) return `prune to ${r.prune.targetSparsity} sparsity (${r.prune.scope || 'layer'}), ${r.prune.fineTuneEpochs} fine-tune epochs`;
+  if (r.prune) return `prune to ${r.prune.targetSparsity} sparsity (${r.prune.scope || 'global'}), ${r.prune.fineTuneEpochs} fine-tune epochs`;
   if (r.cluster) return `cluster into ${r.cluster.clusters} centroids per kernel, ${r.cluster.fineTuneEpochs} fine-tune epochs`;
   return `distill into a student at T=${r.distill!.temperature}, alpha=${r.distill!.alpha}`;
 }

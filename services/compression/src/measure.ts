@@ -23,8 +23,12 @@ export interface MeasureContext {
   scaling?: { center: number; scale: number };
   /** The format `size_bytes` / `gzipped_bytes` describe. */
   primaryFormat: string;
-  /** Latency runs: batch 1 and batch 256, after warm-up. @default { batch1: 100, batch256: 10 } */
-  runs?: { batch1: number; batch256: number };
+  /**
+   * Latency runs: at least `batch1` and `batch256` runs after warm-up, and for at least `minMs`
+   * milliseconds each, so a small model's median is not one scheduler hiccup.
+   * @default { batch1: 100, batch256: 10, minMs: 250 }
+   */
+  runs?: { batch1: number; batch256: number; minMs?: number };
 }
 
 /** A batch prediction: row-major outputs for `rows` rows of features. */
@@ -83,15 +87,17 @@ export function onnxPredict(session: ort.InferenceSession, inputShape: number[])
   };
 }
 
-/** Median milliseconds of `predict` on a batch of `rows` deterministic rows, over `runs` runs. */
-async function latencyMs(predict: Predict, rows: number, featureSize: number, runs: number): Promise<number> {
+/** Median milliseconds of `predict` on a batch of `rows` deterministic rows, over at least `runs` runs lasting at least `minMs`. */
+async function latencyMs(predict: Predict, rows: number, featureSize: number, runs: number, minMs: number): Promise<number> {
   const input = Float32Array.from({ length: rows * featureSize }, (_, i) => Math.sin(i * 12.9898) * 1.5);
   for (let i = 0; i < Math.max(2, Math.ceil(runs / 10)); i++) await predict(input, rows);
   const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = process.hrtime.bigint();
+  const start = performance.now();
+  // At most 100× the asked runs, so a slow model cannot make the minimum time take for ever.
+  while (times.length < runs || (performance.now() - start < minMs && times.length < 100 * runs)) {
+    const begin = process.hrtime.bigint();
     await predict(input, rows);
-    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    times.push(Number(process.hrtime.bigint() - begin) / 1e6);
   }
   return median(times);
 }
@@ -132,8 +138,8 @@ export async function measureArtifacts(files: readonly ArtifactFile[], context: 
         metrics = await splitMetrics(predict, context);
         const featureSize = inputShape.reduce((a, b) => a * b, 1);
         const runs = context.runs ?? { batch1: 100, batch256: 10 };
-        latency1 = await latencyMs(predict, 1, featureSize, runs.batch1);
-        latency256 = await latencyMs(predict, 256, featureSize, runs.batch256);
+        latency1 = await latencyMs(predict, 1, featureSize, runs.batch1, runs.minMs ?? 250);
+        latency256 = await latencyMs(predict, 256, featureSize, runs.batch256, runs.minMs ?? 250);
       } finally {
         await session.release();
       }

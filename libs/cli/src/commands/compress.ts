@@ -285,7 +285,7 @@ const compress: CommandSpec = {
     },
     prune: { type: 'string', value: 'sparsity', description: 'Prune to this fraction of zero weights, e.g. 0.8 or 80%' },
     'pruning-steps': { type: 'string', value: 'n', description: '--prune: reach the sparsity gradually over n fine-tune steps (default: one shot)' },
-    scope: { type: 'string', value: 'scope', description: '--prune: layer (each kernel, default) or global (all kernels together)' },
+    scope: { type: 'string', value: 'scope', description: '--prune: global (one threshold over all kernels, the default) or layer (each kernel to the sparsity)' },
     'fine-tune-epochs': { type: 'string', value: 'n', description: '--prune, --cluster: epochs of fine-tuning afterwards (default 0)' },
     distill: { type: 'boolean', description: 'Distill into a smaller student model (give --student-mlp, --student-cnn or --student-linear)' },
     'student-mlp': { type: 'string', value: 'units', description: '--distill: an MLP student, hidden units e.g. 32,16' },
