@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createOptimizer, oneHotLabels, type OptimizerOptions, type Task } from '@aimaas/ml';
+import { createRandom, shuffleInPlace } from '@aimaas/pipeline';
 import { CancelledError, FailedPreconditionError } from '@aimaas/runtime';
 import type { SplitData } from './split-data.js';
 
@@ -75,30 +76,9 @@ export function stepsPerEpoch(rows: number, batchSize: number): number {
   return Math.max(1, Math.ceil(rows / batchSize));
 }
 
-/** mulberry32: a small seeded PRNG, so a seed gives the same batch order. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0 || 1;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A permutation of 0..n−1 for epoch `epoch` of seed `seed` (Fisher–Yates). */
 export function epochOrder(n: number, seed: number, epoch: number): Uint32Array {
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const random = prng((seed * 1_000_003 + epoch) >>> 0);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    const t = order[i]!;
-    order[i] = order[j]!;
-    order[j] = t;
-  }
-  return order;
+  return shuffleInPlace(Uint32Array.from({ length: n }, (_, i) => i), createRandom((seed * 1_000_003 + epoch) >>> 0));
 }
 
 /** The task's loss on the model's output: cross-entropy of softmax probabilities, or MSE. */

@@ -1,20 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { createRandom } from '@aimaas/pipeline';
 import { kernelWeights, type KernelWeight } from './prune.js';
 
 /** How centroids start: k-means++ (seeded) or evenly spaced between the minimum and maximum. */
 export type ClusterInit = 'kmeans++' | 'linear';
-
-/** mulberry32, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0 || 1;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Index of the centroid nearest `v` in ascending `centroids` (binary search on the midpoints). */
 function nearest(centroids: Float64Array, v: number): number {
@@ -53,7 +42,7 @@ export function kMeans1d(values: Float32Array, k: number, init: ClusterInit, see
   if (init === 'linear' || lo === hi) {
     for (let j = 0; j < count; j++) centroids[j] = count === 1 ? lo : lo + ((hi - lo) * j) / (count - 1);
   } else {
-    const random = prng(seed);
+    const random = createRandom(seed >>> 0);
     const distance = new Float64Array(sample.length).fill(Infinity);
     centroids[0] = sample[Math.floor(random() * sample.length)]!;
     for (let j = 1; j < count; j++) {
