@@ -108,15 +108,25 @@ describe('npm start', () => {
     expect(models).toEqual([expect.objectContaining({ name: 'iris', latestVersion: 1, aliases: { production: 1 } })]);
   });
 
-  it('answers UNIMPLEMENTED, naming the method, where a service has not landed yet', async () => {
+  it('compresses the demo model to int8 and serves it, as the quick start says', async () => {
+    const compressed = await run('node_modules/.bin/aimaas', ['compress', 'iris@production', '--quantize', 'int8', '--model-name', 'iris-int8', '--watch']);
+    expect(compressed.code, compressed.stderr).toBe(0);
+    expect(compressed.stdout.split('\n')[0]).toMatch(/^Job \S+ succeeded, registered iris-int8@1\.$/);
+    const deployed = await run('node_modules/.bin/aimaas', ['deploy', 'iris-int8@1']);
+    expect(deployed.code, deployed.stderr).toBe(0);
     const client = new CompressionServiceClient(env.AIMAAS_COMPRESSION_ADDR, grpc.credentials.createInsecure());
-    const error = await new Promise<grpc.ServiceError>((resolve) =>
-      client.getCompressionJob({ id: "x" }, (e) => resolve(e!)),
-    );
+    const error = await new Promise<grpc.ServiceError>((resolve) => client.getCompressionJob({ id: 'cj-none' }, (e) => resolve(e!)));
     client.close();
-    expect(error.code).toBe(grpc.status.UNIMPLEMENTED);
-    expect(error.details).toContain('/aimaas.v1.CompressionService/GetCompressionJob');
-  });
+    expect(error.code).toBe(grpc.status.NOT_FOUND);
+    // Deploy returns once the deployment exists; it answers once loaded.
+    let predicted: { classifications?: unknown[] } = {};
+    for (let attempt = 0; attempt < 60 && !predicted.classifications; attempt++) {
+      const r = await run('node_modules/.bin/aimaas', ['predict', 'iris-int8', '--records', JSON.stringify([{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }]), '--json']);
+      if (r.code === 0) predicted = JSON.parse(r.stdout);
+      else await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(predicted.classifications).toEqual([expect.objectContaining({ label: 'setosa' })]);
+  }, 120_000);
 
   it('describes each service by reflection under its real .proto file and imports (as buf curl needs)', async () => {
     const reflectionRoot = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto');
