@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@aimaas/runtime';
+import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 
 /** A plain attribute of a model version that a filter or order_by can name. */
 export type AttributeName = 'name' | 'version' | 'task' | 'description' | 'created_at' | 'updated_at' | 'alias';
@@ -194,6 +194,9 @@ function checkTypes(s: Scanner, key: FilterKey, keyText: string, op: FilterOpera
   return value;
 }
 
+/** Bounds of a SearchModelVersions filter (each term's LIKE runs in O(value × pattern)). */
+export const FILTER_LIMITS = { maxLength: 4_096, maxTerms: 32 } as const;
+
 /**
  * Parses a SearchModelVersions filter: `key op value` terms joined by AND (any case), e.g.
  * `name = "fmnist" AND metrics.accuracy > 0.9 AND tags.\`my key\` LIKE 'vis%'`. An empty filter
@@ -203,6 +206,9 @@ function checkTypes(s: Scanner, key: FilterKey, keyText: string, op: FilterOpera
  * parseFilter('metrics.accuracy 0.9'); // throws: filter: expected an operator after "metrics.accuracy" at position 17 ...
  */
 export function parseFilter(text: string): Comparison[] {
+  if (text.length > FILTER_LIMITS.maxLength) {
+    throw new ResourceExhaustedError(`filter: at most ${FILTER_LIMITS.maxLength} characters, got ${text.length}`);
+  }
   const s: Scanner = new Scanner(text, 'filter');
   const terms: Comparison[] = [];
   s.skipSpace();
@@ -219,6 +225,7 @@ export function parseFilter(text: string): Comparison[] {
     const raw = parseValue(s, `${keyText} ${s.text.slice(opAt, opAt + operator.length).trim() || operator}`);
     const value = checkTypes(s, key, keyText, operator, raw, valueAt);
     terms.push({ key, operator, value, position });
+    if (terms.length > FILTER_LIMITS.maxTerms) throw new ResourceExhaustedError(`filter: at most ${FILTER_LIMITS.maxTerms} terms`);
     s.skipSpace();
     if (s.atEnd()) return terms;
     const joinAt = s.pos;

@@ -17,7 +17,7 @@ export type { IndexedVersion, IndexErrorHandler } from './version-index.js';
 export type { RegistryEventPublisher } from './registry-service.js';
 export { parseFilter, parseOrderBy } from './filter-parser.js';
 export type { Comparison, FilterKey, FilterOperator, OrderKey, AttributeName } from './filter-parser.js';
-export { compileFilter, compileOrder, likeToRegExp } from './filter-eval.js';
+export { compileFilter, compileOrder, likeMatcher } from './filter-eval.js';
 export type { SearchRecord, Predicate } from './filter-eval.js';
 export { KEYS as REGISTRY_KEYS } from './model-store.js';
 export { MODEL_NAME_PATTERN, ALIAS_PATTERN } from './validation.js';

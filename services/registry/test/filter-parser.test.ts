@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@aimaas/runtime';
-import { compileFilter, compileOrder, likeToRegExp, parseFilter, parseOrderBy, type SearchRecord } from '../src/index.js';
+import { compileFilter, compileOrder, likeMatcher, parseFilter, parseOrderBy, type SearchRecord } from '../src/index.js';
 
 function record(overrides: Partial<SearchRecord>): SearchRecord {
   return {
@@ -92,15 +92,41 @@ describe('compileFilter', () => {
   });
 });
 
-describe('likeToRegExp', () => {
+describe('filter bounds', () => {
+  it('refuses a filter over 4,096 characters or 32 terms, naming the limit', () => {
+    expect(() => parseFilter(`name = "${'a'.repeat(5_000)}"`)).toThrow('filter: at most 4096 characters, got 5009');
+    expect(() => parseFilter(Array.from({ length: 33 }, (_, i) => `tags.t${i} = "x"`).join(' AND '))).toThrow('filter: at most 32 terms');
+    expect(parseFilter(Array.from({ length: 32 }, (_, i) => `tags.t${i} = "x"`).join(' AND ')).length).toBe(32);
+  });
+});
+
+describe('likeMatcher', () => {
   it('treats % and _ as wildcards and a backslash as an escape', () => {
-    expect(likeToRegExp('fm%').test('fmnist')).toBe(true);
-    expect(likeToRegExp('fm_st').test('fmnist')).toBe(false);
-    expect(likeToRegExp('f_nist').test('fmnist')).toBe(true);
-    expect(likeToRegExp('50\\%').test('50%')).toBe(true);
-    expect(likeToRegExp('50\\%').test('500')).toBe(false);
-    expect(likeToRegExp('a.c').test('abc')).toBe(false);
-    expect(likeToRegExp('FM%', true).test('fmnist')).toBe(true);
+    expect(likeMatcher('fm%')('fmnist')).toBe(true);
+    expect(likeMatcher('fm_st')('fmnist')).toBe(false);
+    expect(likeMatcher('f_nist')('fmnist')).toBe(true);
+    expect(likeMatcher('50\\%')('50%')).toBe(true);
+    expect(likeMatcher('50\\%')('500')).toBe(false);
+    expect(likeMatcher('a.c')('abc')).toBe(false);
+    expect(likeMatcher('FM%', true)('fmnist')).toBe(true);
+  });
+
+  it('matches like SQL on the hard cases: several %, _ next to %, empty pieces, code points', () => {
+    const cases: Array<[string, string, boolean]> = [
+      ['%a%b%', 'xxaxxbxx', true], ['%a%b%', 'xxbxxaxx', false], ['a%a', 'a', false], ['a%a', 'aa', true],
+      ['%%', '', true], ['%', '', true], ['', '', true], ['', 'a', false], ['_%_', 'ab', true], ['_%_', 'a', false],
+      ['%ab%ab', 'abab', true], ['%aab', 'aaab', true], ['a_c%', 'abcd', true], ['%é_', 'café!', true], ['%\\_%', 'a_b', true], ['%\\_%', 'ab', false],
+    ];
+    for (const [pattern, text, expected] of cases) expect(likeMatcher(pattern)(text), `${pattern} ~ ${text}`).toBe(expected);
+  });
+
+  it('takes linear time on a pattern that makes a backtracking regex explode', () => {
+    const pattern = `${'%a'.repeat(40)}%b`;
+    const text = 'a'.repeat(10_000);
+    const started = performance.now();
+    expect(likeMatcher(pattern)(text)).toBe(false);
+    // A backtracking regex takes hours here; bounded time, not a benchmark.
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 });
 
