@@ -24,8 +24,6 @@ export const COMPRESSION_LIMITS = {
   maxClusters: 4_096,
   /** Largest distillation temperature. */
   maxTemperature: 100,
-  /** Most parameters of a distillation student (bounded from its spec before it is built). */
-  maxStudentParameters: fromEnv('AIMAAS_COMPRESSION_MAX_STUDENT_PARAMETERS', 20_000_000),
   /** Most bytes of a source version's tfjs-layers and onnx files (a job holds them in memory). */
   maxSourceBytes: fromEnv('AIMAAS_COMPRESSION_MAX_SOURCE_BYTES', 512 * 1024 * 1024),
   /** Most feature values of one split a job holds (64 Mi floats, 256 MiB: Fashion-MNIST's 60,000 × 784 fit). */

@@ -3,7 +3,6 @@ import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 import { dataShapeOf, validateSubmit } from '@aimaas/training';
 import { CALIBRATION_ROWS } from './compress-model.js';
 import { COMPRESSION_LIMITS } from './limits.js';
-import { MAX_LAYERS_JSON_CHARS, studentParameterBound } from './methods/student-size.js';
 import { evaluationSplit, splitRows } from './split-data.js';
 
 const DTYPES = ['float16', 'uint8', 'uint16', 'int8'];
@@ -125,8 +124,8 @@ function checkSplitFits(prepared: PreparedDataset, split: string, featureSize: n
 /**
  * Checks the request against its resolved source and prepared dataset, before anything is queued
  * or allocated: the source's size, the dataset's fit (features, task, outputs) and split sizes,
- * the fine-tune config, and a distillation's classifier and student (its parameters bounded from
- * the spec, then training's own checks, which build it once).
+ * the fine-tune config, and a distillation's classifier and student (training's own checks and
+ * limits, which bound its size from the spec and then build it once).
  */
 export async function validateAgainstSource(request: SubmitCompressionJobRequest, version: ModelVersion, prepared: PreparedDataset): Promise<void> {
   const name = `${version.name}@${version.version}`;
@@ -163,14 +162,8 @@ export async function validateAgainstSource(request: SubmitCompressionJobRequest
   if (!request.distill) return;
   if (version.task !== Task.TASK_CLASSIFICATION) invalid('distill', `distillation needs a classifier; ${name} is not one`);
   const d = request.distill;
-  if (d.student!.layersJson !== undefined && d.student!.layersJson.length > MAX_LAYERS_JSON_CHARS) {
-    throw new ResourceExhaustedError(`distill.student.layers_json: at most ${MAX_LAYERS_JSON_CHARS} characters, got ${d.student!.layersJson.length}`);
-  }
-  const bound = studentParameterBound(d.student!, shape);
-  if (bound > COMPRESSION_LIMITS.maxStudentParameters) {
-    throw new ResourceExhaustedError(`distill.student: up to ${bound} parameters; a student has at most ${COMPRESSION_LIMITS.maxStudentParameters}`);
-  }
-  // The student is a training job's model: training's own checks apply, and they build it once,
-  // including that its output is the prepared dataset's, which is the teacher's (checked above).
+  // The student is a training job's model: training's own checks and limits apply (its size is
+  // bounded from the spec before it is built, once), including that its output is the prepared
+  // dataset's, which is the teacher's (checked above).
   await asTrainingCheck('distill', () => validateSubmit(SubmitTrainingJobRequest.fromPartial({ preparedDatasetId: prepared.id, model: d.student, config: d.config, skipRegistration: true }), prepared));
 }

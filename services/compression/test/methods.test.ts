@@ -5,9 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '@aimaas/ml';
-import { ModelSpec } from '@aimaas/proto';
 import { distillationLoss, kMeans1d, MagnitudePruner, polynomialSparsity, WeightClusterer } from '../src/index.js';
-import { studentParameterBound } from '../src/methods/student-size.js';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -105,28 +103,6 @@ describe('MagnitudePruner on tied magnitudes', () => {
     expect(zeros(variable.dataSync())).toBeLessThan(300); // the shifted weights are no longer zero: nothing to mask
     pruner.dispose();
     model.dispose();
-  });
-});
-
-describe('studentParameterBound', () => {
-  const shape = { featureSize: 784, featureShape: [28, 28, 1], outputSize: 10, task: 'classification' } as unknown as Parameters<typeof studentParameterBound>[1];
-
-  it('is exact for an MLP and bounds a CNN and a layers_json topology from above', async () => {
-    const mlp = ModelSpec.fromPartial({ mlp: { hiddenUnits: [32, 16] } });
-    expect(studentParameterBound(mlp, shape)).toBe(784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10);
-    const cnn = ModelSpec.fromPartial({ cnn: { convBlocks: [{ filters: 8, kernelSize: 3 }, { filters: 16, kernelSize: 3 }], denseUnits: [32] } });
-    const built = tf.sequential({
-      layers: [
-        tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 8, kernelSize: 3, padding: 'same' }), tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same' }), tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.flatten(), tf.layers.dense({ units: 32 }), tf.layers.dense({ units: 10 }),
-      ],
-    });
-    expect(studentParameterBound(cnn, shape)).toBe(built.countParams());
-    const json = ModelSpec.fromPartial({ layersJson: JSON.stringify(built.toJSON(null, false)) });
-    expect(studentParameterBound(json, shape)).toBeGreaterThanOrEqual(built.countParams());
-    built.dispose();
-    expect(studentParameterBound(ModelSpec.fromPartial({ mlp: { hiddenUnits: [200_000, 200_000] } }), shape)).toBeGreaterThan(4e10);
   });
 });
 

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreparedDataset, SubmitTrainingJobRequest } from '@aimaas/proto';
-import { InvalidArgumentError } from '@aimaas/runtime';
+import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 import { InvalidModelSpecError } from '@aimaas/ml';
+import { modelLayerCount, modelParameterBound } from './model-size.js';
 import { DEFAULT_BATCH_SIZE, snake } from './spec-mapping.js';
 import { buildTrainingModel, dataShapeOf, type DataShape } from './training-model.js';
 
@@ -11,6 +12,60 @@ const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const MAX_BATCH_SIZE = 65_536;
 /** The most data-parallel workers of one job: each step waits for the slowest of them. */
 const MAX_WORKERS = 64;
+
+/** A positive integer from the environment, or `fallback`; a bad setting stops the process at start, naming it. */
+function fromEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!(Number.isSafeInteger(value) && value > 0)) throw new TypeError(`${name}: expected a positive integer, got ${JSON.stringify(text.slice(0, 50))}`);
+  return value;
+}
+
+/**
+ * The size limits of a model and its training (see README), checked at submit before the model is
+ * built: building allocates every weight, so a spec is bounded from its numbers first.
+ */
+export const TRAINING_LIMITS = {
+  /** Most parameters, bounded from the spec (`AIMAAS_TRAINING_MAX_PARAMETERS`). */
+  maxParameters: fromEnv('AIMAAS_TRAINING_MAX_PARAMETERS', 50_000_000),
+  /** Most layers (hidden layers, conv blocks + dense layers, recurrent layers, topology layers). */
+  maxLayers: fromEnv('AIMAAS_TRAINING_MAX_LAYERS', 256),
+  /** Most units, filters or latent size of one layer. */
+  maxUnits: fromEnv('AIMAAS_TRAINING_MAX_UNITS', 65_536),
+  /** Most epochs (`AIMAAS_TRAINING_MAX_EPOCHS`). */
+  maxEpochs: fromEnv('AIMAAS_TRAINING_MAX_EPOCHS', 10_000),
+  /** Longest `layers_json` topology. */
+  maxLayersJsonChars: 1 << 20,
+} as const;
+
+function exhausted(path: string, message: string): never {
+  throw new ResourceExhaustedError(`${path}: ${message}`);
+}
+
+/** The sizes of the spec against {@link TRAINING_LIMITS}, before anything is allocated. */
+function checkModelSize(request: SubmitTrainingJobRequest, shape: DataShape): void {
+  const model = request.model!;
+  const limits = TRAINING_LIMITS;
+  if (model.layersJson !== undefined && model.layersJson.length > limits.maxLayersJsonChars) {
+    exhausted('model.layers_json', `at most ${limits.maxLayersJsonChars} characters, got ${model.layersJson.length}`);
+  }
+  const layers = modelLayerCount(model);
+  if (layers > limits.maxLayers) exhausted('model', `${layers} layers; at most ${limits.maxLayers} (AIMAAS_TRAINING_MAX_LAYERS)`);
+  const widths: Array<[string, number]> = [
+    ...(model.mlp?.hiddenUnits ?? []).map((u, i): [string, number] => [`model.mlp.hidden_units[${i}]`, u]),
+    ...(model.cnn?.convBlocks ?? []).map((b, i): [string, number] => [`model.cnn.conv_blocks[${i}].filters`, b.filters]),
+    ...(model.cnn?.denseUnits ?? []).map((u, i): [string, number] => [`model.cnn.dense_units[${i}]`, u]),
+    ...(model.rnn?.units ?? []).map((u, i): [string, number] => [`model.rnn.units[${i}]`, u]),
+    ...(model.autoencoder?.encoderUnits ?? []).map((u, i): [string, number] => [`model.autoencoder.encoder_units[${i}]`, u]),
+    ...(model.autoencoder ? [['model.autoencoder.latent_size', model.autoencoder.latentSize] as [string, number]] : []),
+  ];
+  for (const [path, width] of widths) if (width > limits.maxUnits) exhausted(path, `at most ${limits.maxUnits} (AIMAAS_TRAINING_MAX_UNITS), got ${width}`);
+  const parameters = modelParameterBound(model, shape);
+  if (parameters > limits.maxParameters) {
+    exhausted('model', `up to ${parameters} parameters; at most ${limits.maxParameters} (AIMAAS_TRAINING_MAX_PARAMETERS)`);
+  }
+}
 
 /** Throws an INVALID_ARGUMENT naming the field path, e.g. `config.epochs: must be …`. */
 function invalid(path: string, message: string): never {
@@ -32,6 +87,7 @@ export async function validateSubmit(request: SubmitTrainingJobRequest, prepared
   const shape = dataShapeOf(prepared);
   validateModelSpec(request, shape, prepared.id);
   validateConfig(request, shape);
+  checkModelSize(request, shape);
   if (!request.skipRegistration && request.modelName !== '' && !MODEL_NAME.test(request.modelName)) {
     invalid('model_name', `must be 1-128 letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(request.modelName)}`);
   }
@@ -79,6 +135,7 @@ function validateConfig(request: SubmitTrainingJobRequest, shape: DataShape): vo
   const config = request.config;
   if (!config) invalid('config', 'required: at least config.epochs must be set');
   if (!(Number.isInteger(config.epochs) && config.epochs > 0)) invalid('config.epochs', `must be a positive integer, got ${config.epochs}`);
+  if (config.epochs > TRAINING_LIMITS.maxEpochs) exhausted('config.epochs', `at most ${TRAINING_LIMITS.maxEpochs} (AIMAAS_TRAINING_MAX_EPOCHS), got ${config.epochs}`);
   if (config.batchSize < 0 || config.batchSize > MAX_BATCH_SIZE) {
     invalid('config.batch_size', `must be in 1..${MAX_BATCH_SIZE} (0 for the default 32), got ${config.batchSize}`);
   }

@@ -114,6 +114,23 @@ describe('SubmitTrainingJob validation', () => {
     expect(error.details).toContain(message.replace('"iris-v"', `"${iris}"`));
   });
 
+  const mlp = (hiddenUnits: number[]) => ({ ...base, model: { mlp: { hiddenUnits, activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] } });
+  const oversized: Array<[string, Partial<SubmitTrainingJobRequest>, RegExp]> = [
+    ['a billion units (the 9.9 GB request)', mlp([1_000_000_000]), /^model\.mlp\.hidden_units\[0\]: at most 65536 \(AIMAAS_TRAINING_MAX_UNITS\), got 1000000000$/],
+    ['too many parameters', mlp([60_000, 60_000]), /^model: up to \d+ parameters; at most 50000000 \(AIMAAS_TRAINING_MAX_PARAMETERS\)$/],
+    ['5,000 layers', mlp(Array.from({ length: 5_000 }, () => 4)), /^model: 5000 layers; at most 256 \(AIMAAS_TRAINING_MAX_LAYERS\)$/],
+    ['2^31 − 1 epochs', { ...base, config: { ...config, epochs: 2_147_483_647 } }, /^config\.epochs: at most 10000 \(AIMAAS_TRAINING_MAX_EPOCHS\), got 2147483647$/],
+    ['a 2 MiB layers_json', { ...base, model: { layersJson: ' '.repeat(2 << 20), inputShape: [] } }, /^model\.layers_json: at most 1048576 characters/],
+  ];
+
+  it.each(oversized)('refuses %s with RESOURCE_EXHAUSTED before building anything', async (_, request, message) => {
+    const before = process.memoryUsage().rss;
+    const error = await rejection(request);
+    expect(error.code).toBe('RESOURCE_EXHAUSTED');
+    expect(error.details).toMatch(message);
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+  });
+
   it('stores and queues nothing for a rejected request', async () => {
     await rejection({ ...base, config: { ...config, epochs: 0 } });
     const { jobs } = await mesh.clients.training.listTrainingJobs({});

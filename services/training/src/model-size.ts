@@ -1,8 +1,5 @@
 import type { ModelSpec } from '@aimaas/proto';
-import type { DataShape } from '@aimaas/training';
-
-/** Most characters of a `layers_json` student. */
-export const MAX_LAYERS_JSON_CHARS = 1 << 20;
+import type { DataShape } from './training-model.js';
 
 const positive = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
 
@@ -14,12 +11,12 @@ function denseChain(widths: number[]): number {
 }
 
 /**
- * An upper bound of a student's parameter count computed from its spec alone, before anything is
+ * An upper bound of a model's parameter count computed from its spec alone, before anything is
  * allocated (building a TF.js model allocates its weights): exact for mlp and linear, following
  * the block arithmetic of the CNN builder for cnn, gate counts for rnn, and for a `layers_json`
  * topology every Dense/Conv/recurrent layer as if fed by the widest input it could be.
  */
-export function studentParameterBound(spec: ModelSpec, shape: DataShape): number {
+export function modelParameterBound(spec: ModelSpec, shape: DataShape): number {
   const features = shape.featureSize;
   const out = shape.outputSize;
   if (spec.linear) return denseChain([features, out]);
@@ -62,7 +59,7 @@ export function studentParameterBound(spec: ModelSpec, shape: DataShape): number
   return 0;
 }
 
-/** See {@link studentParameterBound}; a topology that is not JSON counts 0 (training's checks refuse it). */
+/** See {@link modelParameterBound}; a topology that is not JSON counts 0 (training's checks refuse it). */
 function layersJsonBound(json: string, features: number): number {
   let topology: unknown;
   try {
@@ -99,4 +96,19 @@ function layersJsonBound(json: string, features: number): number {
     }
   }
   return total;
+}
+
+/** The layers a spec asks for: hidden layers, conv blocks plus dense layers, recurrent layers, or a topology's layers. */
+export function modelLayerCount(spec: ModelSpec): number {
+  if (spec.mlp) return spec.mlp.hiddenUnits.length;
+  if (spec.cnn) return spec.cnn.convBlocks.length + spec.cnn.denseUnits.length;
+  if (spec.rnn) return spec.rnn.units.length;
+  if (spec.autoencoder) return 2 * spec.autoencoder.encoderUnits.length + 1;
+  if (spec.layersJson !== undefined) {
+    // Counting `"class_name"` occurrences bounds the layers without parsing an oversized topology.
+    let count = 0;
+    for (let at = spec.layersJson.indexOf('"class_name"'); at >= 0; at = spec.layersJson.indexOf('"class_name"', at + 1)) count++;
+    return count;
+  }
+  return 1;
 }
