@@ -44,8 +44,16 @@ export interface CallScope {
   finish(outcome: CallStatus | 'OK'): void;
 }
 
+/** Longest status message a call answers with; a longer one (an echoed input) is cut. */
+export const MAX_STATUS_DETAILS = 1_024;
+
+/**
+ * A call's status. Details over {@link MAX_STATUS_DETAILS} characters are cut, with an ellipsis
+ * and the full length, so no message can echo a huge input back (or stall the connection with it).
+ */
 export function status(code: grpcStatus, details: string): CallStatus {
-  return { code, details, metadata: new Metadata() };
+  const cut = details.length > MAX_STATUS_DETAILS ? `${details.slice(0, MAX_STATUS_DETAILS - 40)}… (${details.length} characters)` : details;
+  return { code, details: cut, metadata: new Metadata() };
 }
 
 /** Opens the scope of one call: SERVER span under the caller's trace, abort signal, checks. */

@@ -39,6 +39,7 @@ beforeAll(async () => {
       if (request.text === 'missing') throw new NotFoundError('model "missing" not found');
       if (request.text === 'bad') throw new InvalidArgumentError('text: expected at most 10 characters');
       if (request.text === 'crash') throw new Error('secret connection string postgres://u:p@db');
+      if (request.text.startsWith('long:')) throw new NotFoundError(`model "${request.text}" not found`);
       return { text: request.text.toUpperCase(), index: 0 };
     },
     async *repeat(request, ctx) {
@@ -121,6 +122,16 @@ describe('implement: errors', () => {
       code: grpc.status.INVALID_ARGUMENT,
       details: 'text: expected at most 10 characters',
     });
+  });
+
+  it('cuts a status message that echoes a huge input to 1 KB, saying its length', async () => {
+    const text = `long:${'x'.repeat(100_000)}`;
+    const error = await callUnary(client, 'echo', { text }).catch((e: grpc.ServiceError) => e);
+    expect(error).toMatchObject({ code: grpc.status.NOT_FOUND });
+    expect((error as grpc.ServiceError).details.length).toBeLessThanOrEqual(1_024);
+    expect((error as grpc.ServiceError).details).toMatch(/^model "long:x+… \(100023 characters\)$/);
+    // The connection still answers at once.
+    await expect(callUnary(client, 'echo', { text: 'ok' })).resolves.toMatchObject({ text: 'OK' });
   });
 
   it('answers INTERNAL "internal error" to an unexpected error and logs its stack', async () => {
