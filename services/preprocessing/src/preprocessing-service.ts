@@ -13,7 +13,7 @@ import { prepareDataset } from './prepare.js';
 import { compilePreprocessingOptions, type PreprocessingOptions } from './preprocessing-options.js';
 import { readSplit } from './split-reader.js';
 import { PipelineCache, transformRecordsCall } from './transform-records.js';
-import { checkDatasetName, checkDatasetRef, checkPageSize, checkPageToken } from './validation.js';
+import { checkDatasetName, checkDatasetRef, checkPageSize, checkPageToken, checkPreparedId } from './validation.js';
 
 /** What the service is built from (see `openDatasetBuckets` for `kv` and `objects`). */
 export interface PreprocessingServiceDeps {
@@ -80,8 +80,7 @@ export function createPreprocessingService(deps: PreprocessingServiceDeps): Serv
     },
 
     async getPreparedDataset(request) {
-      if (request.id === '') throw new InvalidArgumentError('id is empty; expected the id PrepareDataset returned');
-      return (await store.getPrepared(request.id)).prepared;
+      return (await store.getPrepared(checkPreparedId(request.id, 'id'))).prepared;
     },
 
     readSplit(request, ctx) {

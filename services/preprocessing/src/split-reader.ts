@@ -12,6 +12,7 @@ import { InvalidArgumentError } from '@aimaas/runtime';
 import type { DatasetStore, PreparedRecord, TensorLayout } from './dataset-store.js';
 import type { CompiledPreprocessingOptions } from './preprocessing-options.js';
 import { decodeTensorShard, type TensorShard } from './tensor-shards.js';
+import { checkPreparedId } from './validation.js';
 
 /** What ReadSplit needs from the service. */
 export interface SplitReadDeps {
@@ -35,8 +36,7 @@ const FOLD_SPLIT = /^fold-(\d+)\/(train|validation)$/;
  * @throws InvalidArgumentError for an unknown split, a batch size out of range, an offset past the end.
  */
 export async function* readSplit(request: ReadSplitRequest, deps: SplitReadDeps, signal: AbortSignal): AsyncGenerator<ReadSplitResponse> {
-  if (request.preparedDatasetId === '') throw new InvalidArgumentError('prepared_dataset_id is empty; expected the id PrepareDataset returned');
-  const { prepared, record } = await deps.store.getPrepared(request.preparedDatasetId);
+  const { prepared, record } = await deps.store.getPrepared(checkPreparedId(request.preparedDatasetId, 'prepared_dataset_id'));
   const { layout, selection } = await resolveSplit(request.split, prepared, record, deps.store, signal);
   const batchSize = request.batchSize === 0 ? 1024 : request.batchSize;
   const maxRows = Math.max(1, Math.floor(deps.options.maxBatchBytes / (4 * Math.max(1, layout.width))));

@@ -8,7 +8,7 @@ import type { TransformRecordsRequest, TransformRecordsResponse } from '@aimaas/
 import { parsePipeline, transformRecords, type FittedPipeline } from '@aimaas/pipeline';
 import { InvalidArgumentError } from '@aimaas/runtime';
 import type { DatasetStore } from './dataset-store.js';
-import { pipelineErrorToDomain } from './validation.js';
+import { checkPreparedId, pipelineErrorToDomain } from './validation.js';
 
 /** Parsed pipelines of prepared datasets, by id (they never change once prepared). */
 export class PipelineCache {
@@ -46,7 +46,7 @@ export class PipelineCache {
 export async function transformRecordsCall(request: TransformRecordsRequest, pipelines: PipelineCache): Promise<TransformRecordsResponse> {
   let pipeline: FittedPipeline;
   if (request.preparedDatasetId !== undefined && request.preparedDatasetId !== '') {
-    pipeline = await pipelines.get(request.preparedDatasetId);
+    pipeline = await pipelines.get(checkPreparedId(request.preparedDatasetId, 'prepared_dataset_id'));
   } else if (request.pipelineJson !== undefined && request.pipelineJson !== '') {
     try {
       pipeline = parsePipeline(request.pipelineJson);

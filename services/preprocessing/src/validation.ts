@@ -12,10 +12,27 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Null markers when the header gives none (see CsvOptions.null_markers). */
 export const DEFAULT_NULL_MARKERS: readonly string[] = ['', 'NA', 'N/A', 'null', 'NaN'];
 
+/** `text` quoted for an error message: at most 100 characters, then an ellipsis and the full length. */
+export function quoteInput(text: string): string {
+  return text.length > 100 ? `${JSON.stringify(text.slice(0, 100))}… (${text.length} characters)` : JSON.stringify(text);
+}
+
+const PREPARED_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Checks a prepared dataset id before it reaches a KV key (a long one would break the NATS
+ * connection's control line): 1–128 letters, digits, `.`, `_`, `-`.
+ */
+export function checkPreparedId(id: string, field: string): string {
+  if (id === '') throw new InvalidArgumentError(`${field} is empty; expected the id PrepareDataset returned`);
+  if (!PREPARED_ID.test(id)) throw new InvalidArgumentError(`${field} is ${quoteInput(id)}; expected the id PrepareDataset returned (1 to 128 letters, digits, ".", "_" or "-")`);
+  return id;
+}
+
 /** Checks a dataset name: 1–128 letters, digits, `.`, `_`, `-`, starting with a letter or digit. */
 export function checkDatasetName(name: string, field: string): string {
   if (!NAME.test(name)) {
-    throw new InvalidArgumentError(`${field} is ${JSON.stringify(name)}; expected 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit`);
+    throw new InvalidArgumentError(`${field} is ${quoteInput(name)}; expected 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit`);
   }
   return name;
 }

@@ -152,4 +152,16 @@ describe('PrepareDataset validation', () => {
   it('answers NOT_FOUND for an unknown prepared dataset', async () => {
     await expect(service.api.getPreparedDataset({ id: 'nope' })).rejects.toMatchObject({ code: status.NOT_FOUND, details: 'prepared dataset "nope" not found' });
   });
+  it('answers a 4 KB prepared id and a 100 KB dataset name with a short INVALID_ARGUMENT at once, and keeps serving', async () => {
+    const longId = 'a'.repeat(4_097);
+    const idError = await service.api.getPreparedDataset({ id: longId }).catch((e: { code: number; details: string }) => e);
+    expect(idError).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect((idError as { details: string }).details).toMatch(/^id is "a{100}"… \(4097 characters\); expected the id PrepareDataset returned/);
+    await expect(service.api.readSplit({ preparedDatasetId: `x${'y'.repeat(5_000)}`, split: 'train', batchSize: 1 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^prepared_dataset_id is "xy{99}"… \(5001 characters\)/) });
+    const nameError = await service.api.getDataset({ ref: { name: 'n'.repeat(100_000), version: 0 } }).catch((e: { code: number; details: string }) => e);
+    expect(nameError).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect((nameError as { details: string }).details.length).toBeLessThan(300);
+    // The service's NATS connection survived: a normal lookup still answers.
+    await expect(service.api.getPreparedDataset({ id: 'nope' })).rejects.toMatchObject({ code: status.NOT_FOUND });
+  });
 });
