@@ -1,9 +1,11 @@
 import { DeploymentState, Runtime, type DeployRequest, type Deployment, type ModelRef } from '@aimaas/proto';
 import {
+  DataLossError,
   DomainError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  ResourceExhaustedError,
   UnavailableError,
 } from '@aimaas/runtime';
 import { AimaasError } from '@aimaas/sdk';
@@ -105,17 +107,28 @@ export function toDeployment(entry: DeploymentEntry): Deployment {
   };
 }
 
+/** The registry's permanent answers, passed on as they are (the caller's request or the data is at fault). */
+const PERMANENT: Partial<Record<string, new (message: string, options?: ErrorOptions) => DomainError>> = {
+  INVALID_ARGUMENT: InvalidArgumentError,
+  NOT_FOUND: NotFoundError,
+  FAILED_PRECONDITION: FailedPreconditionError,
+  DATA_LOSS: DataLossError,
+  RESOURCE_EXHAUSTED: ResourceExhaustedError,
+  PERMISSION_DENIED: FailedPreconditionError,
+};
+
 /**
- * A registry call's failure as this service reports it: a missing model or version stays
- * NOT_FOUND, a refused precondition FAILED_PRECONDITION; anything else means the registry is not
- * usable now (UNAVAILABLE). Domain errors pass through.
+ * A registry call's failure as this service reports it: a permanent answer (INVALID_ARGUMENT,
+ * NOT_FOUND, FAILED_PRECONDITION, DATA_LOSS, RESOURCE_EXHAUSTED) stays what it is, so a client does
+ * not retry it; only a transport failure or an unusable registry becomes UNAVAILABLE. Domain errors
+ * pass through.
  */
 export function registryFailure(error: unknown, what: string): Error {
   if (error instanceof DomainError) return error;
   if (error instanceof AimaasError) {
     const message = `${what}: registry answered ${error.code}: ${error.details}`;
-    if (error.code === 'NOT_FOUND') return new NotFoundError(message, { cause: error });
-    if (error.code === 'FAILED_PRECONDITION' || error.code === 'DATA_LOSS') return new FailedPreconditionError(message, { cause: error });
+    const Permanent = PERMANENT[error.code];
+    if (Permanent) return new Permanent(message, { cause: error });
     return new UnavailableError(message, { cause: error });
   }
   return error instanceof Error ? error : new Error(String(error));

@@ -101,4 +101,12 @@ describe('memory budget', () => {
     expect((await mesh.clients.inference.listDeployments({})).deployments.map((d) => d.servedName)).toEqual(['iris']);
     expect((await mesh.inference.oip.call('ModelReady', { name: 'iris' })).ready).toBe(true);
   });
+
+  it('passes the registry\'s permanent answers on as they are: a Deploy of alias "__proto__" is INVALID_ARGUMENT, not a retryable UNAVAILABLE', async () => {
+    const { code, details } = await failure(mesh.clients.inference.deploy({ model: { name: 'iris', alias: '__proto__' }, servedName: 'proto' }));
+    expect(code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(details).toMatch(/registry answered INVALID_ARGUMENT/);
+    const missing = await failure(mesh.clients.inference.deploy({ model: { name: 'no-such-model' }, servedName: 'missing' }));
+    expect(missing.code).toBe(grpc.status.NOT_FOUND);
+  });
 });
