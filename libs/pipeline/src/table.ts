@@ -81,7 +81,7 @@ export function tableFromRecords(records: readonly unknown[], columns?: readonly
   });
   const names = columns ?? collectKeys(objects);
   const present: string[] = [];
-  const values: Record<string, unknown[]> = {};
+  const values: Record<string, unknown[]> = Object.create(null); // column names may be __proto__ or constructor
   for (const name of names) {
     const column = new Array<unknown>(objects.length);
     let seen = false;

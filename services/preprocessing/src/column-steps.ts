@@ -22,7 +22,7 @@ import { toPipelineType } from './type-mapping.js';
  */
 export function toPipelineSpec(request: PrepareDatasetRequest, schema: readonly ColumnSchema[], task: PipelineTask): PipelineSpec {
   const known = new Map(schema.map(({ name, type }) => [name, type]));
-  const columns: Record<string, ColumnStepsSpec> = {};
+  const columns: Record<string, ColumnStepsSpec> = Object.create(null); // column names may be __proto__ or constructor
   for (const [name, steps] of Object.entries(request.columns)) {
     if (steps.drop) continue;
     const given = toPipelineType(steps.type);

@@ -76,7 +76,7 @@ export class DatasetProfiler {
 
 /** The pipeline table of a shard as the import built it (dictionary columns expanded). */
 function builtShardToTable(shard: BuiltShard): Table {
-  const values: Record<string, Float64Array | (string | null)[]> = {};
+  const values: Record<string, Float64Array | (string | null)[]> = Object.create(null); // column names may be __proto__ or constructor
   for (const [name, column] of shard.columns) {
     if (column.kind === 'f64') values[name] = column.values;
     else if (column.kind === 'dict') values[name] = Array.from(column.codes, (code) => (code === 0 ? null : column.entries[code - 1]!));
@@ -87,7 +87,7 @@ function builtShardToTable(shard: BuiltShard): Table {
 
 /** The pipeline table of a decoded shard with known column types. */
 export function shardToTable(shard: DecodedShard, types: Record<string, ColumnType>): Table {
-  const values: Record<string, Float64Array | readonly (string | null)[]> = {};
+  const values: Record<string, Float64Array | readonly (string | null)[]> = Object.create(null); // column names may be __proto__ or constructor
   for (const [name, column] of shard.columns) values[name] = column.values;
   return { columns: [...shard.columns.keys()], values, rows: shard.rows, types };
 }

@@ -15,8 +15,8 @@ import { decodeShard } from './shard-codec.js';
  */
 export async function loadTable(store: DatasetStore, stored: StoredDataset, columns: readonly string[], signal: AbortSignal): Promise<Table> {
   const rows = stored.dataset.rows;
-  const types: Record<string, ColumnType> = {};
-  const values: Record<string, Float64Array | (string | null)[]> = {};
+  const types: Record<string, ColumnType> = Object.create(null); // column names may be __proto__ or constructor
+  const values: Record<string, Float64Array | (string | null)[]> = Object.create(null); // column names may be __proto__ or constructor
   const byName = new Map(stored.schema.map(({ name, type }) => [name, type]));
   for (const name of columns) {
     const type = byName.get(name)!;
@@ -54,7 +54,7 @@ export async function loadTable(store: DatasetStore, stored: StoredDataset, colu
 
 /** The rows `rows` (indices into `table`) of `columns` as a new table with the same types. */
 export function selectRows(table: Table, rows: Uint32Array, columns: readonly string[] = table.columns): Table {
-  const values: Record<string, ColumnValues> = {};
+  const values: Record<string, ColumnValues> = Object.create(null); // column names may be __proto__ or constructor
   for (const name of columns) {
     const source = table.values[name]!;
     if (source instanceof Float64Array) {
@@ -78,7 +78,7 @@ export function isMissingAt(values: ColumnValues, row: number): boolean {
 
 /** Rows `start` to `end` (exclusive) of `columns` as a table: float64 columns as views, no copy. */
 export function sliceRows(table: Table, start: number, end: number, columns: readonly string[] = table.columns): Table {
-  const values: Record<string, ColumnValues> = {};
+  const values: Record<string, ColumnValues> = Object.create(null); // column names may be __proto__ or constructor
   for (const name of columns) {
     const source = table.values[name]!;
     values[name] = source instanceof Float64Array ? source.subarray(start, end) : source.slice(start, end);

@@ -154,7 +154,7 @@ export class ImportTable {
     const held = this.window!;
     this.window = null;
     const csv = this.options.format === 'csv';
-    const values: Record<string, unknown[]> = {};
+    const values: Record<string, unknown[]> = Object.create(null); // column names may be __proto__ or constructor
     this.names.forEach((name, c) => {
       values[name] = held.map(({ cells }) => {
         const cell = cells[c];
@@ -230,7 +230,7 @@ export class ImportTable {
   private flush(): void {
     const rows = this.count;
     const columns = new Map<string, ShardColumn>();
-    const types: Record<string, ColumnType> = {};
+    const types: Record<string, ColumnType> = Object.create(null); // column names may be __proto__ or constructor
     for (const column of this.columns) {
       types[column.name] = column.type;
       if (column.f64 !== null) columns.set(column.name, { kind: 'f64', values: column.f64.subarray(0, rows) });

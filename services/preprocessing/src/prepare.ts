@@ -220,7 +220,7 @@ function assignFolds(rows: number, k: number, seed: number, labels: Float32Array
   const foldOf = new Uint16Array(rows);
   const classes = pipeline.target?.task === 'classification' ? pipeline.target.classes : null;
   folds.forEach((fold, f) => {
-    const classCounts: Record<string, number> = {};
+    const classCounts: Record<string, number> = Object.create(null); // class labels may be __proto__ or constructor
     for (const row of fold.validation) {
       foldOf[row] = f;
       if (classes && labels) {

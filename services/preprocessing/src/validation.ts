@@ -81,7 +81,7 @@ export function compileImportHeader(header: ImportHeader): ImportPlan {
   if (delimiter === quote) throw new InvalidArgumentError(`header.csv.delimiter and header.csv.quote are both ${JSON.stringify(quote)}; expected two different characters`);
   const columnNames = csv?.columnNames ?? [];
   checkColumnNames(columnNames, 'header.csv.column_names');
-  const overrides: Record<string, ColumnType> = {};
+  const overrides: Record<string, ColumnType> = Object.create(null); // column names may be __proto__ or constructor
   for (const [column, type] of Object.entries(header.columnTypes)) {
     const mapped = toPipelineType(type);
     if (mapped === undefined) {
