@@ -3,7 +3,7 @@
  * dataset's schema, the task, whether to stratify, the pipeline spec, the columns to load, the
  * rows that can be used (those with a target), and a predefined split read from a split column.
  */
-import { taskName, type PrepareDatasetRequest } from '@aimaas/proto';
+import { Task, taskName, type PrepareDatasetRequest } from '@aimaas/proto';
 import type { ColumnSchema, ColumnType, ColumnValues, PipelineSpec, PipelineTask } from '@aimaas/pipeline';
 import { InvalidArgumentError } from '@aimaas/runtime';
 import { toPipelineSpec } from './column-steps.js';
@@ -58,6 +58,9 @@ export function planPrepare(request: PrepareDatasetRequest, schema: readonly Col
     checkSplitColumn(request, splitColumn);
   }
 
+  if (request.task !== Task.TASK_UNSPECIFIED && taskName(request.task) === undefined) {
+    throw new InvalidArgumentError(`task is ${request.task}; expected TASK_CLASSIFICATION, TASK_REGRESSION, TASK_RECONSTRUCTION or unset (inferred from the target)`);
+  }
   const requested = taskName(request.task);
   let task: PipelineTask;
   if (target === null) {

@@ -1,6 +1,7 @@
 /**
- * Column names that are also Object.prototype's keys (`__proto__`, `constructor`, `toString`)
- * are ordinary columns: imported, profiled, prepared and transformed, never INTERNAL.
+ * Hostile-looking but well-formed input (issue 10): column names that are Object.prototype's keys
+ * (`__proto__`, `constructor`, `toString`) are ordinary columns, imported, profiled, prepared and
+ * transformed, never INTERNAL; an enum value the contract does not have is INVALID_ARGUMENT.
  */
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,5 +40,11 @@ describe('prototype keys as column names', () => {
       .importDataset({ name: 'proto-json', format: 2 }, '{"__proto__": {"x": 1}, "y": 2}\n{"__proto__": {"x": 2}, "y": 3}\n')
       .then(() => undefined, (e: { code: number }) => e);
     if (error) expect((error as { code: number }).code).not.toBe(status.INTERNAL);
+  });
+
+  it('refuses a task number the enum does not have', async () => {
+    await expect(service.api.prepareDataset({ dataset: { name: 'protos' }, target: 'label', task: 999 as Task, seed: 1 })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^task is 999; expected TASK_CLASSIFICATION/),
+    });
   });
 });
