@@ -44,6 +44,24 @@ export interface ConnectNatsOptions extends Omit<NodeConnectionOptions, 'servers
   pingInterval?: number;
   /** @default 3 */
   maxPingOut?: number;
+  /** Where disconnects, reconnects and errors of the connection are logged (a pino logger fits). */
+  logger?: ConnectionLogger;
+}
+
+/** The part of a logger {@link connectNats} uses. */
+export interface ConnectionLogger {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/** Logs the connection's status changes until it closes: a service says when it lost NATS and got it back. */
+async function logStatus(nc: NatsConnection, name: string, logger: ConnectionLogger): Promise<void> {
+  for await (const event of nc.status()) {
+    const fields = { nats: name, server: 'server' in event ? event.server : undefined };
+    if (event.type === 'disconnect') logger.warn(fields, 'NATS connection lost; reconnecting');
+    else if (event.type === 'reconnect') logger.info(fields, 'NATS connection restored');
+    else if (event.type === 'error') logger.warn({ ...fields, err: 'error' in event ? event.error : undefined }, 'NATS connection error');
+  }
 }
 
 /**
@@ -61,17 +79,20 @@ export async function connectNats(url: string | string[], opts: ConnectNatsOptio
     .filter((s) => s.length > 0);
   if (servers.length === 0) throw new TypeError('connectNats: url must name at least one NATS server');
   if (!opts.name) throw new TypeError('connectNats: options.name must name the connecting service');
+  const { logger, ...options } = opts;
   try {
-    return await connect({
+    const nc = await connect({
       timeout: 5_000,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
       reconnectJitter: 250,
       pingInterval: 20_000,
       maxPingOut: 3,
-      ...opts,
+      ...options,
       servers,
     });
+    if (logger) void logStatus(nc, opts.name, logger).catch(() => undefined);
+    return nc;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new UnavailableError(`cannot connect to NATS at ${servers.join(', ')}: ${reason}`, { cause: err });

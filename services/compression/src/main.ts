@@ -17,7 +17,7 @@ await runServiceProcess({
   async wire({ config, logger, server }) {
     const backend = await initBackend(config.tfBackend);
     logger.info({ ...backend }, 'tfjs backend ready');
-    const nc = await connectNats(config.natsUrl, { name: 'compression' });
+    const nc = await connectNats(config.natsUrl, { name: 'compression', logger });
     const clients = createClients({
       addresses: { preprocessing: config.addresses.preprocessing, registry: config.addresses.registry },
       ...(config.authToken !== undefined && { authToken: config.authToken }),

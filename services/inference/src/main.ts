@@ -16,7 +16,7 @@ await runServiceProcess({
   async wire({ config, logger, server, metrics }) {
     const memory = process.env.AIMAAS_INFERENCE_MEMORY_MB;
     const factor = process.env.AIMAAS_INFERENCE_MEMORY_FACTOR;
-    const nc = await connectNats(config.natsUrl, { name: 'inference' });
+    const nc = await connectNats(config.natsUrl, { name: 'inference', logger });
     const clients = createClients({ addresses: { registry: config.addresses.registry }, actor: 'inference' });
     const inference = await openInference(nc, {
       registry: clients.registry,

@@ -15,7 +15,7 @@ await runServiceProcess({
   service: 'preprocessing',
   protoFiles: { includeDirs: [PROTO_ROOT], files: ['aimaas/v1/preprocessing.proto'] },
   async wire({ config, logger, server }) {
-    const nc = await connectNats(config.natsUrl, { name: 'preprocessing' });
+    const nc = await connectNats(config.natsUrl, { name: 'preprocessing', logger });
     await ensureStreams(nc);
     const { kv, objects } = await openDatasetBuckets(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });

@@ -12,7 +12,7 @@ await runServiceProcess({
   service: 'registry',
   protoFiles: reflectionFiles(['aimaas/v1/registry.proto']),
   async wire({ config, logger, server }) {
-    const nc = await connectNats(config.natsUrl, { name: 'registry' });
+    const nc = await connectNats(config.natsUrl, { name: 'registry', logger });
     const registry = await openRegistry(nc, { logger });
     server
       .add(RegistryServiceService, registry.handlers)

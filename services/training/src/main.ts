@@ -26,9 +26,9 @@ await runServiceProcess({
     const backend = await initBackend(config.tfBackend);
     logger.info({ ...backend, worker: options.workerId, ackWaitMs: options.ackWaitMs }, 'tfjs backend ready');
 
-    const nc = await connectNats(config.natsUrl, { name: `training-${options.workerId}` });
+    const nc = await connectNats(config.natsUrl, { name: `training-${options.workerId}`, logger });
     // Data-parallel gangs get a connection of their own: see TrainingWorkerDeps.gangNc.
-    const gangNc = await connectNats(config.natsUrl, { name: `training-${options.workerId}-gang` });
+    const gangNc = await connectNats(config.natsUrl, { name: `training-${options.workerId}-gang`, logger });
     await ensureStreams(nc, { jobs: { ackWaitMs: options.ackWaitMs, maxDeliver: options.maxDeliver } });
     const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
