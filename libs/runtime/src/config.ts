@@ -53,6 +53,17 @@ export function readVariable<T, F>(env: Env, variable: string, fallback: F, pars
   return parse(raw.trim());
 }
 
+/**
+ * A positive integer setting (a limit, a count) from `env`: `fallback` when unset or empty; a bad
+ * value throws a {@link ConfigError} naming the variable, so a process stops at start.
+ *
+ * @example
+ * const maxEpochs = positiveIntegerSetting('AIMAAS_TRAINING_MAX_EPOCHS', 10_000);
+ */
+export function positiveIntegerSetting(variable: string, fallback: number, env: Env = process.env): number {
+  return readVariable(env, variable, fallback, (value) => positiveInteger(value, variable, 'a positive integer'));
+}
+
 /** The five AIMaaS services, in port order. */
 export const SERVICE_NAMES = ['preprocessing', 'training', 'compression', 'registry', 'inference'] as const;
 /** One of {@link SERVICE_NAMES}. */

@@ -20,6 +20,7 @@ export {
   loadConfig,
   ConfigError,
   parseHostPort,
+  positiveIntegerSetting,
   SERVICE_NAMES,
   DEFAULT_ADDRESSES,
   DEFAULT_MAX_MESSAGE_BYTES,

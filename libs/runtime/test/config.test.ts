@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseHostPort } from '../src/index.js';
+import { ConfigError, loadConfig, parseHostPort, positiveIntegerSetting } from '../src/index.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'aimaas-config-'));
@@ -114,6 +114,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig('gateway' as never, {})).toThrow(
       'service="gateway": expected one of preprocessing, training, compression, registry, inference',
     );
+  });
+});
+
+describe('positiveIntegerSetting', () => {
+  it('reads a positive integer, falls back when unset or empty, and names a bad variable', () => {
+    expect(positiveIntegerSetting('AIMAAS_X_MAX', 7, { AIMAAS_X_MAX: '42' })).toBe(42);
+    expect(positiveIntegerSetting('AIMAAS_X_MAX', 7, {})).toBe(7);
+    expect(positiveIntegerSetting('AIMAAS_X_MAX', 7, { AIMAAS_X_MAX: ' ' })).toBe(7);
+    for (const bad of ['0', '-3', 'ten', '1.5', 'NaN']) {
+      expect(() => positiveIntegerSetting('AIMAAS_X_MAX', 7, { AIMAAS_X_MAX: bad })).toThrow(ConfigError);
+    }
+    expect(() => positiveIntegerSetting('AIMAAS_X_MAX', 7, { AIMAAS_X_MAX: 'ten' })).toThrow('AIMAAS_X_MAX="ten": expected a positive integer');
   });
 });
 

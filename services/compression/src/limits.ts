@@ -1,11 +1,4 @@
-/** A positive integer from the environment, or `fallback`; a bad setting stops the process at start, naming it. */
-function fromEnv(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!(Number.isSafeInteger(value) && value > 0)) throw new TypeError(`${name}: expected a positive integer, got ${JSON.stringify(text.slice(0, 50))}`);
-  return value;
-}
+import { positiveIntegerSetting } from '@aimaas/runtime';
 
 /**
  * The limits of a compression request (part of the contract; see README), checked at submit before
@@ -25,7 +18,7 @@ export const COMPRESSION_LIMITS = {
   /** Largest distillation temperature. */
   maxTemperature: 100,
   /** Most bytes of a source version's tfjs-layers and onnx files (a job holds them in memory). */
-  maxSourceBytes: fromEnv('AIMAAS_COMPRESSION_MAX_SOURCE_BYTES', 512 * 1024 * 1024),
+  maxSourceBytes: positiveIntegerSetting('AIMAAS_COMPRESSION_MAX_SOURCE_BYTES', 512 * 1024 * 1024),
   /** Most feature values of one split a job holds (64 Mi floats, 256 MiB: Fashion-MNIST's 60,000 × 784 fit). */
-  maxSplitValues: fromEnv('AIMAAS_COMPRESSION_MAX_SPLIT_VALUES', 64 * 1024 * 1024),
+  maxSplitValues: positiveIntegerSetting('AIMAAS_COMPRESSION_MAX_SPLIT_VALUES', 64 * 1024 * 1024),
 } as const;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreparedDataset, SubmitTrainingJobRequest } from '@aimaas/proto';
-import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
+import { InvalidArgumentError, positiveIntegerSetting, ResourceExhaustedError } from '@aimaas/runtime';
 import { InvalidModelSpecError } from '@aimaas/ml';
 import { modelLayerCount, modelParameterBound } from './model-size.js';
 import { DEFAULT_BATCH_SIZE, snake } from './spec-mapping.js';
@@ -13,28 +13,19 @@ const MAX_BATCH_SIZE = 65_536;
 /** The most data-parallel workers of one job: each step waits for the slowest of them. */
 const MAX_WORKERS = 64;
 
-/** A positive integer from the environment, or `fallback`; a bad setting stops the process at start, naming it. */
-function fromEnv(name: string, fallback: number): number {
-  const text = process.env[name];
-  if (text === undefined || text === '') return fallback;
-  const value = Number(text);
-  if (!(Number.isSafeInteger(value) && value > 0)) throw new TypeError(`${name}: expected a positive integer, got ${JSON.stringify(text.slice(0, 50))}`);
-  return value;
-}
-
 /**
  * The size limits of a model and its training (see README), checked at submit before the model is
  * built: building allocates every weight, so a spec is bounded from its numbers first.
  */
 export const TRAINING_LIMITS = {
   /** Most parameters, bounded from the spec (`AIMAAS_TRAINING_MAX_PARAMETERS`). */
-  maxParameters: fromEnv('AIMAAS_TRAINING_MAX_PARAMETERS', 50_000_000),
+  maxParameters: positiveIntegerSetting('AIMAAS_TRAINING_MAX_PARAMETERS', 50_000_000),
   /** Most layers (hidden layers, conv blocks + dense layers, recurrent layers, topology layers). */
-  maxLayers: fromEnv('AIMAAS_TRAINING_MAX_LAYERS', 256),
+  maxLayers: positiveIntegerSetting('AIMAAS_TRAINING_MAX_LAYERS', 256),
   /** Most units, filters or latent size of one layer. */
-  maxUnits: fromEnv('AIMAAS_TRAINING_MAX_UNITS', 65_536),
+  maxUnits: positiveIntegerSetting('AIMAAS_TRAINING_MAX_UNITS', 65_536),
   /** Most epochs (`AIMAAS_TRAINING_MAX_EPOCHS`). */
-  maxEpochs: fromEnv('AIMAAS_TRAINING_MAX_EPOCHS', 10_000),
+  maxEpochs: positiveIntegerSetting('AIMAAS_TRAINING_MAX_EPOCHS', 10_000),
   /** Longest `layers_json` topology. */
   maxLayersJsonChars: 1 << 20,
 } as const;
