@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: install what is missing, build, find or start NATS, start the five services as
-// separate processes, wait until each reports SERVING, optionally seed the demo model, and stop
-// everything cleanly on Ctrl-C. Flags: --no-demo, --no-build, --help.
+// separate processes, wait until each reports SERVING, optionally seed the demo model, restart a
+// process that dies (exponential backoff from 0.5 s to 30 s, a log line saying why), and stop
+// everything cleanly, in order, on Ctrl-C. Flags: --no-demo, --no-build, --help.
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -65,12 +66,34 @@ function findNatsServer() {
   return undefined;
 }
 
-function startChild(name, command, commandArgs) {
+/**
+ * Supervised processes by name: `spawn` starts the current one, `restarts` counts the quick
+ * deaths in a row (reset once a process has lived RESTART_RESET_MS), `child` is the live one.
+ */
+const supervised = new Map();
+const RESTART_BASE_MS = 500;
+const RESTART_MAX_MS = 30_000;
+const RESTART_RESET_MS = 60_000;
+
+/** Starts `name` and restarts it, with exponential backoff, whenever it dies unasked. */
+function startChild(name, command, commandArgs, address) {
+  const entry = { name, command, commandArgs, address, restarts: 0, child: undefined, startedAt: 0, timer: undefined };
+  supervised.set(name, entry);
+  children.push(entry);
+  spawnChild(entry);
+  return entry;
+}
+
+function spawnChild(entry) {
+  const { name } = entry;
   const log = createWriteStream(path.join(logDir, `${name}.log`), { flags: 'a' });
   // Its own process group: a terminal's Ctrl-C reaches only this launcher, which then stops the
   // services one by one (a service that got SIGINT from the terminal and SIGTERM from here would
   // take the second signal as impatience and exit without draining).
-  const child = spawn(command, commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(entry.command, entry.commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  entry.child = child;
+  entry.startedAt = Date.now();
+  say(`${name} started (pid ${child.pid})`);
   const prefix = `[${name}] `;
   for (const stream of [child.stdout, child.stderr]) {
     let pending = '';
@@ -82,15 +105,27 @@ function startChild(name, command, commandArgs) {
       for (const line of lines) if (line) process.stdout.write(prefix + line + '\n');
     });
   }
+  child.on('error', (error) => say(`${name} could not be started: ${error.message}`));
   child.on('exit', (code, signal) => {
     log.end();
-    if (!stopping) {
-      say(`${name} exited unexpectedly (${code ?? signal}); see ${path.join(logDir, `${name}.log`)}`);
-      void stopAll(1);
-    }
+    if (stopping) return;
+    if (Date.now() - entry.startedAt > RESTART_RESET_MS) entry.restarts = 0;
+    const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** entry.restarts);
+    entry.restarts += 1;
+    const why = signal ? `killed by ${signal}` : `exit code ${code}`;
+    say(`${name} died (${why}); restarting in ${(delay / 1000).toFixed(1)} s (restart ${entry.restarts}); see ${path.join(logDir, `${name}.log`)}`);
+    entry.timer = setTimeout(() => {
+      entry.timer = undefined;
+      if (stopping) return;
+      spawnChild(entry);
+      if (entry.address) {
+        waitForHealth(name, entry.address, 60_000).then(
+          () => say(`${name} is SERVING again`),
+          (error) => say(error.message),
+        );
+      }
+    }, delay);
   });
-  children.push({ name, child });
-  return child;
 }
 
 async function waitForHealth(name, address, deadlineMs) {
@@ -127,13 +162,14 @@ async function stopAll(exitCode) {
   seeding?.kill('SIGTERM');
   // Services first (they drain NATS), NATS last.
   const ordered = [...children].reverse();
+  for (const entry of ordered) clearTimeout(entry.timer);
   for (const { name, child } of ordered) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
+    if (!child || child.exitCode !== null || child.signalCode !== null) continue;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     await exited;
-    clearTimeout(timer);
+    clearTimeout(killer);
     say(`${name} stopped`);
   }
   process.exit(exitCode);
@@ -166,12 +202,9 @@ async function main() {
   }
   env.NATS_URL = natsUrl;
 
-  for (const [name] of SERVICES) startChild(name, process.execPath, [`services/${name}/dist/main.js`]);
-  await Promise.all(
-    SERVICES.map(([name, port]) =>
-      waitForHealth(name, env[`AIMAAS_${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${port}`, 60_000),
-    ),
-  );
+  const addresses = SERVICES.map(([name, port]) => env[`AIMAAS_${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${port}`);
+  SERVICES.forEach(([name], i) => startChild(name, process.execPath, [`services/${name}/dist/main.js`], addresses[i]));
+  await Promise.all(SERVICES.map(([name], i) => waitForHealth(name, addresses[i], 60_000)));
   say('all five services are SERVING');
   if (!args.has('--no-demo') && !existsSync(demoMarker)) await seedDemo();
   if (!args.has('--no-demo') && existsSync(demoMarker)) {

@@ -4,16 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { protoPath as healthProtoPath } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompressionServiceClient } from '@aimaas/proto';
 import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
+import { healthStatus, ROOT, SERVICES } from './support/services.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const SERVICES = ['preprocessing', 'training', 'compression', 'registry', 'inference'] as const;
+const root = ROOT;
 
 let nats: TestNatsServer;
 let dataDir: string;
@@ -30,19 +28,6 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
-}
-
-function healthStatus(address: string): Promise<string> {
-  const definition = protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String });
-  const loaded = grpc.loadPackageDefinition(definition) as any;
-  const client = new loaded.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
-  return new Promise((resolve, reject) =>
-    client.check({ service: '' }, (error: Error | null, reply: { status: string }) => {
-      client.close();
-      if (error) reject(error);
-      else resolve(reply.status);
-    }),
-  );
 }
 
 beforeAll(async () => {
@@ -128,6 +113,28 @@ describe('npm start', () => {
     expect(predicted.classifications).toEqual([expect.objectContaining({ label: 'setosa' })]);
   }, 120_000);
 
+  it('restarts a service killed with SIGKILL, while the other four keep serving', async () => {
+    const pid = Number(/\[aimaas\] training started \(pid (\d+)\)/.exec(output)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid, 'SIGKILL');
+    const others = SERVICES.filter((service) => service !== 'training');
+    let checks = 0;
+    while (!output.includes('training is SERVING again')) {
+      for (const service of others) {
+        expect(await healthStatus(env[`AIMAAS_${service.toUpperCase()}_ADDR`]), service).toBe('SERVING');
+      }
+      checks += 1;
+      expect(launcher.exitCode).toBeNull();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(checks).toBeGreaterThan(0);
+    expect(output).toMatch(/\[aimaas\] training died \(killed by SIGKILL\); restarting in 0\.5 s \(restart 1\)/);
+    expect(await healthStatus(env.AIMAAS_TRAINING_ADDR)).toBe('SERVING');
+    const restarted = [...output.matchAll(/\[aimaas\] training started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(restarted).toHaveLength(2);
+    expect(restarted[1]).not.toBe(pid);
+  }, 90_000);
+
   it('describes each service by reflection under its real .proto file and imports (as buf curl needs)', async () => {
     const reflectionRoot = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto');
     const definition = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [reflectionRoot], keepCase: true });
@@ -146,7 +153,7 @@ describe('npm start', () => {
   it('stops every process cleanly on Ctrl-C', async () => {
     const exited = new Promise<number | null>((resolve) => launcher.once('exit', resolve));
     process.kill(-launcher.pid!, 'SIGINT');
-    expect(await exited).toBe(0);
+    expect(await exited, output.slice(-3000)).toBe(0);
     for (const service of SERVICES) expect(output).toContain(`[aimaas] ${service} stopped`);
     // Each service drained once, on the launcher's SIGTERM, instead of taking a second signal as impatience.
     expect(output).not.toContain('exiting without waiting');

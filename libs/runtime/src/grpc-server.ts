@@ -32,9 +32,11 @@ export interface GrpcServer {
    * Ordered graceful shutdown: health NOT_SERVING; stop accepting calls while in-flight ones finish,
    * up to `graceMs`; then abort the remaining calls' `ctx.signal` (UNAVAILABLE "server is shutting
    * down") and close every connection; close `/metrics`; run the `onShutdown` hooks in order (a
-   * failing hook is logged and the next still runs). Idempotent: later calls return the same promise.
+   * failing hook is logged and the next still runs), all of them within `hooksMs`: a hook still
+   * running when that time is up (a NATS drain against a server that hangs) is logged and left
+   * behind. Idempotent: later calls return the same promise.
    */
-  shutdown(options?: { graceMs?: number }): Promise<void>;
+  shutdown(options?: { graceMs?: number; hooksMs?: number }): Promise<void>;
   /** The underlying grpc-js server, for what this API does not cover. */
   readonly grpcServer: grpc.Server;
   readonly logger: Logger;
@@ -42,6 +44,8 @@ export interface GrpcServer {
 
 /** After the grace time, how long aborted handlers get to answer before connections are cut. */
 const ABORT_SETTLE_MS = 1_000;
+/** How long the shutdown hooks may take together unless `shutdown({ hooksMs })` says otherwise. */
+const DEFAULT_HOOKS_MS = 5_000;
 
 /**
  * Creates the gRPC server of a service. Serves `grpc.health.v1.Health` (overall '' and per
@@ -116,7 +120,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
       return server;
     },
     shutdown(shutdownOptions = {}) {
-      stopped ??= stop(shutdownOptions.graceMs ?? compiled.shutdownGraceMs);
+      stopped ??= stop(shutdownOptions.graceMs ?? compiled.shutdownGraceMs, shutdownOptions.hooksMs ?? DEFAULT_HOOKS_MS);
       return stopped;
     },
   };
@@ -150,7 +154,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     return port;
   }
 
-  async function stop(graceMs: number): Promise<void> {
+  async function stop(graceMs: number, hooksMs: number): Promise<void> {
     logger.info({ graceMs }, `${compiled.serviceName} shutting down`);
     stopping.abort(new UnavailableError('server is shutting down'));
     health.setAll('NOT_SERVING');
@@ -167,12 +171,14 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     } else {
       grpcServer.forceShutdown();
     }
-    await metricsServer?.close();
-    for (const hook of hooks) {
-      try {
-        await hook();
-      } catch (error) {
-        logger.error({ err: error }, 'shutdown hook failed');
+    await within(metricsServer?.close() ?? Promise.resolve(), ABORT_SETTLE_MS);
+    const hooksEnd = Date.now() + hooksMs;
+    for (const [index, hook] of hooks.entries()) {
+      const ran = Promise.resolve()
+        .then(() => hook())
+        .catch((error: unknown) => logger.error({ err: error }, 'shutdown hook failed'));
+      if (!(await within(ran, Math.max(0, hooksEnd - Date.now())))) {
+        logger.warn({ hook: index, hooksMs }, 'shutdown hook still running when the time for hooks was up: leaving it behind');
       }
     }
     logger.info(`${compiled.serviceName} stopped`);

@@ -27,8 +27,8 @@ export interface ServiceProcessOptions {
 
 /**
  * The whole life of a service process: config from the environment → telemetry, logs, metrics →
- * `wire` → listen → ordered shutdown on SIGTERM/SIGINT. A failure before listening is logged and
- * the process exits 1.
+ * `wire` → listen → ordered shutdown on SIGTERM/SIGINT, within `AIMAAS_SHUTDOWN_GRACE_MS` even
+ * when a dependency hangs. A failure before listening is logged and the process exits 1.
  *
  * @example
  * await runServiceProcess({
@@ -57,7 +57,14 @@ export async function runServiceProcess(options: ServiceProcessOptions): Promise
     server.onShutdown(() => telemetry.shutdown());
     const port = await server.listen();
     logger.info({ port, metricsPort: server.metricsPort, nats: config.natsUrl }, `${options.service} serving`);
-    installSignalHandlers(() => server.shutdown(), { logger });
+    // The whole shutdown fits in the grace time, whatever hangs: in-flight calls get 45 % of it,
+    // aborted ones up to a second more, the hooks (workers handing jobs back, NATS drains,
+    // telemetry) 40 %, and the process exits when the grace time is over in any case.
+    const graceMs = config.shutdownGraceMs;
+    installSignalHandlers(
+      () => server.shutdown({ graceMs: Math.floor(graceMs * 0.45), hooksMs: Math.floor(graceMs * 0.4) }),
+      { logger, deadlineMs: graceMs },
+    );
     return server;
   } catch (error) {
     logger.fatal({ err: error }, `${options.service} failed to start`);

@@ -8,6 +8,11 @@ export interface SignalHandlerOptions {
   signals?: readonly NodeJS.Signals[];
   /** How the process ends (tests replace it). @default process.exit */
   exit?: (code: number) => void;
+  /**
+   * The longest a shutdown may take: when it has not finished this long after the signal, the
+   * process logs it and exits 1 all the same. @default undefined (waits for `shutdown`)
+   */
+  deadlineMs?: number;
 }
 
 /**
@@ -33,6 +38,13 @@ export function installSignalHandlers(shutdown: () => Promise<unknown> | unknown
     }
     shuttingDown = true;
     logger?.info({ signal }, `${signal} received: shutting down`);
+    if (options.deadlineMs !== undefined) {
+      const { deadlineMs } = options;
+      setTimeout(() => {
+        logger?.error({ deadlineMs }, `shutdown still running ${deadlineMs} ms after ${signal}: exiting without it`);
+        exit(1);
+      }, deadlineMs).unref();
+    }
     Promise.resolve()
       .then(() => shutdown())
       .then(

@@ -135,6 +135,17 @@ describe('graceful shutdown', () => {
     expect(ran).toEqual(['telemetry']);
     expect(harness.lines().find((line) => line.msg === 'shutdown hook failed')?.err.message).toBe('nats already closed');
   });
+
+  it('leaves behind a hook that hangs once the time for hooks is up, and still runs the rest', async () => {
+    harness = await startEcho({ echo });
+    const ran: string[] = [];
+    harness.server.onShutdown(() => new Promise(() => undefined)).onShutdown(() => void ran.push('telemetry'));
+    const started = Date.now();
+    await harness.server.shutdown({ graceMs: 0, hooksMs: 100 });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(ran).toEqual(['telemetry']);
+    expect(harness.lines().find((line) => line.msg.startsWith('shutdown hook still running'))).toMatchObject({ hook: 0, hooksMs: 100 });
+  });
 });
 
 describe('metrics', () => {

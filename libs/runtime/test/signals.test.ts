@@ -41,4 +41,23 @@ describe('installSignalHandlers', () => {
       uninstall();
     }
   });
+
+  it('exits 1 when the shutdown is still running at the deadline', async () => {
+    const exits: number[] = [];
+    let exited!: () => void;
+    const done = new Promise<void>((resolve) => (exited = resolve));
+    const started = Date.now();
+    const uninstall = installSignalHandlers(() => new Promise(() => undefined), {
+      exit: (code) => (exits.push(code), exited()),
+      deadlineMs: 50,
+    });
+    try {
+      process.emit('SIGTERM', 'SIGTERM');
+      await done;
+      expect(exits).toEqual([1]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    } finally {
+      uninstall();
+    }
+  });
 });
