@@ -117,6 +117,11 @@ export interface RuntimeConfig {
   /** `AIMAAS_METRICS_ADDR` for `GET /metrics`; absent when it is `off`.
    *  @default the gRPC host with the gRPC port + 1000 (e.g. 127.0.0.1:51054) */
   metricsAddr?: string;
+  /**
+   * `AIMAAS_METRICS_AUTH`: `token` makes `/metrics` ask for the `AIMAAS_AUTH_TOKEN` bearer token
+   * (which must then be set); `none` leaves it open to whoever reaches the port. @default 'none'
+   */
+  metricsAuth: 'none' | 'token';
   /** `AIMAAS_MAX_MESSAGE_BYTES`: largest gRPC message received or sent. @default 67108864 (64 MiB) */
   maxMessageBytes: number;
   /** `AIMAAS_SHUTDOWN_GRACE_MS`: how long in-flight calls may finish on shutdown. @default 10000 */
@@ -163,6 +168,9 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Runtim
     maxMessageBytes: readVariable(env, 'AIMAAS_MAX_MESSAGE_BYTES', DEFAULT_MAX_MESSAGE_BYTES, (value) =>
       positiveInteger(value, 'AIMAAS_MAX_MESSAGE_BYTES', 'a positive integer number of bytes (e.g. 67108864)'),
     ),
+    metricsAuth: readVariable(env, 'AIMAAS_METRICS_AUTH', 'none' as const, (value) =>
+      oneOf(value.toLowerCase(), ['none', 'token'] as const, 'AIMAAS_METRICS_AUTH', value),
+    ),
     shutdownGraceMs: readVariable(env, 'AIMAAS_SHUTDOWN_GRACE_MS', DEFAULT_SHUTDOWN_GRACE_MS, (value) =>
       positiveInteger(value, 'AIMAAS_SHUTDOWN_GRACE_MS', 'a whole number of milliseconds', true),
     ),
@@ -182,6 +190,9 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Runtim
     return value;
   });
   if (metricsAddr !== undefined) config.metricsAddr = metricsAddr;
+  if (config.metricsAuth === 'token' && authToken === undefined) {
+    throw new ConfigError('AIMAAS_METRICS_AUTH', 'token', "AIMAAS_AUTH_TOKEN to be set too (or 'none')");
+  }
   return config;
 }
 

@@ -138,7 +138,11 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     if (compiled.metrics && compiled.metricsAddr) {
       const { host, port: wanted } = parseHostPort(compiled.metricsAddr, 'metricsAddr');
       try {
-        metricsServer = await startMetricsServer(compiled.metrics, wanted, host);
+        metricsServer = await startMetricsServer(compiled.metrics, wanted, {
+          host,
+          ...(compiled.tls && { tls: compiled.tls }),
+          ...(compiled.metricsAuth && compiled.authToken !== undefined && { bearerToken: compiled.authToken }),
+        });
       } catch (error) {
         throw new Error(`cannot serve metrics on ${compiled.metricsAddr} (set AIMAAS_METRICS_ADDR, or 'off'): ${(error as Error).message}`, {
           cause: error,

@@ -24,6 +24,11 @@ export interface GrpcServerOptions {
   listenAddr?: string;
   /** Where `GET /metrics` is served once listening (needs `metrics`); `'off'` disables. @default config.metricsAddr */
   metricsAddr?: string;
+  /**
+   * `/metrics` asks for `Authorization: Bearer <authToken>` (needs `authToken`). It is served
+   * over HTTPS whenever `tls` is set. @default config.metricsAuth === 'token'
+   */
+  metricsAuth?: boolean;
   /** How long in-flight calls may finish on `shutdown()`. @default config.shutdownGraceMs ?? 10000 */
   shutdownGraceMs?: number;
   /** @default createLogger(serviceName, config?.logLevel) */
@@ -42,6 +47,7 @@ export interface CompiledServerOptions {
   maxMessageBytes: number;
   listenAddr: string | undefined;
   metricsAddr: string | undefined;
+  metricsAuth: boolean;
   shutdownGraceMs: number;
   logger: Logger;
   metrics: MetricsRegistry | undefined;
@@ -71,17 +77,23 @@ export function compileServerOptions(options: GrpcServerOptions): CompiledServer
   let metricsAddr = options.metricsAddr ?? config?.metricsAddr;
   if (metricsAddr?.toLowerCase() === 'off') metricsAddr = undefined;
   if (metricsAddr !== undefined) parseHostPort(metricsAddr, 'metricsAddr', "host:port or 'off'");
+  const authToken = options.authToken ?? config?.authToken;
+  const metricsAuth = options.metricsAuth ?? config?.metricsAuth === 'token';
+  if (metricsAuth && authToken === undefined) {
+    throw new ConfigError('metricsAuth', 'token', 'an auth token (AIMAAS_AUTH_TOKEN) for /metrics to ask for');
+  }
   const protoFiles = options.protoFiles;
   if (protoFiles && (!Array.isArray(protoFiles.files) || !Array.isArray(protoFiles.includeDirs))) {
     throw new ConfigError('protoFiles', JSON.stringify(protoFiles), '{ includeDirs: string[], files: string[] }');
   }
   return {
     serviceName: options.serviceName,
-    authToken: options.authToken ?? config?.authToken,
+    authToken,
     tls,
     maxMessageBytes,
     listenAddr,
     metricsAddr,
+    metricsAuth,
     shutdownGraceMs,
     logger: options.logger ?? createLogger(options.serviceName, config?.logLevel),
     metrics: options.metrics,

@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       tfBackend: 'auto',
       logLevel: 'info',
       metricsAddr: '127.0.0.1:51054',
+      metricsAuth: 'none',
       maxMessageBytes: 64 * 1024 * 1024,
       shutdownGraceMs: 10_000,
     });

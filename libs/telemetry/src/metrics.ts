@@ -1,4 +1,6 @@
-import { createServer } from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
@@ -25,26 +27,36 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** Options of {@link startMetricsServer}. */
+export interface MetricsServerOptions {
+  /** @default '127.0.0.1' (use '0.0.0.0' to be scraped from outside the host) */
+  host?: string;
+  /**
+   * Serve HTTPS with this certificate and key (PEM) instead of plain HTTP; with `ca`, scrapers
+   * must present a client certificate signed by it (mutual TLS, as the gRPC port does).
+   */
+  tls?: { cert: Buffer | string; key: Buffer | string; ca?: Buffer | string };
+  /** When set, a scrape needs `Authorization: Bearer <bearerToken>`, else 401. */
+  bearerToken?: string;
+}
+
 /**
- * Serves `GET /metrics` (Prometheus text format) from `registry` over plain HTTP. Any other path
- * answers 404, any other method 405.
+ * Serves `GET /metrics` (Prometheus text format) from `registry`, over HTTPS when `options.tls`
+ * is given, behind a bearer token when `options.bearerToken` is. Any other path answers 404, any
+ * other method 405.
  *
  * @param port 0 picks a free port; the bound one is in the result.
- * @param host @default '127.0.0.1' (use '0.0.0.0' to be scraped from outside the host)
  *
  * @example
- * const metrics = await startMetricsServer(registry, 9464, '0.0.0.0');
+ * const metrics = await startMetricsServer(registry, 9464, { host: '0.0.0.0', tls: config.tls, bearerToken: config.authToken });
  * server.onShutdown(() => metrics.close());
  */
-export async function startMetricsServer(
-  registry: Registry,
-  port: number,
-  host = '127.0.0.1',
-): Promise<MetricsServer> {
+export async function startMetricsServer(registry: Registry, port: number, options: MetricsServerOptions = {}): Promise<MetricsServer> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError(`startMetricsServer: port must be an integer in 0..65535, got ${port}`);
   }
-  const server = createServer((request, response) => {
+  const { host = '127.0.0.1', tls, bearerToken } = options;
+  const listener: RequestListener = (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
@@ -52,6 +64,12 @@ export async function startMetricsServer(
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+      return;
+    }
+    if (bearerToken !== undefined && !hasBearer(request, bearerToken)) {
+      response
+        .writeHead(401, { 'www-authenticate': 'Bearer realm="metrics"', 'content-type': 'text/plain' })
+        .end('unauthorized: GET /metrics needs "Authorization: Bearer <token>" with a valid token\n');
       return;
     }
     registry.metrics().then(
@@ -63,7 +81,13 @@ export async function startMetricsServer(
         response.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics collection failed: ${String(error)}\n`);
       },
     );
-  });
+  };
+  const server: HttpServer | HttpsServer = tls
+    ? createHttpsServer(
+        { cert: tls.cert, key: tls.key, ...(tls.ca !== undefined && { ca: tls.ca, requestCert: true, rejectUnauthorized: true }) },
+        listener,
+      )
+    : createServer(listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -83,6 +107,16 @@ export async function startMetricsServer(
       return closed;
     },
   };
+}
+
+/** Compares digests so the check takes the same time whatever the token. */
+function hasBearer(request: IncomingMessage, token: string): boolean {
+  const value = request.headers.authorization;
+  if (typeof value !== 'string' || value.length > 4096) return false;
+  const [scheme, credential, ...rest] = value.trim().split(/\s+/);
+  if (scheme?.toLowerCase() !== 'bearer' || credential === undefined || rest.length > 0) return false;
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(credential), digest(token));
 }
 
 /** Labels of the gRPC server metrics (names as in go-grpc-prometheus). */

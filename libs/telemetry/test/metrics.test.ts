@@ -34,7 +34,7 @@ describe('startMetricsServer', () => {
   it('serves the registry at GET /metrics on a free port and 404 elsewhere', async () => {
     const registry = createMetricsRegistry('inference');
     new Counter({ name: 'predictions_total', help: 'predictions', registers: [registry] }).inc(2);
-    const server = await startMetricsServer(registry, 0, '127.0.0.1');
+    const server = await startMetricsServer(registry, 0, { host: '127.0.0.1' });
     try {
       expect(server.port).toBeGreaterThan(0);
       const response = await fetch(`http://127.0.0.1:${server.port}/metrics`);
