@@ -114,12 +114,15 @@ export function openCall(call: SurfaceCall, type: GrpcMethodType, policy: CallPo
     otelContext,
     refusal,
     statusOf(error) {
-      if (isDomainError(error)) return status(grpcStatus[error.code], error.message);
+      if (isDomainError(error)) {
+        if (error.publicMessage !== error.message) policy.logger.warn({ err: error, method: path }, `${path}: ${error.message}`);
+        return status(grpcStatus[error.code], error.publicMessage);
+      }
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
       if (isDomainError(reason)) {
         // Work stopped because the call was aborted; the abort reason says why.
         policy.logger.debug({ err: error, method: path }, 'handler stopped after abort');
-        return status(grpcStatus[reason.code], reason.message);
+        return status(grpcStatus[reason.code], reason.publicMessage);
       }
       span.recordException(error instanceof Error ? error : String(error));
       policy.logger.error({ err: error, method: path, peer: ctx.peer }, `unexpected error in ${path}`);

@@ -8,10 +8,23 @@
 export abstract class DomainError extends Error {
   /** The gRPC status code name this error maps to. */
   abstract readonly code: DomainErrorCode;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /**
+   * What a client is told. Differs from `message` when the message names internals (a store's
+   * bucket or key): then the message goes only to the log. @default message
+   */
+  readonly publicMessage: string;
+  constructor(message: string, options?: DomainErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
+    this.publicMessage = options?.publicMessage ?? message;
   }
+}
+
+/** Options of a {@link DomainError}. */
+export interface DomainErrorOptions {
+  cause?: unknown;
+  /** The client's version of the message, when `message` names internals. @default message */
+  publicMessage?: string;
 }
 
 export type DomainErrorCode =

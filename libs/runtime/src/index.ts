@@ -14,7 +14,7 @@ export {
   DataLossError,
   isDomainError,
 } from './errors.js';
-export type { DomainErrorCode } from './errors.js';
+export type { DomainErrorCode, DomainErrorOptions } from './errors.js';
 
 export {
   loadConfig,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { FileHeader, ModelRef } from '@aimaas/proto';
 import type { CallOptions } from './call-options.js';
@@ -27,7 +27,9 @@ export interface DirectoryDownloadResult extends DownloadResult {
 /**
  * Downloads a version's artifacts into `directory` (created if missing), each file at its path
  * within the version. Every file is written to a temporary name and renamed only once its
- * SHA-256 matched, so a failed or corrupt download leaves no partial file behind.
+ * SHA-256 matched; when any file fails (a digest mismatch, DATA_LOSS from the registry, a broken
+ * stream) the files already complete and the directories made for them are removed too, so a
+ * failed download leaves nothing behind.
  *
  * @example
  * const { version, files } = await downloadToDirectory(clients.registry, 'fmnist@production', './models/fmnist');
@@ -40,7 +42,13 @@ export async function downloadToDirectory(
 ): Promise<DirectoryDownloadResult> {
   const { format, paths, ...handlers } = options;
   const root = resolve(directory);
-  await mkdir(root, { recursive: true });
+  // The directories this call creates (outermost first), removed again if the download fails.
+  const created: string[] = [];
+  const makeDirectory = async (path: string): Promise<void> => {
+    const first = await mkdir(path, { recursive: true });
+    if (first !== undefined) created.push(first);
+  };
+  await makeDirectory(root);
   let handle: FileHandle | undefined;
   let tempPath = '';
   let target = '';
@@ -63,7 +71,7 @@ export async function downloadToDirectory(
         onFile: async (file: FileHeader) => {
           await discard();
           target = safeTarget(root, file.path);
-          await mkdir(dirname(target), { recursive: true });
+          await makeDirectory(dirname(target));
           tempPath = `${target}.${randomBytes(4).toString('hex')}.partial`;
           handle = await open(tempPath, 'wx');
         },
@@ -82,8 +90,19 @@ export async function downloadToDirectory(
     return { version: result.version, files: written, directory: root };
   } catch (error) {
     await discard();
+    // Nothing of a failed download stays behind: not the files that were complete, not the
+    // directories made for them (a directory that holds something else is left as it is).
+    for (const file of written) await rm(file.localPath, { force: true });
+    for (const path of created.reverse()) await removeEmptyTree(path);
     throw error;
   }
+}
+
+/** Removes `path` and the directories under it, bottom up, as far as they are empty. */
+async function removeEmptyTree(path: string): Promise<void> {
+  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) if (entry.isDirectory()) await removeEmptyTree(join(path, entry.name));
+  await rmdir(path).catch(() => undefined);
 }
 
 /** `root/path`, refusing paths that would land outside `root` (absolute, or climbing with `..`). */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,7 +185,7 @@ describe('downloadToDirectory', () => {
     expect(result.files.map((f) => f.localPath)).toEqual([join(out, 'tfjs/model.json'), join(out, 'tfjs/group1-shard1of1.bin')]);
   });
 
-  it('rejects a file whose SHA-256 does not match its header and leaves none of it on disk', async () => {
+  it('rejects a file whose SHA-256 does not match its header and leaves nothing it wrote on disk', async () => {
     const good = bytesOf(10_000, 4);
     const corrupt = bytesOf(70_000, 5);
     server.handlers.downloadModelArtifacts = serveArtifacts('fmnist', 4, [
@@ -193,7 +193,9 @@ describe('downloadToDirectory', () => {
       { path: 'model.onnx', format: 'onnx', bytes: corrupt, announcedSha256: sha256(Buffer.from('something else')) },
     ]);
     const out = join(dir, 'corrupt');
-    const error = await downloadToDirectory(clients.registry, 'fmnist@4', out).catch((e: unknown) => e);
+    await mkdir(out);
+    await writeFile(join(out, 'mine.txt'), 'kept');
+    const error = await downloadToDirectory(clients.registry, 'fmnist@4', join(out, 'v4')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DigestMismatchError);
     expect(error).toMatchObject({
       code: 'DATA_LOSS',
@@ -201,6 +203,18 @@ describe('downloadToDirectory', () => {
       expected: sha256(Buffer.from('something else')),
       actual: sha256(corrupt),
     });
-    expect(await readdir(out)).toEqual(['pipeline.json']);
+    // The complete pipeline.json went too, and the v4 directory made for the download; what was
+    // there before stays.
+    expect(await readdir(out)).toEqual(['mine.txt']);
+  });
+
+  it('removes the files and directories it made when the stream fails after some files were complete', async () => {
+    server.handlers.downloadModelArtifacts = serveArtifacts('fmnist', 5, [
+      { path: 'tfjs/model.json', format: 'tfjs-layers', bytes: Buffer.from('{}') },
+      { path: 'onnx/model.onnx', format: 'onnx', bytes: bytesOf(1_000, 6), announcedSha256: sha256(Buffer.from('other')) },
+    ]);
+    const out = join(dir, 'data-loss');
+    await expect(downloadToDirectory(clients.registry, 'fmnist@5', out)).rejects.toMatchObject({ code: 'DATA_LOSS' });
+    await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -1,4 +1,5 @@
 import { DataLossError, InvalidArgumentError } from '@aimaas/runtime';
+import { storeError } from './store-errors.js';
 
 /** Characters a key part keeps as they are; everything else is escaped as `=XX` per UTF-8 byte. */
 const PLAIN = /^[-/_a-zA-Z0-9]$/;
@@ -21,7 +22,7 @@ const utf8Decoder = new TextDecoder();
  */
 export function encodeKey(part: string): string {
   if (part.length === 0) {
-    throw new InvalidArgumentError('KV key part is empty: every part between dots needs at least one character');
+    throw storeError(InvalidArgumentError, 'KV key part is empty: every part between dots needs at least one character');
   }
   let out = '';
   for (const char of part) {
@@ -46,7 +47,7 @@ export function decodeKey(encoded: string): string {
     }
     const hex = encoded.slice(i + 1, i + 3);
     if (!/^[0-9A-F]{2}$/.test(hex)) {
-      throw new InvalidArgumentError(`KV key part "${encoded}" has a bad escape at offset ${i}: expected =XX (upper-case hex)`);
+      throw storeError(InvalidArgumentError, `KV key part "${encoded}" has a bad escape at offset ${i}: expected =XX (upper-case hex)`);
     }
     bytes.push(parseInt(hex, 16));
     i += 2;
@@ -54,7 +55,7 @@ export function decodeKey(encoded: string): string {
   try {
     return strictUtf8.decode(Uint8Array.from(bytes));
   } catch (err) {
-    throw new InvalidArgumentError(`KV key part "${encoded}" does not decode to UTF-8 text`, { cause: err });
+    throw storeError(InvalidArgumentError, `KV key part "${encoded}" does not decode to UTF-8 text`, { cause: err });
   }
 }
 
@@ -76,7 +77,7 @@ export function splitKey(key: string): string[] {
 /** Throws `InvalidArgumentError` unless `key` is a valid literal KV key. */
 export function assertKey(key: string, bucket: string): void {
   if (!VALID_KEY.test(key) || key.startsWith('.') || key.endsWith('.') || key.includes('..')) {
-    throw new InvalidArgumentError(
+    throw storeError(InvalidArgumentError, 
       `KV key "${key}" in bucket "${bucket}" is invalid: expected dot-separated non-empty parts of ` +
         '[-/_=a-zA-Z0-9] (escape free text such as model names with encodeKey)',
     );
@@ -90,7 +91,7 @@ export function assertFilter(filter: string, bucket: string): void {
     (part, i) => part === '*' || (part === '>' && i === parts.length - 1) || !/[*>]/.test(part),
   );
   if (!VALID_FILTER.test(filter) || parts.some((part) => part === '') || !wildcardsOk) {
-    throw new InvalidArgumentError(
+    throw storeError(InvalidArgumentError, 
       `KV key filter "${filter}" in bucket "${bucket}" is invalid: expected dot-separated parts where ` +
         '"*" matches one part and a final ">" matches the rest',
     );
@@ -103,12 +104,12 @@ export function encodeJson(value: unknown, where: string): Uint8Array {
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new InvalidArgumentError(`value for ${where} cannot be written as JSON: ${(err as Error).message}`, {
+    throw storeError(InvalidArgumentError, `value for ${where} cannot be written as JSON: ${(err as Error).message}`, {
       cause: err,
     });
   }
   if (text === undefined) {
-    throw new InvalidArgumentError(`value for ${where} cannot be written as JSON (got ${typeof value})`);
+    throw storeError(InvalidArgumentError, `value for ${where} cannot be written as JSON (got ${typeof value})`);
   }
   return utf8.encode(text);
 }
@@ -118,6 +119,6 @@ export function decodeJson<T>(data: Uint8Array, where: string): T {
   try {
     return JSON.parse(utf8Decoder.decode(data)) as T;
   } catch (err) {
-    throw new DataLossError(`stored value of ${where} is not valid JSON`, { cause: err });
+    throw storeError(DataLossError, `stored value of ${where} is not valid JSON`, { cause: err });
   }
 }

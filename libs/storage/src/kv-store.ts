@@ -7,6 +7,7 @@ import { assertBucketName, compileKvOptions, type CompiledKvOptions, type KvStor
 import { KvWatcher, type KvWatchOptions } from './kv-watch.js';
 import { actualRevision, isWrongLastSequence, toDomainError, withDomainErrors } from './nats-connection.js';
 import { scanStream } from './stream-scan.js';
+import { storeError } from './store-errors.js';
 
 /** A current value and the revision that wrote it (the bucket stream's sequence number). */
 export interface KvEntry<T> {
@@ -58,7 +59,7 @@ export class KvStore<T> {
       return await this.#kv.create(key, data);
     } catch (err) {
       if (isWrongLastSequence(err)) {
-        throw new AlreadyExistsError(`key "${key}" already exists in bucket "${this.bucket}"`, { cause: err });
+        throw storeError(AlreadyExistsError, `key "${key}" already exists in bucket "${this.bucket}"`, { cause: err });
       }
       throw toDomainError(err, `create of ${this.#where(key)}`);
     }
@@ -121,7 +122,7 @@ export class KvStore<T> {
    */
   async list(prefix = ''): Promise<KvEntry<T>[]> {
     if (prefix !== '' && (!/^[-/_=.a-zA-Z0-9]+$/.test(prefix) || prefix.startsWith('.') || prefix.includes('..'))) {
-      throw new InvalidArgumentError(
+      throw storeError(InvalidArgumentError, 
         `KV prefix "${prefix}" in bucket "${this.bucket}" is invalid: expected plain key text of [-/_=.a-zA-Z0-9]`,
       );
     }
@@ -172,7 +173,7 @@ export class KvStore<T> {
       } catch (err) {
         if (!isWrongLastSequence(err)) throw toDomainError(err, `mutate of ${this.#where(key)}`);
         if (attempt >= retries) {
-          throw new AbortedError(
+          throw storeError(AbortedError, 
             `key "${key}" in bucket "${this.bucket}" kept changing: mutate gave up after ${attempt + 1} attempts`,
             { cause: err },
           );
@@ -215,12 +216,12 @@ export class KvStore<T> {
     if (!isWrongLastSequence(err)) return toDomainError(err, `${op} of ${this.#where(key)}`);
     const actual = actualRevision(err);
     if (actual === 0) {
-      return new NotFoundError(`key "${key}" does not exist in bucket "${this.bucket}" (${op} expected revision ${expected})`, {
+      return storeError(NotFoundError, `key "${key}" does not exist in bucket "${this.bucket}" (${op} expected revision ${expected})`, {
         cause: err,
       });
     }
     const now = actual === undefined ? '' : `, current revision is ${actual}`;
-    return new AbortedError(
+    return storeError(AbortedError, 
       `key "${key}" in bucket "${this.bucket}" changed: ${op} expected revision ${expected}${now}; re-read and retry`,
       { cause: err },
     );
@@ -228,7 +229,7 @@ export class KvStore<T> {
 
   #assertRevision(revision: number): void {
     if (!Number.isSafeInteger(revision) || revision < 1) {
-      throw new InvalidArgumentError(`expected revision for bucket "${this.bucket}" must be a positive integer, got ${revision}`);
+      throw storeError(InvalidArgumentError, `expected revision for bucket "${this.bucket}" must be a positive integer, got ${revision}`);
     }
   }
 

@@ -16,6 +16,7 @@ import {
   UnavailableError,
   isDomainError,
 } from '@aimaas/runtime';
+import { storeError } from './store-errors.js';
 
 /** Options for {@link connectNats}; any other NATS client option may be given too. */
 export interface ConnectNatsOptions extends Omit<NodeConnectionOptions, 'servers' | 'name'> {
@@ -95,7 +96,7 @@ export async function connectNats(url: string | string[], opts: ConnectNatsOptio
     return nc;
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new UnavailableError(`cannot connect to NATS at ${servers.join(', ')}: ${reason}`, { cause: err });
+    throw storeError(UnavailableError, `cannot connect to NATS at ${servers.join(', ')}: ${reason}`, { cause: err });
   }
 }
 
@@ -135,14 +136,14 @@ export function toDomainError(err: unknown, what: string): unknown {
   if (isDomainError(err)) return err;
   if (!(err instanceof Error)) return err;
   if (TRANSPORT_ERRORS.some((type) => err instanceof type) || err.name === 'JetStreamNotEnabled') {
-    return new UnavailableError(`${what} failed: NATS JetStream is unavailable (${err.message})`, { cause: err });
+    return storeError(UnavailableError, `${what} failed: NATS JetStream is unavailable (${err.message})`, { cause: err });
   }
   if (err instanceof JetStreamApiError) {
     if (err.code === JetStreamApiCodes.StreamNotFound) {
-      return new FailedPreconditionError(`${what} failed: its bucket does not exist (${err.message})`, { cause: err });
+      return storeError(FailedPreconditionError, `${what} failed: its bucket does not exist (${err.message})`, { cause: err });
     }
     if (/maximum (bytes|messages)|insufficient resources|resource limits exceeded|message size exceeds/i.test(err.message)) {
-      return new ResourceExhaustedError(`${what} failed: bucket limit reached (${err.message})`, { cause: err });
+      return storeError(ResourceExhaustedError, `${what} failed: bucket limit reached (${err.message})`, { cause: err });
     }
   }
   return err;

@@ -6,6 +6,7 @@ import { toDomainError } from './nats-connection.js';
 import { chunkSubject, type ObjectInfo } from './object-meta.js';
 import { AckedPublisher } from './object-publish.js';
 import { scanStream } from './stream-scan.js';
+import { storeError } from './store-errors.js';
 
 /** Where and how {@link writeChunks} publishes. */
 export interface ChunkTarget {
@@ -157,12 +158,12 @@ export async function* readChunks(info: ObjectInfo, nuid: string, src: ChunkSour
   }
   const revision = await src.currentRevision().catch(() => info.revision);
   if (revision !== info.revision) {
-    throw new AbortedError(
+    throw storeError(AbortedError, 
       `object "${info.name}" in bucket "${info.bucket}" was replaced or deleted while it was read; read it again`,
     );
   }
   if (scanError !== undefined) throw toDomainError(scanError, `read of object "${info.name}" in bucket "${info.bucket}"`);
-  throw new DataLossError(
+  throw storeError(DataLossError, 
     `artifact "${info.name}" in bucket "${info.bucket}" digest mismatch: expected ${src.expectedSha256}, got ${actual} ` +
       `(read ${size} of ${info.size} bytes in ${chunks} of ${info.chunks} chunks)`,
   );

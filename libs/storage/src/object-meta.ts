@@ -1,4 +1,5 @@
 import { DataLossError } from '@aimaas/runtime';
+import { storeError } from './store-errors.js';
 
 /**
  * The meta record a NATS object store keeps per object on `$O.<bucket>.M.<name>`, as JSON. Same
@@ -66,7 +67,7 @@ export function sha256HexOf(meta: ServerObjectMeta): string {
     const bytes = Buffer.from(value, 'base64');
     if (bytes.length === 32) return bytes.toString('hex');
   }
-  throw new DataLossError(`object "${meta.name}" in bucket "${meta.bucket}" has an unreadable digest "${digest}"`);
+  throw storeError(DataLossError, `object "${meta.name}" in bucket "${meta.bucket}" has an unreadable digest "${digest}"`);
 }
 
 /** The public view of a live meta record stored at stream sequence `revision`. */

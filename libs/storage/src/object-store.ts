@@ -14,6 +14,7 @@ import { chunkSubject, metaSubject, toDigestField, toObjectInfo, type ObjectInfo
 import { readChunks, writeChunks, type ObjectReader, type ObjectSource } from './object-chunks.js';
 import { ReadBudget } from './read-budget.js';
 import { scanStream } from './stream-scan.js';
+import { storeError } from './store-errors.js';
 
 /** Options for {@link ObjectStore.put}. */
 export interface PutObjectOptions {
@@ -118,7 +119,7 @@ export class ObjectStore {
     } catch (err) {
       await this.#purge(subject);
       if (isWrongLastSequence(err)) {
-        throw new AbortedError(`object "${name}" in bucket "${this.bucket}" was replaced by another writer during this put; retry`, { cause: err });
+        throw storeError(AbortedError, `object "${name}" in bucket "${this.bucket}" was replaced by another writer during this put; retry`, { cause: err });
       }
       throw toDomainError(err, where);
     }
@@ -139,12 +140,12 @@ export class ObjectStore {
     this.#assertName(name);
     const expected = opts.expectedSha256?.toLowerCase();
     if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) {
-      throw new InvalidArgumentError(`expectedSha256 for object "${name}" must be 64 hex digits, got "${opts.expectedSha256}"`);
+      throw storeError(InvalidArgumentError, `expectedSha256 for object "${name}" must be 64 hex digits, got "${opts.expectedSha256}"`);
     }
     const stored = await this.#readLive(name);
     const info = toObjectInfo(stored.meta, stored.revision);
     if (expected !== undefined && expected !== info.sha256) {
-      throw new DataLossError(
+      throw storeError(DataLossError, 
         `artifact "${name}" in bucket "${this.bucket}" digest mismatch: expected ${expected}, got ${info.sha256} (recorded digest)`,
       );
     }
@@ -177,8 +178,12 @@ export class ObjectStore {
     return stored && !stored.meta.deleted ? toObjectInfo(stored.meta, stored.revision) : undefined;
   }
 
-  /** Delete `name` and purge its chunks; `NotFoundError` if there is no such object. */
-  async delete(name: string): Promise<void> {
+  /**
+   * Delete `name` and purge its chunks; `NotFoundError` if there is no such object. The deletion
+   * stays visible as a tombstone meta record (what other NATS clients and watchers expect) unless
+   * `leaveNoTrace`, for objects nobody ever saw (the files of an upload that never committed).
+   */
+  async delete(name: string, options: { leaveNoTrace?: boolean } = {}): Promise<void> {
     const stored = await this.#readLive(name);
     const tombstone: ServerObjectMeta = { ...stored.meta, deleted: true, size: 0, chunks: 0, digest: '', mtime: new Date().toISOString() };
     const h = headers();
@@ -188,11 +193,12 @@ export class ObjectStore {
       await this.#js.publish(metaSubject(this.bucket, name), JSON.stringify(tombstone), { headers: h, timeout: this.#opts.timeoutMs });
     } catch (err) {
       if (isWrongLastSequence(err)) {
-        throw new AbortedError(`object "${name}" in bucket "${this.bucket}" changed during delete; retry`, { cause: err });
+        throw storeError(AbortedError, `object "${name}" in bucket "${this.bucket}" changed during delete; retry`, { cause: err });
       }
       throw toDomainError(err, `delete of object "${name}" in bucket "${this.bucket}"`);
     }
     await this.#purge(chunkSubject(this.bucket, stored.meta.nuid));
+    if (options.leaveNoTrace) await this.#purge(metaSubject(this.bucket, name));
   }
 
   /** Every object in the bucket, in name order. */
@@ -208,6 +214,54 @@ export class ObjectStore {
     });
   }
 
+  /**
+   * Purges chunks that no object references and that nobody has written to for `idleMs`: what a
+   * writer that died in the middle of a put (kill -9, a lost host) leaves behind, since only a
+   * living writer purges its own chunks on failure. A put still in progress keeps writing, so its
+   * chunks are younger than `idleMs` and stay; a writer must not pause longer than that between
+   * chunks. Resolves with the purged chunk sets and the bytes the stream gave back.
+   *
+   * @example
+   * const { objects, bytes } = await artifacts.sweepOrphanChunks({ idleMs: 15 * 60_000 });
+   */
+  async sweepOrphanChunks(options: { idleMs: number }): Promise<{ objects: number; bytes: number }> {
+    const { idleMs } = options;
+    if (!Number.isFinite(idleMs) || idleMs < 0) throw new TypeError(`sweepOrphanChunks: idleMs must be a number ≥ 0, got ${idleMs}`);
+    return withDomainErrors(`sweep of orphan chunks in bucket "${this.bucket}"`, async () => {
+      const referenced = new Set<string>();
+      const metas = await scanStream(this.#js, this.#stream, `$O.${this.bucket}.M.>`, { lastPerSubject: true, maxMessages: 1024 });
+      for await (const msg of metas) {
+        const meta = decodeJson<ServerObjectMeta>(msg.data, `meta of an object in bucket "${this.bucket}"`);
+        if (!meta.deleted) referenced.add(meta.nuid);
+      }
+      const prefix = `$O.${this.bucket}.C.`;
+      const before = await this.#jsm.streams.info(this.#stream, { subjects_filter: `${prefix}>` });
+      let objects = 0;
+      for (const subject of Object.keys(before.state.subjects ?? {})) {
+        if (referenced.has(subject.slice(prefix.length))) continue;
+        const last = await this.#jsm.direct.getMessage(this.#stream, { last_by_subj: subject });
+        if (!last || Date.now() - last.time.getTime() < idleMs) continue;
+        // Checked again just before the purge: a put that finished meanwhile now has its meta.
+        const meta = await this.#metaOfNuid(subject.slice(prefix.length));
+        if (meta) continue;
+        await this.#jsm.streams.purge(this.#stream, { filter: subject });
+        objects++;
+      }
+      const after = await this.#jsm.streams.info(this.#stream);
+      return { objects, bytes: objects === 0 ? 0 : Math.max(0, before.state.bytes - after.state.bytes) };
+    });
+  }
+
+  /** Whether some live object's meta names chunk set `nuid` (one scan of the metas). */
+  async #metaOfNuid(nuid: string): Promise<boolean> {
+    const metas = await scanStream(this.#js, this.#stream, `$O.${this.bucket}.M.>`, { lastPerSubject: true, maxMessages: 1024 });
+    for await (const msg of metas) {
+      const meta = decodeJson<ServerObjectMeta>(msg.data, `meta of an object in bucket "${this.bucket}"`);
+      if (!meta.deleted && meta.nuid === nuid) return true;
+    }
+    return false;
+  }
+
   async #readMeta(name: string): Promise<StoredMeta | undefined> {
     const where = `meta of object "${name}" in bucket "${this.bucket}"`;
     const msg = await withDomainErrors(`read of ${where}`, () =>
@@ -221,10 +275,10 @@ export class ObjectStore {
     this.#assertName(name);
     const stored = await this.#readMeta(name);
     if (!stored || stored.meta.deleted) {
-      throw new NotFoundError(`object "${name}" not found in bucket "${this.bucket}"`);
+      throw storeError(NotFoundError, `object "${name}" not found in bucket "${this.bucket}"`);
     }
     if (stored.meta.options?.link) {
-      throw new FailedPreconditionError(`object "${name}" in bucket "${this.bucket}" is a link, which this store does not follow`);
+      throw storeError(FailedPreconditionError, `object "${name}" in bucket "${this.bucket}" is a link, which this store does not follow`);
     }
     return stored;
   }
@@ -236,7 +290,7 @@ export class ObjectStore {
 
   #assertName(name: string): void {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new InvalidArgumentError(`object name in bucket "${this.bucket}" must be a non-empty string`);
+      throw storeError(InvalidArgumentError, `object name in bucket "${this.bucket}" must be a non-empty string`);
     }
   }
 }

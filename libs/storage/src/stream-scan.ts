@@ -1,5 +1,6 @@
 import { DeliverPolicy, type Consumer, type DeliveryInfo, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { UnavailableError } from '@aimaas/runtime';
+import { storeError } from './store-errors.js';
 
 /** How {@link scanStream} reads. */
 export interface ScanOptions {
@@ -91,7 +92,7 @@ export async function scanStream(js: JetStreamClient, stream: string, subject: s
       }
       opts.signal?.throwIfAborted();
       if (drainedEarly) return;
-      throw new UnavailableError(`reading ${subject} from stream ${stream} stopped before its end`);
+      throw storeError(UnavailableError, `reading ${subject} from stream ${stream} stopped before its end`);
     } finally {
       clearInterval(watchdog);
       opts.signal?.removeEventListener('abort', onAbort);

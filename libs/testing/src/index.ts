@@ -2,3 +2,4 @@ export { startNatsServer, resolveNatsServerBin } from './nats-server.js';
 export type { NatsServerOptions, TestNatsServer } from './nats-server.js';
 export { freePort, fixturePath, repoRoot, waitFor, collect } from './test-helpers.js';
 export type { WaitForOptions } from './test-helpers.js';
+export { tamperObjectChunk } from './tamper.js';

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectNats, openObjectStore } from '@aimaas/storage';
+import { tamperObjectChunk } from '@aimaas/testing';
 import { features, irisPipeline, makeModel, onnxReference, registerModel, type TestModel } from './models.js';
 import { failure, grpc, startMesh, type Mesh } from './harness.js';
 
@@ -108,5 +110,24 @@ describe('memory budget', () => {
     expect(details).toMatch(/registry answered INVALID_ARGUMENT/);
     const missing = await failure(mesh.clients.inference.deploy({ model: { name: 'no-such-model' }, servedName: 'missing' }));
     expect(missing.code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('answers a Deploy of a version whose stored bytes were tampered with DATA_LOSS, naming the file, not the store', async () => {
+    const small = await makeModel(7);
+    await registerModel(mesh.clients.registry, 'tampered', small);
+    const nc = await connectNats(mesh.nats.url, { name: 'tamper' });
+    try {
+      const objects = await (await openObjectStore(nc, 'aimaas_artifacts')).list();
+      const onnx = objects.find((o) => o.name.startsWith('tampered/') && o.name.endsWith('.onnx'))!;
+      await tamperObjectChunk(nc, 'aimaas_artifacts', onnx.name);
+    } finally {
+      await nc.drain();
+    }
+    const { code, details } = await failure(mesh.clients.inference.deploy({ model: { name: 'tampered' }, runtime: 2 }));
+    expect(code).toBe(grpc.status.DATA_LOSS);
+    expect(details).toMatch(/model\.onnx/);
+    expect(details).not.toMatch(/aimaas_artifacts|bucket/);
+    expect(details.length).toBeLessThan(1024);
+    expect((await mesh.clients.inference.listDeployments({})).deployments.map((d) => d.servedName)).not.toContain('tampered');
   });
 });

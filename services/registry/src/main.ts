@@ -4,16 +4,18 @@
  * NATS drains, telemetry flushes.
  */
 import { reflectionFiles, RegistryServiceService } from '@aimaas/proto';
-import { runServiceProcess } from '@aimaas/runtime';
+import { positiveIntegerSetting, runServiceProcess } from '@aimaas/runtime';
 import { connectNats } from '@aimaas/storage';
 import { openRegistry } from './open-registry.js';
+import { UPLOAD_IDLE_MS } from './registry-service.js';
 
 await runServiceProcess({
   service: 'registry',
   protoFiles: reflectionFiles(['aimaas/v1/registry.proto']),
   async wire({ config, logger, server }) {
     const nc = await connectNats(config.natsUrl, { name: 'registry', logger });
-    const registry = await openRegistry(nc, { logger });
+    const uploadIdleMs = positiveIntegerSetting('AIMAAS_REGISTRY_UPLOAD_IDLE_MS', UPLOAD_IDLE_MS);
+    const registry = await openRegistry(nc, { logger, uploadIdleMs });
     server
       .add(RegistryServiceService, registry.handlers)
       .onShutdown(() => registry.close())

@@ -1,7 +1,8 @@
 import { createEventPublisher, ensureStreams } from '@aimaas/events';
 import type { connectNats } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';
-import { createRegistryService, openRegistryStores, type RegistryServiceHandlers, type RegistryStores } from './registry-service.js';
+import { startOrphanSweeper } from './orphan-sweep.js';
+import { createRegistryService, openRegistryStores, UPLOAD_IDLE_MS, type RegistryServiceHandlers, type RegistryStores } from './registry-service.js';
 import { startVersionIndex, type VersionIndex } from './version-index.js';
 
 /** A registry replica wired onto a NATS connection; see {@link openRegistry}. */
@@ -10,7 +11,7 @@ export interface RegistryReplica extends RegistryStores {
   handlers: RegistryServiceHandlers;
   /** The watch-fed index of models and versions. */
   index: VersionIndex;
-  /** Stops the index watch. The connection stays open: its owner drains it. */
+  /** Stops the index watch and the orphan sweeper. The connection stays open: its owner drains it. */
   close(): Promise<void>;
 }
 
@@ -25,19 +26,27 @@ export interface RegistryReplica extends RegistryStores {
  */
 export async function openRegistry(
   nc: Awaited<ReturnType<typeof connectNats>>,
-  options: { logger: Logger },
+  options: {
+    logger: Logger;
+    /** See `RegistryServiceDeps.uploadIdleMs`; the orphan sweep runs at start and every 2× this. */
+    uploadIdleMs?: number;
+  },
 ): Promise<RegistryReplica> {
-  const { logger } = options;
+  const { logger, uploadIdleMs = UPLOAD_IDLE_MS } = options;
   await ensureStreams(nc);
   const stores = await openRegistryStores(nc);
   const index = await startVersionIndex(stores.kv, {
     onError: (err) => logger.warn({ err }, 'version index watch failed; resuming'),
   });
   const events = createEventPublisher(nc, { source: '/aimaas/registry', logger });
+  const stopSweeper = startOrphanSweeper(stores, { idleMs: 2 * uploadIdleMs, logger });
   return {
     ...stores,
     index,
-    handlers: createRegistryService({ ...stores, index, events, logger }),
-    close: () => index.stop(),
+    handlers: createRegistryService({ ...stores, index, events, logger, uploadIdleMs }),
+    async close() {
+      await stopSweeper();
+      await index.stop();
+    },
   };
 }

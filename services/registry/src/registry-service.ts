@@ -29,7 +29,15 @@ export interface RegistryServiceDeps {
   logger?: Logger;
   /** The clock, for tests. @default () => new Date() */
   now?: () => Date;
+  /**
+   * How long an upload may go without a message before it is ended (DEADLINE_EXCEEDED) and
+   * cleaned up; its lease is renewed at a third of it. @default UPLOAD_IDLE_MS (5 minutes)
+   */
+  uploadIdleMs?: number;
 }
+
+/** The default of {@link RegistryServiceDeps.uploadIdleMs}: `AIMAAS_REGISTRY_UPLOAD_IDLE_MS`. */
+export const UPLOAD_IDLE_MS = 300_000;
 
 /** The handlers of `aimaas.v1.RegistryService`, ready for `server.add(RegistryServiceService, …)`. */
 export type RegistryServiceHandlers = ServiceImplementation<typeof RegistryServiceService>;
@@ -44,6 +52,7 @@ export interface RegistryContext {
   events: RegistryEvents;
   logger: Logger;
   now: () => Date;
+  uploadIdleMs: number;
 }
 
 /**
@@ -68,6 +77,7 @@ export function createRegistryService(deps: RegistryServiceDeps): RegistryServic
     events: new RegistryEvents(deps.events, logger),
     logger,
     now: deps.now ?? (() => new Date()),
+    uploadIdleMs: deps.uploadIdleMs ?? UPLOAD_IDLE_MS,
   };
   return {
     ...modelHandlers(context),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { FailedPreconditionError, NotFoundError } from '@aimaas/runtime';
+import { DataLossError, FailedPreconditionError, NotFoundError } from '@aimaas/runtime';
 import { walkLineage } from './lineage.js';
 import { aliasesOf, toModelFile, toModelVersion, toRegisteredModel } from './records.js';
 import type { RegistryContext, RegistryServiceHandlers } from './registry-service.js';
@@ -9,6 +9,7 @@ import { publicVersion, resolveRef, versionNotFound } from './model-store.js';
 import { readHeader, receiveFiles, RequestCursor } from './version-upload.js';
 import { validateDescription, validateFormat, validateMetrics, validateModelName, validateTagEdits, validateVersion } from './validation.js';
 import { actorOf } from './alias-history.js';
+import { UploadLease } from './upload-lease.js';
 
 type VersionHandlers = Pick<
   RegistryServiceHandlers,
@@ -36,13 +37,21 @@ export function versionHandlers(ctx: RegistryContext): VersionHandlers {
       const at = ctx.now();
       const draft = await draftFromHeader(store, header, { actor: actorOf(call.metadata), at });
       if (!header.createModel) await store.getModel(header.name);
-      const files = await receiveFiles(cursor, artifacts, { name: header.name, uploadId: randomUUID(), signal: call.signal });
+      const uploadId = randomUUID();
+      // Leased while it runs, so that a sweep takes its files only if this process dies.
+      const lease = await UploadLease.take(store.kv, uploadId, header.name, { renewMs: Math.ceil(ctx.uploadIdleMs / 3), logger: ctx.logger });
       let committed;
       try {
-        committed = await ctx.allocator.commit({ ...draft, files }, { createModel: header.createModel, at: ctx.now() });
-      } catch (error) {
-        await artifacts.remove(files.map((f) => f.object)).catch(() => undefined);
-        throw error;
+        cursor.idleMs = ctx.uploadIdleMs;
+        const files = await receiveFiles(cursor, artifacts, { name: header.name, uploadId, signal: call.signal });
+        try {
+          committed = await ctx.allocator.commit({ ...draft, files }, { createModel: header.createModel, at: ctx.now() });
+        } catch (error) {
+          await artifacts.remove(files.map((f) => f.object)).catch(() => undefined);
+          throw error;
+        }
+      } finally {
+        await lease.release();
       }
       const { model, version, createdModel } = committed;
       if (createdModel) await events.model('created', toRegisteredModel(createdModel), createdModel.uid);
@@ -123,7 +132,16 @@ export function versionHandlers(ctx: RegistryContext): VersionHandlers {
       yield { version: publicVersion(resolved) };
       for (const file of files) {
         yield { file: toModelFile(file) };
-        for await (const chunk of artifacts.download(file, chunkSize, call.signal)) yield { chunk };
+        try {
+          for await (const chunk of artifacts.download(file, chunkSize, call.signal)) yield { chunk };
+        } catch (error) {
+          if (!(error instanceof DataLossError)) throw error;
+          throw new DataLossError(
+            `file "${file.path}" of model "${version.name}" version ${version.version}: its stored bytes do not match the SHA-256 ` +
+              `recorded at upload (${file.sha256}); the artifact is damaged or was tampered with`,
+            { cause: error },
+          );
+        }
       }
     },
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@aimaas/runtime';
+import { DeadlineExceededError, InvalidArgumentError } from '@aimaas/runtime';
 import type { CreateModelVersionRequest, ModelVersionHeader } from '@aimaas/proto';
 import { ArtifactStore } from './artifact-store.js';
 import type { StoredFile } from './records.js';
@@ -13,6 +13,8 @@ export class RequestCursor<T> {
   #peeked: IteratorResult<T> | undefined;
   /** Messages taken so far (1-based number of the last one). */
   count = 0;
+  /** The longest wait for a message before DEADLINE_EXCEEDED. @default Infinity */
+  idleMs = Number.POSITIVE_INFINITY;
 
   constructor(requests: AsyncIterable<T>) {
     this.#iterator = requests[Symbol.asyncIterator]();
@@ -20,17 +22,33 @@ export class RequestCursor<T> {
 
   /** The next message without taking it; undefined at the end of the stream. */
   async peek(): Promise<T | undefined> {
-    this.#peeked ??= await this.#iterator.next();
+    this.#peeked ??= await this.#next();
     return this.#peeked.done ? undefined : this.#peeked.value;
   }
 
   /** Takes the next message; undefined at the end of the stream. */
   async take(): Promise<T | undefined> {
-    const next = this.#peeked ?? (await this.#iterator.next());
+    const next = this.#peeked ?? (await this.#next());
     this.#peeked = undefined;
     if (next.done) return undefined;
     this.count++;
     return next.value;
+  }
+
+  async #next(): Promise<IteratorResult<T>> {
+    if (!Number.isFinite(this.idleMs)) return this.#iterator.next();
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new DeadlineExceededError(`CreateModelVersion: no message for ${this.idleMs / 1000} s after message ${this.count}; the upload was ended and nothing was kept`)),
+        this.idleMs,
+      );
+    });
+    try {
+      return await Promise.race([this.#iterator.next(), idle]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

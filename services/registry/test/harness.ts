@@ -28,6 +28,8 @@ export interface Replica {
 export interface ReplicaOptions {
   /** The server's gRPC message size limit. @default 64 MiB */
   maxMessageBytes?: number;
+  /** See `RegistryServiceDeps.uploadIdleMs`. @default 5 minutes */
+  uploadIdleMs?: number;
 }
 
 /** Starts a nats-server for a suite. */
@@ -43,7 +45,7 @@ export function startNats(): Promise<TestNatsServer> {
 export async function startReplica(natsUrl: string, options: ReplicaOptions = {}): Promise<Replica> {
   const logger = createLogger('registry-test', process.env.LOG_LEVEL ?? 'silent');
   const nc = await connectNats(natsUrl, { name: 'registry-test' });
-  const registry = await openRegistry(nc, { logger });
+  const registry = await openRegistry(nc, { logger, ...(options.uploadIdleMs !== undefined && { uploadIdleMs: options.uploadIdleMs }) });
   const { kv, artifacts, index } = registry;
   const server = createGrpcServer({
     serviceName: 'registry',
