@@ -1,7 +1,7 @@
 import { jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry as NatsKvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AbortedError, AlreadyExistsError, InvalidArgumentError, NotFoundError } from '@aimaas/runtime';
+import { AbortedError, AlreadyExistsError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '@aimaas/runtime';
 import { assertFilter, assertKey, decodeJson, encodeJson } from './codecs.js';
 import { assertBucketName, compileKvOptions, type CompiledKvOptions, type KvStoreOptions } from './bucket-options.js';
 import { KvWatcher, type KvWatchOptions } from './kv-watch.js';
@@ -54,7 +54,7 @@ export class KvStore<T> {
   /** Write `key` only if it has no current value; else `AlreadyExistsError`. Returns the revision. */
   async create(key: string, value: T): Promise<number> {
     assertKey(key, this.bucket);
-    const data = encodeJson(value, this.#where(key));
+    const data = this.#encode(key, value);
     try {
       return await this.#kv.create(key, data);
     } catch (err) {
@@ -73,7 +73,7 @@ export class KvStore<T> {
   async update(key: string, value: T, expectedRevision: number): Promise<number> {
     assertKey(key, this.bucket);
     this.#assertRevision(expectedRevision);
-    const data = encodeJson(value, this.#where(key));
+    const data = this.#encode(key, value);
     try {
       return await this.#kv.update(key, data, expectedRevision);
     } catch (err) {
@@ -84,7 +84,7 @@ export class KvStore<T> {
   /** Write `key` whatever its current revision (last writer wins). Returns the revision. */
   async put(key: string, value: T): Promise<number> {
     assertKey(key, this.bucket);
-    const data = encodeJson(value, this.#where(key));
+    const data = this.#encode(key, value);
     return withDomainErrors(`put of ${this.#where(key)}`, () => this.#kv.put(key, data));
   }
 
@@ -165,7 +165,7 @@ export class KvStore<T> {
       const raw = await this.#raw(key);
       const current = raw?.operation === 'PUT' ? this.#entry(raw).value : undefined;
       const value = await fn(current);
-      const data = encodeJson(value, this.#where(key));
+      const data = this.#encode(key, value);
       try {
         // Revision 0 means "no message yet"; a tombstone's revision lets us write over it.
         const revision = await this.#kv.put(key, data, { previousSeq: raw?.revision ?? 0 });
@@ -231,6 +231,20 @@ export class KvStore<T> {
     if (!Number.isSafeInteger(revision) || revision < 1) {
       throw storeError(InvalidArgumentError, `expected revision for bucket "${this.bucket}" must be a positive integer, got ${revision}`);
     }
+  }
+
+  /** The value as JSON bytes, refused (RESOURCE_EXHAUSTED) when over the server's largest message. */
+  #encode(key: string, value: unknown): Uint8Array {
+    const data = encodeJson(value, this.#where(key));
+    const maxPayload = (this.#js as JetStreamClient & { nc?: { info?: { max_payload?: number } } }).nc?.info?.max_payload;
+    // Headers and the subject travel in the same message: keep 4 KiB for them.
+    if (maxPayload !== undefined && data.byteLength > maxPayload - 4096) {
+      const limit = maxPayload - 4096;
+      throw storeError(ResourceExhaustedError, `value of ${data.byteLength} bytes for ${this.#where(key)} is over the ${limit} bytes a message may carry`, {
+        publicMessage: `a record of ${data.byteLength} bytes is over the ${limit} bytes the store takes in one message`,
+      });
+    }
+    return data;
   }
 
   #where(key: string): string {

@@ -20,9 +20,10 @@ const PUBLIC_MESSAGES: Partial<Record<DomainErrorCode, string>> = {
 export function storeError<E extends DomainError>(
   Type: new (message: string, options?: DomainErrorOptions) => E,
   message: string,
-  options: { cause?: unknown } = {},
+  options: { cause?: unknown; publicMessage?: string } = {},
 ): E {
   const probe = new Type(message, options);
+  if (options.publicMessage !== undefined) return probe;
   const publicMessage = PUBLIC_MESSAGES[probe.code];
   return publicMessage === undefined ? probe : new Type(message, { ...options, publicMessage });
 }

@@ -9,12 +9,18 @@
  * without a quote take a fast path.
  */
 
+import { ResourceExhaustedError } from '@aimaas/runtime';
+
 /** Options of {@link CsvParser}. */
 export interface CsvParserOptions {
   /** One character. @default ',' */
   delimiter?: string;
   /** One character. @default '"' */
   quote?: string;
+  /** Most fields of a record; one more is RESOURCE_EXHAUSTED. @default Infinity */
+  maxFields?: number;
+  /** Longest field, in characters; a longer one is RESOURCE_EXHAUSTED. @default Infinity */
+  maxFieldChars?: number;
 }
 
 /** One parsed record; valid only during the handler call that receives it. */
@@ -87,11 +93,15 @@ export class CsvParser implements CsvRecord {
   private skipLf = false;
   private nextQuote = -1;
   private nextCr = -1;
+  private readonly maxFields: number;
+  private readonly maxFieldChars: number;
 
   constructor(
     options: CsvParserOptions,
     private readonly onRecord: CsvRecordHandler,
   ) {
+    this.maxFields = options.maxFields ?? Number.POSITIVE_INFINITY;
+    this.maxFieldChars = options.maxFieldChars ?? Number.POSITIVE_INFINITY;
     this.delimiter = (options.delimiter ?? ',').charCodeAt(0);
     this.quoteChar = options.quote ?? '"';
     this.quote = this.quoteChar.charCodeAt(0);
@@ -173,15 +183,17 @@ export class CsvParser implements CsvRecord {
     const delimiter = this.delimiter;
     let k = 0;
     let from = i;
+    this.line = line;
     for (let j = i; j < end; j++) {
       if (text.charCodeAt(j) === delimiter) {
+        if (j - from > this.maxFieldChars) this.fieldTooLong(k);
         this.range(k++, from, j);
         from = j + 1;
       }
     }
+    if (end - from > this.maxFieldChars) this.fieldTooLong(k);
     this.range(k++, from, end);
     this.count = k;
-    this.line = line;
     this.endLine = line;
     this.onRecord(this);
     this.count = 0;
@@ -213,6 +225,7 @@ export class CsvParser implements CsvRecord {
         return this.endField(text, j, c, false);
       }
       this.field0 += text.slice(i, j);
+      if (this.field0.length > this.maxFieldChars) this.fieldTooLong(this.count);
       return j === n ? n : this.endField(text, j, c, true);
     }
     if (this.state === State.Quoted) {
@@ -220,6 +233,7 @@ export class CsvParser implements CsvRecord {
       const piece = text.slice(i, j === -1 ? n : j);
       this.next += countLineFeeds(piece);
       this.field0 += piece;
+      if (this.field0.length > this.maxFieldChars) this.fieldTooLong(this.count, ' (an unclosed quote?)');
       if (j === -1) return n;
       this.state = State.QuoteInQuoted;
       return j + 1;
@@ -265,18 +279,25 @@ export class CsvParser implements CsvRecord {
   }
 
   private range(k: number, start: number, end: number): void {
-    if (k >= this.starts.length) this.grow();
+    if (k >= this.starts.length) this.grow(k);
     this.starts[k] = start;
     this.ends[k] = end;
   }
 
   private own(k: number, value: string): void {
-    if (k >= this.starts.length) this.grow();
+    if (k >= this.starts.length) this.grow(k);
     this.starts[k] = -1;
     this.owned[k] = value;
   }
 
-  private grow(): void {
+  private fieldTooLong(k: number, hint = ''): never {
+    throw new ResourceExhaustedError(`line ${this.line}: field ${k + 1} is longer than ${this.maxFieldChars} characters${hint}; the limit is AIMAAS_PREPROCESSING_MAX_CELL_CHARS`);
+  }
+
+  private grow(k: number): void {
+    if (k >= this.maxFields) {
+      throw new ResourceExhaustedError(`line ${this.line}: a record has more than ${this.maxFields} fields; the limit is AIMAAS_PREPROCESSING_MAX_COLUMNS`);
+    }
     const starts = new Int32Array(this.starts.length * 2);
     starts.set(this.starts);
     const ends = new Int32Array(this.ends.length * 2);

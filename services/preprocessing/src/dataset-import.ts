@@ -2,8 +2,8 @@
  * ImportDataset: the header, then the file streamed in chunks of any size. The bytes are hashed
  * (SHA-256) and decoded as they arrive, parsed record by record, typed, profiled and stored as
  * columnar shards while the upload goes on, so memory stays bounded by a few shards whatever
- * the file's size. The version is allocated only once the whole file has been read; on any
- * failure every shard already stored is removed again.
+ * the file's size. The version number is taken only when the version's record is written (a
+ * failed import takes none); on any failure every shard already stored is removed again.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { DatasetImported, type Dataset, type ImportDatasetRequest } from '@aimaas/proto';
@@ -84,13 +84,15 @@ async function parseAndStore(
     overrides: plan.overrides,
     markers: nullMarkers(plan.nullMarkers),
     shardRows: (columns) => shardRowsFor(options, columns),
+    maxColumns: options.limits.maxColumns,
+    maxCellChars: options.limits.maxCellChars,
     onShard: (shard) => {
       const encoded = encodeShard(shard.rows, shard.columns);
       profiler.push(shard, encoded, shard.full);
       uploads.add(encoded, shard.rows);
     },
   });
-  const reader = new RecordReader(plan, table);
+  const reader = new RecordReader(plan, table, options.limits);
   const decoder = new Utf8StreamDecoder();
   const hash = createHash('sha256');
   let bytes = 0;
@@ -114,22 +116,28 @@ async function parseAndStore(
   if (table.rows === 0) throw noDataRows(plan, table.skipped, table.examples);
   const shards = await uploads.finish();
   const schema = table.schema;
-  const version = await store.allocateVersion(plan.name, signal);
-  const dataset: Dataset = {
-    name: plan.name,
-    version,
-    createdAt: new Date(),
-    format: toProtoFormat(plan.format),
-    rows: table.rows,
-    bytes,
-    sha256: hash.digest('hex'),
-    columns: await profiler.result(schema),
-    skippedRows: table.skipped,
-    malformedExamples: table.examples.map(({ line, column, message }) => ({ line, column, message })),
-    description: plan.description,
-    tags: plan.tags,
-  };
-  await store.createDataset(dataset, schema, shards);
+  const columns = await profiler.result(schema);
+  const sha256 = hash.digest('hex');
+  const dataset = await store.commitDataset(
+    plan.name,
+    (version) => ({
+      name: plan.name,
+      version,
+      createdAt: new Date(),
+      format: toProtoFormat(plan.format),
+      rows: table.rows,
+      bytes,
+      sha256,
+      columns,
+      skippedRows: table.skipped,
+      malformedExamples: table.examples.map(({ line, column, message }) => ({ line, column, message })),
+      description: plan.description,
+      tags: plan.tags,
+    }),
+    schema,
+    shards,
+    signal,
+  );
   return dataset;
 }
 

@@ -10,7 +10,7 @@
  */
 import { Dataset, PreparedDataset } from '@aimaas/proto';
 import type { ColumnSchema } from '@aimaas/pipeline';
-import { NotFoundError } from '@aimaas/runtime';
+import { AlreadyExistsError, NotFoundError } from '@aimaas/runtime';
 import { encodeKey, ensureBuckets, type KvStore, type ObjectStore } from '@aimaas/storage';
 
 /** The KV bucket and object store of the preprocessing service. */
@@ -86,16 +86,29 @@ export class DatasetStore {
     readonly objects: ObjectStore,
   ) {}
 
-  /** The next version of `name` (1, 2, …): a revision-checked increment, unique across replicas. */
-  async allocateVersion(name: string, signal?: AbortSignal): Promise<number> {
-    const entry = await this.kv.mutate(`versions.${encodeKey(name)}`, (current) => ({ latest: ((current as { latest?: number } | undefined)?.latest ?? 0) + 1 }), { signal });
-    return (entry.value as { latest: number }).latest;
-  }
-
-  /** Records a dataset version (create-if-absent: a version is written once). */
-  async createDataset(dataset: Dataset, schema: ColumnSchema[], shards: StoredObject[]): Promise<void> {
-    const record: DatasetRecord = { dataset: Dataset.toJSON(dataset), schema, shards };
-    await this.kv.create(datasetKey(dataset.name, dataset.version), record);
+  /**
+   * Stores a new version of `name` and returns it: the number is taken by writing the version's
+   * record (create-if-absent, so two replicas never share one), one past both the high-water mark
+   * `versions.<name>` and the newest record; the mark moves only after. A record that cannot be
+   * written (too large for the store) therefore takes no number: no version is ever burned.
+   */
+  async commitDataset(name: string, build: (version: number) => Dataset, schema: ColumnSchema[], shards: StoredObject[], signal?: AbortSignal): Promise<Dataset> {
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      const mark = ((await this.kv.get(`versions.${encodeKey(name)}`))?.value as { latest?: number } | undefined)?.latest ?? 0;
+      const newest = (await this.kv.keys(`${datasetPrefix(name)}*`)).at(-1);
+      const version = Math.max(mark, newest === undefined ? 0 : Number(newest.slice(newest.lastIndexOf('.') + 1))) + 1;
+      const dataset = build(version);
+      const record: DatasetRecord = { dataset: Dataset.toJSON(dataset), schema, shards };
+      try {
+        await this.kv.create(datasetKey(name, version), record);
+      } catch (error) {
+        if (error instanceof AlreadyExistsError && attempt < 100) continue; // another replica took it: the next one
+        throw error;
+      }
+      await this.kv.mutate(`versions.${encodeKey(name)}`, (current) => ({ latest: Math.max((current as { latest?: number } | undefined)?.latest ?? 0, version) }));
+      return dataset;
+    }
   }
 
   /**

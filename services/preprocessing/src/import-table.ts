@@ -7,10 +7,11 @@
  * distinct value rather than one per row.
  */
 import { inferSchema, type ColumnSchema, type ColumnType } from '@aimaas/pipeline';
-import { InvalidArgumentError } from '@aimaas/runtime';
+import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 import { INVALID, csvNumber, csvString, fastDecimal, jsonNumber, jsonString, lastProblem, storageKind, type NullMarkers } from './cell-conversion.js';
 import { recordFields, type CsvRecord } from './csv-parser.js';
 import type { ShardColumn } from './shard-codec.js';
+import { checkColumnNameLength, quoteInput } from './validation.js';
 
 /** A row left out under policy SKIP (or the reason of the failure under FAIL). */
 export interface MalformedExample {
@@ -42,6 +43,10 @@ export interface ImportTableOptions {
   /** Rows per shard once the columns are known. */
   shardRows: (columns: number) => number;
   onShard: (shard: BuiltShard) => void;
+  /** Most columns; one more is RESOURCE_EXHAUSTED. @default Infinity */
+  maxColumns?: number;
+  /** Longest JSON string cell, in characters; a longer one makes its row malformed. @default Infinity */
+  maxCellChars?: number;
 }
 
 interface Column {
@@ -57,6 +62,8 @@ interface Column {
 }
 
 const MAX_EXAMPLES = 10;
+
+
 
 /** The columnar table of one import; see the file comment. */
 export class ImportTable {
@@ -78,6 +85,10 @@ export class ImportTable {
 
   /** Names the columns (CSV header); JSON columns are added as keys appear. */
   setColumns(names: readonly string[]): void {
+    const max = this.options.maxColumns ?? Number.POSITIVE_INFINITY;
+    if (names.length > max) {
+      throw new ResourceExhaustedError(`the header has ${names.length} columns; a dataset has at most ${max} (AIMAAS_PREPROCESSING_MAX_COLUMNS)`);
+    }
     for (const name of names) this.addName(name);
   }
 
@@ -99,6 +110,21 @@ export class ImportTable {
 
   /** Adds one JSON record. */
   addJson(record: Record<string, unknown>, line: number): void {
+    const maxColumns = this.options.maxColumns ?? Number.POSITIVE_INFINITY;
+    const maxCell = this.options.maxCellChars ?? Number.POSITIVE_INFINITY;
+    let columns = this.names.length;
+    for (const key in record) {
+      if (!Object.hasOwn(record, key)) continue;
+      const value = record[key];
+      if (typeof value === 'string' && value.length > maxCell) {
+        return this.malformed(line, key, `a value of ${value.length} characters; a cell has at most ${maxCell} (AIMAAS_PREPROCESSING_MAX_CELL_CHARS)`);
+      }
+      if (this.index.has(key)) continue;
+      checkColumnNameLength(key, `line ${line}`);
+      if (++columns > maxColumns) {
+        throw new ResourceExhaustedError(`line ${line}: key ${quoteInput(key)} would be column ${columns}; a dataset has at most ${maxColumns} (AIMAAS_PREPROCESSING_MAX_COLUMNS)`);
+      }
+    }
     const cells: unknown[] = new Array(this.names.length);
     for (const key in record) {
       if (!Object.hasOwn(record, key)) continue;

@@ -3,10 +3,18 @@
  * arrives in pieces cut anywhere; each record is parsed as soon as it is complete, so a large
  * array never has to be held whole. Records come out with the lines they span.
  */
-import { InvalidArgumentError } from '@aimaas/runtime';
+import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 
 /** Receives each record: the parsed value (undefined when it is not valid JSON), its lines, and what is wrong with it. */
 export type JsonRecordHandler = (value: Record<string, unknown> | undefined, line: number, endLine: number, problem: string | null) => void;
+
+/** What a JSON record may be: checked before it is parsed. */
+export interface JsonRecordLimits {
+  /** Longest record, in characters (RESOURCE_EXHAUSTED past it). @default Infinity */
+  maxRecordChars?: number;
+  /** Deepest nesting of arrays and objects (the record is malformed past it). @default Infinity */
+  maxDepth?: number;
+}
 
 /** A streaming parser of records: text in, records out. */
 export interface RecordParser {
@@ -23,8 +31,16 @@ export interface RecordParser {
 export class JsonLinesParser implements RecordParser {
   private pending = '';
   private line = 1;
+  private readonly maxChars: number;
+  private readonly maxDepth: number;
 
-  constructor(private readonly onRecord: JsonRecordHandler) {}
+  constructor(
+    private readonly onRecord: JsonRecordHandler,
+    limits: JsonRecordLimits = {},
+  ) {
+    this.maxChars = limits.maxRecordChars ?? Number.POSITIVE_INFINITY;
+    this.maxDepth = limits.maxDepth ?? Number.POSITIVE_INFINITY;
+  }
 
   get currentLine(): number {
     return this.line;
@@ -39,6 +55,7 @@ export class JsonLinesParser implements RecordParser {
       start = at + 1;
     }
     if (start < text.length) this.pending += text.slice(start);
+    if (this.pending.length > this.maxChars) throw recordTooLong(this.line, this.maxChars);
   }
 
   end(): void {
@@ -50,7 +67,8 @@ export class JsonLinesParser implements RecordParser {
     const line = this.line++;
     const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     if (text.trim().length === 0) return;
-    const { value, problem } = parseRecord(text);
+    if (text.length > this.maxChars) throw recordTooLong(line, this.maxChars);
+    const { value, problem } = parseRecord(text, this.maxDepth);
     this.onRecord(value, line, line, problem);
   }
 }
@@ -77,8 +95,17 @@ export class JsonArrayParser implements RecordParser {
   private inString = false;
   private escaped = false;
   private records = 0;
+  private maxSeenDepth = 0;
+  private readonly maxChars: number;
+  private readonly maxDepth: number;
 
-  constructor(private readonly onRecord: JsonRecordHandler) {}
+  constructor(
+    private readonly onRecord: JsonRecordHandler,
+    limits: JsonRecordLimits = {},
+  ) {
+    this.maxChars = limits.maxRecordChars ?? Number.POSITIVE_INFINITY;
+    this.maxDepth = limits.maxDepth ?? Number.POSITIVE_INFINITY;
+  }
 
   get currentLine(): number {
     return this.line;
@@ -149,12 +176,15 @@ export class JsonArrayParser implements RecordParser {
         continue;
       }
       if (c === 34) this.inString = true;
-      else if (c === 123 || c === 91) this.depth++;
+      else if (c === 123 || c === 91) {
+        if (++this.depth > this.maxSeenDepth) this.maxSeenDepth = this.depth;
+      }
       else if (c === 125 || c === 93) {
         if (this.depth === 0) break; // "]" ending the array after a bare value
         this.depth--;
         if (this.depth === 0) {
           this.element += text.slice(start, i + 1);
+          if (this.element.length > this.maxChars) throw recordTooLong(this.elementLine, this.maxChars);
           this.finishElement();
           return i + 1;
         }
@@ -163,12 +193,15 @@ export class JsonArrayParser implements RecordParser {
       i++;
     }
     this.element += text.slice(start, i);
+    if (this.element.length > this.maxChars) throw recordTooLong(this.elementLine, this.maxChars);
     if (i < n) this.finishElement();
     return i;
   }
 
   private finishElement(): void {
-    const { value, problem } = parseRecord(this.element);
+    const deep = this.maxSeenDepth > this.maxDepth;
+    this.maxSeenDepth = 0;
+    const { value, problem } = deep ? { value: undefined, problem: tooDeep(this.maxDepth) } : parseRecord(this.element);
     this.records++;
     this.element = '';
     this.state = ArrayState.AfterElement;
@@ -180,7 +213,34 @@ export class JsonArrayParser implements RecordParser {
   }
 }
 
-function parseRecord(text: string): { value: Record<string, unknown> | undefined; problem: string | null } {
+function recordTooLong(line: number, max: number): ResourceExhaustedError {
+  return new ResourceExhaustedError(`line ${line}: a record longer than ${max} characters; the limit is AIMAAS_PREPROCESSING_MAX_RECORD_CHARS`);
+}
+
+function tooDeep(max: number): string {
+  return `nested deeper than ${max} levels of arrays and objects (AIMAAS_PREPROCESSING_MAX_JSON_DEPTH)`;
+}
+
+/** The deepest nesting of `[` and `{` outside strings, stopping early once past `max`. */
+function nestingDepth(text: string, max: number): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++;
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > deepest && (deepest = depth) > max) return deepest;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return deepest;
+}
+
+function parseRecord(text: string, maxDepth = Number.POSITIVE_INFINITY): { value: Record<string, unknown> | undefined; problem: string | null } {
+  if (Number.isFinite(maxDepth) && nestingDepth(text, maxDepth) > maxDepth) return { value: undefined, problem: tooDeep(maxDepth) };
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -9,6 +9,7 @@ import { runServiceProcess } from '@aimaas/runtime';
 import { createEventPublisher, ensureStreams } from '@aimaas/events';
 import { connectNats } from '@aimaas/storage';
 import { openDatasetBuckets } from './dataset-store.js';
+import { importLimitsFromEnv } from './preprocessing-options.js';
 import { createPreprocessingService } from './preprocessing-service.js';
 
 await runServiceProcess({
@@ -19,6 +20,6 @@ await runServiceProcess({
     await ensureStreams(nc);
     const { kv, objects } = await openDatasetBuckets(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
-    server.add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger })).onShutdown(() => nc.drain());
+    server.add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger, options: importLimitsFromEnv() })).onShutdown(() => nc.drain());
   },
 });

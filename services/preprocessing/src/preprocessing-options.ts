@@ -5,6 +5,7 @@
  */
 
 import { availableParallelism } from 'node:os';
+import { positiveIntegerSetting } from '@aimaas/runtime';
 
 /** Options of `createPreprocessingService`. */
 export interface PreprocessingOptions {
@@ -60,7 +61,31 @@ export interface PreprocessingOptions {
    * @default 1000
    */
   maxPageSize?: number;
+  /** Most columns of a dataset (CSV fields, JSON keys): `AIMAAS_PREPROCESSING_MAX_COLUMNS`. @default 2048 */
+  maxColumns?: number;
+  /** Longest cell, in characters: `AIMAAS_PREPROCESSING_MAX_CELL_CHARS`. @default 65536 */
+  maxCellChars?: number;
+  /** Longest JSON record (line or array element), in characters: `AIMAAS_PREPROCESSING_MAX_RECORD_CHARS`. @default 4194304 */
+  maxRecordChars?: number;
+  /** Deepest nesting of arrays and objects in a JSON record: `AIMAAS_PREPROCESSING_MAX_JSON_DEPTH`. @default 32 */
+  maxJsonDepth?: number;
 }
+
+/** The limits of one import, checked while the file is read (see {@link PreprocessingOptions}). */
+export interface ImportLimits {
+  maxColumns: number;
+  maxCellChars: number;
+  maxRecordChars: number;
+  maxJsonDepth: number;
+}
+
+/** The defaults of {@link ImportLimits}, and the variables that override them. */
+export const IMPORT_LIMITS = {
+  maxColumns: { default: 2048, variable: 'AIMAAS_PREPROCESSING_MAX_COLUMNS' },
+  maxCellChars: { default: 65_536, variable: 'AIMAAS_PREPROCESSING_MAX_CELL_CHARS' },
+  maxRecordChars: { default: 4 * 1024 * 1024, variable: 'AIMAAS_PREPROCESSING_MAX_RECORD_CHARS' },
+  maxJsonDepth: { default: 32, variable: 'AIMAAS_PREPROCESSING_MAX_JSON_DEPTH' },
+} as const satisfies Record<keyof ImportLimits, { default: number; variable: string }>;
 
 /** {@link PreprocessingOptions} with defaults applied and checked. */
 export interface CompiledPreprocessingOptions {
@@ -73,6 +98,7 @@ export interface CompiledPreprocessingOptions {
   maxBatchBytes: number;
   maxPageSize: number;
   profileInWorker: boolean;
+  limits: ImportLimits;
 }
 
 /** Bytes of decoded values a dataset shard aims to stay under (8 bytes per cell). */
@@ -95,7 +121,20 @@ export function compilePreprocessingOptions(options: PreprocessingOptions = {}):
     maxBatchBytes: integer('maxBatchBytes', options.maxBatchBytes ?? 32 * 1024 * 1024, 4, 2 ** 31 - 1),
     maxPageSize: integer('maxPageSize', options.maxPageSize ?? 1000, 1, 100_000),
     profileInWorker: flag('profileInWorker', options.profileInWorker ?? availableParallelism() >= 4),
+    limits: {
+      maxColumns: integer('maxColumns', options.maxColumns ?? IMPORT_LIMITS.maxColumns.default, 1, 1 << 20),
+      maxCellChars: integer('maxCellChars', options.maxCellChars ?? IMPORT_LIMITS.maxCellChars.default, 1, 2 ** 29),
+      maxRecordChars: integer('maxRecordChars', options.maxRecordChars ?? IMPORT_LIMITS.maxRecordChars.default, 2, 2 ** 29),
+      maxJsonDepth: integer('maxJsonDepth', options.maxJsonDepth ?? IMPORT_LIMITS.maxJsonDepth.default, 1, 10_000),
+    },
   };
+}
+
+/** The import limits from the environment (`AIMAAS_PREPROCESSING_MAX_*`), for `main.ts`. */
+export function importLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ImportLimits> {
+  return Object.fromEntries(
+    Object.entries(IMPORT_LIMITS).map(([key, { default: fallback, variable }]) => [key, positiveIntegerSetting(variable, fallback, env)]),
+  ) as Partial<ImportLimits>;
 }
 
 /** Rows per dataset shard for a table of `columns` columns: `shardRows`, fewer for wide tables. */

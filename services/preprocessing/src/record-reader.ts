@@ -8,6 +8,7 @@ import { CsvParser, recordFields, type CsvRecord } from './csv-parser.js';
 import type { ImportTable } from './import-table.js';
 import { JsonArrayParser, JsonLinesParser, type RecordParser } from './json-parser.js';
 import type { DecodedText } from './utf8-stream.js';
+import type { ImportLimits } from './preprocessing-options.js';
 import { checkColumnNames, type ImportPlan } from './validation.js';
 
 const INVALID_UTF8 = 'invalid UTF-8; expected the file to be UTF-8 text';
@@ -24,9 +25,11 @@ export class RecordReader {
   constructor(
     private readonly plan: ImportPlan,
     private readonly table: ImportTable,
+    limits: ImportLimits,
   ) {
     if (plan.format === 'csv') {
-      this.parser = new CsvParser({ delimiter: plan.delimiter, quote: plan.quote }, (record) => this.csvRecord(record));
+      const csv = { delimiter: plan.delimiter, quote: plan.quote, maxFields: limits.maxColumns, maxFieldChars: limits.maxCellChars };
+      this.parser = new CsvParser(csv, (record) => this.csvRecord(record));
     } else {
       const onRecord = (value: Record<string, unknown> | undefined, line: number, endLine: number, problem: string | null): void => {
         this.sawContent = true;
@@ -34,7 +37,8 @@ export class RecordReader {
         if (this.isBad(line, endLine)) return this.table.malformed(line, '', INVALID_UTF8);
         this.table.addJson(value!, line);
       };
-      this.parser = plan.format === 'jsonl' ? new JsonLinesParser(onRecord) : new JsonArrayParser(onRecord);
+      const json = { maxRecordChars: limits.maxRecordChars, maxDepth: limits.maxJsonDepth };
+      this.parser = plan.format === 'jsonl' ? new JsonLinesParser(onRecord, json) : new JsonArrayParser(onRecord, json);
     }
   }
 

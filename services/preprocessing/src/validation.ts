@@ -109,10 +109,21 @@ export function checkColumnNames(names: readonly string[], field: string): void 
   const seen = new Map<string, number>();
   names.forEach((name, i) => {
     if (name === '') throw new InvalidArgumentError(`${field}[${i}] is empty; expected a column name`);
+    checkColumnNameLength(name, `${field}[${i}]`);
     const before = seen.get(name);
-    if (before !== undefined) throw new InvalidArgumentError(`${field}: column name ${JSON.stringify(name)} appears twice (columns ${before + 1} and ${i + 1}); expected distinct names`);
+    if (before !== undefined) throw new InvalidArgumentError(`${field}: column name ${quoteInput(name)} appears twice (columns ${before + 1} and ${i + 1}); expected distinct names`);
     seen.set(name, i);
   });
+}
+
+/** Longest column name, in characters. */
+export const MAX_COLUMN_NAME_CHARS = 256;
+
+/** INVALID_ARGUMENT for a column name longer than {@link MAX_COLUMN_NAME_CHARS}. */
+export function checkColumnNameLength(name: string, where: string): void {
+  if (name.length > MAX_COLUMN_NAME_CHARS) {
+    throw new InvalidArgumentError(`${where}: column name ${quoteInput(name)} is longer than ${MAX_COLUMN_NAME_CHARS} characters`);
+  }
 }
 
 /** How the rows of a prepared dataset are partitioned. */
