@@ -5,7 +5,7 @@ import { parseHostPort } from './config.js';
 import { createServerCredentials } from './credentials.js';
 import { UnavailableError } from './errors.js';
 import type { ServiceDefinitionLike, ServiceImplementation } from './handler-types.js';
-import { implement, serviceNameOf } from './implement.js';
+import { implement, serviceNameOf, tolerantDefinition } from './implement.js';
 import { compileServerOptions, type GrpcServerOptions } from './server-options.js';
 import { addReflection, HealthService } from './server-support.js';
 
@@ -103,7 +103,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         ...(metrics && { metrics }),
         shutdownSignal: abortCalls.signal,
       });
-      grpcServer.addService(definition as unknown as grpc.ServiceDefinition, implementation);
+      grpcServer.addService(tolerantDefinition(definition) as unknown as grpc.ServiceDefinition, implementation);
       services.push(name);
       health.setStatus(name, port !== undefined && !stopped ? 'SERVING' : 'NOT_SERVING');
       return server;

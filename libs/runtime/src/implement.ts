@@ -2,7 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { context } from '@opentelemetry/api';
 import { createLogger, parseGrpcPath, type GrpcMethodType, type GrpcServerMetrics, type Logger } from '@aimaas/telemetry';
 import { openCall, type CallPolicy, type CallScope, type CallStatus } from './call-scope.js';
-import { UnimplementedError } from './errors.js';
+import { InvalidArgumentError, UnimplementedError } from './errors.js';
 import type { CallContext, MethodDefinitionLike, ServiceDefinitionLike, ServiceImplementation } from './handler-types.js';
 import { pumpResponses, readRequests } from './stream-io.js';
 
@@ -63,6 +63,48 @@ export function implement<D extends ServiceDefinitionLike>(
   return implementation;
 }
 
+/** What a request deserializer gives instead of throwing: grpc-js would answer INTERNAL. */
+class UndecodableRequest {
+  constructor(readonly reason: string) {}
+}
+
+/**
+ * The definition with deserializers that never throw: bytes that are not the request message
+ * (random bytes, an int64 past 2^53 that ts-proto refuses) reach the call as a marker, which
+ * `implement` answers with INVALID_ARGUMENT naming the method and the reason, instead of the
+ * INTERNAL grpc-js sends for a deserializer that throws.
+ */
+export function tolerantDefinition<D extends ServiceDefinitionLike>(definition: D): D {
+  const out: Record<string, MethodDefinitionLike> = {};
+  for (const [key, method] of Object.entries(definition)) {
+    const decode = method.requestDeserialize;
+    out[key] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch (error) {
+          const reason = error instanceof Error ? error.message : String(error);
+          return new UndecodableRequest(reason.length > 200 ? `${reason.slice(0, 200)}…` : reason);
+        }
+      },
+    };
+  }
+  return out as D;
+}
+
+function undecodable(method: MethodDefinitionLike, request: UndecodableRequest): InvalidArgumentError {
+  return new InvalidArgumentError(`${method.path}: the request is not a valid message of this method (${request.reason})`);
+}
+
+/** The requests of a client stream, failing with INVALID_ARGUMENT at one that could not be decoded. */
+async function* decodedRequests(method: MethodDefinitionLike, requests: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+  for await (const request of requests) {
+    if (request instanceof UndecodableRequest) throw undecodable(method, request);
+    yield request;
+  }
+}
+
 /** The fully qualified service name of a definition, e.g. `aimaas.v1.RegistryService`. */
 export function serviceNameOf(definition: ServiceDefinitionLike): string {
   const first = Object.values(definition)[0];
@@ -102,7 +144,10 @@ function wrap(method: MethodDefinitionLike, handler: AnyHandler, policy: CallPol
     return (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
       const scope = openCall(call, type, policy);
       if (scope.refusal) return reply(scope, callback, scope.refusal);
-      const input = method.requestStream ? readRequests(call as grpc.ServerReadableStream<unknown, unknown>, scope.ctx.signal) : (call as grpc.ServerUnaryCall<unknown, unknown>).request;
+      const input = method.requestStream
+        ? decodedRequests(method, readRequests(call as grpc.ServerReadableStream<unknown, unknown>, scope.ctx.signal))
+        : (call as grpc.ServerUnaryCall<unknown, unknown>).request;
+      if (input instanceof UndecodableRequest) return reply(scope, callback, scope.statusOf(undecodable(method, input)));
       Promise.resolve()
         .then(() => run(scope, input))
         .then(
@@ -119,7 +164,10 @@ function wrap(method: MethodDefinitionLike, handler: AnyHandler, policy: CallPol
   return (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
     const scope = openCall(call, type, policy);
     if (scope.refusal) return fail(scope, call, scope.refusal);
-    const input = method.requestStream ? readRequests(call as grpc.ServerDuplexStream<unknown, unknown>, scope.ctx.signal) : (call as grpc.ServerWritableStream<unknown, unknown>).request;
+    const input = method.requestStream
+      ? decodedRequests(method, readRequests(call as grpc.ServerDuplexStream<unknown, unknown>, scope.ctx.signal))
+      : (call as grpc.ServerWritableStream<unknown, unknown>).request;
+    if (input instanceof UndecodableRequest) return fail(scope, call, scope.statusOf(undecodable(method, input)));
     context
       .with(scope.otelContext, async () => {
         const responses = handler(input, scope.ctx);

@@ -112,6 +112,20 @@ describe('memory budget', () => {
     expect(missing.code).toBe(grpc.status.NOT_FOUND);
   });
 
+  it('answers int64_contents past 2^53 with INVALID_ARGUMENT (it was INTERNAL), and random bytes too', async () => {
+    const big = await inferFailure({ inputs: [{ name: 'input', datatype: 'INT64', shape: [1, 1], contents: { int64_contents: ['9007199254740993'] } }] });
+    expect(big.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(big.details).toMatch(/^\/inference\.GRPCInferenceService\/ModelInfer: the request is not a valid message of this method \(.*MAX_SAFE_INTEGER.*\)$/);
+    // Bytes that are no protobuf at all, sent with a raw client.
+    const raw = new grpc.Client(mesh.inference.addr, grpc.credentials.createInsecure());
+    const garbage = await new Promise<grpc.ServiceError>((resolve) =>
+      raw.makeUnaryRequest('/inference.GRPCInferenceService/ModelInfer', (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), (e) => resolve(e!)),
+    );
+    raw.close();
+    expect(garbage.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect((await mesh.inference.oip.call('ModelReady', { name: 'iris' })).ready).toBe(true);
+  });
+
   it('answers a Deploy of a version whose stored bytes were tampered with DATA_LOSS, naming the file, not the store', async () => {
     const small = await makeModel(7);
     await registerModel(mesh.clients.registry, 'tampered', small);
