@@ -21,6 +21,8 @@ export interface CallPolicy {
   logger: Logger;
   metrics: GrpcServerMetrics | undefined;
   shutdownSignal: AbortSignal | undefined;
+  /** Calls are refused (RESOURCE_EXHAUSTED) while the process's RSS is over it; see `memoryBudgetMb`. */
+  memoryBudget?: { bytes: number; variable: string };
 }
 
 /** What every kind of server call offers (grpc-js does not export its ServerSurfaceCall). */
@@ -106,6 +108,13 @@ export function openCall(call: SurfaceCall, type: GrpcMethodType, policy: CallPo
     refusal = status(grpcStatus.UNAUTHENTICATED, `${path} requires metadata "authorization: Bearer <token>" with a valid token`);
   } else if (deadline && deadline.getTime() <= Date.now()) {
     refusal = status(grpcStatus.DEADLINE_EXCEEDED, `deadline ${deadline.toISOString()} had passed before ${path} started`);
+  } else if (policy.memoryBudget && process.memoryUsage.rss() > policy.memoryBudget.bytes) {
+    const { bytes, variable } = policy.memoryBudget;
+    const mib = (n: number): string => (n / 1024 / 1024).toFixed(0);
+    refusal = status(
+      grpcStatus.RESOURCE_EXHAUSTED,
+      `the service is using ${mib(process.memoryUsage.rss())} MiB, over its memory budget of ${mib(bytes)} MiB (${variable}); retry later`,
+    );
   }
 
   let finished = false;

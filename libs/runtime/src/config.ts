@@ -122,11 +122,25 @@ export interface RuntimeConfig {
    * (which must then be set); `none` leaves it open to whoever reaches the port. @default 'none'
    */
   metricsAuth: 'none' | 'token';
+  /**
+   * `AIMAAS_<SERVICE>_MEMORY_MB`: while the process's RSS is over it, calls are refused with
+   * RESOURCE_EXHAUSTED (health and reflection still answer). Inference's variable budgets the
+   * models it loads instead (see the inference README). @default MEMORY_BUDGET_DEFAULTS_MB
+   */
+  memoryBudgetMb?: number;
   /** `AIMAAS_MAX_MESSAGE_BYTES`: largest gRPC message received or sent. @default 67108864 (64 MiB) */
   maxMessageBytes: number;
   /** `AIMAAS_SHUTDOWN_GRACE_MS`: how long in-flight calls may finish on shutdown. @default 10000 */
   shutdownGraceMs: number;
 }
+
+/** The default memory budget of each service but inference, in MiB (`AIMAAS_<SERVICE>_MEMORY_MB`). */
+export const MEMORY_BUDGET_DEFAULTS_MB: Readonly<Partial<Record<ServiceName, number>>> = {
+  preprocessing: 4096,
+  training: 4096,
+  compression: 4096,
+  registry: 1024,
+};
 
 /** 64 MiB, the default gRPC message size limit. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
@@ -190,6 +204,8 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Runtim
     return value;
   });
   if (metricsAddr !== undefined) config.metricsAddr = metricsAddr;
+  const budget = MEMORY_BUDGET_DEFAULTS_MB[service];
+  if (budget !== undefined) config.memoryBudgetMb = positiveIntegerSetting(`AIMAAS_${service.toUpperCase()}_MEMORY_MB`, budget, env);
   if (config.metricsAuth === 'token' && authToken === undefined) {
     throw new ConfigError('AIMAAS_METRICS_AUTH', 'token', "AIMAAS_AUTH_TOKEN to be set too (or 'none')");
   }

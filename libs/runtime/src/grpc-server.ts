@@ -102,6 +102,9 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         logger,
         ...(metrics && { metrics }),
         shutdownSignal: abortCalls.signal,
+        ...(compiled.memoryBudgetMb !== undefined && {
+          memoryBudget: { bytes: compiled.memoryBudgetMb * 1024 * 1024, variable: `AIMAAS_${compiled.serviceName.toUpperCase()}_MEMORY_MB` },
+        }),
       });
       grpcServer.addService(tolerantDefinition(definition) as unknown as grpc.ServiceDefinition, implementation);
       services.push(name);

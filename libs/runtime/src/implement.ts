@@ -16,6 +16,8 @@ export interface ImplementOptions {
   metrics?: GrpcServerMetrics;
   /** Aborting it aborts every in-flight call's `ctx.signal` with its reason (the server's shutdown). */
   shutdownSignal?: AbortSignal;
+  /** Refuse calls (RESOURCE_EXHAUSTED) while the process RSS is over `bytes`. @default undefined (no budget) */
+  memoryBudget?: { bytes: number; variable: string };
 }
 
 type AnyHandler = (input: any, ctx: CallContext) => unknown;
@@ -50,6 +52,7 @@ export function implement<D extends ServiceDefinitionLike>(
     logger: options.logger ?? defaultLogger(),
     metrics: options.metrics,
     shutdownSignal: options.shutdownSignal,
+    ...(options.memoryBudget && { memoryBudget: options.memoryBudget }),
   };
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const [key, method] of Object.entries(definition)) {

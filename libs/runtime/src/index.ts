@@ -24,6 +24,7 @@ export {
   SERVICE_NAMES,
   DEFAULT_ADDRESSES,
   DEFAULT_MAX_MESSAGE_BYTES,
+  MEMORY_BUDGET_DEFAULTS_MB,
 } from './config.js';
 export type { RuntimeConfig, ServiceName, TlsConfig, TfBackend, Env, HostPort } from './config.js';
 

@@ -29,6 +29,11 @@ export interface GrpcServerOptions {
    * over HTTPS whenever `tls` is set. @default config.metricsAuth === 'token'
    */
   metricsAuth?: boolean;
+  /**
+   * Calls are refused with RESOURCE_EXHAUSTED while the process's RSS is over this many MiB.
+   * @default config.memoryBudgetMb (undefined: no budget)
+   */
+  memoryBudgetMb?: number;
   /** How long in-flight calls may finish on `shutdown()`. @default config.shutdownGraceMs ?? 10000 */
   shutdownGraceMs?: number;
   /** @default createLogger(serviceName, config?.logLevel) */
@@ -48,6 +53,7 @@ export interface CompiledServerOptions {
   listenAddr: string | undefined;
   metricsAddr: string | undefined;
   metricsAuth: boolean;
+  memoryBudgetMb: number | undefined;
   shutdownGraceMs: number;
   logger: Logger;
   metrics: MetricsRegistry | undefined;
@@ -94,6 +100,7 @@ export function compileServerOptions(options: GrpcServerOptions): CompiledServer
     listenAddr,
     metricsAddr,
     metricsAuth,
+    memoryBudgetMb: options.memoryBudgetMb ?? config?.memoryBudgetMb,
     shutdownGraceMs,
     logger: options.logger ?? createLogger(options.serviceName, config?.logLevel),
     metrics: options.metrics,

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       metricsAddr: '127.0.0.1:51054',
       metricsAuth: 'none',
+      memoryBudgetMb: 1024,
       maxMessageBytes: 64 * 1024 * 1024,
       shutdownGraceMs: 10_000,
     });

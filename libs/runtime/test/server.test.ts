@@ -148,6 +148,20 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('memory budget', () => {
+  it('refuses calls with RESOURCE_EXHAUSTED naming the variable while RSS is over AIMAAS_<SERVICE>_MEMORY_MB; health still answers', async () => {
+    harness = await startEcho({ echo }, { memoryBudgetMb: 1 });
+    await expect(callUnary(harness.client(), 'echo', { text: 'x' })).rejects.toMatchObject({
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      details: expect.stringMatching(/^the service is using \d+ MiB, over its memory budget of 1 MiB \(AIMAAS_ECHO_MEMORY_MB\); retry later$/),
+    });
+    const health = healthClient(`127.0.0.1:${harness.port}`);
+    const reply = await new Promise<{ status: string }>((resolve, reject) => health.Check({ service: '' }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
+    expect(reply.status).toBe('SERVING');
+    health.close();
+  });
+});
+
 describe('metrics', () => {
   it('serves grpc_server_handled_total and grpc_server_handling_seconds at /metrics', async () => {
     const registry = createMetricsRegistry('echo');

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreparedDataset, SubmitTrainingJobRequest } from '@aimaas/proto';
-import { InvalidArgumentError, positiveIntegerSetting, ResourceExhaustedError } from '@aimaas/runtime';
+import { InvalidArgumentError, MEMORY_BUDGET_DEFAULTS_MB, positiveIntegerSetting, ResourceExhaustedError } from '@aimaas/runtime';
 import { InvalidModelSpecError } from '@aimaas/ml';
 import { modelLayerCount, modelParameterBound } from './model-size.js';
 import { DEFAULT_BATCH_SIZE, snake } from './spec-mapping.js';
@@ -28,7 +28,14 @@ export const TRAINING_LIMITS = {
   maxEpochs: positiveIntegerSetting('AIMAAS_TRAINING_MAX_EPOCHS', 10_000),
   /** Longest `layers_json` topology. */
   maxLayersJsonChars: 1 << 20,
+  /** The process's memory budget in MiB (`AIMAAS_TRAINING_MEMORY_MB`, as the runtime reads it). */
+  memoryMb: positiveIntegerSetting('AIMAAS_TRAINING_MEMORY_MB', MEMORY_BUDGET_DEFAULTS_MB.training!),
 } as const;
+
+/** Bytes training holds per parameter: the weights, their gradients and Adam's two moments, float32. */
+const BYTES_PER_PARAMETER = 16;
+/** What the process needs besides the model (runtime, TF.js, the batches in flight). */
+const BASELINE_MB = 512;
 
 function exhausted(path: string, message: string): never {
   throw new ResourceExhaustedError(`${path}: ${message}`);
@@ -55,6 +62,14 @@ function checkModelSize(request: SubmitTrainingJobRequest, shape: DataShape): vo
   const parameters = modelParameterBound(model, shape);
   if (parameters > limits.maxParameters) {
     exhausted('model', `up to ${parameters} parameters; at most ${limits.maxParameters} (AIMAAS_TRAINING_MAX_PARAMETERS)`);
+  }
+  const neededMb = (parameters * BYTES_PER_PARAMETER) / 1024 / 1024;
+  if (neededMb + BASELINE_MB > limits.memoryMb) {
+    exhausted(
+      'model',
+      `up to ${parameters} parameters need an estimated ${neededMb.toFixed(0)} MiB to train (${BYTES_PER_PARAMETER} bytes each) plus ${BASELINE_MB} MiB; ` +
+        `the memory budget is ${limits.memoryMb} MiB (AIMAAS_TRAINING_MEMORY_MB)`,
+    );
   }
 }
 

@@ -1,9 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { SubmitTrainingJobRequest } from '@aimaas/proto';
 import { AimaasError } from '@aimaas/sdk';
 import { fixturePath } from '@aimaas/testing';
 import { startMesh, type Mesh } from './support/harness.js';
 import { irisJob } from './support/helpers.js';
+
+// Read when the limits load, before the imports above run: a budget a 36M-parameter MLP passes.
+vi.hoisted(() => {
+  process.env.AIMAAS_TRAINING_MEMORY_MB = '1024';
+});
 
 describe('SubmitTrainingJob validation', () => {
   let mesh: Mesh;
@@ -118,6 +123,7 @@ describe('SubmitTrainingJob validation', () => {
   const oversized: Array<[string, Partial<SubmitTrainingJobRequest>, RegExp]> = [
     ['a billion units (the 9.9 GB request)', mlp([1_000_000_000]), /^model\.mlp\.hidden_units\[0\]: at most 65536 \(AIMAAS_TRAINING_MAX_UNITS\), got 1000000000$/],
     ['too many parameters', mlp([60_000, 60_000]), /^model: up to \d+ parameters; at most 50000000 \(AIMAAS_TRAINING_MAX_PARAMETERS\)$/],
+    ['an MLP over the memory budget', mlp([6_000, 6_000]), /^model: up to \d+ parameters need an estimated \d+ MiB to train \(16 bytes each\) plus 512 MiB; the memory budget is 1024 MiB \(AIMAAS_TRAINING_MEMORY_MB\)$/],
     ['5,000 layers', mlp(Array.from({ length: 5_000 }, () => 4)), /^model: 5000 layers; at most 256 \(AIMAAS_TRAINING_MAX_LAYERS\)$/],
     ['2^31 − 1 epochs', { ...base, config: { ...config, epochs: 2_147_483_647 } }, /^config\.epochs: at most 10000 \(AIMAAS_TRAINING_MAX_EPOCHS\), got 2147483647$/],
     ['a 2 MiB layers_json', { ...base, model: { layersJson: ' '.repeat(2 << 20), inputShape: [] } }, /^model\.layers_json: at most 1048576 characters/],
