@@ -51,12 +51,17 @@ export const MAX_STATUS_DETAILS = 1_024;
 
 /**
  * A call's status. Details over {@link MAX_STATUS_DETAILS} characters are cut, with an ellipsis
- * and the full length, so no message can echo a huge input back (or stall the connection with it).
+ * and the full length, so no message can echo a huge input back (or stall the connection with it);
+ * a lone surrogate (an echoed `"\ud800"`, or a pair the cut split) becomes U+FFFD, since grpc-js
+ * URI-encodes the message and would throw, taking the process down.
  */
 export function status(code: grpcStatus, details: string): CallStatus {
   const cut = details.length > MAX_STATUS_DETAILS ? `${details.slice(0, MAX_STATUS_DETAILS - 40)}… (${details.length} characters)` : details;
-  return { code, details: cut, metadata: new Metadata() };
+  return { code, details: cut.replace(LONE_SURROGATE, '\uFFFD'), metadata: new Metadata() };
 }
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Opens the scope of one call: SERVER span under the caller's trace, abort signal, checks. */
 export function openCall(call: SurfaceCall, type: GrpcMethodType, policy: CallPolicy): CallScope {

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createMetricsRegistry } from '@aimaas/telemetry';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientOptions, createGrpcServer, UnavailableError } from '../src/index.js';
+import { clientOptions, createGrpcServer, InvalidArgumentError, UnavailableError } from '../src/index.js';
 import { callUnary, type EchoResponse } from './fixtures/echo-service.js';
 import { checkHealth, healthClient, listServices, nextMessage } from './fixtures/grpc-clients.js';
 import { startEcho, type EchoHarness } from './fixtures/harness.js';
@@ -145,6 +145,22 @@ describe('graceful shutdown', () => {
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(ran).toEqual(['telemetry']);
     expect(harness.lines().find((line) => line.msg.startsWith('shutdown hook still running'))).toMatchObject({ hook: 0, hooksMs: 100 });
+  });
+});
+
+describe('status messages', () => {
+  it('answers a message holding a lone surrogate (an echoed "\\ud800") with U+FFFD instead of crashing the process', async () => {
+    harness = await startEcho({
+      async echo(request) {
+        // What a handler echoing a decoded "\ud800" (protobufjs decodes CESU-8 bytes to it) says.
+        if (request.text === 'lone') throw new InvalidArgumentError('text "\ud800" is not allowed');
+        return { text: request.text, index: 0 };
+      },
+    });
+    const error = await callUnary(harness.client(), 'echo', { text: 'lone' }).catch((e: grpc.ServiceError) => e);
+    expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/^text ".+" is not allowed$/) });
+    // And the server is still there.
+    await expect(callUnary(harness.client(), 'echo', { text: 'again' })).resolves.toEqual({ text: 'again', index: 0 });
   });
 });
 

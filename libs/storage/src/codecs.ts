@@ -74,8 +74,19 @@ export function splitKey(key: string): string[] {
   return key.split('.').map(decodeKey);
 }
 
+/**
+ * Longest KV key: the subject of a request that carries it must stay well inside NATS's 4 KiB
+ * control line, or the server closes the whole connection ("maximum control line exceeded").
+ */
+export const MAX_KEY_LENGTH = 1024;
+
 /** Throws `InvalidArgumentError` unless `key` is a valid literal KV key. */
 export function assertKey(key: string, bucket: string): void {
+  if (key.length > MAX_KEY_LENGTH) {
+    throw storeError(InvalidArgumentError, `KV key of ${key.length} characters in bucket "${bucket}" is over ${MAX_KEY_LENGTH}: "${key.slice(0, 100)}…"`, {
+      publicMessage: `an id or name of ${key.length} characters is too long to store (the key limit is ${MAX_KEY_LENGTH})`,
+    });
+  }
   if (!VALID_KEY.test(key) || key.startsWith('.') || key.endsWith('.') || key.includes('..')) {
     throw storeError(InvalidArgumentError, 
       `KV key "${key}" in bucket "${bucket}" is invalid: expected dot-separated non-empty parts of ` +
@@ -86,6 +97,11 @@ export function assertKey(key: string, bucket: string): void {
 
 /** Throws `InvalidArgumentError` unless `filter` is a valid key filter (`*` a part, `>` the rest). */
 export function assertFilter(filter: string, bucket: string): void {
+  if (filter.length > MAX_KEY_LENGTH) {
+    throw storeError(InvalidArgumentError, `KV key filter of ${filter.length} characters in bucket "${bucket}" is over ${MAX_KEY_LENGTH}`, {
+      publicMessage: `an id or name of ${filter.length} characters is too long to look up (the key limit is ${MAX_KEY_LENGTH})`,
+    });
+  }
   const parts = filter.split('.');
   const wildcardsOk = parts.every(
     (part, i) => part === '*' || (part === '>' && i === parts.length - 1) || !/[*>]/.test(part),

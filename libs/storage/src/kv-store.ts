@@ -2,7 +2,7 @@ import { jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream'
 import { Kvm, type KV, type KvEntry as NatsKvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AbortedError, AlreadyExistsError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '@aimaas/runtime';
-import { assertFilter, assertKey, decodeJson, encodeJson } from './codecs.js';
+import { assertFilter, assertKey, decodeJson, encodeJson, MAX_KEY_LENGTH } from './codecs.js';
 import { assertBucketName, compileKvOptions, type CompiledKvOptions, type KvStoreOptions } from './bucket-options.js';
 import { KvWatcher, type KvWatchOptions } from './kv-watch.js';
 import { actualRevision, isWrongLastSequence, toDomainError, withDomainErrors } from './nats-connection.js';
@@ -121,6 +121,7 @@ export class KvStore<T> {
    * so `list('models.fmnist.')` reads only that model's keys.
    */
   async list(prefix = ''): Promise<KvEntry<T>[]> {
+    if (prefix.length > MAX_KEY_LENGTH) assertKey(prefix, this.bucket);
     if (prefix !== '' && (!/^[-/_=.a-zA-Z0-9]+$/.test(prefix) || prefix.startsWith('.') || prefix.includes('..'))) {
       throw storeError(InvalidArgumentError, 
         `KV prefix "${prefix}" in bucket "${this.bucket}" is invalid: expected plain key text of [-/_=.a-zA-Z0-9]`,

@@ -8,7 +8,7 @@ import {
   type CompiledObjectStoreOptions,
   type ObjectStoreOptions,
 } from './bucket-options.js';
-import { decodeJson } from './codecs.js';
+import { decodeJson, MAX_KEY_LENGTH } from './codecs.js';
 import { isWrongLastSequence, toDomainError, withDomainErrors } from './nats-connection.js';
 import { chunkSubject, metaSubject, toDigestField, toObjectInfo, type ObjectInfo, type ServerObjectMeta } from './object-meta.js';
 import { readChunks, writeChunks, type ObjectReader, type ObjectSource } from './object-chunks.js';
@@ -291,6 +291,12 @@ export class ObjectStore {
   #assertName(name: string): void {
     if (typeof name !== 'string' || name.length === 0) {
       throw storeError(InvalidArgumentError, `object name in bucket "${this.bucket}" must be a non-empty string`);
+    }
+    // Its base64 is part of a subject, which must stay inside NATS's 4 KiB control line.
+    if (Buffer.byteLength(name) > MAX_KEY_LENGTH) {
+      throw storeError(InvalidArgumentError, `object name of ${Buffer.byteLength(name)} bytes in bucket "${this.bucket}" is over ${MAX_KEY_LENGTH}`, {
+        publicMessage: `a name of ${Buffer.byteLength(name)} bytes is too long to store (the limit is ${MAX_KEY_LENGTH})`,
+      });
     }
   }
 }

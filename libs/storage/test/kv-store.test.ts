@@ -183,3 +183,22 @@ describe('KvStore keys and list', () => {
     expect(await big.keys('items.>')).toHaveLength(n);
   });
 });
+
+describe('bounded keys and values', () => {
+  it('refuses a key over 1024 characters before it reaches NATS, and the connection stays up', async () => {
+    const long = `models.${'x'.repeat(5_000)}`;
+    const error = await kv.get(long).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', publicMessage: 'an id or name of 5007 characters is too long to store (the key limit is 1024)' });
+    expect((error as Error).message).toContain('bucket "models"');
+    await expect(kv.put(long, { name: 'x', versions: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(nc.isClosed()).toBe(false);
+    await kv.put('models.ok', { name: 'ok', versions: 1 });
+    expect((await kv.get('models.ok'))?.value).toEqual({ name: 'ok', versions: 1 });
+  });
+
+  it('refuses a value over the server max_payload with RESOURCE_EXHAUSTED naming both sizes, not the bucket', async () => {
+    const error = await kv.put('models.huge', { name: 'x'.repeat(2 * 1024 * 1024), versions: 1 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
+    expect((error as { publicMessage: string }).publicMessage).toMatch(/^a record of \d+ bytes is over the 1044480 bytes the store takes in one message$/);
+  });
+});

@@ -49,7 +49,7 @@ export class ExperimentStore {
   }
 
   async get(id: string): Promise<ExperimentRecord | undefined> {
-    if (!/^[-_a-zA-Z0-9]+$/.test(id)) return undefined;
+    if (id.length > 128 || !/^[-_a-zA-Z0-9]+$/.test(id)) return undefined;
     return (await this.kv.get(ExperimentStore.key(id)))?.value as ExperimentRecord | undefined;
   }
 

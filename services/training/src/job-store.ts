@@ -50,6 +50,17 @@ export function jobIdFor(requestId: string): string {
   return requestId ? `tj-${createHash('sha256').update(requestId).digest('hex').slice(0, 32)}` : `tj-${randomUUID()}`;
 }
 
+/** An id this service could have made: 1 to 128 of `[-_a-zA-Z0-9]` (the KV key stays short). */
+function isJobId(id: string): boolean {
+  return id.length <= 128 && /^[-_a-zA-Z0-9]+$/.test(id);
+}
+
+/** NOT_FOUND for a job, quoting at most 100 characters of the id. */
+function jobNotFound(id: string): NotFoundError {
+  const quoted = id.length > 100 ? `${JSON.stringify(id.slice(0, 100))}… (${id.length} characters)` : JSON.stringify(id);
+  return new NotFoundError(`training job ${quoted} not found`);
+}
+
 /** True for a trial of a hyperparameter search (its final weights are kept for the search). */
 export function isSearchTrial(record: JobRecord): boolean {
   return record.parent?.startsWith('ts-') ?? false;
@@ -85,7 +96,7 @@ export class JobStore {
 
   /** The record of `id`, or undefined. */
   async get(id: string): Promise<StoredJob | undefined> {
-    if (!/^[-_a-zA-Z0-9]+$/.test(id)) return undefined;
+    if (!isJobId(id)) return undefined;
     const entry = await this.kv.get(JobStore.key(id));
     return entry && { record: decode(entry.value as EncodedRecord), revision: entry.revision };
   }
@@ -97,7 +108,7 @@ export class JobStore {
    */
   async require(id: string): Promise<StoredJob> {
     const stored = await this.get(id);
-    if (!stored) throw new NotFoundError(`training job "${id}" not found`);
+    if (!stored) throw jobNotFound(id);
     return stored;
   }
 
@@ -108,10 +119,11 @@ export class JobStore {
    * @throws NotFoundError when the job does not exist.
    */
   async mutate(id: string, fn: (record: JobRecord) => JobRecord, signal?: AbortSignal): Promise<JobRecord> {
+    if (!isJobId(id)) throw jobNotFound(id);
     const entry = await this.kv.mutate(
       JobStore.key(id),
       (current) => {
-        if (current === undefined) throw new NotFoundError(`training job "${id}" not found`);
+        if (current === undefined) throw jobNotFound(id);
         return encode(fn(decode(current as EncodedRecord)));
       },
       signal ? { signal } : {},
