@@ -5,7 +5,7 @@
  * bucket watches stop, models are freed, the registry client closes, NATS drains, telemetry flushes.
  */
 import { reflectionFiles, InferenceServiceService, GRPCInferenceServiceService } from '@aimaas/proto';
-import { runServiceProcess } from '@aimaas/runtime';
+import { positiveIntegerSetting, runServiceProcess } from '@aimaas/runtime';
 import { createClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
 import { openInference } from './open-inference.js';
@@ -14,7 +14,8 @@ await runServiceProcess({
   service: 'inference',
   protoFiles: reflectionFiles(['aimaas/v1/inference.proto', 'inference/grpc_predict_v2.proto']),
   async wire({ config, logger, server, metrics }) {
-    const memory = process.env.AIMAAS_INFERENCE_MEMORY_MB;
+    // The models' estimated memory (not the RSS gate of the other services): 4 GiB unless set.
+    const memory = positiveIntegerSetting('AIMAAS_INFERENCE_MEMORY_MB', 4096);
     const factor = process.env.AIMAAS_INFERENCE_MEMORY_FACTOR;
     const nc = await connectNats(config.natsUrl, { name: 'inference', logger });
     const clients = createClients({ addresses: { registry: config.addresses.registry }, actor: 'inference' });
@@ -22,7 +23,7 @@ await runServiceProcess({
       registry: clients.registry,
       logger,
       metricsRegistry: metrics,
-      ...(memory && { memoryLimitMb: Number(memory) }),
+      memoryLimitMb: memory,
       ...(factor && { memoryFactor: Number(factor) }),
     });
     server
