@@ -13,3 +13,7 @@ export type { ObjectReader, ObjectSource } from './object-chunks.js';
 export { ensureBuckets } from './ensure-buckets.js';
 export type { BucketSpec, EnsuredBuckets } from './ensure-buckets.js';
 export { toDomainError } from './nats-connection.js';
+export { WriterLease, listWriterLeases } from './writer-lease.js';
+export type { WriterLeaseRecord } from './writer-lease.js';
+export { sweepOrphans, startOrphanSweeper } from './orphan-sweep.js';
+export type { SweepResult, SweepTarget } from './orphan-sweep.js';

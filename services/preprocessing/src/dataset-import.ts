@@ -7,7 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { DatasetImported, type Dataset, type ImportDatasetRequest } from '@aimaas/proto';
-import { InvalidArgumentError } from '@aimaas/runtime';
+import { DeadlineExceededError, InvalidArgumentError } from '@aimaas/runtime';
 import type { EventPublisher } from '@aimaas/events';
 import type { Logger } from '@aimaas/telemetry';
 import { BlobUploader } from './blob-uploader.js';
@@ -45,9 +45,11 @@ export async function importDataset(requests: AsyncIterable<ImportDatasetRequest
   }
   const plan = compileImportHeader(first.value.header);
   const importId = randomUUID();
+  // Leased while it runs, so that a sweep takes its shards only if this process dies.
+  const lease = await deps.store.lease(importId, `datasets/${importId}/`, deps.options.importIdleMs, deps.logger);
   const uploads = new BlobUploader(deps.store, `datasets/${importId}`, deps.options.maxPendingUploads, signal);
   try {
-    const dataset = await readFile(parts, plan, uploads, deps, signal);
+    const dataset = await readFile(idleLimited(parts, deps.options.importIdleMs), plan, uploads, deps, signal);
     deps.logger.info({ dataset: `${dataset.name}@${dataset.version}`, rows: dataset.rows, bytes: dataset.bytes, skipped: dataset.skippedRows }, 'dataset imported');
     await publish(deps, dataset, importId);
     return dataset;
@@ -55,7 +57,29 @@ export async function importDataset(requests: AsyncIterable<ImportDatasetRequest
     const left = await uploads.discard();
     if (left.length > 0) deps.logger.warn({ objects: left }, 'could not remove every shard of a failed import');
     throw error;
+  } finally {
+    await lease.release();
   }
+}
+
+/** `parts`, ending with DEADLINE_EXCEEDED when the client sends nothing for `idleMs`. */
+function idleLimited(parts: AsyncIterator<ImportDatasetRequest>, idleMs: number): AsyncIterator<ImportDatasetRequest> {
+  return {
+    async next() {
+      let timer: NodeJS.Timeout | undefined;
+      const idle = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new DeadlineExceededError(`ImportDataset: no message for ${idleMs / 1000} s; the import was ended and nothing was kept`)),
+          idleMs,
+        );
+      });
+      try {
+        return await Promise.race([parts.next(), idle]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }
 
 async function readFile(parts: AsyncIterator<ImportDatasetRequest>, plan: ImportPlan, uploads: BlobUploader, deps: ImportDeps, signal: AbortSignal): Promise<Dataset> {

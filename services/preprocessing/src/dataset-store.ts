@@ -11,7 +11,8 @@
 import { Dataset, PreparedDataset } from '@aimaas/proto';
 import type { ColumnSchema } from '@aimaas/pipeline';
 import { AlreadyExistsError, NotFoundError } from '@aimaas/runtime';
-import { encodeKey, ensureBuckets, type KvStore, type ObjectStore } from '@aimaas/storage';
+import { encodeKey, ensureBuckets, WriterLease, type KvStore, type ObjectStore } from '@aimaas/storage';
+import type { Logger } from '@aimaas/telemetry';
 
 /** The KV bucket and object store of the preprocessing service. */
 export const DATASETS_BUCKET = 'aimaas_datasets';
@@ -79,12 +80,20 @@ export async function openDatasetBuckets(nc: Parameters<typeof ensureBuckets>[0]
 const datasetPrefix = (name: string): string => `datasets.${encodeKey(name)}.`;
 const datasetKey = (name: string, version: number): string => `${datasetPrefix(name)}${String(version).padStart(10, '0')}`;
 
+/** The key part of the leases of imports and prepares at work: `writers.<id>` (see `WriterLease`). */
+export const WRITER_LEASES = 'writers';
+
 /** Metadata and blob access of datasets and prepared datasets; see the file comment for the layout. */
 export class DatasetStore {
   constructor(
     readonly kv: KvStore<unknown>,
     readonly objects: ObjectStore,
   ) {}
+
+  /** Takes the writer lease of an import or prepare writing under `prefix` (renewed at a third of `idleMs`). */
+  lease(id: string, prefix: string, idleMs: number, logger: Logger): Promise<WriterLease> {
+    return WriterLease.take(this.kv, { leasePrefix: WRITER_LEASES, id, prefix }, { renewMs: Math.ceil(idleMs / 3), logger });
+  }
 
   /**
    * Stores a new version of `name` and returns it: the number is taken by writing the version's

@@ -1,15 +1,15 @@
 /**
  * The preprocessing process: configuration → NATS → buckets and event streams → service →
- * gRPC server (via `runServiceProcess`, which also serves health, reflection and metrics and
+ * gRPC server, and the sweeper of what dead imports and prepares left behind (via `runServiceProcess`, which also serves health, reflection and metrics and
  * shuts down in order on SIGTERM/SIGINT: NOT_SERVING, in-flight calls finish, NATS drains,
  * telemetry flushes).
  */
 import { PROTO_ROOT, PreprocessingServiceService } from '@aimaas/proto';
 import { runServiceProcess } from '@aimaas/runtime';
 import { createEventPublisher, ensureStreams } from '@aimaas/events';
-import { connectNats } from '@aimaas/storage';
-import { openDatasetBuckets } from './dataset-store.js';
-import { importLimitsFromEnv } from './preprocessing-options.js';
+import { connectNats, startOrphanSweeper } from '@aimaas/storage';
+import { openDatasetBuckets, WRITER_LEASES } from './dataset-store.js';
+import { preprocessingOptionsFromEnv } from './preprocessing-options.js';
 import { createPreprocessingService } from './preprocessing-service.js';
 
 await runServiceProcess({
@@ -20,6 +20,11 @@ await runServiceProcess({
     await ensureStreams(nc);
     const { kv, objects } = await openDatasetBuckets(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
-    server.add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger, options: importLimitsFromEnv() })).onShutdown(() => nc.drain());
+    const options = preprocessingOptionsFromEnv();
+    const stopSweeper = startOrphanSweeper({ kv, objects, leasePrefix: WRITER_LEASES }, { idleMs: 2 * options.importIdleMs!, logger });
+    server
+      .add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger, options }))
+      .onShutdown(stopSweeper)
+      .onShutdown(() => nc.drain());
   },
 });

@@ -64,6 +64,22 @@ export async function prepareDataset(request: PrepareDatasetRequest, deps: Prepa
   signal.throwIfAborted();
 
   const id = randomUUID();
+  const lease = await deps.store.lease(id, `prepared/${id}/`, deps.options.importIdleMs, deps.logger);
+  try {
+    return await writePrepared(request, deps, signal, { id, table, splits, plan, pipeline, partition, name, version });
+  } finally {
+    await lease.release();
+  }
+}
+
+/** Stores the tensors and the record of a prepared dataset; on failure removes what it wrote. */
+async function writePrepared(
+  request: PrepareDatasetRequest,
+  deps: PrepareDeps,
+  signal: AbortSignal,
+  work: { id: string; table: Table; splits: SplitRows[]; plan: PreparePlan; pipeline: FittedPipeline; partition: Partition; name: string; version: number },
+): Promise<PreparedDataset> {
+  const { id, table, splits, plan, pipeline, partition, name, version } = work;
   const written = await writeTensors(table, splits, plan, pipeline, id, deps, signal);
   let folds: StoredObject | undefined;
   try {

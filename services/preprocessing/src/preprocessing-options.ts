@@ -61,6 +61,12 @@ export interface PreprocessingOptions {
    * @default 1000
    */
   maxPageSize?: number;
+  /**
+   * How long an import may go without a message before it is ended (DEADLINE_EXCEEDED) and
+   * cleaned up; orphans of dead writers are swept after twice this (`AIMAAS_PREPROCESSING_IMPORT_IDLE_MS`).
+   * @default 300000 (5 minutes)
+   */
+  importIdleMs?: number;
   /** Most columns of a dataset (CSV fields, JSON keys): `AIMAAS_PREPROCESSING_MAX_COLUMNS`. @default 2048 */
   maxColumns?: number;
   /** Longest cell, in characters: `AIMAAS_PREPROCESSING_MAX_CELL_CHARS`. @default 65536 */
@@ -98,6 +104,7 @@ export interface CompiledPreprocessingOptions {
   maxBatchBytes: number;
   maxPageSize: number;
   profileInWorker: boolean;
+  importIdleMs: number;
   limits: ImportLimits;
 }
 
@@ -121,6 +128,7 @@ export function compilePreprocessingOptions(options: PreprocessingOptions = {}):
     maxBatchBytes: integer('maxBatchBytes', options.maxBatchBytes ?? 32 * 1024 * 1024, 4, 2 ** 31 - 1),
     maxPageSize: integer('maxPageSize', options.maxPageSize ?? 1000, 1, 100_000),
     profileInWorker: flag('profileInWorker', options.profileInWorker ?? availableParallelism() >= 4),
+    importIdleMs: integer('importIdleMs', options.importIdleMs ?? IMPORT_IDLE_MS, 1, 2 ** 31 - 1),
     limits: {
       maxColumns: integer('maxColumns', options.maxColumns ?? IMPORT_LIMITS.maxColumns.default, 1, 1 << 20),
       maxCellChars: integer('maxCellChars', options.maxCellChars ?? IMPORT_LIMITS.maxCellChars.default, 1, 2 ** 29),
@@ -130,11 +138,17 @@ export function compilePreprocessingOptions(options: PreprocessingOptions = {}):
   };
 }
 
-/** The import limits from the environment (`AIMAAS_PREPROCESSING_MAX_*`), for `main.ts`. */
-export function importLimitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ImportLimits> {
-  return Object.fromEntries(
-    Object.entries(IMPORT_LIMITS).map(([key, { default: fallback, variable }]) => [key, positiveIntegerSetting(variable, fallback, env)]),
-  ) as Partial<ImportLimits>;
+/** The default of {@link PreprocessingOptions.importIdleMs}. */
+export const IMPORT_IDLE_MS = 300_000;
+
+/** The limits and the import idle time from the environment (`AIMAAS_PREPROCESSING_*`), for `main.ts`. */
+export function preprocessingOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PreprocessingOptions {
+  return {
+    ...(Object.fromEntries(
+      Object.entries(IMPORT_LIMITS).map(([key, { default: fallback, variable }]) => [key, positiveIntegerSetting(variable, fallback, env)]),
+    ) as Partial<ImportLimits>),
+    importIdleMs: positiveIntegerSetting('AIMAAS_PREPROCESSING_IMPORT_IDLE_MS', IMPORT_IDLE_MS, env),
+  };
 }
 
 /** Rows per dataset shard for a table of `columns` columns: `shardRows`, fewer for wide tables. */

@@ -14,6 +14,7 @@ import { validateAlias, validateModelName, validateVersion } from './validation.
  * | `versions.<name>.<version>` | {@link StoredVersion}: metadata and files of one version |
  * | `aliashist.<name>.<seq>` | {@link AliasChangeRecord}: one alias move |
  * | `barriers.<replica>` | a marker the version index writes to know its watch caught up |
+ * | `uploads.<upload id>` | the lease of an upload in progress (`WriterLease`) |
  */
 export const KEYS = {
   model: (name: string) => joinKey('models', name),
@@ -23,6 +24,9 @@ export const KEYS = {
   aliasChangePrefix: (name: string) => `aliashist.${encodeKey(name)}.`,
   barrier: (replica: string) => joinKey('barriers', replica),
 } as const;
+
+/** The key part upload leases live under: `uploads.<upload id>` (see `WriterLease`). */
+export const UPLOAD_LEASES = 'uploads';
 
 /** What a key of the registry bucket holds, decoded from the key alone. */
 export type ParsedKey =

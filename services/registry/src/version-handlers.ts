@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { DataLossError, FailedPreconditionError, NotFoundError } from '@aimaas/runtime';
+import { WriterLease } from '@aimaas/storage';
 import { walkLineage } from './lineage.js';
 import { aliasesOf, toModelFile, toModelVersion, toRegisteredModel } from './records.js';
 import type { RegistryContext, RegistryServiceHandlers } from './registry-service.js';
-import { downloadChunkSize } from './artifact-store.js';
+import { ArtifactStore, downloadChunkSize } from './artifact-store.js';
 import { draftFromHeader } from './version-header.js';
-import { publicVersion, resolveRef, versionNotFound } from './model-store.js';
+import { publicVersion, resolveRef, UPLOAD_LEASES, versionNotFound } from './model-store.js';
 import { readHeader, receiveFiles, RequestCursor } from './version-upload.js';
 import { validateDescription, validateFormat, validateMetrics, validateModelName, validateTagEdits, validateVersion } from './validation.js';
 import { actorOf } from './alias-history.js';
-import { UploadLease } from './upload-lease.js';
 
 type VersionHandlers = Pick<
   RegistryServiceHandlers,
@@ -39,7 +39,11 @@ export function versionHandlers(ctx: RegistryContext): VersionHandlers {
       if (!header.createModel) await store.getModel(header.name);
       const uploadId = randomUUID();
       // Leased while it runs, so that a sweep takes its files only if this process dies.
-      const lease = await UploadLease.take(store.kv, uploadId, header.name, { renewMs: Math.ceil(ctx.uploadIdleMs / 3), logger: ctx.logger });
+      const lease = await WriterLease.take(
+        store.kv,
+        { leasePrefix: UPLOAD_LEASES, id: uploadId, prefix: ArtifactStore.objectName(header.name, uploadId, '') },
+        { renewMs: Math.ceil(ctx.uploadIdleMs / 3), logger: ctx.logger },
+      );
       let committed;
       try {
         cursor.idleMs = ctx.uploadIdleMs;
