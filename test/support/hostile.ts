@@ -6,17 +6,7 @@
  */
 import protobuf from 'protobufjs';
 
-/** A seeded PRNG (mulberry32): the same seed gives the same run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { createRandom as seededRandom } from '@aimaas/pipeline';
 
 /** Random bytes: empty, short, a protobuf-looking prefix, or up to 64 KiB of noise. */
 export function randomBytes(random: () => number): Buffer {

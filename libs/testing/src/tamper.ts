@@ -27,3 +27,8 @@ export async function tamperObjectChunk(nc: NatsConnection, bucket: string, obje
   await jsApi(nc, `$JS.API.STREAM.MSG.DELETE.${stream}`, { seq: last.message.seq });
   await nc.request(chunkSubject, data, { timeout: 5_000 });
 }
+
+/** The bytes a JetStream stream holds now (`$JS.API.STREAM.INFO`), e.g. `OBJ_aimaas_artifacts`. */
+export async function streamBytes(nc: NatsConnection, stream: string): Promise<number> {
+  return (await jsApi<{ state: { bytes: number } }>(nc, `$JS.API.STREAM.INFO.${stream}`, {})).state.bytes;
+}

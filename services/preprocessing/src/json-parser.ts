@@ -16,6 +16,20 @@ export interface JsonRecordLimits {
   maxDepth?: number;
 }
 
+/** What both JSON parsers share: the record handler and the limits. */
+abstract class JsonRecordParser {
+  protected readonly maxChars: number;
+  protected readonly maxDepth: number;
+
+  constructor(
+    protected readonly onRecord: JsonRecordHandler,
+    limits: JsonRecordLimits = {},
+  ) {
+    this.maxChars = limits.maxRecordChars ?? Number.POSITIVE_INFINITY;
+    this.maxDepth = limits.maxDepth ?? Number.POSITIVE_INFINITY;
+  }
+}
+
 /** A streaming parser of records: text in, records out. */
 export interface RecordParser {
   push(text: string): void;
@@ -28,19 +42,10 @@ export interface RecordParser {
  * JSON Lines: every non-blank line is one JSON object. A line that is not JSON, or not an
  * object, is a malformed record.
  */
-export class JsonLinesParser implements RecordParser {
+export class JsonLinesParser extends JsonRecordParser implements RecordParser {
   private pending = '';
   private line = 1;
-  private readonly maxChars: number;
-  private readonly maxDepth: number;
 
-  constructor(
-    private readonly onRecord: JsonRecordHandler,
-    limits: JsonRecordLimits = {},
-  ) {
-    this.maxChars = limits.maxRecordChars ?? Number.POSITIVE_INFINITY;
-    this.maxDepth = limits.maxDepth ?? Number.POSITIVE_INFINITY;
-  }
 
   get currentLine(): number {
     return this.line;
@@ -86,7 +91,7 @@ const enum ArrayState {
  * valid JSON object is a malformed record; a broken array (no `[`, a missing `,`, no closing
  * `]`) is INVALID_ARGUMENT at once, whatever the policy, because the records can no longer be told apart.
  */
-export class JsonArrayParser implements RecordParser {
+export class JsonArrayParser extends JsonRecordParser implements RecordParser {
   private state = ArrayState.BeforeArray;
   private line = 1;
   private element = '';
@@ -96,16 +101,7 @@ export class JsonArrayParser implements RecordParser {
   private escaped = false;
   private records = 0;
   private maxSeenDepth = 0;
-  private readonly maxChars: number;
-  private readonly maxDepth: number;
 
-  constructor(
-    private readonly onRecord: JsonRecordHandler,
-    limits: JsonRecordLimits = {},
-  ) {
-    this.maxChars = limits.maxRecordChars ?? Number.POSITIVE_INFINITY;
-    this.maxDepth = limits.maxDepth ?? Number.POSITIVE_INFINITY;
-  }
 
   get currentLine(): number {
     return this.line;

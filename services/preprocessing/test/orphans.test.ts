@@ -3,28 +3,19 @@
  * are swept by the next process once idle, back to the exact byte count of the object store; an
  * import that stalls is ended with DEADLINE_EXCEEDED and keeps nothing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataFormat, ImportDatasetRequest, ImportHeader, PreprocessingServiceClient } from '@aimaas/proto';
-import { connectNats } from '@aimaas/storage';
-import { freePort, repoRoot, startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
+import { ProcessSuite, waitFor } from '@aimaas/testing';
 import { startService } from './harness.js';
 
 const STREAM = 'OBJ_aimaas_datasets';
 
-let nats: TestNatsServer;
-let nc: Awaited<ReturnType<typeof connectNats>>;
-const children: ChildProcess[] = [];
+let suite: ProcessSuite;
 
 async function startProcess(env: Record<string, string> = {}): Promise<{ child: ChildProcess; client: PreprocessingServiceClient }> {
-  const addr = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, ['services/preprocessing/dist/main.js'], {
-    cwd: repoRoot(),
-    env: { ...process.env, NATS_URL: nats.url, AIMAAS_PREPROCESSING_ADDR: addr, AIMAAS_METRICS_ADDR: 'off', LOG_LEVEL: 'warn', ...env },
-    stdio: 'ignore',
-  });
-  children.push(child);
+  const { child, addr } = await suite.spawn('preprocessing', env);
   const client = new PreprocessingServiceClient(addr, credentials.createInsecure());
   await waitFor(() => new Promise<boolean>((resolve) => client.listDatasets({ name: '', pageSize: 0, pageToken: '' }, (error) => resolve(!error))), {
     timeoutMs: 30_000,
@@ -33,20 +24,12 @@ async function startProcess(env: Record<string, string> = {}): Promise<{ child: 
   return { child, client };
 }
 
-async function streamBytes(): Promise<number> {
-  const reply = await nc.request(`$JS.API.STREAM.INFO.${STREAM}`, '', { timeout: 5_000 });
-  return reply.json<{ state: { bytes: number } }>().state.bytes;
-}
+const streamBytes = (): Promise<number> => suite.streamBytes(STREAM);
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connectNats(nats.url, { name: 'orphans-test' });
+  suite = await ProcessSuite.start();
 });
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  await nc?.drain();
-  await nats?.stop();
-});
+afterAll(() => suite?.close());
 
 describe('an import whose process is killed half-way', () => {
   it('leaves zero orphan bytes once a preprocessing process sweeps', async () => {
@@ -84,7 +67,7 @@ describe('an import whose process is killed half-way', () => {
   }, 120_000);
 
   it('ends an import that stalls past AIMAAS_PREPROCESSING_IMPORT_IDLE_MS with DEADLINE_EXCEEDED', async () => {
-    const running = await startService(nats.url, { importIdleMs: 300 });
+    const running = await startService(suite.nats.url, { importIdleMs: 300 });
     try {
       const error = await new Promise<{ code?: number; details?: string }>((resolve) => {
         const call = running.client.importDataset((e) => resolve(e ?? {}));

@@ -1,27 +1,18 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClients, downloadModelArtifacts, uploadModelVersion } from '@aimaas/sdk';
-import { connectNats } from '@aimaas/storage';
 import { startReplica } from './harness.js';
 import { CreateModelVersionRequest, type ModelVersion } from '@aimaas/proto';
-import { freePort, repoRoot, startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
+import { ProcessSuite, waitFor } from '@aimaas/testing';
 
 const STREAM = 'OBJ_aimaas_artifacts';
 const MiB = 1024 * 1024;
 
-let nats: TestNatsServer;
-let nc: Awaited<ReturnType<typeof connectNats>>;
-const children: ChildProcess[] = [];
+let suite: ProcessSuite;
 
 /** The registry as its own process (dist/main.js), as `npm start` runs it. */
 async function startRegistryProcess(env: Record<string, string> = {}): Promise<{ child: ChildProcess; addr: string }> {
-  const addr = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, ['services/registry/dist/main.js'], {
-    cwd: repoRoot(),
-    env: { ...process.env, NATS_URL: nats.url, AIMAAS_REGISTRY_ADDR: addr, AIMAAS_METRICS_ADDR: 'off', LOG_LEVEL: 'warn', ...env },
-    stdio: 'ignore',
-  });
-  children.push(child);
+  const { child, addr } = await suite.spawn('registry', env);
   const clients = createClients({ addresses: { registry: addr }, tracing: false });
   try {
     await waitFor(() => clients.registry.listRegisteredModels({}).then(() => true, () => false), { timeoutMs: 30_000, message: 'the registry to answer' });
@@ -31,20 +22,12 @@ async function startRegistryProcess(env: Record<string, string> = {}): Promise<{
   return { child, addr };
 }
 
-async function streamBytes(): Promise<number> {
-  const reply = await nc.request(`$JS.API.STREAM.INFO.${STREAM}`, '', { timeout: 5_000 });
-  return reply.json<{ state: { bytes: number } }>().state.bytes;
-}
+const streamBytes = (): Promise<number> => suite.streamBytes(STREAM);
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  nc = await connectNats(nats.url, { name: 'orphans-test' });
+  suite = await ProcessSuite.start();
 });
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  await nc?.drain();
-  await nats?.stop();
-});
+afterAll(() => suite?.close());
 
 describe('an upload whose registry is killed half-way', () => {
   it('leaves zero orphan bytes once a registry sweeps: the chunks of the file in flight and the files already complete', async () => {
@@ -89,7 +72,7 @@ describe('an upload whose registry is killed half-way', () => {
   }, 90_000);
 
   it('ends an upload that stalls past AIMAAS_REGISTRY_UPLOAD_IDLE_MS with DEADLINE_EXCEEDED and keeps nothing', async () => {
-    const replica = await startReplica(nats.url, { uploadIdleMs: 300 });
+    const replica = await startReplica(suite.nats.url, { uploadIdleMs: 300 });
     try {
       const before = await streamBytes();
       const outcome = new Promise<{ code?: number; details?: string }>((resolve) => {

@@ -1,4 +1,5 @@
 import type { PreparedDataset, Tensor } from '@aimaas/proto';
+import { createRandom } from '@aimaas/pipeline';
 import { FailedPreconditionError } from '@aimaas/runtime';
 import type { PreprocessingClient } from '@aimaas/sdk';
 import type { TrainingPlan } from './spec-mapping.js';
@@ -174,7 +175,7 @@ function sliceBatch(batch: Batch, from: number, to: number, featureSize: number)
 
 /** Re-batches a stream after shuffling the rows within blocks, with a seeded PRNG. */
 async function* shuffleBlocks(source: AsyncIterable<Batch>, featureSize: number, batchSize: number, seed: number): AsyncGenerator<Batch> {
-  const random = mulberry32(seed);
+  const random = createRandom(seed);
   let block: Batch[] = [];
   let rows = 0;
   const flush = function* (): Generator<Batch> {
@@ -205,16 +206,4 @@ async function* shuffleBlocks(source: AsyncIterable<Batch>, featureSize: number,
     if (rows >= SHUFFLE_BLOCK_ROWS) yield* flush();
   }
   if (rows > 0) yield* flush();
-}
-
-/** A small seeded PRNG (mulberry32): uniform floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

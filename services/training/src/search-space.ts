@@ -1,6 +1,6 @@
 import { SubmitTrainingJobRequest, type SearchDimension } from '@aimaas/proto';
 import { InvalidArgumentError } from '@aimaas/runtime';
-import { mulberry32 } from './data-source.js';
+import { createRandom } from '@aimaas/pipeline';
 
 /** One point of a search: dimension path → value as JSON. */
 export type TrialValues = Record<string, string>;
@@ -60,7 +60,7 @@ export function trialPoints(dimensions: SearchDimension[], strategy: string, max
     }
     return points;
   }
-  const random = mulberry32(seed ^ 0x5ea4c4);
+  const random = createRandom(seed ^ 0x5ea4c4);
   return Array.from({ length: maxTrials || DEFAULT_RANDOM_TRIALS }, () => {
     const point: TrialValues = {};
     for (const d of parsed) {
