@@ -33,8 +33,15 @@ import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  DataFormat, ImportHeader, JobState, PrepareDatasetRequest, RegistryServiceService, ScaleMethod, SubmitCompressionJobRequest,
-  SubmitTrainingJobRequest, Task,
+  DataFormat,
+  ImportHeader,
+  JobState,
+  PrepareDatasetRequest,
+  RegistryServiceService,
+  ScaleMethod,
+  SubmitCompressionJobRequest,
+  SubmitTrainingJobRequest,
+  Task,
 } from '../libs/proto/dist/index.js';
 import { createGrpcServer } from '../libs/runtime/dist/index.js';
 import { initBackend } from '../libs/ml/dist/index.js';
@@ -67,7 +74,10 @@ const logger = createLogger('bench', 'silent');
 
 /** The training bench's two models, as the proto ModelSpec. */
 const SPECS = {
-  mlp: { name: 'MLP 784-256-128-10', proto: { mlp: { hiddenUnits: [256, 128], activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] } },
+  mlp: {
+    name: 'MLP 784-256-128-10',
+    proto: { mlp: { hiddenUnits: [256, 128], activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] },
+  },
   cnn: {
     name: 'CNN (TF tutorial)',
     proto: {
@@ -88,7 +98,13 @@ const STUDENT = { mlp: { hiddenUnits: [28], activation: 'relu', dropout: 0, batc
 /** The fine-tune settings of pruning and clustering (epochs come from the spec). */
 const tuneConfig = (learningRate) => ({ optimizer: { name: 'adam', learningRate }, batchSize: BATCH, seed: SEED });
 /** The distillation config, and the label-only student's training config: the same, constant LR. */
-const STUDENT_CONFIG = { optimizer: { name: 'adam', learningRate: 0.001 }, schedule: { kind: 'constant' }, batchSize: BATCH, epochs: DISTILL_EPOCHS, seed: SEED };
+const STUDENT_CONFIG = {
+  optimizer: { name: 'adam', learningRate: 0.001 },
+  schedule: { kind: 'constant' },
+  batchSize: BATCH,
+  epochs: DISTILL_EPOCHS,
+  seed: SEED,
+};
 const stepsPerEpoch = Math.ceil(TRAIN_ROWS / BATCH);
 /** Distillation temperature and soft-loss weight (T=2, α=0.5 beat T=4, α=0.7 by about half a point in side runs at 12k and 30k rows). */
 const DISTILL_T = 2;
@@ -107,11 +123,27 @@ function readIdx(name) {
 
 /** ImportDataset requests: the header, then the IDX images as CSV (px0..px783, label, split) in chunks. */
 async function* fashionMnistCsv(name) {
-  yield { header: ImportHeader.fromPartial({ name, format: DataFormat.DATA_FORMAT_CSV, description: 'Fashion-MNIST, canonical train/test split in column "split"' }) };
+  yield {
+    header: ImportHeader.fromPartial({
+      name,
+      format: DataFormat.DATA_FORMAT_CSV,
+      description: 'Fashion-MNIST, canonical train/test split in column "split"',
+    }),
+  };
   const cells = Array.from({ length: 256 }, (_, v) => String(v));
   const parts = [
-    { split: 'train', images: readIdx('train-images-idx3-ubyte.gz'), labels: readIdx('train-labels-idx1-ubyte.gz'), limit: TRAIN_ROWS },
-    { split: 'test', images: readIdx('t10k-images-idx3-ubyte.gz'), labels: readIdx('t10k-labels-idx1-ubyte.gz'), limit: TEST_ROWS },
+    {
+      split: 'train',
+      images: readIdx('train-images-idx3-ubyte.gz'),
+      labels: readIdx('train-labels-idx1-ubyte.gz'),
+      limit: TRAIN_ROWS,
+    },
+    {
+      split: 'test',
+      images: readIdx('t10k-images-idx3-ubyte.gz'),
+      labels: readIdx('t10k-labels-idx1-ubyte.gz'),
+      limit: TEST_ROWS,
+    },
   ];
   let text = `${PIXELS.join(',')},label,split\n`;
   const row = new Array(786);
@@ -146,8 +178,11 @@ async function importAndPrepare(clients) {
   );
   const seconds = (performance.now() - t0) / 1000;
   const rowsOf = (name) => Number(prepared.splits.find((s) => s.name === name)?.rows ?? 0);
-  if (rowsOf('train') !== TRAIN_ROWS || rowsOf('test') !== TEST_ROWS) throw new Error(`unexpected split sizes: ${JSON.stringify(prepared.splits)}`);
-  console.log(`import + prepare: ${dataset.rows} rows, train ${rowsOf('train')}, test ${rowsOf('test')} in ${fmt(seconds, 1)} s`);
+  if (rowsOf('train') !== TRAIN_ROWS || rowsOf('test') !== TEST_ROWS)
+    throw new Error(`unexpected split sizes: ${JSON.stringify(prepared.splits)}`);
+  console.log(
+    `import + prepare: ${dataset.rows} rows, train ${rowsOf('train')}, test ${rowsOf('test')} in ${fmt(seconds, 1)} s`,
+  );
   return { dataset, prepared, seconds };
 }
 
@@ -157,32 +192,53 @@ async function importAndPrepare(clients) {
 /** Trains `spec` through the training service; resolves the job's accuracy, version and wall time. */
 async function train(clients, preparedId, { modelName, spec, config }) {
   const t0 = performance.now();
-  const job = await clients.training.submitTrainingJob(SubmitTrainingJobRequest.fromPartial({ preparedDatasetId: preparedId, model: spec, config, modelName }));
+  const job = await clients.training.submitTrainingJob(
+    SubmitTrainingJobRequest.fromPartial({ preparedDatasetId: preparedId, model: spec, config, modelName }),
+  );
   for await (const update of clients.training.watchTrainingJob({ id: job.id })) {
-    if (update.message.endsWith('done')) console.log(`  ${modelName} epoch ${update.epoch}: ${JSON.stringify(update.metrics)} ${fmt(update.samplesPerSecond, 0)} samples/s`);
+    if (update.message.endsWith('done'))
+      console.log(
+        `  ${modelName} epoch ${update.epoch}: ${JSON.stringify(update.metrics)} ${fmt(update.samplesPerSecond, 0)} samples/s`,
+      );
   }
   const done = await clients.training.getTrainingJob({ id: job.id });
-  if (done.state !== JobState.JOB_STATE_SUCCEEDED) throw new Error(`training job ${job.id} ended ${JobState[done.state]}: ${done.error}`);
+  if (done.state !== JobState.JOB_STATE_SUCCEEDED)
+    throw new Error(`training job ${job.id} ended ${JobState[done.state]}: ${done.error}`);
   const wallSeconds = (performance.now() - t0) / 1000;
-  console.log(`  ${modelName}: test accuracy ${fmt(done.metrics.accuracy, 4)}, registered ${done.modelVersion.name}@${done.modelVersion.version} in ${fmt(wallSeconds, 0)} s`);
-  return { jobId: job.id, accuracy: done.metrics.accuracy, metrics: done.metrics, version: done.modelVersion, wallSeconds };
+  console.log(
+    `  ${modelName}: test accuracy ${fmt(done.metrics.accuracy, 4)}, registered ${done.modelVersion.name}@${done.modelVersion.version} in ${fmt(wallSeconds, 0)} s`,
+  );
+  return {
+    jobId: job.id,
+    accuracy: done.metrics.accuracy,
+    metrics: done.metrics,
+    version: done.modelVersion,
+    wallSeconds,
+  };
 }
 
 /** Submits a compression job, watches it to its end, and returns it with its wall time. */
 async function compress(clients, label, request) {
   const t0 = performance.now();
-  const submitted = await clients.compression.submitCompressionJob(SubmitCompressionJobRequest.fromPartial({ seed: SEED, ...request }));
+  const submitted = await clients.compression.submitCompressionJob(
+    SubmitCompressionJobRequest.fromPartial({ seed: SEED, ...request }),
+  );
   for await (const update of clients.compression.watchCompressionJob({ id: submitted.id })) {
     if (update.phase === 'fine-tuning' ? update.message.endsWith('done') : update.phase !== 'queued') {
-      console.log(`  ${label}: ${update.phase} ${update.message}${update.phase === 'fine-tuning' ? ` ${JSON.stringify(update.metrics)}` : ''}`);
+      console.log(
+        `  ${label}: ${update.phase} ${update.message}${update.phase === 'fine-tuning' ? ` ${JSON.stringify(update.metrics)}` : ''}`,
+      );
     }
   }
   const job = await clients.compression.getCompressionJob({ id: submitted.id });
   const wallSeconds = (performance.now() - t0) / 1000;
-  if (job.state !== JobState.JOB_STATE_SUCCEEDED) throw new Error(`compression job ${label} (${job.id}) ended ${JobState[job.state]}: ${job.error}`);
+  if (job.state !== JobState.JOB_STATE_SUCCEEDED)
+    throw new Error(`compression job ${label} (${job.id}) ended ${JobState[job.state]}: ${job.error}`);
   if (job.attempts > 1) console.log(`  ${label}: WARNING ran ${job.attempts} deliveries`);
   const workerSeconds = (job.finishedAt.getTime() - job.startedAt.getTime()) / 1000;
-  console.log(`  ${label}: registered ${job.modelVersion.name}@${job.modelVersion.version} in ${fmt(wallSeconds, 1)} s`);
+  console.log(
+    `  ${label}: registered ${job.modelVersion.name}@${job.modelVersion.version} in ${fmt(wallSeconds, 1)} s`,
+  );
   return { job, wallSeconds, workerSeconds };
 }
 
@@ -203,46 +259,86 @@ function figures(before, after, format) {
   const a = formatSize(after, format);
   return {
     format,
-    rawBefore: b.sizeBytes, rawAfter: a.sizeBytes, rawRatio: b.sizeBytes / a.sizeBytes,
-    gzipBefore: b.gzippedBytes, gzipAfter: a.gzippedBytes, gzipRatio: b.gzippedBytes / a.gzippedBytes,
-    accuracyBefore: accuracyOf(before), accuracyAfter: accuracyOf(after), dropPoints: drop(before, after),
-    b1Before: before.latencyMsBatch1, b1After: after.latencyMsBatch1, b1Ratio: after.latencyMsBatch1 / before.latencyMsBatch1,
-    b256Before: before.latencyMsBatch256, b256After: after.latencyMsBatch256, b256Ratio: after.latencyMsBatch256 / before.latencyMsBatch256,
-    parametersBefore: before.parameters, parametersAfter: after.parameters,
-    nonzeroBefore: before.nonzeroParameters, nonzeroAfter: after.nonzeroParameters,
+    rawBefore: b.sizeBytes,
+    rawAfter: a.sizeBytes,
+    rawRatio: b.sizeBytes / a.sizeBytes,
+    gzipBefore: b.gzippedBytes,
+    gzipAfter: a.gzippedBytes,
+    gzipRatio: b.gzippedBytes / a.gzippedBytes,
+    accuracyBefore: accuracyOf(before),
+    accuracyAfter: accuracyOf(after),
+    dropPoints: drop(before, after),
+    b1Before: before.latencyMsBatch1,
+    b1After: after.latencyMsBatch1,
+    b1Ratio: after.latencyMsBatch1 / before.latencyMsBatch1,
+    b256Before: before.latencyMsBatch256,
+    b256After: after.latencyMsBatch256,
+    b256Ratio: after.latencyMsBatch256 / before.latencyMsBatch256,
+    parametersBefore: before.parameters,
+    parametersAfter: after.parameters,
+    nonzeroBefore: before.nonzeroParameters,
+    nonzeroAfter: after.nonzeroParameters,
   };
 }
 
 /** The issue's targets, by method key; each takes the row's figures (and extra context). */
 const TARGETS = {
-  uint8: (f) => [check('raw ≥3.9× smaller', times(f.rawRatio), f.rawRatio >= 3.9), check('drop ≤0.3 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 0.3)],
-  float16: (f) => [check('raw ≥1.95× smaller', times(f.rawRatio), f.rawRatio >= 1.95), check('drop ≤0.05 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 0.05)],
+  uint8: (f) => [
+    check('raw ≥3.9× smaller', times(f.rawRatio), f.rawRatio >= 3.9),
+    check('drop ≤0.3 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 0.3),
+  ],
+  float16: (f) => [
+    check('raw ≥1.95× smaller', times(f.rawRatio), f.rawRatio >= 1.95),
+    check('drop ≤0.05 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 0.05),
+  ],
   int8: (f) => [
     check('onnx raw ≥3.5× smaller', times(f.rawRatio), f.rawRatio >= 3.5),
     check('drop ≤0.5 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 0.5),
     check('b256 ≤0.6× float32', times(f.b256Ratio), f.b256Ratio <= 0.6),
   ],
-  prune80: (f) => [check('drop ≤1 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 1), check('gzip ≥3× smaller', times(f.gzipRatio), f.gzipRatio >= 3)],
-  prune90: (f) => [check('drop ≤2 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 2)],
-  cluster16: (f) => [check('drop ≤1 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 1), check('gzip ≥4× smaller', times(f.gzipRatio), f.gzipRatio >= 4)],
-  distill: (f, { labelOnlyAccuracy }) => [
-    check('params ≤1/10 teacher', `1/${fmt(f.parametersBefore / f.parametersAfter, 1)}`, f.parametersAfter * 10 <= f.parametersBefore),
-    check('within 2 pt of teacher', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 2),
-    check('beats label-only student', `${fmt(f.accuracyAfter, 4)} vs ${fmt(labelOnlyAccuracy, 4)}`, f.accuracyAfter > labelOnlyAccuracy),
+  prune80: (f) => [
+    check('drop ≤1 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 1),
+    check('gzip ≥3× smaller', times(f.gzipRatio), f.gzipRatio >= 3),
   ],
-  chain: (f) => [check('gzip ≥10× smaller than source', times(f.gzipRatio), f.gzipRatio >= 10), check('drop ≤1.5 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 1.5)],
+  prune90: (f) => [check('drop ≤2 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 2)],
+  cluster16: (f) => [
+    check('drop ≤1 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 1),
+    check('gzip ≥4× smaller', times(f.gzipRatio), f.gzipRatio >= 4),
+  ],
+  distill: (f, { labelOnlyAccuracy }) => [
+    check(
+      'params ≤1/10 teacher',
+      `1/${fmt(f.parametersBefore / f.parametersAfter, 1)}`,
+      f.parametersAfter * 10 <= f.parametersBefore,
+    ),
+    check('within 2 pt of teacher', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 2),
+    check(
+      'beats label-only student',
+      `${fmt(f.accuracyAfter, 4)} vs ${fmt(labelOnlyAccuracy, 4)}`,
+      f.accuracyAfter > labelOnlyAccuracy,
+    ),
+  ],
+  chain: (f) => [
+    check('gzip ≥10× smaller than source', times(f.gzipRatio), f.gzipRatio >= 10),
+    check('drop ≤1.5 pt', `${fmt(f.dropPoints, 2)} pt`, f.dropPoints <= 1.5),
+  ],
 };
 
 // ---------------------------------------------------------------------------------------------
 // The run.
 
 const backend = await initBackend();
-console.log(`Fashion-MNIST from ${dataDir}: ${TRAIN_ROWS} train, ${TEST_ROWS} test rows; TF.js backend here ${backend.backend}`);
+console.log(
+  `Fashion-MNIST from ${dataDir}: ${TRAIN_ROWS} train, ${TEST_ROWS} test rows; TF.js backend here ${backend.backend}`,
+);
 const benchStart = performance.now();
 const nats = await startNatsServer();
 const registryNc = await connectNats(nats.url, { name: 'bench-registry' });
 const registry = await openRegistry(registryNc, { logger });
-const registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off' }).add(RegistryServiceService, registry.handlers);
+const registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off' }).add(
+  RegistryServiceService,
+  registry.handlers,
+);
 const registryAddress = `127.0.0.1:${await registryServer.listen('127.0.0.1:0')}`;
 const addresses = {
   preprocessing: `127.0.0.1:${await freePort()}`,
@@ -251,9 +347,13 @@ const addresses = {
   registry: registryAddress,
 };
 const env = {
-  NATS_URL: nats.url, LOG_LEVEL: 'info', AIMAAS_TF_BACKEND: backend.backend,
-  AIMAAS_REGISTRY_ADDR: addresses.registry, AIMAAS_PREPROCESSING_ADDR: addresses.preprocessing,
-  AIMAAS_TRAINING_ADDR: addresses.training, AIMAAS_COMPRESSION_ADDR: addresses.compression,
+  NATS_URL: nats.url,
+  LOG_LEVEL: 'info',
+  AIMAAS_TF_BACKEND: backend.backend,
+  AIMAAS_REGISTRY_ADDR: addresses.registry,
+  AIMAAS_PREPROCESSING_ADDR: addresses.preprocessing,
+  AIMAAS_TRAINING_ADDR: addresses.training,
+  AIMAAS_COMPRESSION_ADDR: addresses.compression,
 };
 const started = [];
 let clients;
@@ -264,7 +364,12 @@ const rows = [];
 let labelOnly;
 try {
   for (const name of ['preprocessing', 'training', 'compression']) {
-    started.push(await startProcess(`services/${name}/dist/main.js`, { env, ready: (out) => out.includes(`"msg":"${name} serving"`) }));
+    started.push(
+      await startProcess(`services/${name}/dist/main.js`, {
+        env,
+        ready: (out) => out.includes(`"msg":"${name} serving"`),
+      }),
+    );
   }
   clients = createClients({ addresses, tls: false, tracing: false });
   data = await importAndPrepare(clients);
@@ -275,7 +380,13 @@ try {
     sources[kind] = await train(clients, preparedDatasetId, {
       modelName: `fashion-mnist-${kind}`,
       spec: SPECS[kind].proto,
-      config: { optimizer: { name: 'adam', learningRate: 0.001 }, schedule: { kind: 'cosine', minLearningRate: MIN_LR }, batchSize: BATCH, epochs: EPOCHS[kind], seed: SEED },
+      config: {
+        optimizer: { name: 'adam', learningRate: 0.001 },
+        schedule: { kind: 'cosine', minLearningRate: MIN_LR },
+        batchSize: BATCH,
+        epochs: EPOCHS[kind],
+        seed: SEED,
+      },
     });
   }
 
@@ -298,8 +409,18 @@ try {
     const registered = await clients.registry.getModelVersion({ ref: run.job.modelVersion });
     const tags = Object.fromEntries(Object.entries(registered.tags).filter(([k]) => k.startsWith('compression.')));
     const entry = {
-      kind, method, key, source, version: run.job.modelVersion, jobId: run.job.id, attempts: run.job.attempts, tags,
-      wallSeconds: run.wallSeconds, workerSeconds: run.workerSeconds, report: run.job.report, figures: figures(before, after, format),
+      kind,
+      method,
+      key,
+      source,
+      version: run.job.modelVersion,
+      jobId: run.job.id,
+      attempts: run.job.attempts,
+      tags,
+      wallSeconds: run.wallSeconds,
+      workerSeconds: run.workerSeconds,
+      report: run.job.report,
+      figures: figures(before, after, format),
     };
     rows.push(entry);
     return entry;
@@ -307,50 +428,136 @@ try {
 
   for (const kind of MODELS) {
     const name = (suffix) => `fashion-mnist-${kind}-${suffix}`;
-    await row(kind, 'quantize uint8', 'uint8', { quantize: { dtype: 'uint8' }, modelName: name('uint8') }, 'tfjs-layers');
-    await row(kind, 'quantize float16', 'float16', { quantize: { dtype: 'float16' }, modelName: name('float16') }, 'tfjs-layers');
+    await row(
+      kind,
+      'quantize uint8',
+      'uint8',
+      { quantize: { dtype: 'uint8' }, modelName: name('uint8') },
+      'tfjs-layers',
+    );
+    await row(
+      kind,
+      'quantize float16',
+      'float16',
+      { quantize: { dtype: 'float16' }, modelName: name('float16') },
+      'tfjs-layers',
+    );
     // int8: static activations (the service's default, calibrated on training rows) per tensor and per channel, and dynamic.
-    for (const [activations, perChannel] of [['static', false], ['static', true], ['dynamic', false]]) {
+    for (const [activations, perChannel] of [
+      ['static', false],
+      ['static', true],
+      ['dynamic', false],
+    ]) {
       const form = `${activations}, per ${perChannel ? 'channel' : 'tensor'}`;
-      await row(kind, `quantize int8 (ONNX, ${form})`, 'int8', { quantize: { dtype: 'int8', perChannel, activations }, modelName: name(`int8-${activations}${perChannel ? '-per-channel' : ''}`) }, 'onnx');
+      await row(
+        kind,
+        `quantize int8 (ONNX, ${form})`,
+        'int8',
+        {
+          quantize: { dtype: 'int8', perChannel, activations },
+          modelName: name(`int8-${activations}${perChannel ? '-per-channel' : ''}`),
+        },
+        'onnx',
+      );
     }
   }
   if (MODELS.includes('mlp')) {
     // Gradual pruning over every fine-tune epoch but the last, which recovers at the final sparsity.
     // Both scopes: "global" (the default: all kernels' weights ranked together) and "layer" (every kernel at the target, the 128×10 output kernel too).
     const prune = (sparsity, scope) => ({
-      targetSparsity: sparsity, fineTuneEpochs: PRUNE_EPOCHS, pruningSteps: Math.max(0, PRUNE_EPOCHS - 1) * stepsPerEpoch, scope, config: tuneConfig(5e-4),
+      targetSparsity: sparsity,
+      fineTuneEpochs: PRUNE_EPOCHS,
+      pruningSteps: Math.max(0, PRUNE_EPOCHS - 1) * stepsPerEpoch,
+      scope,
+      config: tuneConfig(5e-4),
     });
     let pruned80;
     for (const scope of ['layer', 'global']) {
       for (const sparsity of [0.8, 0.9]) {
         const percent = Math.round(sparsity * 100);
-        const entry = await row('mlp', `prune ${percent}% (${scope}), ${PRUNE_EPOCHS} ep`, `prune${percent}`, { prune: prune(sparsity, scope), modelName: `fashion-mnist-mlp-prune${percent}-${scope}` }, 'tfjs-layers');
+        const entry = await row(
+          'mlp',
+          `prune ${percent}% (${scope}), ${PRUNE_EPOCHS} ep`,
+          `prune${percent}`,
+          { prune: prune(sparsity, scope), modelName: `fashion-mnist-mlp-prune${percent}-${scope}` },
+          'tfjs-layers',
+        );
         if (sparsity === 0.8 && scope === 'global' && entry) (pruned80 = entry).chainStart = true;
       }
     }
     const cluster = { clusters: 16, fineTuneEpochs: CLUSTER_EPOCHS, init: 'kmeans++', config: tuneConfig(1e-4) };
-    await row('mlp', `cluster 16, ${CLUSTER_EPOCHS} ep`, 'cluster16', { cluster, modelName: 'fashion-mnist-mlp-cluster16' }, 'tfjs-layers');
+    await row(
+      'mlp',
+      `cluster 16, ${CLUSTER_EPOCHS} ep`,
+      'cluster16',
+      { cluster, modelName: 'fashion-mnist-mlp-cluster16' },
+      'tfjs-layers',
+    );
 
     console.log(`train the label-only student: ${DISTILL_EPOCHS} epochs, the distillation config`);
-    labelOnly = await train(clients, preparedDatasetId, { modelName: 'fashion-mnist-student-labels', spec: STUDENT, config: STUDENT_CONFIG });
-    await row('mlp', `distill → 784-28-10, ${DISTILL_EPOCHS} ep`, 'distill', {
-      distill: { student: STUDENT, temperature: DISTILL_T, alpha: DISTILL_ALPHA, config: STUDENT_CONFIG }, modelName: 'fashion-mnist-student-distilled',
-    }, 'tfjs-layers');
+    labelOnly = await train(clients, preparedDatasetId, {
+      modelName: 'fashion-mnist-student-labels',
+      spec: STUDENT,
+      config: STUDENT_CONFIG,
+    });
+    await row(
+      'mlp',
+      `distill → 784-28-10, ${DISTILL_EPOCHS} ep`,
+      'distill',
+      {
+        distill: { student: STUDENT, temperature: DISTILL_T, alpha: DISTILL_ALPHA, config: STUDENT_CONFIG },
+        modelName: 'fashion-mnist-student-distilled',
+      },
+      'tfjs-layers',
+    );
     // The same student through the same fine-tune loop on the labels alone (α = 0): distillation's own effect.
-    await row('mlp', `distill α=0 (labels only) → 784-28-10, ${DISTILL_EPOCHS} ep`, 'distill-labels', {
-      distill: { student: STUDENT, temperature: DISTILL_T, alpha: 0, config: STUDENT_CONFIG }, modelName: 'fashion-mnist-student-labels-compression-loop',
-    }, 'tfjs-layers');
+    await row(
+      'mlp',
+      `distill α=0 (labels only) → 784-28-10, ${DISTILL_EPOCHS} ep`,
+      'distill-labels',
+      {
+        distill: { student: STUDENT, temperature: DISTILL_T, alpha: 0, config: STUDENT_CONFIG },
+        modelName: 'fashion-mnist-student-labels-compression-loop',
+      },
+      'tfjs-layers',
+    );
 
     // The chain: prune 80% (the global-scope job above) → cluster 16 → quantize uint8.
-    const clustered = pruned80 && (await row('mlp', 'chain 2: cluster 16 of prune 80% (global)', 'chain-cluster', { source: pruned80.version, cluster, modelName: 'fashion-mnist-mlp-chain' }, 'tfjs-layers'));
-    if (clustered) await row('mlp', 'chain 3: uint8 of chain 2', 'chain-uint8', { source: clustered.version, quantize: { dtype: 'uint8' }, modelName: 'fashion-mnist-mlp-chain' }, 'tfjs-layers');
+    const clustered =
+      pruned80 &&
+      (await row(
+        'mlp',
+        'chain 2: cluster 16 of prune 80% (global)',
+        'chain-cluster',
+        { source: pruned80.version, cluster, modelName: 'fashion-mnist-mlp-chain' },
+        'tfjs-layers',
+      ));
+    if (clustered)
+      await row(
+        'mlp',
+        'chain 3: uint8 of chain 2',
+        'chain-uint8',
+        { source: clustered.version, quantize: { dtype: 'uint8' }, modelName: 'fashion-mnist-mlp-chain' },
+        'tfjs-layers',
+      );
   }
   if (MODELS.includes('cnn') && CNN_PRUNE_EPOCHS > 0) {
-    await row('cnn', `prune 80% (layer), ${CNN_PRUNE_EPOCHS} ep`, 'prune80', {
-      prune: { targetSparsity: 0.8, fineTuneEpochs: CNN_PRUNE_EPOCHS, pruningSteps: Math.max(0, CNN_PRUNE_EPOCHS - 1) * stepsPerEpoch, scope: 'layer', config: tuneConfig(5e-4) },
-      modelName: 'fashion-mnist-cnn-prune80',
-    }, 'tfjs-layers');
+    await row(
+      'cnn',
+      `prune 80% (layer), ${CNN_PRUNE_EPOCHS} ep`,
+      'prune80',
+      {
+        prune: {
+          targetSparsity: 0.8,
+          fineTuneEpochs: CNN_PRUNE_EPOCHS,
+          pruningSteps: Math.max(0, CNN_PRUNE_EPOCHS - 1) * stepsPerEpoch,
+          scope: 'layer',
+          config: tuneConfig(5e-4),
+        },
+        modelName: 'fashion-mnist-cnn-prune80',
+      },
+      'tfjs-layers',
+    );
   }
 } finally {
   clients?.close();
@@ -369,8 +576,13 @@ const chainSteps = rows.filter((r) => r === chainStart || r.key.startsWith('chai
 const summaryRows = [...rows];
 if (chainStart && chainEnd) {
   summaryRows.push({
-    kind: 'mlp', method: 'chain total: prune 80% (global) → cluster 16 → uint8', key: 'chain', source: chainStart.source, version: chainEnd.version,
-    wallSeconds: chainSteps.reduce((s, r) => s + r.wallSeconds, 0), workerSeconds: chainSteps.reduce((s, r) => s + r.workerSeconds, 0),
+    kind: 'mlp',
+    method: 'chain total: prune 80% (global) → cluster 16 → uint8',
+    key: 'chain',
+    source: chainStart.source,
+    version: chainEnd.version,
+    wallSeconds: chainSteps.reduce((s, r) => s + r.wallSeconds, 0),
+    workerSeconds: chainSteps.reduce((s, r) => s + r.workerSeconds, 0),
     figures: figures(chainStart.report.before, chainEnd.report.after, 'tfjs-layers'),
   });
 }
@@ -382,16 +594,43 @@ for (const r of summaryRows) {
 
 const lat = (before, after, ratio) => `${fmt(before, 3)} → ${fmt(after, 3)} (${times(ratio)})`;
 const mainTable = table(
-  ['model', 'method', 'format', 'raw before → after', 'raw ×', 'gzip before → after', 'gzip ×', 'acc before → after', 'drop pt', 'ONNX b1 ms', 'ONNX b256 ms', 'job s', 'target'],
+  [
+    'model',
+    'method',
+    'format',
+    'raw before → after',
+    'raw ×',
+    'gzip before → after',
+    'gzip ×',
+    'acc before → after',
+    'drop pt',
+    'ONNX b1 ms',
+    'ONNX b256 ms',
+    'job s',
+    'target',
+  ],
   summaryRows.map((r) => {
     const f = r.figures;
-    if (r.error) return [r.kind.toUpperCase(), r.method, ...Array(9).fill('—'), fmt(r.wallSeconds, 1), r.targets.map((t) => t.text).join('; ') || `failed: ${r.error}`];
+    if (r.error)
+      return [
+        r.kind.toUpperCase(),
+        r.method,
+        ...Array(9).fill('—'),
+        fmt(r.wallSeconds, 1),
+        r.targets.map((t) => t.text).join('; ') || `failed: ${r.error}`,
+      ];
     return [
-      r.kind.toUpperCase(), r.method, f.format,
-      `${bytes(f.rawBefore)} → ${bytes(f.rawAfter)}`, times(f.rawRatio),
-      `${bytes(f.gzipBefore)} → ${bytes(f.gzipAfter)}`, times(f.gzipRatio),
-      `${fmt(f.accuracyBefore, 4)} → ${fmt(f.accuracyAfter, 4)}`, fmt(f.dropPoints, 2),
-      lat(f.b1Before, f.b1After, f.b1Ratio), lat(f.b256Before, f.b256After, f.b256Ratio),
+      r.kind.toUpperCase(),
+      r.method,
+      f.format,
+      `${bytes(f.rawBefore)} → ${bytes(f.rawAfter)}`,
+      times(f.rawRatio),
+      `${bytes(f.gzipBefore)} → ${bytes(f.gzipAfter)}`,
+      times(f.gzipRatio),
+      `${fmt(f.accuracyBefore, 4)} → ${fmt(f.accuracyAfter, 4)}`,
+      fmt(f.dropPoints, 2),
+      lat(f.b1Before, f.b1After, f.b1Ratio),
+      lat(f.b256Before, f.b256After, f.b256Ratio),
       fmt(r.wallSeconds, 1),
       r.targets.length ? r.targets.map((t) => t.text).join('; ') : '—',
     ];
@@ -403,28 +642,79 @@ const formatCell = (before, after, format) => {
   return `${bytes(b.sizeBytes)} → ${bytes(a.sizeBytes)} / gz ${bytes(b.gzippedBytes)} → ${bytes(a.gzippedBytes)}`;
 };
 const formatTable = table(
-  ['model', 'method', 'tfjs-layers raw / gzip', 'onnx raw / gzip', 'parameters', 'non-zero', 'registered', 'deliveries', 'worker s'],
-  rows.filter((r) => !r.error).map((r) => {
-    const { before, after } = r.report;
-    return [
-      r.kind.toUpperCase(), r.method, formatCell(before, after, 'tfjs-layers'), formatCell(before, after, 'onnx'),
-      `${fmt(before.parameters, 0)} → ${fmt(after.parameters, 0)}`, `${fmt(before.nonzeroParameters, 0)} → ${fmt(after.nonzeroParameters, 0)}`,
-      `${r.version.name}@${r.version.version}`, String(r.attempts), fmt(r.workerSeconds, 1),
-    ];
-  }),
+  [
+    'model',
+    'method',
+    'tfjs-layers raw / gzip',
+    'onnx raw / gzip',
+    'parameters',
+    'non-zero',
+    'registered',
+    'deliveries',
+    'worker s',
+  ],
+  rows
+    .filter((r) => !r.error)
+    .map((r) => {
+      const { before, after } = r.report;
+      return [
+        r.kind.toUpperCase(),
+        r.method,
+        formatCell(before, after, 'tfjs-layers'),
+        formatCell(before, after, 'onnx'),
+        `${fmt(before.parameters, 0)} → ${fmt(after.parameters, 0)}`,
+        `${fmt(before.nonzeroParameters, 0)} → ${fmt(after.nonzeroParameters, 0)}`,
+        `${r.version.name}@${r.version.version}`,
+        String(r.attempts),
+        fmt(r.workerSeconds, 1),
+      ];
+    }),
 );
 const distilled = rows.find((r) => r.key === 'distill' && !r.error);
 const labelsLoop = rows.find((r) => r.key === 'distill-labels' && !r.error);
-const distillTable = distilled && labelOnly
-  ? table(['model', 'parameters', 'test accuracy', 'how'], [
-      ['teacher MLP 784-256-128-10', fmt(distilled.report.before.parameters, 0), fmt(accuracyOf(distilled.report.before), 4), `training service, ${EPOCHS.mlp} epochs, cosine LR (ONNX, compression report)`],
-      ['student 784-28-10, distilled', fmt(distilled.report.after.parameters, 0), fmt(accuracyOf(distilled.report.after), 4), `compression service, T=${DISTILL_T}, α=${DISTILL_ALPHA}, ${DISTILL_EPOCHS} epochs (ONNX, compression report)`],
-      ['student 784-28-10, labels only', fmt(distilled.report.after.parameters, 0), fmt(labelOnly.accuracy, 4), `training service, same config and seed (TF.js, training job's test metrics)`],
-      ...(labelsLoop ? [['student 784-28-10, labels only (α=0)', fmt(labelsLoop.report.after.parameters, 0), fmt(accuracyOf(labelsLoop.report.after), 4), 'compression service, the distillation loop with α=0 (ONNX, compression report)']] : []),
-    ])
-  : '';
-const misses = summaryRows.flatMap((r) => r.targets.filter((t) => !t.ok).map((t) => `${r.kind.toUpperCase()} ${r.method}: ${t.text}`));
-const trainedLine = MODELS.map((k) => `${SPECS[k].name} ${EPOCHS[k]} epoch(s), test accuracy ${fmt(sources[k].accuracy, 4)} (${fmt(sources[k].wallSeconds, 0)} s)`).join('; ');
+const distillTable =
+  distilled && labelOnly
+    ? table(
+        ['model', 'parameters', 'test accuracy', 'how'],
+        [
+          [
+            'teacher MLP 784-256-128-10',
+            fmt(distilled.report.before.parameters, 0),
+            fmt(accuracyOf(distilled.report.before), 4),
+            `training service, ${EPOCHS.mlp} epochs, cosine LR (ONNX, compression report)`,
+          ],
+          [
+            'student 784-28-10, distilled',
+            fmt(distilled.report.after.parameters, 0),
+            fmt(accuracyOf(distilled.report.after), 4),
+            `compression service, T=${DISTILL_T}, α=${DISTILL_ALPHA}, ${DISTILL_EPOCHS} epochs (ONNX, compression report)`,
+          ],
+          [
+            'student 784-28-10, labels only',
+            fmt(distilled.report.after.parameters, 0),
+            fmt(labelOnly.accuracy, 4),
+            `training service, same config and seed (TF.js, training job's test metrics)`,
+          ],
+          ...(labelsLoop
+            ? [
+                [
+                  'student 784-28-10, labels only (α=0)',
+                  fmt(labelsLoop.report.after.parameters, 0),
+                  fmt(accuracyOf(labelsLoop.report.after), 4),
+                  'compression service, the distillation loop with α=0 (ONNX, compression report)',
+                ],
+              ]
+            : []),
+        ],
+      )
+    : '';
+const misses = summaryRows.flatMap((r) =>
+  r.targets.filter((t) => !t.ok).map((t) => `${r.kind.toUpperCase()} ${r.method}: ${t.text}`),
+);
+const trainedLine = MODELS.map(
+  (k) =>
+    `${SPECS[k].name} ${EPOCHS[k]} epoch(s), test accuracy ${fmt(sources[k].accuracy, 4)} (${fmt(sources[k].wallSeconds, 0)} s)`,
+).join('; ');
 const markdown = [
   mainTable,
   '',
@@ -450,10 +740,23 @@ writeResult(resultFile, {
   title: 'Compression: quantization, pruning, clustering, distillation on Fashion-MNIST, measured by the service',
   markdown,
   data: {
-    backend, trainRows: TRAIN_ROWS, testRows: TEST_ROWS, batch: BATCH, seed: SEED,
-    epochs: { ...EPOCHS, prune: PRUNE_EPOCHS, cnnPrune: CNN_PRUNE_EPOCHS, cluster: CLUSTER_EPOCHS, distill: DISTILL_EPOCHS },
-    totalSeconds, importPrepareSeconds: data?.seconds, preparedDatasetId: data?.prepared.id,
-    sources, labelOnlyStudent: labelOnly,
+    backend,
+    trainRows: TRAIN_ROWS,
+    testRows: TEST_ROWS,
+    batch: BATCH,
+    seed: SEED,
+    epochs: {
+      ...EPOCHS,
+      prune: PRUNE_EPOCHS,
+      cnnPrune: CNN_PRUNE_EPOCHS,
+      cluster: CLUSTER_EPOCHS,
+      distill: DISTILL_EPOCHS,
+    },
+    totalSeconds,
+    importPrepareSeconds: data?.seconds,
+    preparedDatasetId: data?.prepared.id,
+    sources,
+    labelOnlyStudent: labelOnly,
     rows: summaryRows.map(({ report, ...rest }) => ({ ...rest, ...(report && { report }) })),
     misses,
   },

@@ -41,26 +41,48 @@ await initBackend();
 const nats = await startNatsServer();
 const registryAddress = `127.0.0.1:${await freePort()}`;
 const inferenceAddress = `127.0.0.1:${await freePort()}`;
-const env = { NATS_URL: nats.url, AIMAAS_REGISTRY_ADDR: registryAddress, AIMAAS_INFERENCE_ADDR: inferenceAddress, LOG_LEVEL: 'info' };
-const registryProcess = await startProcess('services/registry/dist/main.js', { env, ready: (o) => o.includes('"msg":"registry serving"') });
+const env = {
+  NATS_URL: nats.url,
+  AIMAAS_REGISTRY_ADDR: registryAddress,
+  AIMAAS_INFERENCE_ADDR: inferenceAddress,
+  LOG_LEVEL: 'info',
+};
+const registryProcess = await startProcess('services/registry/dist/main.js', {
+  env,
+  ready: (o) => o.includes('"msg":"registry serving"'),
+});
 // BENCH_INFERENCE_NODE_ARGS: V8/Node flags for the inference process (e.g. GC settings to compare).
 const inferenceNodeArgs = (process.env.BENCH_INFERENCE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const inferenceProcess = await startProcess('services/inference/dist/main.js', { env, nodeArgs: inferenceNodeArgs, ready: (o) => o.includes('"msg":"inference serving"') });
+const inferenceProcess = await startProcess('services/inference/dist/main.js', {
+  env,
+  nodeArgs: inferenceNodeArgs,
+  ready: (o) => o.includes('"msg":"inference serving"'),
+});
 const echoServer = await startEchoServer();
 const clients = createClients({ addresses: { registry: registryAddress, inference: inferenceAddress } });
 const Echo = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
 const echo = new Echo(echoServer.address, grpc.credentials.createInsecure());
 const identity = (value) => value;
 /** ModelInfer over raw bytes: the client side costs what the echo's does. */
-const RawInference = grpc.makeGenericClientConstructor({
-  modelInfer: {
-    path: '/inference.GRPCInferenceService/ModelInfer', requestStream: false, responseStream: false,
-    requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity,
+const RawInference = grpc.makeGenericClientConstructor(
+  {
+    modelInfer: {
+      path: '/inference.GRPCInferenceService/ModelInfer',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
   },
-}, 'RawInference');
+  'RawInference',
+);
 const rawInference = new RawInference(inferenceAddress, grpc.credentials.createInsecure());
 const inferBytes = (bytes) =>
-  new Promise((resolve, reject) => rawInference.modelInfer(bytes, (error, response) => (error ? reject(error) : resolve(response))));
+  new Promise((resolve, reject) =>
+    rawInference.modelInfer(bytes, (error, response) => (error ? reject(error) : resolve(response))),
+  );
 
 const rows = [];
 const memoryRows = [];
@@ -111,9 +133,25 @@ for (const [name, { spec, inputShape }] of Object.entries(MODELS).filter(([name]
     );
   }
   data[name] = { compute, transport, service: {}, rssMiB: {} };
-  rows.push([name, 'ONNX Runtime in-process (compute floor)', 1, fmt(compute.opsPerSecond, 0), fmt(compute.p50, 3), fmt(compute.p99, 3), '']);
+  rows.push([
+    name,
+    'ONNX Runtime in-process (compute floor)',
+    1,
+    fmt(compute.opsPerSecond, 0),
+    fmt(compute.p50, 3),
+    fmt(compute.p99, 3),
+    '',
+  ]);
   for (const c of [1, 16, 64]) {
-    rows.push([name, 'bare grpc-js echo (transport floor)', c, fmt(transport[c].opsPerSecond, 0), fmt(transport[c].p50, 2), fmt(transport[c].p99, 2), '']);
+    rows.push([
+      name,
+      'bare grpc-js echo (transport floor)',
+      c,
+      fmt(transport[c].opsPerSecond, 0),
+      fmt(transport[c].p50, 2),
+      fmt(transport[c].p99, 2),
+      '',
+    ]);
   }
   for (const batching of [false, true]) {
     const served = `fmnist-${name}-${batching ? 'batched' : 'unbatched'}`;
@@ -128,7 +166,9 @@ for (const [name, { spec, inputShape }] of Object.entries(MODELS).filter(([name]
     const servedBytes = Buffer.from(ModelInferRequest.encode(request(served)).finish());
     const first = ModelInferResponse.decode(await inferBytes(servedBytes));
     if (first.modelName !== served || first.rawOutputContents[0]?.byteLength !== 40) {
-      throw new Error(`unexpected ModelInfer response from ${served}: ${JSON.stringify(ModelInferResponse.toJSON(first)).slice(0, 300)}`);
+      throw new Error(
+        `unexpected ModelInfer response from ${served}: ${JSON.stringify(ModelInferResponse.toJSON(first)).slice(0, 300)}`,
+      );
     }
     for (const concurrency of [1, 16, 64]) {
       const result = await measure(() => inferBytes(servedBytes), { seconds: SECONDS, concurrency });
@@ -147,10 +187,18 @@ for (const [name, { spec, inputShape }] of Object.entries(MODELS).filter(([name]
     const rssDeployed = inferenceRssMiB();
     await clients.inference.undeploy({ servedName: served });
     const rssUndeployed = inferenceRssMiB();
-    data[name].rssMiB[batching ? 'batched' : 'unbatched'] = { before: rssBefore, deployed: rssDeployed, undeployed: rssUndeployed };
+    data[name].rssMiB[batching ? 'batched' : 'unbatched'] = {
+      before: rssBefore,
+      deployed: rssDeployed,
+      undeployed: rssUndeployed,
+    };
     memoryRows.push([
-      name, fmt(onnx.byteLength / 2 ** 20, 1), batching ? 'batching' : 'no batching',
-      fmt(rssBefore, 1), fmt(rssDeployed, 1), fmt(rssUndeployed, 1),
+      name,
+      fmt(onnx.byteLength / 2 ** 20, 1),
+      batching ? 'batching' : 'no batching',
+      fmt(rssBefore, 1),
+      fmt(rssDeployed, 1),
+      fmt(rssUndeployed, 1),
     ]);
   }
 }
@@ -164,7 +212,11 @@ const markdown = [
   '',
   table(['model', 'ONNX MiB', 'deployment', 'before Deploy', 'deployed', 'after Undeploy'], memoryRows),
 ].join('\n');
-writeResult(process.argv[2] ?? 'inference.json', { title: 'Inference: Open Inference Protocol serving vs its floors', markdown, data });
+writeResult(process.argv[2] ?? 'inference.json', {
+  title: 'Inference: Open Inference Protocol serving vs its floors',
+  markdown,
+  data,
+});
 echo.close();
 rawInference.close();
 clients.close();

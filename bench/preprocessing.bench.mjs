@@ -5,7 +5,16 @@
 // SimpleImputer/StandardScaler/OneHotEncoder on the same file for comparison.
 // Run with `npm run bench -- preprocessing` (builds first) or `node bench/preprocessing.bench.mjs out.json`.
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { once } from 'node:events';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,9 +38,14 @@ const csvPath = join(work, 'data.csv');
 /** Writes the CSV: 12 numeric (4 with 5% missing), 6 categorical (one with 3% missing), 1 integer, 1 target. */
 async function generate(path, rows) {
   let state = 12345;
-  const random = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const random = () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 4294967296;
   const out = createWriteStream(path);
-  const header = [...Array.from({ length: 12 }, (_, i) => `n${i}`), ...Array.from({ length: 6 }, (_, i) => `c${i}`), 'i0', 'y'];
+  const header = [
+    ...Array.from({ length: 12 }, (_, i) => `n${i}`),
+    ...Array.from({ length: 6 }, (_, i) => `c${i}`),
+    'i0',
+    'y',
+  ];
   const levels = [3, 5, 8, 12, 20, 40];
   let buffer = header.join(',') + '\n';
   for (let r = 0; r < rows; r++) {
@@ -42,7 +56,8 @@ async function generate(path, rows) {
       y += v * (i % 3);
       cells.push(i < 4 && random() < 0.05 ? '' : v.toFixed(4));
     }
-    for (let i = 0; i < 6; i++) cells.push(i === 0 && random() < 0.03 ? '' : `k${i}_${Math.floor(random() ** 2 * levels[i])}`);
+    for (let i = 0; i < 6; i++)
+      cells.push(i === 0 && random() < 0.03 ? '' : `k${i}_${Math.floor(random() ** 2 * levels[i])}`);
     cells.push(String(Math.floor(random() * 1000)));
     cells.push((y + random()).toFixed(3));
     buffer += cells.join(',') + '\n';
@@ -80,7 +95,9 @@ function resetPeak(pid) {
 function importFile(client, name, path) {
   return new Promise((resolve, reject) => {
     let failed = false;
-    const call = client.importDataset((error, response) => (error ? ((failed = true), reject(error)) : resolve(response)));
+    const call = client.importDataset((error, response) =>
+      error ? ((failed = true), reject(error)) : resolve(response),
+    );
     (async () => {
       call.write(ImportDatasetRequest.fromPartial({ header: { name, format: DataFormat.DATA_FORMAT_CSV } }));
       for await (const chunk of createReadStream(path, { highWaterMark: CHUNK })) {
@@ -93,7 +110,9 @@ function importFile(client, name, path) {
 }
 
 const unary = (client, method, request) =>
-  new Promise((resolve, reject) => client[method](request, (error, response) => (error ? reject(error) : resolve(response))));
+  new Promise((resolve, reject) =>
+    client[method](request, (error, response) => (error ? reject(error) : resolve(response))),
+  );
 
 function pandasBaseline(path) {
   const probe = spawnSync(PYTHON, ['-c', 'import pandas, sklearn'], { encoding: 'utf8' });
@@ -131,11 +150,22 @@ try {
   // BENCH_SERVICE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the service.
   const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   service = spawn(process.execPath, [...nodeArgs, join(root, 'services/preprocessing/dist/main.js')], {
-    env: { ...process.env, NATS_URL: nats.url, AIMAAS_PREPROCESSING_ADDR: addr, AIMAAS_METRICS_ADDR: 'off', LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      NATS_URL: nats.url,
+      AIMAAS_PREPROCESSING_ADDR: addr,
+      AIMAAS_METRICS_ADDR: 'off',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const client = new PreprocessingServiceClient(addr, credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
-  await waitFor(() => unary(client, 'listDatasets', { pageSize: 1, pageToken: '', name: '' }).then(() => true), { timeoutMs: 30_000, message: 'the preprocessing service' });
+  const client = new PreprocessingServiceClient(addr, credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 << 20,
+  });
+  await waitFor(() => unary(client, 'listDatasets', { pageSize: 1, pageToken: '', name: '' }).then(() => true), {
+    timeoutMs: 30_000,
+    message: 'the preprocessing service',
+  });
   const baseRss = peakRssMiB(service.pid);
   const canReset = resetPeak(service.pid);
 
@@ -163,15 +193,41 @@ try {
   const pandasRate = pandas.available ? pandas.rows / (pandas.read_s + pandas.transform_s) : Number.NaN;
   const load = os.loadavg()[0];
   const rows = [
-    ['AIMaaS ImportDataset (gRPC stream, parse, profile, store)', fmt(importSeconds, 2), fmt(ROWS / importSeconds, 0), fmt(c1 - c0, 1), fmt(importPeak, 0)],
-    ['AIMaaS PrepareDataset (fit, split, float32 tensors stored)', fmt(prepareSeconds, 2), fmt(ROWS / prepareSeconds, 0), fmt(c2 - c1, 1), canReset ? fmt(preparePeak, 0) : `≤ ${fmt(preparePeak, 0)}`],
-    ['AIMaaS import + prepare', fmt(importSeconds + prepareSeconds, 2), fmt(ours, 0), fmt(c2 - c0, 1), fmt(Math.max(importPeak, preparePeak), 0)],
+    [
+      'AIMaaS ImportDataset (gRPC stream, parse, profile, store)',
+      fmt(importSeconds, 2),
+      fmt(ROWS / importSeconds, 0),
+      fmt(c1 - c0, 1),
+      fmt(importPeak, 0),
+    ],
+    [
+      'AIMaaS PrepareDataset (fit, split, float32 tensors stored)',
+      fmt(prepareSeconds, 2),
+      fmt(ROWS / prepareSeconds, 0),
+      fmt(c2 - c1, 1),
+      canReset ? fmt(preparePeak, 0) : `≤ ${fmt(preparePeak, 0)}`,
+    ],
+    [
+      'AIMaaS import + prepare',
+      fmt(importSeconds + prepareSeconds, 2),
+      fmt(ours, 0),
+      fmt(c2 - c0, 1),
+      fmt(Math.max(importPeak, preparePeak), 0),
+    ],
   ];
   if (pandas.available) {
     rows.push(['pandas.read_csv', fmt(pandas.read_s, 2), fmt(ROWS / pandas.read_s, 0), '', '']);
-    rows.push(['pandas.read_csv + sklearn impute/StandardScaler/OneHotEncoder', fmt(pandas.read_s + pandas.transform_s, 2), fmt(pandasRate, 0), '', '']);
+    rows.push([
+      'pandas.read_csv + sklearn impute/StandardScaler/OneHotEncoder',
+      fmt(pandas.read_s + pandas.transform_s, 2),
+      fmt(pandasRate, 0),
+      '',
+      '',
+    ]);
   }
-  const ratio = pandas.available ? `AIMaaS import + prepare runs at ${fmt(ours / pandasRate, 2)}× pandas + scikit-learn's rows/s.` : `pandas baseline skipped: ${pandas.reason}.`;
+  const ratio = pandas.available
+    ? `AIMaaS import + prepare runs at ${fmt(ours / pandasRate, 2)}× pandas + scikit-learn's rows/s.`
+    : `pandas baseline skipped: ${pandas.reason}.`;
   const markdown = [
     `${fmt(ROWS, 0)} rows × 20 columns (12 numeric, 4 of them with 5% missing; 6 categorical with 3–40 levels, one with 3% missing; 1 integer; target y), ${fmt(bytes / 2 ** 20)} MiB CSV, streamed in 1 MiB chunks to \`services/preprocessing/dist/main.js\` over loopback gRPC with a local nats-server. Prepare: regression on y, default steps (median impute + standard scale; most-frequent impute + one-hot), 70/15/15 split, ${prepared.featureNames.length} float32 features.`,
     '',
@@ -182,7 +238,21 @@ try {
   writeResult(resultFile, {
     title: 'Preprocessing: import + prepare of a 1,000,000 × 20 CSV',
     markdown,
-    data: { rows: ROWS, bytes, importSeconds, prepareSeconds, importCpuSeconds: c1 - c0, prepareCpuSeconds: c2 - c1, loadAverage: load, importPeakMiB: importPeak, preparePeakMiB: preparePeak, peakResetWorked: canReset, features: prepared.featureNames.length, rowsPerSecond: ours, pandas },
+    data: {
+      rows: ROWS,
+      bytes,
+      importSeconds,
+      prepareSeconds,
+      importCpuSeconds: c1 - c0,
+      prepareCpuSeconds: c2 - c1,
+      loadAverage: load,
+      importPeakMiB: importPeak,
+      preparePeakMiB: preparePeak,
+      peakResetWorked: canReset,
+      features: prepared.featureNames.length,
+      rowsPerSecond: ours,
+      pandas,
+    },
   });
 } finally {
   if (service && service.exitCode === null) {

@@ -35,7 +35,10 @@ export async function startService(name, extraEnv = {}) {
   const nats = await startNatsServer();
   const address = `127.0.0.1:${await freePort()}`;
   const env = { NATS_URL: nats.url, [`AIMAAS_${name.toUpperCase()}_ADDR`]: address, LOG_LEVEL: 'info', ...extraEnv };
-  const service = await startProcess(`services/${name}/dist/main.js`, { env, ready: (out) => out.includes(`"msg":"${name} serving"`) });
+  const service = await startProcess(`services/${name}/dist/main.js`, {
+    env,
+    ready: (out) => out.includes(`"msg":"${name} serving"`),
+  });
   return {
     address,
     nats,
@@ -50,6 +53,9 @@ export async function startService(name, extraEnv = {}) {
 /** The bare grpc-js echo server (the transport floor) on a free port. */
 export async function startEchoServer() {
   const address = `127.0.0.1:${await freePort()}`;
-  const echo = await startProcess('bench/echo-server.mjs', { args: [address], ready: (out) => out.includes('listening') });
+  const echo = await startProcess('bench/echo-server.mjs', {
+    args: [address],
+    ready: (out) => out.includes('listening'),
+  });
   return { address, stop: () => echo.stop() };
 }

@@ -102,10 +102,16 @@ await Promise.all(
   }),
 );
 const seedSeconds = (performance.now() - seedStart) / 1000;
-const echoUnary = () => new Promise((resolve, reject) => echo.echo(Buffer.alloc(64), (e) => (e ? reject(e) : resolve())));
-const get = () => registry.getModelVersion({ ref: { name: 'bench-meta-7', version: Math.max(1, Math.floor(VERSIONS / 40)) } });
+const echoUnary = () =>
+  new Promise((resolve, reject) => echo.echo(Buffer.alloc(64), (e) => (e ? reject(e) : resolve())));
+const get = () =>
+  registry.getModelVersion({ ref: { name: 'bench-meta-7', version: Math.max(1, Math.floor(VERSIONS / 40)) } });
 const search = () =>
-  registry.searchModelVersions({ filter: 'metrics.accuracy > 0.9 AND tags.team = "vision"', orderBy: 'metrics.accuracy DESC', pageSize: 100 });
+  registry.searchModelVersions({
+    filter: 'metrics.accuracy > 0.9 AND tags.team = "vision"',
+    orderBy: 'metrics.accuracy DESC',
+    pageSize: 100,
+  });
 const metadata = {};
 for (const concurrency of [1, 16]) {
   metadata[`echo c${concurrency}`] = await measure(echoUnary, { concurrency });
@@ -124,7 +130,15 @@ const metaRows = [1, 16].flatMap((c) =>
   ['GetModelVersion', 'SearchModelVersions'].map((op) => {
     const m = metadata[`${op} c${c}`];
     const floor = metadata[`echo c${c}`];
-    return [op, c, fmt(m.opsPerSecond, 0), fmt(m.p50, 2), fmt(m.p99, 2), fmt(floor.opsPerSecond, 0), fmt(m.opsPerSecond / floor.opsPerSecond, 2)];
+    return [
+      op,
+      c,
+      fmt(m.opsPerSecond, 0),
+      fmt(m.p50, 2),
+      fmt(m.p99, 2),
+      fmt(floor.opsPerSecond, 0),
+      fmt(m.opsPerSecond / floor.opsPerSecond, 2),
+    ];
   }),
 );
 const markdown = [
@@ -139,7 +153,15 @@ const markdown = [
 writeResult(process.argv[2] ?? 'registry.json', {
   title: 'Registry: artifact throughput and metadata operations',
   markdown,
-  data: { transfer, runs, metadata, seedSeconds, versions: VERSIONS, totalBytes: TOTAL, registryPeakRssMb: registryProcess.service.peakRssMb() },
+  data: {
+    transfer,
+    runs,
+    metadata,
+    seedSeconds,
+    versions: VERSIONS,
+    totalBytes: TOTAL,
+    registryPeakRssMb: registryProcess.service.peakRssMb(),
+  },
 });
 echo.close();
 clients.close();

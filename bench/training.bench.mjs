@@ -27,7 +27,16 @@ import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { DataFormat, ImportHeader, JobState, PrepareDatasetRequest, RegistryServiceService, ScaleMethod, SubmitTrainingJobRequest, Task } from '../libs/proto/dist/index.js';
+import {
+  DataFormat,
+  ImportHeader,
+  JobState,
+  PrepareDatasetRequest,
+  RegistryServiceService,
+  ScaleMethod,
+  SubmitTrainingJobRequest,
+  Task,
+} from '../libs/proto/dist/index.js';
 import { createGrpcServer } from '../libs/runtime/dist/index.js';
 import { buildModel, compileModel, initBackend, oneHotLabels } from '../libs/ml/dist/index.js';
 import { createClients } from '../libs/sdk/dist/index.js';
@@ -102,11 +111,27 @@ function readIdx(name) {
  * spent making them.
  */
 async function* fashionMnistCsv(name, timing) {
-  yield { header: ImportHeader.fromPartial({ name, format: DataFormat.DATA_FORMAT_CSV, description: 'Fashion-MNIST, canonical train/test split in column "split"' }) };
+  yield {
+    header: ImportHeader.fromPartial({
+      name,
+      format: DataFormat.DATA_FORMAT_CSV,
+      description: 'Fashion-MNIST, canonical train/test split in column "split"',
+    }),
+  };
   const cells = Array.from({ length: 256 }, (_, v) => String(v));
   const parts = [
-    { split: 'train', images: readIdx('train-images-idx3-ubyte.gz'), labels: readIdx('train-labels-idx1-ubyte.gz'), limit: TRAIN_ROWS },
-    { split: 'test', images: readIdx('t10k-images-idx3-ubyte.gz'), labels: readIdx('t10k-labels-idx1-ubyte.gz'), limit: Infinity },
+    {
+      split: 'train',
+      images: readIdx('train-images-idx3-ubyte.gz'),
+      labels: readIdx('train-labels-idx1-ubyte.gz'),
+      limit: TRAIN_ROWS,
+    },
+    {
+      split: 'test',
+      images: readIdx('t10k-images-idx3-ubyte.gz'),
+      labels: readIdx('t10k-labels-idx1-ubyte.gz'),
+      limit: Infinity,
+    },
   ];
   let t0 = performance.now();
   let text = `${PIXELS.join(',')},label,split\n`;
@@ -138,7 +163,9 @@ async function importAndPrepare(clients) {
   const t0 = performance.now();
   const dataset = await clients.preprocessing.importDataset(fashionMnistCsv('fashion-mnist', timing));
   timing.importSeconds = (performance.now() - t0) / 1000;
-  console.log(`ImportDataset: ${dataset.rows} rows × ${dataset.columns.length} columns, ${fmt(dataset.bytes / 2 ** 20)} MiB in ${fmt(timing.importSeconds, 2)} s`);
+  console.log(
+    `ImportDataset: ${dataset.rows} rows × ${dataset.columns.length} columns, ${fmt(dataset.bytes / 2 ** 20)} MiB in ${fmt(timing.importSeconds, 2)} s`,
+  );
   const t1 = performance.now();
   const prepared = await clients.preprocessing.prepareDataset(
     PrepareDatasetRequest.fromPartial({
@@ -152,9 +179,15 @@ async function importAndPrepare(clients) {
   );
   timing.prepareSeconds = (performance.now() - t1) / 1000;
   const rowsOf = (name) => prepared.splits.find((s) => s.name === name)?.rows ?? 0;
-  console.log(`PrepareDataset: ${prepared.featureNames.length} features, train ${rowsOf('train')}, validation ${rowsOf('validation')}, test ${rowsOf('test')} rows in ${fmt(timing.prepareSeconds, 2)} s`);
-  if (prepared.featureNames.join() !== PIXELS.join()) throw new Error(`prepared features are not px0..px783 in order: ${prepared.featureNames.slice(0, 5).join(', ')}, …`);
-  if (rowsOf('train') !== Math.min(TRAIN_ROWS, 60_000) || rowsOf('test') !== 10_000) throw new Error(`unexpected split sizes: ${JSON.stringify(prepared.splits)}`);
+  console.log(
+    `PrepareDataset: ${prepared.featureNames.length} features, train ${rowsOf('train')}, validation ${rowsOf('validation')}, test ${rowsOf('test')} rows in ${fmt(timing.prepareSeconds, 2)} s`,
+  );
+  if (prepared.featureNames.join() !== PIXELS.join())
+    throw new Error(
+      `prepared features are not px0..px783 in order: ${prepared.featureNames.slice(0, 5).join(', ')}, …`,
+    );
+  if (rowsOf('train') !== Math.min(TRAIN_ROWS, 60_000) || rowsOf('test') !== 10_000)
+    throw new Error(`unexpected split sizes: ${JSON.stringify(prepared.splits)}`);
   return { dataset, prepared, timing };
 }
 
@@ -163,7 +196,13 @@ async function readSplit(clients, preparedId, split, maxRows = Infinity) {
   const features = [];
   const labels = [];
   let rows = 0;
-  for await (const batch of clients.preprocessing.readSplit({ preparedDatasetId: preparedId, split, batchSize: 1024, shuffleSeed: 0, offset: 0 })) {
+  for await (const batch of clients.preprocessing.readSplit({
+    preparedDatasetId: preparedId,
+    split,
+    batchSize: 1024,
+    shuffleSeed: 0,
+    offset: 0,
+  })) {
     const take = Math.min(batch.rows, maxRows - rows);
     features.push(new Float32Array(new Uint8Array(batch.features.raw.subarray(0, take * 784 * 4)).buffer));
     labels.push(new Float32Array(new Uint8Array(batch.labels.raw.subarray(0, take * 4)).buffer));
@@ -173,7 +212,7 @@ async function readSplit(clients, preparedId, split, maxRows = Infinity) {
   const join = (parts, width) => {
     const out = new Float32Array(rows * width);
     let at = 0;
-    for (const part of parts) (out.set(part, at), (at += part.length));
+    for (const part of parts) out.set(part, at), (at += part.length);
     return out;
   };
   return { rows, features: join(features, 784), labels: join(labels, 1) };
@@ -204,7 +243,9 @@ async function trainThroughService(clients, preparedId, kind) {
       config: {
         optimizer: { name: 'adam', learningRate: 0.001 },
         schedule: { kind: SCHEDULE, minLearningRate: SCHEDULE === 'cosine' ? MIN_LR : 0 },
-        batchSize: BATCH, epochs: EPOCHS[kind], seed: SEED,
+        batchSize: BATCH,
+        epochs: EPOCHS[kind],
+        seed: SEED,
       },
       modelName: `fashion-mnist-${kind}`,
     }),
@@ -213,17 +254,30 @@ async function trainThroughService(clients, preparedId, kind) {
   for await (const update of clients.training.watchTrainingJob({ id: job.id })) {
     if (update.message.endsWith('done')) {
       lastEpoch = update;
-      console.log(`  service ${kind} epoch ${update.epoch}: ${JSON.stringify(update.metrics)} ${fmt(update.samplesPerSecond, 0)} samples/s`);
+      console.log(
+        `  service ${kind} epoch ${update.epoch}: ${JSON.stringify(update.metrics)} ${fmt(update.samplesPerSecond, 0)} samples/s`,
+      );
     }
   }
   const done = await clients.training.getTrainingJob({ id: job.id });
   if (done.state !== JobState.JOB_STATE_SUCCEEDED) throw new Error(`job ${job.id} ended ${done.state}: ${done.error}`);
-  return { accuracy: done.metrics.accuracy, samplesPerSecond: lastEpoch.samplesPerSecond, wallSeconds: (performance.now() - started) / 1000, version: done.modelVersion, note: done.error };
+  return {
+    accuracy: done.metrics.accuracy,
+    samplesPerSecond: lastEpoch.samplesPerSecond,
+    wallSeconds: (performance.now() - started) / 1000,
+    version: done.modelVersion,
+    note: done.error,
+  };
 }
 
 /** The same model with model.fit in this process, on the same backend: one epoch over `data.train`. */
 async function trainInProcess(data, kind) {
-  const model = await buildModel(SPECS[kind].ml, { inputShape: [784], outputSize: 10, task: 'classification', seed: SEED });
+  const model = await buildModel(SPECS[kind].ml, {
+    inputShape: [784],
+    outputSize: 10,
+    task: 'classification',
+    seed: SEED,
+  });
   compileModel(model, { optimizer: 'adam', learningRate: 0.001 }, 'classification');
   const x = tf.tensor2d(data.train.features, [data.train.rows, 784]);
   const y = oneHotLabels(data.train.labels, 10);
@@ -234,21 +288,34 @@ async function trainInProcess(data, kind) {
   let hits = 0;
   for (let start = 0; start < data.test.rows; start += 1000) {
     const n = Math.min(1000, data.test.rows - start);
-    const predicted = tf.tidy(() => model.predict(tf.tensor2d(data.test.features.subarray(start * 784, (start + n) * 784), [n, 784])).argMax(1));
+    const predicted = tf.tidy(() =>
+      model.predict(tf.tensor2d(data.test.features.subarray(start * 784, (start + n) * 784), [n, 784])).argMax(1),
+    );
     const values = await predicted.data();
     predicted.dispose();
     for (let i = 0; i < n; i++) if (values[i] === data.test.labels[start + i]) hits++;
   }
   model.dispose();
-  return { rows: data.train.rows, epochs: 1, accuracy: hits / data.test.rows, samplesPerSecond: data.train.rows / seconds, wallSeconds: seconds };
+  return {
+    rows: data.train.rows,
+    epochs: 1,
+    accuracy: hits / data.test.rows,
+    samplesPerSecond: data.train.rows / seconds,
+    wallSeconds: seconds,
+  };
 }
 
 const backend = await initBackend();
-console.log(`Fashion-MNIST from ${dataDir}: ${Math.min(TRAIN_ROWS, 60_000)} train, 10000 test rows; backend ${backend.backend}${backend.simd ? ' (SIMD)' : ''}`);
+console.log(
+  `Fashion-MNIST from ${dataDir}: ${Math.min(TRAIN_ROWS, 60_000)} train, 10000 test rows; backend ${backend.backend}${backend.simd ? ' (SIMD)' : ''}`,
+);
 const nats = await startNatsServer();
 const registryNc = await connectNats(nats.url, { name: 'bench-registry' });
 const registry = await openRegistry(registryNc, { logger });
-const registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off' }).add(RegistryServiceService, registry.handlers);
+const registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off' }).add(
+  RegistryServiceService,
+  registry.handlers,
+);
 const registryAddress = `127.0.0.1:${await registryServer.listen('127.0.0.1:0')}`;
 const preprocessingAddress = `127.0.0.1:${await freePort()}`;
 const trainingAddress = `127.0.0.1:${await freePort()}`;
@@ -268,13 +335,21 @@ try {
   started.push(
     await startProcess('services/training/dist/main.js', {
       env: {
-        NATS_URL: nats.url, AIMAAS_TRAINING_ADDR: trainingAddress, AIMAAS_REGISTRY_ADDR: registryAddress,
-        AIMAAS_PREPROCESSING_ADDR: preprocessingAddress, LOG_LEVEL: 'info', AIMAAS_TF_BACKEND: backend.backend,
+        NATS_URL: nats.url,
+        AIMAAS_TRAINING_ADDR: trainingAddress,
+        AIMAAS_REGISTRY_ADDR: registryAddress,
+        AIMAAS_PREPROCESSING_ADDR: preprocessingAddress,
+        LOG_LEVEL: 'info',
+        AIMAAS_TF_BACKEND: backend.backend,
       },
       ready: (out) => out.includes('"msg":"training serving"'),
     }),
   );
-  clients = createClients({ addresses: { preprocessing: preprocessingAddress, training: trainingAddress }, tls: false, tracing: false });
+  clients = createClients({
+    addresses: { preprocessing: preprocessingAddress, training: trainingAddress },
+    tls: false,
+    tracing: false,
+  });
 
   data = await importAndPrepare(clients);
   const r0 = performance.now();
@@ -293,9 +368,20 @@ try {
     console.log(`${kind}: ${EPOCHS[kind]} epoch(s) through the service, batch ${BATCH}`);
     const service = await trainThroughService(clients, data.prepared.id, kind);
     const local = await trainInProcess(inProcessData, kind);
-    console.log(`  in-process ${kind}: ${local.rows} rows × 1 epoch, ${fmt(local.samplesPerSecond, 0)} samples/s, test accuracy ${fmt(local.accuracy, 4)}`);
+    console.log(
+      `  in-process ${kind}: ${local.rows} rows × 1 epoch, ${fmt(local.samplesPerSecond, 0)} samples/s, test accuracy ${fmt(local.accuracy, 4)}`,
+    );
     results[kind] = { service, inProcess: local, ratio: service.samplesPerSecond / local.samplesPerSecond };
-    rows.push([SPECS[kind].name, String(EPOCHS[kind]), fmt(service.accuracy, 4), fmt(local.accuracy, 4), fmt(service.samplesPerSecond, 0), fmt(local.samplesPerSecond, 0), fmt(results[kind].ratio, 3), fmt(service.wallSeconds, 0)]);
+    rows.push([
+      SPECS[kind].name,
+      String(EPOCHS[kind]),
+      fmt(service.accuracy, 4),
+      fmt(local.accuracy, 4),
+      fmt(service.samplesPerSecond, 0),
+      fmt(local.samplesPerSecond, 0),
+      fmt(results[kind].ratio, 3),
+      fmt(service.wallSeconds, 0),
+    ]);
   }
 } finally {
   clients?.close();
@@ -310,12 +396,35 @@ const { dataset, prepared, timing, featureRange: range } = data;
 const trainRows = prepared.splits.find((s) => s.name === 'train').rows;
 const testRows = prepared.splits.find((s) => s.name === 'test').rows;
 const markdown = [
-  table(['data step', 'seconds', 'rows/s'], [
-    [`ImportDataset: IDX → CSV stream (${fmt(dataset.rows, 0)} rows × ${dataset.columns.length} columns, ${fmt(dataset.bytes / 2 ** 20)} MiB; ${fmt(timing.encodeSeconds, 1)} s of it making the CSV here)`, fmt(timing.importSeconds, 2), fmt(dataset.rows / timing.importSeconds, 0)],
-    ['PrepareDataset: split column, 784 pixels min-max, float32 tensors stored', fmt(timing.prepareSeconds, 2), fmt(dataset.rows / timing.prepareSeconds, 0)],
-  ]),
+  table(
+    ['data step', 'seconds', 'rows/s'],
+    [
+      [
+        `ImportDataset: IDX → CSV stream (${fmt(dataset.rows, 0)} rows × ${dataset.columns.length} columns, ${fmt(dataset.bytes / 2 ** 20)} MiB; ${fmt(timing.encodeSeconds, 1)} s of it making the CSV here)`,
+        fmt(timing.importSeconds, 2),
+        fmt(dataset.rows / timing.importSeconds, 0),
+      ],
+      [
+        'PrepareDataset: split column, 784 pixels min-max, float32 tensors stored',
+        fmt(timing.prepareSeconds, 2),
+        fmt(dataset.rows / timing.prepareSeconds, 0),
+      ],
+    ],
+  ),
   '',
-  table(['model', 'epochs', 'test acc (service)', `test acc (model.fit, ${fmt(INPROCESS_ROWS, 0)} rows × 1 epoch)`, 'samples/s (service)', 'samples/s (model.fit)', 'service / fit', 'job wall s'], rows),
+  table(
+    [
+      'model',
+      'epochs',
+      'test acc (service)',
+      `test acc (model.fit, ${fmt(INPROCESS_ROWS, 0)} rows × 1 epoch)`,
+      'samples/s (service)',
+      'samples/s (model.fit)',
+      'service / fit',
+      'job wall s',
+    ],
+    rows,
+  ),
   '',
   `${fmt(trainRows, 0)} training and ${fmt(testRows, 0)} test rows (the canonical split, from the split column), batch ${BATCH}, adam 1e-3${SCHEDULE === 'cosine' ? ` with a cosine decay to ${MIN_LR} over the epochs` : ''}, seed ${SEED}, TF.js backend ${backend.backend}${backend.simd ? ' (SIMD, 1 thread)' : ''}. ` +
     `Data: the preprocessing service process (ImportDataset of the IDX files as CSV, PrepareDataset with min-max scaled pixels fitted on the training rows; prepared features from ${fmt(range.min, 3)} to ${fmt(range.max, 3)} in the rows read back); the training service streams it with ReadSplit. ` +
@@ -327,8 +436,22 @@ writeResult(resultFile, {
   title: 'Training: Fashion-MNIST through preprocessing and training services vs in-process model.fit',
   markdown,
   data: {
-    backend, epochs: EPOCHS, schedule: SCHEDULE, batch: BATCH, trainRows, testRows, inProcessRows: INPROCESS_ROWS,
-    dataset: { rows: dataset.rows, columns: dataset.columns.length, bytes: dataset.bytes, preparedId: prepared.id, features: prepared.featureNames.length },
-    timing, featureRange: range, results,
+    backend,
+    epochs: EPOCHS,
+    schedule: SCHEDULE,
+    batch: BATCH,
+    trainRows,
+    testRows,
+    inProcessRows: INPROCESS_ROWS,
+    dataset: {
+      rows: dataset.rows,
+      columns: dataset.columns.length,
+      bytes: dataset.bytes,
+      preparedId: prepared.id,
+      features: prepared.featureNames.length,
+    },
+    timing,
+    featureRange: range,
+    results,
   },
 });

@@ -42,7 +42,13 @@ async function step(what, fn) {
 
 async function importIris(preprocessing) {
   async function* requests() {
-    yield { header: ImportHeader.fromPartial({ name: NAME, format: DataFormat.DATA_FORMAT_CSV, description: 'Fisher’s iris (demo)' }) };
+    yield {
+      header: ImportHeader.fromPartial({
+        name: NAME,
+        format: DataFormat.DATA_FORMAT_CSV,
+        description: 'Fisher’s iris (demo)',
+      }),
+    };
     for await (const chunk of createReadStream(IRIS_CSV, { highWaterMark: 64 * 1024 })) yield { chunk };
   }
   return preprocessing.importDataset(requests(), { deadlineMs: 60_000 });
@@ -52,10 +58,17 @@ async function importIris(preprocessing) {
 async function trainToEnd(training, id) {
   let lastPrinted = 0;
   for await (const update of training.watchTrainingJob({ id }, { deadlineMs: 600_000 })) {
-    if (update.epoch > 0 && update.epoch % 20 === 0 && update.epoch !== lastPrinted && update.message.endsWith('done')) {
+    if (
+      update.epoch > 0 &&
+      update.epoch % 20 === 0 &&
+      update.epoch !== lastPrinted &&
+      update.message.endsWith('done')
+    ) {
       lastPrinted = update.epoch;
       const accuracy = update.metrics.val_accuracy ?? update.metrics.accuracy;
-      say(`  epoch ${update.epoch}/${update.epochs}${accuracy === undefined ? '' : `, validation accuracy ${accuracy.toFixed(3)}`}`);
+      say(
+        `  epoch ${update.epoch}/${update.epochs}${accuracy === undefined ? '' : `, validation accuracy ${accuracy.toFixed(3)}`}`,
+      );
     }
   }
   // The watch ends with the job; read the final state (retrying briefly while it is recorded).
@@ -78,13 +91,19 @@ async function deployIris(inference, version) {
   }
   const existing = await inference.getDeployment({ servedName: NAME });
   if (existing.model?.name !== NAME || existing.model?.alias !== ALIAS) {
-    throw new Error(`a deployment named "${NAME}" already serves something else; undeploy it (npx aimaas undeploy ${NAME}) or start with --no-demo`);
+    throw new Error(
+      `a deployment named "${NAME}" already serves something else; undeploy it (npx aimaas undeploy ${NAME}) or start with --no-demo`,
+    );
   }
   const end = Date.now() + 60_000;
   for (;;) {
     const deployment = await inference.getDeployment({ servedName: NAME });
-    if (deployment.state === DeploymentState.DEPLOYMENT_STATE_READY && Number(deployment.version) === version) return deployment;
-    if (Date.now() > end) throw new Error(`deployment "${NAME}" did not move to version ${version} within 60 s (${deployment.error || 'no error reported'})`);
+    if (deployment.state === DeploymentState.DEPLOYMENT_STATE_READY && Number(deployment.version) === version)
+      return deployment;
+    if (Date.now() > end)
+      throw new Error(
+        `deployment "${NAME}" did not move to version ${version} within 60 s (${deployment.error || 'no error reported'})`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -97,7 +116,9 @@ async function checkNotSomeoneElses(registry) {
   const { versions } = await registry.searchModelVersions({ filter: `name = "${NAME}"`, pageSize: 100 });
   const foreign = versions.find((v) => v.tags.demo !== 'true');
   if (foreign) {
-    throw new Error(`a model "${NAME}" (version ${foreign.version}) that the demo did not register is in this registry; leaving it alone`);
+    throw new Error(
+      `a model "${NAME}" (version ${foreign.version}) that the demo did not register is in this registry; leaving it alone`,
+    );
   }
 }
 
@@ -137,7 +158,9 @@ async function main() {
     say(`training job ${submitted.id}: an MLP 4-16-16-3, 60 epochs`);
     const job = await step(`training job ${submitted.id}`, () => trainToEnd(clients.training, submitted.id));
     if (job.state !== JobState.JOB_STATE_SUCCEEDED || !job.modelVersion) {
-      throw new Error(`training job ${job.id} ended ${JobState[job.state] ?? job.state}: ${job.error || 'no model was registered'}`);
+      throw new Error(
+        `training job ${job.id} ended ${JobState[job.state] ?? job.state}: ${job.error || 'no model was registered'}`,
+      );
     }
     const version = job.modelVersion.version;
     say(`registered ${NAME}@${version}, test accuracy ${(job.metrics.accuracy ?? Number.NaN).toFixed(3)}`);
@@ -148,13 +171,19 @@ async function main() {
     }
     say(`deployed ${NAME}@${ALIAS} (version ${deployment.version}) as "${NAME}"`);
     const prediction = await step('the first prediction', () =>
-      clients.inference.predict({ servedName: NAME, records: { recordsJson: [JSON.stringify(RECORD)] } }, { deadlineMs: 30_000 }),
+      clients.inference.predict(
+        { servedName: NAME, records: { recordsJson: [JSON.stringify(RECORD)] } },
+        { deadlineMs: 30_000 },
+      ),
     );
     const label = prediction.classifications[0]?.label;
     if (!label) throw new Error('the first prediction returned no label');
     if (markerPath) {
       await mkdir(path.dirname(markerPath), { recursive: true });
-      await writeFile(markerPath, `${JSON.stringify({ model: `${NAME}@${version}`, servedName: NAME, at: new Date().toISOString() })}\n`);
+      await writeFile(
+        markerPath,
+        `${JSON.stringify({ model: `${NAME}@${version}`, servedName: NAME, at: new Date().toISOString() })}\n`,
+      );
     }
     say(`ready: ${JSON.stringify(RECORD)} → ${label}. Try it:`);
     console.log(`\n  npx aimaas predict ${NAME} --records '${JSON.stringify([RECORD])}'\n`);

@@ -31,7 +31,14 @@ const SERVED: Record<string, Service> = {
   'aimaas.v1.InferenceService': 'inference',
   'inference.GRPCInferenceService': 'inference',
 };
-const PROTO_FILES = ['aimaas/v1/preprocessing.proto', 'aimaas/v1/training.proto', 'aimaas/v1/compression.proto', 'aimaas/v1/registry.proto', 'aimaas/v1/inference.proto', 'inference/grpc_predict_v2.proto'];
+const PROTO_FILES = [
+  'aimaas/v1/preprocessing.proto',
+  'aimaas/v1/training.proto',
+  'aimaas/v1/compression.proto',
+  'aimaas/v1/registry.proto',
+  'aimaas/v1/inference.proto',
+  'inference/grpc_predict_v2.proto',
+];
 
 interface Outcome {
   method: string;
@@ -48,14 +55,27 @@ const addresses = {} as Record<Service, string>;
 beforeAll(async () => {
   nats = await startNatsServer();
   dataDir = await mkdtemp(join(tmpdir(), 'aimaas-fuzz-'));
-  const env: Record<string, string> = { NATS_URL: nats.url, AIMAAS_DATA_DIR: dataDir, AIMAAS_METRICS_ADDR: 'off', LOG_LEVEL: 'warn' };
-  for (const service of SERVICES) addresses[service] = env[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
+  const env: Record<string, string> = {
+    NATS_URL: nats.url,
+    AIMAAS_DATA_DIR: dataDir,
+    AIMAAS_METRICS_ADDR: 'off',
+    LOG_LEVEL: 'warn',
+  };
+  for (const service of SERVICES)
+    addresses[service] = env[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
   for (const service of SERVICES) processes.set(service, spawnService(service, env));
   for (const service of SERVICES) {
-    await waitFor(() => healthStatus(addresses[service], 1_000).then((status) => status === 'SERVING', () => false), {
-      timeoutMs: 60_000,
-      message: `${service} to report SERVING`,
-    });
+    await waitFor(
+      () =>
+        healthStatus(addresses[service], 1_000).then(
+          (status) => status === 'SERVING',
+          () => false,
+        ),
+      {
+        timeoutMs: 60_000,
+        message: `${service} to report SERVING`,
+      },
+    );
   }
 }, 120_000);
 
@@ -66,15 +86,30 @@ afterAll(async () => {
 });
 
 /** One raw call of any shape: the request bytes in, the final status out. */
-function rawCall(client: grpc.Client, method: protobuf.Method, path: string, requests: Buffer[]): Promise<{ code: number; details: string }> {
+function rawCall(
+  client: grpc.Client,
+  method: protobuf.Method,
+  path: string,
+  requests: Buffer[],
+): Promise<{ code: number; details: string }> {
   const identity = (bytes: Buffer): Buffer => bytes;
   const deadline = Date.now() + CALL_DEADLINE_MS;
   return new Promise((resolve) => {
-    const done = (error: grpc.ServiceError | null): void => resolve({ code: error?.code ?? grpc.status.OK, details: error?.details ?? '' });
+    const done = (error: grpc.ServiceError | null): void =>
+      resolve({ code: error?.code ?? grpc.status.OK, details: error?.details ?? '' });
     if (!method.requestStream && !method.responseStream) {
-      client.makeUnaryRequest(path, identity, identity, requests[0]!, new grpc.Metadata(), { deadline }, (error) => done(error));
+      client.makeUnaryRequest(path, identity, identity, requests[0]!, new grpc.Metadata(), { deadline }, (error) =>
+        done(error),
+      );
     } else if (method.requestStream && !method.responseStream) {
-      const call = client.makeClientStreamRequest(path, identity, identity, new grpc.Metadata(), { deadline }, (error) => done(error));
+      const call = client.makeClientStreamRequest(
+        path,
+        identity,
+        identity,
+        new grpc.Metadata(),
+        { deadline },
+        (error) => done(error),
+      );
       for (const request of requests) call.write(request);
       call.end();
     } else {
@@ -103,7 +138,9 @@ function watchHealth(): { stop(): Promise<{ slowestMs: number; failures: string[
       await Promise.all(
         SERVICES.map(async (service) => {
           const started = performance.now();
-          const status = await healthStatus(addresses[service], 1_000).catch((error: Error) => `error: ${error.message}`);
+          const status = await healthStatus(addresses[service], 1_000).catch(
+            (error: Error) => `error: ${error.message}`,
+          );
           const ms = performance.now() - started;
           slowestMs = Math.max(slowestMs, ms);
           if (status !== 'SERVING') failures.push(`${service}: ${status} after ${ms.toFixed(0)} ms`);
@@ -122,7 +159,9 @@ function watchHealth(): { stop(): Promise<{ slowestMs: number; failures: string[
 }
 
 function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -134,7 +173,13 @@ describe('fuzz', () => {
     root.resolveAll();
     const random = seededRandom(SEED);
     const clients = new Map<Service, grpc.Client>();
-    for (const service of SERVICES) clients.set(service, new grpc.Client(addresses[service], grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 * 1024 * 1024 }));
+    for (const service of SERVICES)
+      clients.set(
+        service,
+        new grpc.Client(addresses[service], grpc.credentials.createInsecure(), {
+          'grpc.max_send_message_length': 64 * 1024 * 1024,
+        }),
+      );
 
     // Every call prepared up front from the one seed, so a run is the same every time.
     const calls: Array<{ run: () => Promise<Outcome> }> = [];
@@ -152,7 +197,9 @@ describe('fuzz', () => {
         for (let i = 0; i < RANDOM_PER_METHOD; i++) add('random', [randomBytes(random)]);
         for (let i = 0; i < HOSTILE_PER_METHOD; i++) {
           const count = method.requestStream ? 1 + Math.floor(random() * 3) : 1;
-          const requests = Array.from({ length: count }, () => encodeMessage(requestType, hostileMessage(requestType, random))).filter((b): b is Buffer => b !== undefined);
+          const requests = Array.from({ length: count }, () =>
+            encodeMessage(requestType, hostileMessage(requestType, random)),
+          ).filter((b): b is Buffer => b !== undefined);
           if (requests.length > 0) add('hostile', requests);
         }
       }
@@ -173,24 +220,37 @@ describe('fuzz', () => {
     for (const client of clients.values()) client.close();
 
     const byCode = new Map<string, number>();
-    for (const outcome of outcomes) byCode.set(grpc.status[outcome.code]!, (byCode.get(grpc.status[outcome.code]!) ?? 0) + 1);
+    for (const outcome of outcomes)
+      byCode.set(grpc.status[outcome.code]!, (byCode.get(grpc.status[outcome.code]!) ?? 0) + 1);
     const slow = new Map<string, number>();
-    for (const o of outcomes) if (o.code === grpc.status.DEADLINE_EXCEEDED) slow.set(o.method, (slow.get(o.method) ?? 0) + 1);
+    for (const o of outcomes)
+      if (o.code === grpc.status.DEADLINE_EXCEEDED) slow.set(o.method, (slow.get(o.method) ?? 0) + 1);
     if (slow.size > 0) console.log('fuzz: deadline exceeded on', Object.fromEntries(slow));
-    console.log(`fuzz: ${outcomes.length} calls to ${methods} methods in ${seconds.toFixed(1)} s; slowest health check ${slowestMs.toFixed(0)} ms;`, Object.fromEntries(byCode));
+    console.log(
+      `fuzz: ${outcomes.length} calls to ${methods} methods in ${seconds.toFixed(1)} s; slowest health check ${slowestMs.toFixed(0)} ms;`,
+      Object.fromEntries(byCode),
+    );
 
     for (const [service, { child, output }] of processes) {
       expect(child.exitCode, `${service} exited; its last output:\n${output().slice(-3_000)}`).toBeNull();
     }
     expect(seconds).toBeLessThan(60);
     expect(outcomes.filter((o) => o.code === grpc.status.INTERNAL || o.code === grpc.status.UNKNOWN)).toEqual([]);
-    expect(outcomes.filter((o) => o.details.length > 1024).map((o) => ({ ...o, details: `${o.details.slice(0, 200)}… (${o.details.length})` }))).toEqual([]);
+    expect(
+      outcomes
+        .filter((o) => o.details.length > 1024)
+        .map((o) => ({ ...o, details: `${o.details.slice(0, 200)}… (${o.details.length})` })),
+    ).toEqual([]);
     // UNAVAILABLE would be a service gone, or refusing; DEADLINE_EXCEEDED only for watches, which never end by themselves.
     expect(outcomes.filter((o) => o.code === grpc.status.UNAVAILABLE)).toEqual([]);
-    expect(outcomes.filter((o) => o.code === grpc.status.DEADLINE_EXCEEDED && !/Watch|Stream/.test(o.method))).toEqual([]);
+    expect(outcomes.filter((o) => o.code === grpc.status.DEADLINE_EXCEEDED && !/Watch|Stream/.test(o.method))).toEqual(
+      [],
+    );
     expect(failures).toEqual([]);
     expect(slowestMs).toBeLessThan(1_000);
-    const rss = Object.fromEntries([...processes].map(([service, { child }]) => [service, Math.round(rssMiB(child.pid!))]));
+    const rss = Object.fromEntries(
+      [...processes].map(([service, { child }]) => [service, Math.round(rssMiB(child.pid!))]),
+    );
     console.log('fuzz: RSS at the end (MiB)', rss);
     for (const [service, mib] of Object.entries(rss)) expect(mib, `${service} RSS`).toBeLessThan(RSS_BOUND_MIB);
   }, 150_000);

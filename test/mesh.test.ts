@@ -94,19 +94,35 @@ describe('npm start', () => {
   });
 
   it('compresses the demo model to int8 and serves it, as the quick start says', async () => {
-    const compressed = await run('node_modules/.bin/aimaas', ['compress', 'iris@production', '--quantize', 'int8', '--model-name', 'iris-int8', '--watch']);
+    const compressed = await run('node_modules/.bin/aimaas', [
+      'compress',
+      'iris@production',
+      '--quantize',
+      'int8',
+      '--model-name',
+      'iris-int8',
+      '--watch',
+    ]);
     expect(compressed.code, compressed.stderr).toBe(0);
     expect(compressed.stdout.split('\n')[0]).toMatch(/^Job \S+ succeeded, registered iris-int8@1\.$/);
     const deployed = await run('node_modules/.bin/aimaas', ['deploy', 'iris-int8@1']);
     expect(deployed.code, deployed.stderr).toBe(0);
     const client = new CompressionServiceClient(env.AIMAAS_COMPRESSION_ADDR, grpc.credentials.createInsecure());
-    const error = await new Promise<grpc.ServiceError>((resolve) => client.getCompressionJob({ id: 'cj-none' }, (e) => resolve(e!)));
+    const error = await new Promise<grpc.ServiceError>((resolve) =>
+      client.getCompressionJob({ id: 'cj-none' }, (e) => resolve(e!)),
+    );
     client.close();
     expect(error.code).toBe(grpc.status.NOT_FOUND);
     // Deploy returns once the deployment exists; it answers once loaded.
     let predicted: { classifications?: unknown[] } = {};
     for (let attempt = 0; attempt < 60 && !predicted.classifications; attempt++) {
-      const r = await run('node_modules/.bin/aimaas', ['predict', 'iris-int8', '--records', JSON.stringify([{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }]), '--json']);
+      const r = await run('node_modules/.bin/aimaas', [
+        'predict',
+        'iris-int8',
+        '--records',
+        JSON.stringify([{ sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 }]),
+        '--json',
+      ]);
       if (r.code === 0) predicted = JSON.parse(r.stdout);
       else await new Promise((resolve) => setTimeout(resolve, 500));
     }
@@ -137,17 +153,29 @@ describe('npm start', () => {
 
   it('describes each service by reflection under its real .proto file and imports (as buf curl needs)', async () => {
     const reflectionRoot = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection')), '..', 'proto');
-    const definition = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [reflectionRoot], keepCase: true });
+    const definition = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', {
+      includeDirs: [reflectionRoot],
+      keepCase: true,
+    });
     const loaded = grpc.loadPackageDefinition(definition) as any;
-    const client = new loaded.grpc.reflection.v1.ServerReflection(env.AIMAAS_REGISTRY_ADDR, grpc.credentials.createInsecure());
+    const client = new loaded.grpc.reflection.v1.ServerReflection(
+      env.AIMAAS_REGISTRY_ADDR,
+      grpc.credentials.createInsecure(),
+    );
     const call = client.ServerReflectionInfo();
-    const reply = new Promise<{ file_descriptor_response: { file_descriptor_proto: Buffer[] } }>((resolve) => call.once('data', resolve));
+    const reply = new Promise<{ file_descriptor_response: { file_descriptor_proto: Buffer[] } }>((resolve) =>
+      call.once('data', resolve),
+    );
     call.write({ file_containing_symbol: 'aimaas.v1.RegistryService' });
     const files = (await reply).file_descriptor_response.file_descriptor_proto.map((bytes) => bytes.toString('latin1'));
     call.end();
     client.close();
     const names = files.map((file) => /aimaas\/v1\/[a-z]+\.proto|google\/protobuf\/[a-z]+\.proto/.exec(file)?.[0]);
-    expect(names.sort()).toEqual(['aimaas/v1/common.proto', 'aimaas/v1/registry.proto', 'google/protobuf/timestamp.proto']);
+    expect(names.sort()).toEqual([
+      'aimaas/v1/common.proto',
+      'aimaas/v1/registry.proto',
+      'google/protobuf/timestamp.proto',
+    ]);
   });
 
   it('stops every process cleanly on Ctrl-C', async () => {

@@ -22,13 +22,21 @@ beforeAll(async () => {
     LOG_LEVEL: 'info',
   };
   const addresses: Record<string, string> = {};
-  for (const service of SERVICES) addresses[service] = env[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
+  for (const service of SERVICES)
+    addresses[service] = env[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
   for (const service of SERVICES) processes.set(service, spawnService(service, env));
   for (const service of SERVICES) {
-    await waitFor(() => healthStatus(addresses[service]!, 1_000).then((status) => status === 'SERVING', () => false), {
-      timeoutMs: 60_000,
-      message: `${service} to report SERVING`,
-    });
+    await waitFor(
+      () =>
+        healthStatus(addresses[service]!, 1_000).then(
+          (status) => status === 'SERVING',
+          () => false,
+        ),
+      {
+        timeoutMs: 60_000,
+        message: `${service} to report SERVING`,
+      },
+    );
   }
 }, 120_000);
 
@@ -54,7 +62,9 @@ describe('SIGTERM', () => {
       }),
     );
     for (const [service, ms] of took) {
-      expect(ms, `${service} took ${ms} ms; its log:\n${processes.get(service)!.output().slice(-2_000)}`).toBeLessThan(GRACE_MS + 1_000);
+      expect(ms, `${service} took ${ms} ms; its log:\n${processes.get(service)!.output().slice(-2_000)}`).toBeLessThan(
+        GRACE_MS + 1_000,
+      );
     }
   }, 30_000);
 });

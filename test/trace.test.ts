@@ -23,7 +23,10 @@ beforeAll(async () => {
   nc = await connectNats(nats.url, { name: 'trace-test' });
   const logger = createLogger('registry', 'silent');
   registry = await openRegistry(nc, { logger });
-  server = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off' }).add(RegistryServiceService, registry.handlers);
+  server = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off' }).add(
+    RegistryServiceService,
+    registry.handlers,
+  );
   address = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
 });
 

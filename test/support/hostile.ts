@@ -49,11 +49,25 @@ export const HOSTILE_STRINGS: readonly string[] = [
 ];
 
 /** 64-bit integer values, as decimal strings (protobufjs takes them for int64/uint64). */
-const HOSTILE_INT64: readonly string[] = ['0', '-1', '9007199254740992', '9007199254740993', '9223372036854775807', '-9223372036854775808', '1000000000000'];
+const HOSTILE_INT64: readonly string[] = [
+  '0',
+  '-1',
+  '9007199254740992',
+  '9007199254740993',
+  '9223372036854775807',
+  '-9223372036854775808',
+  '1000000000000',
+];
 const HOSTILE_INT32: readonly number[] = [0, -1, 1, 2_147_483_647, -2_147_483_648, 999];
 const HOSTILE_UINT32: readonly number[] = [0, 1, 4_294_967_295, 1_000_000_000];
 const HOSTILE_DOUBLE: readonly number[] = [0, -0, 1e308, -1e308, Number.NaN, Number.POSITIVE_INFINITY, 5e-324, 2 ** 53];
-const HOSTILE_SHAPES: readonly string[][] = [['1000000000000', '4'], ['-1'], ['0'], ['2147483648', '2147483648'], Array.from({ length: 100 }, () => '2')];
+const HOSTILE_SHAPES: readonly string[][] = [
+  ['1000000000000', '4'],
+  ['-1'],
+  ['0'],
+  ['2147483648', '2147483648'],
+  Array.from({ length: 100 }, () => '2'),
+];
 
 function pick<T>(random: () => number, values: readonly T[]): T {
   return values[Math.floor(random() * values.length)]!;
@@ -76,7 +90,10 @@ function scalar(field: protobuf.Field, random: () => number): unknown {
       return pick(random, HOSTILE_INT64);
     case 'uint64':
     case 'fixed64':
-      return pick(random, HOSTILE_INT64.filter((v) => !v.startsWith('-')));
+      return pick(
+        random,
+        HOSTILE_INT64.filter((v) => !v.startsWith('-')),
+      );
     case 'uint32':
     case 'fixed32':
       return pick(random, HOSTILE_UINT32);

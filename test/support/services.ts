@@ -14,11 +14,16 @@ export function healthStatus(address: string, deadlineMs = 5_000): Promise<strin
   const loaded = grpc.loadPackageDefinition(definition) as any;
   const client = new loaded.grpc.health.v1.Health(address, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) =>
-    client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (error: Error | null, reply: { status: string }) => {
-      client.close();
-      if (error) reject(error);
-      else resolve(reply.status);
-    }),
+    client.check(
+      { service: '' },
+      new grpc.Metadata(),
+      { deadline: Date.now() + deadlineMs },
+      (error: Error | null, reply: { status: string }) => {
+        client.close();
+        if (error) reject(error);
+        else resolve(reply.status);
+      },
+    ),
   );
 }
 

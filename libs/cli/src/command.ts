@@ -109,7 +109,8 @@ export function parseKeyNumbers(flag: string, values: OptionValues[string]): Rec
   const out: Record<string, number> = {};
   for (const [key, text] of Object.entries(parseKeyValues(flag, values))) {
     const value = Number(text);
-    if (text.trim() === '' || !Number.isFinite(value)) throw new UsageError(`--${flag} ${key}=${text}: expected a number`);
+    if (text.trim() === '' || !Number.isFinite(value))
+      throw new UsageError(`--${flag} ${key}=${text}: expected a number`);
     out[key] = value;
   }
   return out;

@@ -109,7 +109,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const command = findCommand(group, words);
     if (command === undefined) {
       if (help || words.length === 0) return print(help ? io.stdout : io.stderr, groupHelp(group), help ? 0 : 2);
-      throw new UsageError(`unknown command "${group.name} ${words[0]}"`, `aimaas ${group.name} <command> [arguments] [options]`);
+      throw new UsageError(
+        `unknown command "${group.name} ${words[0]}"`,
+        `aimaas ${group.name} <command> [arguments] [options]`,
+      );
     }
     const usage = commandUsage(group, command);
     if (help) return print(io.stdout, commandHelp(group, command), 0);

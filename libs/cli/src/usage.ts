@@ -42,9 +42,13 @@ export const GENERAL_USAGE = 'aimaas [global options] <command> [arguments] [opt
 
 function optionsTable(options: Record<string, OptionSpec>): string {
   return indent(
-    formatTable(['', ''], Object.entries(options).map(([name, spec]) => [optionSyntax(name, spec), spec.description]), {
-      header: false,
-    }),
+    formatTable(
+      ['', ''],
+      Object.entries(options).map(([name, spec]) => [optionSyntax(name, spec), spec.description]),
+      {
+        header: false,
+      },
+    ),
   );
 }
 
@@ -58,7 +62,10 @@ function indent(text: string): string {
 /** The full help: every command of every group, then the global options. */
 export function generalHelp(groups: readonly CommandGroup[]): string {
   const rows = groups.flatMap((group) =>
-    group.commands.map((command) => [[group.name, command.name, command.args].filter(Boolean).join(' '), command.summary]),
+    group.commands.map((command) => [
+      [group.name, command.name, command.args].filter(Boolean).join(' '),
+      command.summary,
+    ]),
   );
   return [
     `usage: ${GENERAL_USAGE}`,
@@ -75,7 +82,10 @@ export function generalHelp(groups: readonly CommandGroup[]): string {
 
 /** The help of one group: its commands. */
 export function groupHelp(group: CommandGroup): string {
-  const rows = group.commands.map((command) => [[group.name, command.name, command.args].filter(Boolean).join(' '), command.summary]);
+  const rows = group.commands.map((command) => [
+    [group.name, command.name, command.args].filter(Boolean).join(' '),
+    command.summary,
+  ]);
   return [
     `usage: aimaas ${group.name} <command> [arguments] [options]`,
     '',
@@ -89,7 +99,8 @@ export function groupHelp(group: CommandGroup): string {
 /** The help of one command: usage, summary, its options and the global ones. */
 export function commandHelp(group: CommandGroup, command: CommandSpec): string {
   const parts = [`usage: ${commandUsage(group, command)}`, '', `${command.summary}.`];
-  if (command.options && Object.keys(command.options).length > 0) parts.push('', 'Options:', optionsTable(command.options));
+  if (command.options && Object.keys(command.options).length > 0)
+    parts.push('', 'Options:', optionsTable(command.options));
   const others = command.name === '' ? group.commands.filter((c) => c !== command) : [];
   if (others.length > 0) {
     const rows = others.map((c) => [[group.name, c.name, c.args].filter(Boolean).join(' '), c.summary]);

@@ -10,7 +10,13 @@ import { fixturePath } from '@aimaas/testing';
 import { useCliStack } from './e2e-stack.js';
 import { cliRunner } from './run-cli-harness.js';
 
-const stack = useCliStack({ name: 'cli-compress-e2e', registry: {}, preprocessing: true, training: true, compression: true });
+const stack = useCliStack({
+  name: 'cli-compress-e2e',
+  registry: {},
+  preprocessing: true,
+  training: true,
+  compression: true,
+});
 const aimaas = cliRunner(() => ({ env: stack.env, cwd: stack.dir }));
 let preparedId: string;
 
@@ -18,7 +24,10 @@ let preparedId: string;
 function reportRow(stdout: string, measure: string): string[] {
   const line = stdout.split('\n').find((l) => l.startsWith(`${measure}  `));
   expect(line, `report row ${measure}`).toBeDefined();
-  return line!.slice(measure.length).trim().split(/\s{2,}/);
+  return line!
+    .slice(measure.length)
+    .trim()
+    .split(/\s{2,}/);
 }
 
 /** A byte count as the table prints it (`2.95 kB`), back in bytes. */
@@ -31,12 +40,38 @@ beforeAll(async () => {
   await copyFile(fixturePath('iris.csv'), join(stack.dir, 'iris.csv'));
   expect((await aimaas('datasets', 'import', 'iris.csv', '--name', 'iris')).code).toBe(0);
   const prepared = await aimaas(
-    '--json', 'datasets', 'prepare', 'iris', '--target', 'species', '--task', 'classification', '--split', '0.6,0.2,0.2', '--seed', '7',
+    '--json',
+    'datasets',
+    'prepare',
+    'iris',
+    '--target',
+    'species',
+    '--task',
+    'classification',
+    '--split',
+    '0.6,0.2,0.2',
+    '--seed',
+    '7',
   );
   expect(prepared.code).toBe(0);
   preparedId = JSON.parse(prepared.stdout).id;
   const trained = await aimaas(
-    'train', '--dataset', preparedId, '--model-name', 'iris', '--mlp', '16', '--epochs', '20', '--batch-size', '16', '--lr', '0.02', '--seed', '1', '--watch',
+    'train',
+    '--dataset',
+    preparedId,
+    '--model-name',
+    'iris',
+    '--mlp',
+    '16',
+    '--epochs',
+    '20',
+    '--batch-size',
+    '16',
+    '--lr',
+    '0.02',
+    '--seed',
+    '1',
+    '--watch',
   );
   expect(trained.stderr.split('\n')[0]).toMatch(/^Submitted training job \S+\.$/);
   expect(trained.stdout.split('\n')[0]).toMatch(/^Job \S+ succeeded, registered iris@1\.$/);
@@ -52,13 +87,19 @@ describe('aimaas compress against the real compression service', () => {
     expect(submitted).not.toBeNull();
     jobId = submitted![1]!;
     // The live line went through the phases in order to the registration, then ended with a newline.
-    const frames = result.stderr.split('\r').slice(1).map((f) => f.trimEnd());
+    const frames = result.stderr
+      .split('\r')
+      .slice(1)
+      .map((f) => f.trimEnd());
     expect(frames.length).toBeGreaterThan(1);
     for (const frame of frames) expect(frame).toMatch(/^compress {2}\S/);
     expect(frames.some((f) => f.startsWith('compress  measuring'))).toBe(true);
     const phases = frames.map((f) => f.split(/\s{2,}/)[1]);
     const order = ['loading', 'measuring', 'quantize', 'registering'].map((phase) => phases.indexOf(phase));
-    expect(order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)), phases.join(' ')).toBe(true);
+    expect(
+      order.every((at, i) => at >= 0 && (i === 0 || at > order[i - 1]!)),
+      phases.join(' '),
+    ).toBe(true);
     expect(frames.at(-1)).toBe('compress  succeeded  registered iris@2');
     expect(result.stderr.endsWith('\n')).toBe(true);
 
@@ -80,7 +121,11 @@ describe('aimaas compress against the real compression service', () => {
 
     // The registry has iris@2, a child of iris@1 made by this job.
     const version = await stack.clients.registry.getModelVersion({ ref: { name: 'iris', version: 2 } });
-    expect(version.lineage).toMatchObject({ compressionJobId: jobId, parent: { name: 'iris', version: 1 }, preparedDatasetId: preparedId });
+    expect(version.lineage).toMatchObject({
+      compressionJobId: jobId,
+      parent: { name: 'iris', version: 1 },
+      preparedDatasetId: preparedId,
+    });
     const shown = await aimaas('models', 'show', 'iris@2');
     expect(shown.code).toBe(0);
   }, 120_000);
@@ -90,7 +135,9 @@ describe('aimaas compress against the real compression service', () => {
     expect(listed.code).toBe(0);
     const lines = listed.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^ID\s+STATE\s+SOURCE\s+METHOD\s+PHASE\s+RESULT\s+CREATED$/);
-    expect(lines.slice(1).find((l) => l.startsWith(`${jobId} `))).toMatch(/\s+succeeded\s+iris@1\s+quantize uint8\s+\S+\s+iris@2\s+\d{4}-\d\d-\d\dT/);
+    expect(lines.slice(1).find((l) => l.startsWith(`${jobId} `))).toMatch(
+      /\s+succeeded\s+iris@1\s+quantize uint8\s+\S+\s+iris@2\s+\d{4}-\d\d-\d\dT/,
+    );
     const succeeded = JSON.parse((await aimaas('--json', 'compress', 'jobs', 'list', '--state', 'succeeded')).stdout);
     expect(succeeded.jobs.map((j: { id: string }) => j.id)).toEqual([jobId]);
     expect((await aimaas('compress', 'jobs', 'list', '--state', 'failed')).stderr).toBe('No compression jobs.\n');
@@ -104,7 +151,8 @@ describe('aimaas compress against the real compression service', () => {
   });
 
   it('rejects a bad dtype before calling the service, and reports a missing model from it', async () => {
-    const count = async () => JSON.parse((await aimaas('--json', 'compress', 'jobs', 'list')).stdout).jobs.length as number;
+    const count = async () =>
+      JSON.parse((await aimaas('--json', 'compress', 'jobs', 'list')).stdout).jobs.length as number;
     const before = await count();
     const bad = await aimaas('compress', 'iris@1', '--quantize', 'int4');
     expect(bad.code).toBe(2);
@@ -117,16 +165,39 @@ describe('aimaas compress against the real compression service', () => {
   });
 
   it('prunes with fine-tuning: a bar over the fine-tune epochs, half the weights zero in the new version', async () => {
-    const result = await aimaas('compress', 'iris', '--prune', '50%', '--fine-tune-epochs', '2', '--model-name', 'iris-sparse', '--seed', '3', '--watch', '--progress');
+    const result = await aimaas(
+      'compress',
+      'iris',
+      '--prune',
+      '50%',
+      '--fine-tune-epochs',
+      '2',
+      '--model-name',
+      'iris-sparse',
+      '--seed',
+      '3',
+      '--watch',
+      '--progress',
+    );
     expect(result.code, result.stderr).toBe(0);
-    const frames = result.stderr.split('\r').slice(1).map((f) => f.trimEnd());
-    expect(frames.some((f) => /^compress {2}\[#{12}-{12}\] {2}50% {2}fine-tuning {2}epoch 1\/2 {2}step \d+\/\d+ {2}\S*loss=/.test(f)), frames.join('\n')).toBe(true);
+    const frames = result.stderr
+      .split('\r')
+      .slice(1)
+      .map((f) => f.trimEnd());
+    expect(
+      frames.some((f) =>
+        /^compress {2}\[#{12}-{12}\] {2}50% {2}fine-tuning {2}epoch 1\/2 {2}step \d+\/\d+ {2}\S*loss=/.test(f),
+      ),
+      frames.join('\n'),
+    ).toBe(true);
     expect(frames.some((f) => /^compress {2}\[#{24}\] 100% {2}fine-tuning {2}epoch 2\/2 /.test(f))).toBe(true);
     expect(result.stdout.split('\n')[0]).toMatch(/^Job \S+ succeeded, registered iris-sparse@1\.$/);
     const [nonzeroBefore, nonzeroAfter, ratio] = reportRow(result.stdout, 'non-zero parameters');
     expect(nonzeroBefore).toBe('131');
     expect(Number(nonzeroAfter)).toBeLessThan(131);
     expect(Number(ratio)).toBeLessThan(0.7);
-    expect((await stack.clients.registry.getModelVersion({ ref: { name: 'iris-sparse', version: 1 } })).lineage?.parent).toMatchObject({ name: 'iris', version: 2 });
+    expect(
+      (await stack.clients.registry.getModelVersion({ ref: { name: 'iris-sparse', version: 1 } })).lineage?.parent,
+    ).toMatchObject({ name: 'iris', version: 2 });
   }, 120_000);
 });

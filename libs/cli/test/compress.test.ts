@@ -67,19 +67,48 @@ describe('compressRequest', () => {
       seed: 0,
       requestId: '',
     });
-    expect(compressRequest('iris', { quantize: 'int8' }).quantize).toEqual({ dtype: 'int8', perChannel: true, activations: '' });
-    expect(compressRequest('iris', { quantize: 'int8', 'per-channel': true }).quantize).toEqual({ dtype: 'int8', perChannel: true, activations: '' });
-    expect(compressRequest('iris', { quantize: 'int8', 'per-tensor': true }).quantize).toEqual({ dtype: 'int8', perChannel: false, activations: '' });
-    expect(compressRequest('iris', { quantize: 'int8', activations: 'dynamic' }).quantize).toEqual({ dtype: 'int8', perChannel: true, activations: 'dynamic' });
-    expect(() => compressRequest('iris', { quantize: 'int8', activations: 'sometimes' })).toThrow('--activations sometimes: expected static or dynamic');
-    expect(() => compressRequest('iris', { quantize: 'uint8', activations: 'static' })).toThrow('--activations applies to --quantize int8 only');
+    expect(compressRequest('iris', { quantize: 'int8' }).quantize).toEqual({
+      dtype: 'int8',
+      perChannel: true,
+      activations: '',
+    });
+    expect(compressRequest('iris', { quantize: 'int8', 'per-channel': true }).quantize).toEqual({
+      dtype: 'int8',
+      perChannel: true,
+      activations: '',
+    });
+    expect(compressRequest('iris', { quantize: 'int8', 'per-tensor': true }).quantize).toEqual({
+      dtype: 'int8',
+      perChannel: false,
+      activations: '',
+    });
+    expect(compressRequest('iris', { quantize: 'int8', activations: 'dynamic' }).quantize).toEqual({
+      dtype: 'int8',
+      perChannel: true,
+      activations: 'dynamic',
+    });
+    expect(() => compressRequest('iris', { quantize: 'int8', activations: 'sometimes' })).toThrow(
+      '--activations sometimes: expected static or dynamic',
+    );
+    expect(() => compressRequest('iris', { quantize: 'uint8', activations: 'static' })).toThrow(
+      '--activations applies to --quantize int8 only',
+    );
     expect(compressRequest('iris', { quantize: 'float16' }).source).toEqual({ name: 'iris' });
   });
 
   it('maps --prune with its fine-tune settings to a PruneSpec', () => {
     const request = compressRequest('iris@production', {
-      prune: '80%', 'pruning-steps': '40', 'fine-tune-epochs': '3', scope: 'global', 'batch-size': '16', lr: '0.001', optimizer: 'sgd',
-      dataset: 'prep-7', 'model-name': 'iris-small', seed: '42', 'request-id': 'req-1',
+      prune: '80%',
+      'pruning-steps': '40',
+      'fine-tune-epochs': '3',
+      scope: 'global',
+      'batch-size': '16',
+      lr: '0.001',
+      optimizer: 'sgd',
+      dataset: 'prep-7',
+      'model-name': 'iris-small',
+      seed: '42',
+      'request-id': 'req-1',
     });
     expect(request).toEqual({
       source: { name: 'iris', alias: 'production' },
@@ -104,11 +133,24 @@ describe('compressRequest', () => {
       seed: 42,
       requestId: 'req-1',
     });
-    expect(compressRequest('iris', { prune: '0.5' }).prune).toMatchObject({ targetSparsity: 0.5, fineTuneEpochs: 0, pruningSteps: 0, scope: '' });
+    expect(compressRequest('iris', { prune: '0.5' }).prune).toMatchObject({
+      targetSparsity: 0.5,
+      fineTuneEpochs: 0,
+      pruningSteps: 0,
+      scope: '',
+    });
   });
 
   it('maps --distill to a DistillSpec with an MLP or CNN student and a training config, defaults filled', () => {
-    const request = compressRequest('iris@2', { distill: true, 'student-mlp': '32,16', temperature: '2.5', alpha: '0.3', epochs: '7', 'batch-size': '8', lr: '0.01' });
+    const request = compressRequest('iris@2', {
+      distill: true,
+      'student-mlp': '32,16',
+      temperature: '2.5',
+      alpha: '0.3',
+      epochs: '7',
+      'batch-size': '8',
+      lr: '0.01',
+    });
     expect(request.distill).toEqual({
       student: { mlp: { hiddenUnits: [32, 16], activation: '', dropout: 0, batchNorm: false }, inputShape: [] },
       temperature: 2.5,
@@ -124,14 +166,20 @@ describe('compressRequest', () => {
         workers: 0,
       },
     });
-    const cnn = compressRequest('fmnist', { distill: true, 'student-cnn': '8x3/16', 'student-input-shape': '28x28x1' }).distill!;
-    expect(cnn.student).toMatchObject({ cnn: { convBlocks: [{ filters: 8, kernelSize: 3 }], denseUnits: [16] }, inputShape: [28, 28, 1] });
+    const cnn = compressRequest('fmnist', { distill: true, 'student-cnn': '8x3/16', 'student-input-shape': '28x28x1' })
+      .distill!;
+    expect(cnn.student).toMatchObject({
+      cnn: { convBlocks: [{ filters: 8, kernelSize: 3 }], denseUnits: [16] },
+      inputShape: [28, 28, 1],
+    });
     expect([cnn.temperature, cnn.alpha, cnn.config?.epochs]).toEqual([4, 0.9, 10]);
     expect(compressRequest('iris', { distill: true, 'student-linear': true }).distill!.student?.linear).toEqual({});
   });
 
   it('maps --cluster to a ClusterSpec', () => {
-    expect(compressRequest('iris@1', { cluster: '16', 'fine-tune-epochs': '2', 'cluster-init': 'linear' }).cluster).toMatchObject({
+    expect(
+      compressRequest('iris@1', { cluster: '16', 'fine-tune-epochs': '2', 'cluster-init': 'linear' }).cluster,
+    ).toMatchObject({
       clusters: 16,
       fineTuneEpochs: 2,
       init: 'linear',
@@ -141,41 +189,75 @@ describe('compressRequest', () => {
 
   it('rejects zero or two methods, naming them', () => {
     expect(() => compressRequest('iris', {})).toThrow(UsageError);
-    expect(() => compressRequest('iris', {})).toThrow('no compression method given: give exactly one of --quantize, --prune, --distill and --cluster');
+    expect(() => compressRequest('iris', {})).toThrow(
+      'no compression method given: give exactly one of --quantize, --prune, --distill and --cluster',
+    );
     expect(() => compressRequest('iris', { quantize: 'uint8', prune: '0.5' })).toThrow(
       '--quantize and --prune given together: give exactly one of --quantize, --prune, --distill and --cluster',
     );
-    expect(() => compressRequest('iris', { quantize: 'uint8', distill: true, cluster: '8' })).toThrow('--quantize, --distill and --cluster given together');
+    expect(() => compressRequest('iris', { quantize: 'uint8', distill: true, cluster: '8' })).toThrow(
+      '--quantize, --distill and --cluster given together',
+    );
   });
 
   it('rejects a bad dtype, sparsity, cluster count or weight, naming the flag', () => {
-    expect(() => compressRequest('iris', { quantize: 'int4' })).toThrow('--quantize int4: expected one of uint8, uint16, float16, int8');
+    expect(() => compressRequest('iris', { quantize: 'int4' })).toThrow(
+      '--quantize int4: expected one of uint8, uint16, float16, int8',
+    );
     for (const bad of ['0.8x', '1', '0', '120%', '-0.5', 'abc', '']) {
-      expect(() => compressRequest('iris', { prune: bad })).toThrow(`--prune ${bad}: expected a sparsity between 0 and 1 such as 0.8, or a percentage such as 80%`);
+      expect(() => compressRequest('iris', { prune: bad })).toThrow(
+        `--prune ${bad}: expected a sparsity between 0 and 1 such as 0.8, or a percentage such as 80%`,
+      );
     }
-    expect(() => compressRequest('iris', { cluster: '1' })).toThrow('--cluster 1: expected a number of clusters of at least 2, e.g. 16');
-    expect(() => compressRequest('iris', { distill: true, 'student-mlp': '8', alpha: '1.5' })).toThrow('--alpha 1.5: expected a weight from 0 to 1');
-    expect(() => compressRequest('iris', { distill: true, 'student-mlp': '8', temperature: '0' })).toThrow('--temperature 0: expected a positive number');
-    expect(() => compressRequest('iris', { prune: '0.5', 'fine-tune-epochs': '-1' })).toThrow('--fine-tune-epochs -1: expected a whole number from 0');
-    expect(() => compressRequest('iris', { quantize: 'uint8', seed: '5000000000' })).toThrow('--seed 5000000000: expected a whole number from 0 to 4294967295');
+    expect(() => compressRequest('iris', { cluster: '1' })).toThrow(
+      '--cluster 1: expected a number of clusters of at least 2, e.g. 16',
+    );
+    expect(() => compressRequest('iris', { distill: true, 'student-mlp': '8', alpha: '1.5' })).toThrow(
+      '--alpha 1.5: expected a weight from 0 to 1',
+    );
+    expect(() => compressRequest('iris', { distill: true, 'student-mlp': '8', temperature: '0' })).toThrow(
+      '--temperature 0: expected a positive number',
+    );
+    expect(() => compressRequest('iris', { prune: '0.5', 'fine-tune-epochs': '-1' })).toThrow(
+      '--fine-tune-epochs -1: expected a whole number from 0',
+    );
+    expect(() => compressRequest('iris', { quantize: 'uint8', seed: '5000000000' })).toThrow(
+      '--seed 5000000000: expected a whole number from 0 to 4294967295',
+    );
     expect(() => compressRequest('iris@', { quantize: 'uint8' })).toThrow(/^model reference "iris@"/);
   });
 
   it('rejects flags of another method and settings that cannot work', () => {
-    expect(() => compressRequest('iris', { quantize: 'uint8', 'fine-tune-epochs': '2' })).toThrow('--fine-tune-epochs applies to --prune and --cluster, not --quantize');
-    expect(() => compressRequest('iris', { prune: '0.5', temperature: '2' })).toThrow('--temperature applies to --distill only, not --prune');
-    expect(() => compressRequest('iris', { quantize: 'uint8', 'per-channel': true })).toThrow('--per-channel applies to --quantize int8 only (uint8 has one range per tensor)');
-    expect(() => compressRequest('iris', { quantize: 'int8', 'per-channel': true, 'per-tensor': true })).toThrow('give one of --per-channel and --per-tensor, not both');
-    expect(() => compressRequest('iris', { prune: '0.5', 'pruning-steps': '10' })).toThrow('--pruning-steps needs --fine-tune-epochs');
-    expect(() => compressRequest('iris', { distill: true })).toThrow('--distill needs a student: give one of --student-mlp, --student-cnn and --student-linear');
+    expect(() => compressRequest('iris', { quantize: 'uint8', 'fine-tune-epochs': '2' })).toThrow(
+      '--fine-tune-epochs applies to --prune and --cluster, not --quantize',
+    );
+    expect(() => compressRequest('iris', { prune: '0.5', temperature: '2' })).toThrow(
+      '--temperature applies to --distill only, not --prune',
+    );
+    expect(() => compressRequest('iris', { quantize: 'uint8', 'per-channel': true })).toThrow(
+      '--per-channel applies to --quantize int8 only (uint8 has one range per tensor)',
+    );
+    expect(() => compressRequest('iris', { quantize: 'int8', 'per-channel': true, 'per-tensor': true })).toThrow(
+      'give one of --per-channel and --per-tensor, not both',
+    );
+    expect(() => compressRequest('iris', { prune: '0.5', 'pruning-steps': '10' })).toThrow(
+      '--pruning-steps needs --fine-tune-epochs',
+    );
+    expect(() => compressRequest('iris', { distill: true })).toThrow(
+      '--distill needs a student: give one of --student-mlp, --student-cnn and --student-linear',
+    );
     expect(() => compressRequest('iris', { distill: true, 'student-mlp': '8', 'student-linear': true })).toThrow(
       'give exactly one of --student-mlp, --student-cnn and --student-linear',
     );
-    expect(() => compressRequest('iris', { distill: true, 'student-mlp': '8,x' })).toThrow('--student-mlp x: expected a positive integer');
+    expect(() => compressRequest('iris', { distill: true, 'student-mlp': '8,x' })).toThrow(
+      '--student-mlp x: expected a positive integer',
+    );
   });
 
   it('reads sparsities as fractions or percentages', () => {
-    expect([parseSparsity('0.8'), parseSparsity('80%'), parseSparsity('.25'), parseSparsity('12.5%')]).toEqual([0.8, 0.8, 0.25, 0.125]);
+    expect([parseSparsity('0.8'), parseSparsity('80%'), parseSparsity('.25'), parseSparsity('12.5%')]).toEqual([
+      0.8, 0.8, 0.25, 0.125,
+    ]);
   });
 });
 
@@ -198,10 +280,20 @@ describe('reportTable', () => {
 
 describe('compressionProgressText', () => {
   it('shows the phase message, or epochs, steps and metrics while fine-tuning', () => {
-    expect(compressionProgressText(ProgressUpdate.fromPartial({ phase: 'measuring', message: 'measuring the source' }))).toBe('measuring  measuring the source');
+    expect(
+      compressionProgressText(ProgressUpdate.fromPartial({ phase: 'measuring', message: 'measuring the source' })),
+    ).toBe('measuring  measuring the source');
     expect(
       compressionProgressText(
-        ProgressUpdate.fromPartial({ phase: 'fine-tuning', epoch: 2, epochs: 4, step: 3, stepsPerEpoch: 12, metrics: { loss: 0.41, sparsity: 0.6 }, message: 'x' }),
+        ProgressUpdate.fromPartial({
+          phase: 'fine-tuning',
+          epoch: 2,
+          epochs: 4,
+          step: 3,
+          stepsPerEpoch: 12,
+          metrics: { loss: 0.41, sparsity: 0.6 },
+          message: 'x',
+        }),
       ),
     ).toBe('fine-tuning  epoch 2/4  step 3/12  loss=0.41 sparsity=0.6');
   });
@@ -211,8 +303,24 @@ describe('compressionProgressText', () => {
 function progressOf(id: string): ProgressUpdate[] {
   return [
     ProgressUpdate.fromPartial({ jobId: id, phase: 'measuring', message: 'measuring the source' }),
-    ProgressUpdate.fromPartial({ jobId: id, phase: 'fine-tuning', epoch: 1, epochs: 2, step: 5, stepsPerEpoch: 5, metrics: { loss: 0.5, sparsity: 0.4 } }),
-    ProgressUpdate.fromPartial({ jobId: id, phase: 'fine-tuning', epoch: 2, epochs: 2, step: 5, stepsPerEpoch: 5, metrics: { loss: 0.25, sparsity: 0.8 } }),
+    ProgressUpdate.fromPartial({
+      jobId: id,
+      phase: 'fine-tuning',
+      epoch: 1,
+      epochs: 2,
+      step: 5,
+      stepsPerEpoch: 5,
+      metrics: { loss: 0.5, sparsity: 0.4 },
+    }),
+    ProgressUpdate.fromPartial({
+      jobId: id,
+      phase: 'fine-tuning',
+      epoch: 2,
+      epochs: 2,
+      step: 5,
+      stepsPerEpoch: 5,
+      metrics: { loss: 0.25, sparsity: 0.8 },
+    }),
     ProgressUpdate.fromPartial({ jobId: id, phase: 'registering', message: 'registering a version of iris' }),
   ];
 }
@@ -240,7 +348,10 @@ beforeAll(async () => {
   );
   server = new grpc.Server();
   server.addService(CompressionServiceService, {
-    submitCompressionJob(call: grpc.ServerUnaryCall<SubmitCompressionJobRequest, CompressionJob>, callback: grpc.sendUnaryData<CompressionJob>) {
+    submitCompressionJob(
+      call: grpc.ServerUnaryCall<SubmitCompressionJobRequest, CompressionJob>,
+      callback: grpc.sendUnaryData<CompressionJob>,
+    ) {
       submitted.push(call.request);
       const id = `cj-${submitted.length}`;
       // Submitted jobs finish at once in this fake: a watch replays their canned progress.
@@ -258,21 +369,38 @@ beforeAll(async () => {
           worker: 'w-1',
         }),
       );
-      callback(null, CompressionJob.fromPartial({ id, state: JobState.JOB_STATE_QUEUED, request: call.request, createdAt: CREATED }));
+      callback(
+        null,
+        CompressionJob.fromPartial({ id, state: JobState.JOB_STATE_QUEUED, request: call.request, createdAt: CREATED }),
+      );
     },
-    getCompressionJob(call: grpc.ServerUnaryCall<{ id: string }, CompressionJob>, callback: grpc.sendUnaryData<CompressionJob>) {
+    getCompressionJob(
+      call: grpc.ServerUnaryCall<{ id: string }, CompressionJob>,
+      callback: grpc.sendUnaryData<CompressionJob>,
+    ) {
       const job = jobs.get(call.request.id);
       if (job === undefined) callback(notFound(call.request.id));
       else callback(null, job);
     },
-    listCompressionJobs(call: grpc.ServerUnaryCall<{ pageSize: number; pageToken: string; state: JobState }, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    listCompressionJobs(
+      call: grpc.ServerUnaryCall<{ pageSize: number; pageToken: string; state: JobState }, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) {
       listRequests.push(call.request);
-      const all = [...jobs.values()].filter((j) => call.request.state === JobState.JOB_STATE_UNSPECIFIED || j.state === call.request.state);
+      const all = [...jobs.values()].filter(
+        (j) => call.request.state === JobState.JOB_STATE_UNSPECIFIED || j.state === call.request.state,
+      );
       // One job a page: the CLI must follow the tokens.
       const start = Number(call.request.pageToken || '0');
-      callback(null, { jobs: all.slice(start, start + 1), nextPageToken: start + 1 < all.length ? String(start + 1) : '' });
+      callback(null, {
+        jobs: all.slice(start, start + 1),
+        nextPageToken: start + 1 < all.length ? String(start + 1) : '',
+      });
     },
-    cancelCompressionJob(call: grpc.ServerUnaryCall<{ id: string }, CompressionJob>, callback: grpc.sendUnaryData<CompressionJob>) {
+    cancelCompressionJob(
+      call: grpc.ServerUnaryCall<{ id: string }, CompressionJob>,
+      callback: grpc.sendUnaryData<CompressionJob>,
+    ) {
       const job = jobs.get(call.request.id);
       if (job === undefined) return callback(notFound(call.request.id));
       const cancelled = { ...job, state: JobState.JOB_STATE_CANCELLED };
@@ -287,7 +415,9 @@ beforeAll(async () => {
     },
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) =>
+      error ? reject(error) : resolve(p),
+    ),
   );
   address = `127.0.0.1:${port}`;
 });
@@ -311,11 +441,26 @@ describe('aimaas compress', () => {
       seed: 3,
     });
     const json = JSON.parse((await aimaas('--json', 'compress', 'iris', '--cluster', '8')).stdout);
-    expect(json).toMatchObject({ id: 'cj-2', state: 'JOB_STATE_QUEUED', request: { source: { name: 'iris' }, cluster: { clusters: 8 } } });
+    expect(json).toMatchObject({
+      id: 'cj-2',
+      state: 'JOB_STATE_QUEUED',
+      request: { source: { name: 'iris' }, cluster: { clusters: 8 } },
+    });
   });
 
   it('with --watch draws the live line on stderr, then prints the before/after report', async () => {
-    const result = await aimaas('compress', 'iris@1', '--prune', '0.8', '--fine-tune-epochs', '2', '--model-name', 'iris-sparse', '--watch', '--progress');
+    const result = await aimaas(
+      'compress',
+      'iris@1',
+      '--prune',
+      '0.8',
+      '--fine-tune-epochs',
+      '2',
+      '--model-name',
+      'iris-sparse',
+      '--watch',
+      '--progress',
+    );
     expect(result.code).toBe(0);
     const id = `cj-${submitted.length}`;
     const frames = result.stderr.split('\r');
@@ -328,7 +473,12 @@ describe('aimaas compress', () => {
     ]);
     expect(frames.at(-1)!.endsWith('\n')).toBe(true);
     expect(result.stdout).toBe(
-      [`Job ${id} succeeded, registered iris-sparse@${1 + submitted.length}.`, ...REPORT_LINES, 'Sizes of the tfjs-layers files; metrics on the test split.', ''].join('\n'),
+      [
+        `Job ${id} succeeded, registered iris-sparse@${1 + submitted.length}.`,
+        ...REPORT_LINES,
+        'Sizes of the tfjs-layers files; metrics on the test split.',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -336,13 +486,18 @@ describe('aimaas compress', () => {
     const result = await aimaas('--json', 'compress', 'iris@1', '--quantize', 'float16', '--watch');
     expect(result.code).toBe(0);
     expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout)).toMatchObject({ state: 'JOB_STATE_SUCCEEDED', report: { after: { sizeBytes: 1020 } } });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      state: 'JOB_STATE_SUCCEEDED',
+      report: { after: { sizeBytes: 1020 } },
+    });
   });
 
   it('gives usage errors naming the flag, with the compress usage line', async () => {
     const none = await aimaas('compress', 'iris@1');
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/^error: no compression method given: give exactly one of --quantize, --prune, --distill and --cluster\nusage: aimaas compress <model>\[@version\|@alias\] \(--quantize/);
+    expect(none.stderr).toMatch(
+      /^error: no compression method given: give exactly one of --quantize, --prune, --distill and --cluster\nusage: aimaas compress <model>\[@version\|@alias\] \(--quantize/,
+    );
     const dtype = await aimaas('compress', 'iris@1', '--quantize', 'int4');
     expect(dtype.code).toBe(2);
     expect(dtype.stderr.split('\n')[0]).toBe('error: --quantize int4: expected one of uint8, uint16, float16, int8');
@@ -351,16 +506,25 @@ describe('aimaas compress', () => {
     expect((await aimaas('compress', 'jobs')).stderr).toBe(
       'error: missing command after "compress jobs"\nusage: aimaas compress jobs list|show|watch|cancel [arguments] [options]\n',
     );
-    expect((await aimaas('compress', 'jobs', 'frob')).stderr.split('\n')[0]).toBe('error: unknown command "compress jobs frob"');
+    expect((await aimaas('compress', 'jobs', 'frob')).stderr.split('\n')[0]).toBe(
+      'error: unknown command "compress jobs frob"',
+    );
     expect(submitted.length).toBe(4);
   });
 
   it('lists the jobs commands in its help, and compress in the general help', async () => {
     const help = await aimaas('compress', '--help');
-    expect(help.stdout.split('\n')[0]).toMatch(/^usage: aimaas compress <model>\[@version\|@alias\] \[--quantize <dtype>\]/);
+    expect(help.stdout.split('\n')[0]).toMatch(
+      /^usage: aimaas compress <model>\[@version\|@alias\] \[--quantize <dtype>\]/,
+    );
     expect(help.stdout).toMatch(/^More compress commands:\n\s+compress jobs list\s+List compression jobs$/m);
     const general = await aimaas('--help');
-    for (const command of ['compress <model>[@version|@alias]', 'compress jobs list', 'compress jobs show <id>', 'compress jobs cancel <id>']) {
+    for (const command of [
+      'compress <model>[@version|@alias]',
+      'compress jobs list',
+      'compress jobs show <id>',
+      'compress jobs cancel <id>',
+    ]) {
       expect(general.stdout).toContain(`\n  ${command} `);
     }
   });
@@ -373,8 +537,12 @@ describe('aimaas compress jobs', () => {
     const lines = all.stdout.split('\n');
     expect(lines[0]).toMatch(/^ID\s+STATE\s+SOURCE\s+METHOD\s+PHASE\s+RESULT\s+CREATED$/);
     expect(lines).toHaveLength(2 + jobs.size);
-    expect(lines.find((l) => l.startsWith('cj-1 '))).toMatch(/^cj-1\s+succeeded\s+iris@1\s+quantize int8 per-channel\s+registering\s+iris@2\s+2025-03-01T12:00:00Z$/);
-    expect(lines.find((l) => l.startsWith('cj-failed '))).toMatch(/^cj-failed\s+failed\s+iris@1\s+cluster 4\s+-\s+-\s+2025-03-01T12:00:00Z$/);
+    expect(lines.find((l) => l.startsWith('cj-1 '))).toMatch(
+      /^cj-1\s+succeeded\s+iris@1\s+quantize int8 per-channel\s+registering\s+iris@2\s+2025-03-01T12:00:00Z$/,
+    );
+    expect(lines.find((l) => l.startsWith('cj-failed '))).toMatch(
+      /^cj-failed\s+failed\s+iris@1\s+cluster 4\s+-\s+-\s+2025-03-01T12:00:00Z$/,
+    );
     expect(listRequests.at(-1)).toMatchObject({ pageSize: 1 });
     const failed = JSON.parse((await aimaas('--json', 'compress', 'jobs', 'list', '--state', 'failed')).stdout);
     expect(failed.jobs.map((j: { id: string }) => j.id)).toEqual(['cj-failed']);
@@ -401,7 +569,10 @@ describe('aimaas compress jobs', () => {
   it('watches with --json as one ProgressUpdate a line', async () => {
     const watched = await aimaas('--json', 'compress', 'jobs', 'watch', 'cj-1');
     expect(watched.code).toBe(0);
-    const lines = watched.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = watched.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((u) => u.phase)).toEqual(['measuring', 'fine-tuning', 'fine-tuning', 'registering']);
     expect(lines[1]).toMatchObject({ jobId: 'cj-1', epoch: 1, epochs: 2, metrics: { sparsity: 0.4 } });
   });
@@ -416,7 +587,13 @@ describe('aimaas compress jobs', () => {
   });
 
   it('cancels a job', async () => {
-    expect(await aimaas('compress', 'jobs', 'cancel', 'cj-2')).toEqual({ code: 0, stdout: 'Job cj-2: cancelled.\n', stderr: '' });
-    expect(JSON.parse((await aimaas('--json', 'compress', 'jobs', 'show', 'cj-2')).stdout).state).toBe('JOB_STATE_CANCELLED');
+    expect(await aimaas('compress', 'jobs', 'cancel', 'cj-2')).toEqual({
+      code: 0,
+      stdout: 'Job cj-2: cancelled.\n',
+      stderr: '',
+    });
+    expect(JSON.parse((await aimaas('--json', 'compress', 'jobs', 'show', 'cj-2')).stdout).state).toBe(
+      'JOB_STATE_CANCELLED',
+    );
   });
 });

@@ -18,7 +18,9 @@ describe('aimaas datasets against the real preprocessing service', () => {
     expect(imported.code).toBe(0);
     expect(imported.stderr.startsWith('\r')).toBe(true);
     // The final frame is padded with spaces to the width of the frame it overwrites.
-    expect(imported.stderr.split('\r').at(-1)).toMatch(/^upload {4}\[#{24}\] 100% {2}3\.87 kB \/ 3\.87 kB {2}\S+ [kMG]?B\/s *\n$/);
+    expect(imported.stderr.split('\r').at(-1)).toMatch(
+      /^upload {4}\[#{24}\] 100% {2}3\.87 kB \/ 3\.87 kB {2}\S+ [kMG]?B\/s *\n$/,
+    );
     const out = imported.stdout.split('\n');
     expect(out[0]).toMatch(/^Imported iris@1: 150 rows, 5 columns, 3\.87 kB\.$/);
     expect(imported.stdout).toMatch(/^COLUMN\s+TYPE\s+MISSING\s+DISTINCT\s+SUMMARY$/m);
@@ -40,7 +42,17 @@ describe('aimaas datasets against the real preprocessing service', () => {
     ]);
 
     const prepared = await aimaas(
-      'datasets', 'prepare', 'iris', '--target', 'species', '--task', 'classification', '--split', '0.6,0.2,0.2', '--seed', '7',
+      'datasets',
+      'prepare',
+      'iris',
+      '--target',
+      'species',
+      '--task',
+      'classification',
+      '--split',
+      '0.6,0.2,0.2',
+      '--seed',
+      '7',
     );
     expect(prepared.stderr).toBe('');
     expect(prepared.code).toBe(0);
@@ -53,15 +65,42 @@ describe('aimaas datasets against the real preprocessing service', () => {
     expect(prepared.stdout).toMatch(/^test\s+30\s/m);
 
     const kfold = JSON.parse(
-      (await aimaas('--json', 'datasets', 'prepare', 'iris@1', '--target', 'species', '--task', 'classification', '--kfold', '5')).stdout,
+      (
+        await aimaas(
+          '--json',
+          'datasets',
+          'prepare',
+          'iris@1',
+          '--target',
+          'species',
+          '--task',
+          'classification',
+          '--kfold',
+          '5',
+        )
+      ).stdout,
     );
     expect(kfold.folds).toBe(5);
   }, 60_000);
 
   it('prepares the split a column names with --split-column', async () => {
-    await writeFile(join(stack.dir, 'parts.csv'), 'x,label,part\n1,a,train\n2,b,train\n3,a,test\n4,b,train\n5,a,validation\n6,b,test\n');
+    await writeFile(
+      join(stack.dir, 'parts.csv'),
+      'x,label,part\n1,a,train\n2,b,train\n3,a,test\n4,b,train\n5,a,validation\n6,b,test\n',
+    );
     expect((await aimaas('datasets', 'import', 'parts.csv', '--name', 'parts')).code).toBe(0);
-    const prepared = await aimaas('--json', 'datasets', 'prepare', 'parts', '--target', 'label', '--task', 'classification', '--split-column', 'part');
+    const prepared = await aimaas(
+      '--json',
+      'datasets',
+      'prepare',
+      'parts',
+      '--target',
+      'label',
+      '--task',
+      'classification',
+      '--split-column',
+      'part',
+    );
     expect(prepared.stderr).toBe('');
     expect(JSON.parse(prepared.stdout)).toMatchObject({
       featureNames: ['x'],
@@ -71,7 +110,19 @@ describe('aimaas datasets against the real preprocessing service', () => {
         { name: 'test', rows: 2 },
       ],
     });
-    const both = await aimaas('datasets', 'prepare', 'parts', '--target', 'label', '--task', 'classification', '--split', '1,0,0', '--split-column', 'part');
+    const both = await aimaas(
+      'datasets',
+      'prepare',
+      'parts',
+      '--target',
+      'label',
+      '--task',
+      'classification',
+      '--split',
+      '1,0,0',
+      '--split-column',
+      'part',
+    );
     expect(both.code).toBe(2);
     expect(both.stderr).toContain('give one of --split, --split-column or --kfold, not --split and --split-column');
   });
@@ -81,15 +132,36 @@ describe('aimaas datasets against the real preprocessing service', () => {
     const failed = await aimaas('datasets', 'import', 'bad.csv', '--name', 'bad', '--delimiter', ';');
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/^error: INVALID_ARGUMENT: .*line 3/);
-    const skipped = await aimaas('datasets', 'import', 'bad.csv', '--name', 'bad', '--delimiter', ';', '--skip-malformed');
+    const skipped = await aimaas(
+      'datasets',
+      'import',
+      'bad.csv',
+      '--name',
+      'bad',
+      '--delimiter',
+      ';',
+      '--skip-malformed',
+    );
     expect(skipped.code).toBe(0);
-    expect(skipped.stdout.split('\n')[0]).toMatch(/^Imported bad@1: 2 rows, 2 columns, .*, 1 malformed rows skipped\.$/);
+    expect(skipped.stdout.split('\n')[0]).toMatch(
+      /^Imported bad@1: 2 rows, 2 columns, .*, 1 malformed rows skipped\.$/,
+    );
     expect(skipped.stdout).toMatch(/^Skipped rows:\s+1\n\s+line 3/m);
   });
 
   it('reports usage errors and NOT_FOUND the documented way', async () => {
     expect((await aimaas('datasets', 'import', 'iris.csv')).code).toBe(2);
-    const split = await aimaas('datasets', 'prepare', 'iris', '--target', 'species', '--task', 'classification', '--split', '0.5,0.5,0.5');
+    const split = await aimaas(
+      'datasets',
+      'prepare',
+      'iris',
+      '--target',
+      'species',
+      '--task',
+      'classification',
+      '--split',
+      '0.5,0.5,0.5',
+    );
     expect(split.code).toBe(2);
     expect(split.stderr).toContain('--split 0.5,0.5,0.5: the fractions add up to 1.5, expected 1');
     const missing = await aimaas('datasets', 'show', 'ghost');

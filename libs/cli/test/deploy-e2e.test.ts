@@ -19,11 +19,16 @@ beforeAll(async () => {
   // A seeded 4 → 3 MLP on iris, its fitted pipeline, uploaded as ONNX (as services/inference/test/models.ts does).
   const [header, ...lines] = (await readFile(fixturePath('iris.csv'), 'utf8')).trim().split(/\r?\n/);
   const columns = header!.split(',');
-  const all = lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [columns[i]!, i < 4 ? Number(v) : v])));
+  const all = lines.map((line) =>
+    Object.fromEntries(line.split(',').map((v, i) => [columns[i]!, i < 4 ? Number(v) : v])),
+  );
   const pipeline = fitPipeline(tableFromRecords(all), { target: 'species', task: 'classification' });
   records = all.map(({ species: _, ...rest }) => rest);
   await initBackend();
-  const model = await buildModel({ mlp: { hiddenUnits: [8] } }, { inputShape: [4], outputSize: 3, task: 'classification', seed: 7 });
+  const model = await buildModel(
+    { mlp: { hiddenUnits: [8] } },
+    { inputShape: [4], outputSize: 3, task: 'classification', seed: 7 },
+  );
   await uploadModelVersion(
     stack.clients.registry,
     {
@@ -53,7 +58,16 @@ function labels(table: string): string[] {
 
 describe('aimaas deploy / predict / undeploy against the real inference service', () => {
   it('deploys a registered ONNX model, predicts records, a CSV file and a tensor, and undeploys', async () => {
-    const deployed = await aimaas('deploy', 'iris-mlp@1', '--name', 'iris', '--max-batch-size', '8', '--max-queue-delay-us', '500');
+    const deployed = await aimaas(
+      'deploy',
+      'iris-mlp@1',
+      '--name',
+      'iris',
+      '--max-batch-size',
+      '8',
+      '--max-queue-delay-us',
+      '500',
+    );
     expect(deployed.stderr).toBe('');
     expect(deployed.code).toBe(0);
     const lines = deployed.stdout.split('\n');
@@ -67,7 +81,12 @@ describe('aimaas deploy / predict / undeploy against the real inference service'
     expect(listed.stdout.split('\n')[0]).toMatch(/^SERVED\s+MODEL\s+VERSION\s+STATE\s+RUNTIME/);
     expect(listed.stdout.split('\n')[1]).toMatch(/^iris\s+iris-mlp@1\s+1\s+ready\s+onnx\s/);
     const shown = JSON.parse((await aimaas('--json', 'deployments', 'show', 'iris')).stdout);
-    expect(shown).toMatchObject({ servedName: 'iris', version: 1, state: 'DEPLOYMENT_STATE_READY', runtime: 'RUNTIME_ONNX' });
+    expect(shown).toMatchObject({
+      servedName: 'iris',
+      version: 1,
+      state: 'DEPLOYMENT_STATE_READY',
+      runtime: 'RUNTIME_ONNX',
+    });
 
     // Records on the command line: the table agrees with the service answering the SDK directly.
     const picked = [records[0]!, records[60]!, records[120]!];
@@ -83,10 +102,15 @@ describe('aimaas deploy / predict / undeploy against the real inference service'
     expect(predicted.code).toBe(0);
     expect(predicted.stdout.split('\n')[0]).toMatch(/^ROW\s+LABEL\s+SCORE\s+PROBABILITIES$/);
     expect(labels(predicted.stdout)).toEqual(expected);
-    expect(predicted.stdout.split('\n')[1]).toMatch(/^\s*0\s+\w+\s+0\.\d+\s+setosa=[0-9.e-]+,versicolor=[0-9.e-]+,virginica=[0-9.e-]+$/);
+    expect(predicted.stdout.split('\n')[1]).toMatch(
+      /^\s*0\s+\w+\s+0\.\d+\s+setosa=[0-9.e-]+,versicolor=[0-9.e-]+,virginica=[0-9.e-]+$/,
+    );
 
     // The same rows from a CSV file: header + rows, numbers parsed as numbers.
-    const csv = ['sepal_length,sepal_width,petal_length,petal_width', ...picked.map((r) => Object.values(r).join(','))].join('\n');
+    const csv = [
+      'sepal_length,sepal_width,petal_length,petal_width',
+      ...picked.map((r) => Object.values(r).join(',')),
+    ].join('\n');
     await writeFile(join(stack.dir, 'rows.csv'), `${csv}\n`);
     const fromCsv = await aimaas('predict', 'iris', '--file', 'rows.csv');
     expect(fromCsv.stderr).toBe('');
@@ -112,7 +136,9 @@ describe('aimaas deploy / predict / undeploy against the real inference service'
   it('rejects bad predict input as usage errors (exit 2)', async () => {
     const none = await aimaas('predict', 'iris');
     expect(none.code).toBe(2);
-    expect(none.stderr).toMatch(/^error: give exactly one of --records, --file and --tensor\nusage: aimaas predict <served>/);
+    expect(none.stderr).toMatch(
+      /^error: give exactly one of --records, --file and --tensor\nusage: aimaas predict <served>/,
+    );
     const both = await aimaas('predict', 'iris', '--records', '[]', '--tensor', 'x:FP32:1:1');
     expect(both.code).toBe(2);
     const badTensor = await aimaas('predict', 'iris', '--tensor', 'input:FP32:1x4:1,2,3');

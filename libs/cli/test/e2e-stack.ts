@@ -27,7 +27,13 @@ import { createClients, type AimaasClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import { compileTrainingOptions, createTrainingService, createTrainingWorker, openTrainingStores, ProgressHub } from '@aimaas/training';
+import {
+  compileTrainingOptions,
+  createTrainingService,
+  createTrainingWorker,
+  openTrainingStores,
+  ProgressHub,
+} from '@aimaas/training';
 
 type Nats = Awaited<ReturnType<typeof connectNats>>;
 
@@ -78,7 +84,13 @@ export function useCliStack(options: CliStackOptions): CliStack {
     return `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
   };
   const grpcServer = (serviceName: string, authToken?: string) =>
-    createGrpcServer({ serviceName, logger, metricsAddr: 'off', shutdownGraceMs: graceMs, ...(authToken !== undefined && { authToken }) });
+    createGrpcServer({
+      serviceName,
+      logger,
+      metricsAddr: 'off',
+      shutdownGraceMs: graceMs,
+      ...(authToken !== undefined && { authToken }),
+    });
 
   /**
    * The training service and a worker in this process, wired as services/training/src/main.ts
@@ -91,7 +103,11 @@ export function useCliStack(options: CliStackOptions): CliStack {
     await ensureStreams(nc, { jobs: { ackWaitMs: trainingOptions.ackWaitMs, maxDeliver: trainingOptions.maxDeliver } });
     const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
-    const queue = createJobQueue(nc, 'training', { ackWaitMs: trainingOptions.ackWaitMs, maxDeliver: trainingOptions.maxDeliver, logger });
+    const queue = createJobQueue(nc, 'training', {
+      ackWaitMs: trainingOptions.ackWaitMs,
+      maxDeliver: trainingOptions.maxDeliver,
+      logger,
+    });
     const hub = await ProgressHub.start(nc, { logger });
     stops.unshift(() => hub.stop());
     const server = grpcServer('training').add(
@@ -99,10 +115,21 @@ export function useCliStack(options: CliStackOptions): CliStack {
       createTrainingService({ store, experiments, queue, events, preprocessing: deps.preprocessing, hub, logger }),
     );
     const worker = createTrainingWorker({
-      store, experiments, checkpoints, queue, events, logger, options: trainingOptions, gangNc,
-      preprocessing: deps.preprocessing, registry: deps.registry, progressIntervalMs: trainingOptions.progressIntervalMs,
+      store,
+      experiments,
+      checkpoints,
+      queue,
+      events,
+      logger,
+      options: trainingOptions,
+      gangNc,
+      preprocessing: deps.preprocessing,
+      registry: deps.registry,
+      progressIntervalMs: trainingOptions.progressIntervalMs,
     });
-    const working = worker.run(server.stopping).catch((err: unknown) => logger.error({ err }, 'training worker stopped'));
+    const working = worker
+      .run(server.stopping)
+      .catch((err: unknown) => logger.error({ err }, 'training worker stopped'));
     stops.unshift(() => working);
     return serve(server);
   };
@@ -124,7 +151,10 @@ export function useCliStack(options: CliStackOptions): CliStack {
       if (env.AIMAAS_REGISTRY_ADDR === undefined) throw new Error(`useCliStack: ${what} needs the registry`);
       if (backing === undefined) {
         const clients = createClients({
-          addresses: { registry: env.AIMAAS_REGISTRY_ADDR, ...(env.AIMAAS_PREPROCESSING_ADDR && { preprocessing: env.AIMAAS_PREPROCESSING_ADDR }) },
+          addresses: {
+            registry: env.AIMAAS_REGISTRY_ADDR,
+            ...(env.AIMAAS_PREPROCESSING_ADDR && { preprocessing: env.AIMAAS_PREPROCESSING_ADDR }),
+          },
           ...(options.registry?.authToken !== undefined && { authToken: options.registry.authToken }),
           tracing: false,
         });
@@ -134,7 +164,10 @@ export function useCliStack(options: CliStackOptions): CliStack {
       return backing;
     };
     if (options.inference === true) {
-      const inference: InferenceReplica = await openInference(await connect('inference'), { registry: backingClients('inference').registry, logger });
+      const inference: InferenceReplica = await openInference(await connect('inference'), {
+        registry: backingClients('inference').registry,
+        logger,
+      });
       stops.unshift(() => inference.close());
       env.AIMAAS_INFERENCE_ADDR = await serve(
         grpcServer('inference')
@@ -149,11 +182,15 @@ export function useCliStack(options: CliStackOptions): CliStack {
       const { kv, objects } = await openDatasetBuckets(nc);
       const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
       env.AIMAAS_PREPROCESSING_ADDR = await serve(
-        grpcServer('preprocessing').add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger, options: {} })),
+        grpcServer('preprocessing').add(
+          PreprocessingServiceService,
+          createPreprocessingService({ kv, objects, events, logger, options: {} }),
+        ),
       );
     }
     if (options.training === true || options.compression === true) {
-      if (env.AIMAAS_PREPROCESSING_ADDR === undefined) throw new Error('useCliStack: training and compression need preprocessing');
+      if (env.AIMAAS_PREPROCESSING_ADDR === undefined)
+        throw new Error('useCliStack: training and compression need preprocessing');
       await initBackend();
     }
     if (options.training === true) env.AIMAAS_TRAINING_ADDR = await startTraining(backingClients('training'));
@@ -166,7 +203,9 @@ export function useCliStack(options: CliStackOptions): CliStack {
         worker: { workerId: `${options.name}-compression`, ackWaitMs: 10_000, progressIntervalMs: 50 },
       });
       stops.unshift(() => compression.close());
-      env.AIMAAS_COMPRESSION_ADDR = await serve(grpcServer('compression').add(CompressionServiceService, compression.handlers));
+      env.AIMAAS_COMPRESSION_ADDR = await serve(
+        grpcServer('compression').add(CompressionServiceService, compression.handlers),
+      );
     }
     if (env.AIMAAS_REGISTRY_ADDR !== undefined) {
       const clients = createClients({
@@ -195,7 +234,8 @@ export function useCliStack(options: CliStackOptions): CliStack {
 
   const get = <K extends keyof CliStack>(key: K): CliStack[K] => {
     const value = state[key];
-    if (value === undefined) throw new Error(`useCliStack: ${key} is not there (read it after beforeAll, and start the registry for clients)`);
+    if (value === undefined)
+      throw new Error(`useCliStack: ${key} is not there (read it after beforeAll, and start the registry for clients)`);
     return value as CliStack[K];
   };
   return {

@@ -20,7 +20,10 @@ describe('CSV records', () => {
       ['1', 'x, "y"\nz'],
       ['2', ''],
     ]);
-    expect(parseCsvRows('a;b\n1;2', ';')).toEqual([['a', 'b'], ['1', '2']]);
+    expect(parseCsvRows('a;b\n1;2', ';')).toEqual([
+      ['a', 'b'],
+      ['1', '2'],
+    ]);
   });
 
   it('turns rows into records: numbers as numbers, empty cells null, other text kept', () => {
@@ -31,7 +34,9 @@ describe('CSV records', () => {
   });
 
   it('names the row whose cell count differs from the header', () => {
-    expect(() => csvToRecords('a,b\n1,2\n3\n')).toThrow(new UsageError('CSV row 3: 1 cells, expected 2 (as the header)'));
+    expect(() => csvToRecords('a,b\n1,2\n3\n')).toThrow(
+      new UsageError('CSV row 3: 1 cells, expected 2 (as the header)'),
+    );
     expect(() => parseCsvRows('a\n"open')).toThrow(UsageError);
   });
 
@@ -78,7 +83,9 @@ describe('datasets arguments', () => {
   });
 
   it('builds the PrepareDataset request', () => {
-    expect(prepareRequest('iris@2', { target: 'species', task: 'classification', features: 'a, b', kfold: '5', seed: '9' })).toEqual({
+    expect(
+      prepareRequest('iris@2', { target: 'species', task: 'classification', features: 'a, b', kfold: '5', seed: '9' }),
+    ).toEqual({
       dataset: { name: 'iris', version: 2 },
       target: 'species',
       task: 1,
@@ -86,13 +93,23 @@ describe('datasets arguments', () => {
       seed: 9,
       kfold: { folds: 5 },
     });
-    expect(() => prepareRequest('iris', { target: 't', task: 'clustering' })).toThrow(/--task clustering: expected classification or regression/);
-    expect(() => prepareRequest('iris', { target: 't', task: 'regression', kfold: '3', split: '1,0,0' })).toThrow('give one of --split, --split-column or --kfold, not --split and --kfold');
-    expect(prepareRequest('fmnist', { target: 'label', task: 'classification', 'split-column': 'split' })).toMatchObject({
+    expect(() => prepareRequest('iris', { target: 't', task: 'clustering' })).toThrow(
+      /--task clustering: expected classification or regression/,
+    );
+    expect(() => prepareRequest('iris', { target: 't', task: 'regression', kfold: '3', split: '1,0,0' })).toThrow(
+      'give one of --split, --split-column or --kfold, not --split and --kfold',
+    );
+    expect(
+      prepareRequest('fmnist', { target: 'label', task: 'classification', 'split-column': 'split' }),
+    ).toMatchObject({
       split: { train: 0, validation: 0, test: 0, column: 'split' },
     });
-    expect(prepareRequest('iris', { target: 't', task: 'regression', split: '0.8,0.1,0.1' })).toMatchObject({ split: { train: 0.8, validation: 0.1, test: 0.1, column: '' } });
-    expect(() => prepareRequest('iris', { target: 't', task: 'regression', 'split-column': '' })).toThrow('--split-column must name a column');
+    expect(prepareRequest('iris', { target: 't', task: 'regression', split: '0.8,0.1,0.1' })).toMatchObject({
+      split: { train: 0.8, validation: 0.1, test: 0.1, column: '' },
+    });
+    expect(() => prepareRequest('iris', { target: 't', task: 'regression', 'split-column': '' })).toThrow(
+      '--split-column must name a column',
+    );
   });
 });
 

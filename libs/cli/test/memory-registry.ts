@@ -24,24 +24,37 @@ export interface MemoryRegistry {
 }
 
 const at = (iso: string): Date => new Date(iso);
-const fail = (code: status, details: string): ServerErrorResponse => Object.assign(new Error(details), { code, details });
+const fail = (code: status, details: string): ServerErrorResponse =>
+  Object.assign(new Error(details), { code, details });
 
 /** Starts a registry holding `fmnist` (3 versions, production → 2) and an empty `iris`. */
 export async function startMemoryRegistry(): Promise<MemoryRegistry> {
   const models = new Map<string, RegisteredModel>([
-    ['fmnist', RegisteredModel.fromPartial({
-      name: 'fmnist', description: 'Fashion-MNIST classifier', latestVersion: 3, versionCount: 3,
-      aliases: { production: 2 }, createdAt: at('2025-01-10T09:00:00Z'), updatedAt: at('2025-03-01T12:00:00Z'),
-    })],
+    [
+      'fmnist',
+      RegisteredModel.fromPartial({
+        name: 'fmnist',
+        description: 'Fashion-MNIST classifier',
+        latestVersion: 3,
+        versionCount: 3,
+        aliases: { production: 2 },
+        createdAt: at('2025-01-10T09:00:00Z'),
+        updatedAt: at('2025-03-01T12:00:00Z'),
+      }),
+    ],
     ['iris', RegisteredModel.fromPartial({ name: 'iris', createdAt: at('2025-02-01T08:30:00Z') })],
   ]);
   const versions = [1, 2, 3].map((v) =>
     ModelVersion.fromPartial({
-      name: 'fmnist', version: v, task: 1, createdAt: at(`2025-0${v}-01T10:00:00Z`),
+      name: 'fmnist',
+      version: v,
+      task: 1,
+      createdAt: at(`2025-0${v}-01T10:00:00Z`),
       metrics: { accuracy: 0.8 + v / 100 + 0.001234, loss: 0.5 / v },
       aliases: v === 2 ? ['production'] : [],
       files: [{ path: 'model.onnx', format: 'onnx', size: 1500 * v, sha256: 'ab'.repeat(32) }],
-      lineage: v > 1 ? { parent: { name: 'fmnist', version: v - 1 }, trainingJobId: `job-${v}` } : { trainingJobId: 'job-1' },
+      lineage:
+        v > 1 ? { parent: { name: 'fmnist', version: v - 1 }, trainingJobId: `job-${v}` } : { trainingJobId: 'job-1' },
     }),
   );
   const history: AliasChange[] = [];
@@ -80,18 +93,25 @@ export async function startMemoryRegistry(): Promise<MemoryRegistry> {
       return { models: all.slice(start, start + size), nextPageToken: next };
     }),
     getRegisteredModel: unary('getRegisteredModel', (req: { name: string }) => findModel(req.name)),
-    createRegisteredModel: unary('createRegisteredModel', (req: { name: string; description: string; tags: Record<string, string> }) => {
-      if (models.has(req.name)) throw fail(status.ALREADY_EXISTS, `model "${req.name}" already exists`);
-      const model = RegisteredModel.fromPartial({ ...req, createdAt: at('2025-04-01T00:00:00Z') });
-      models.set(req.name, model);
-      return model;
-    }),
+    createRegisteredModel: unary(
+      'createRegisteredModel',
+      (req: { name: string; description: string; tags: Record<string, string> }) => {
+        if (models.has(req.name)) throw fail(status.ALREADY_EXISTS, `model "${req.name}" already exists`);
+        const model = RegisteredModel.fromPartial({ ...req, createdAt: at('2025-04-01T00:00:00Z') });
+        models.set(req.name, model);
+        return model;
+      },
+    ),
     getModelVersion: unary('getModelVersion', (req: { ref?: ModelRef }) => resolve(req.ref)),
     searchModelVersions: unary('searchModelVersions', (req: { filter: string; pageSize: number }) => {
       const name = /name = "([^"]+)"/.exec(req.filter)?.[1];
       const found = versions.filter((v) => name === undefined || v.name === name).sort((a, b) => b.version - a.version);
       const size = req.pageSize || 100;
-      return { versions: found.slice(0, size), nextPageToken: found.length > size ? 'page-2' : '', totalSize: found.length };
+      return {
+        versions: found.slice(0, size),
+        nextPageToken: found.length > size ? 'page-2' : '',
+        totalSize: found.length,
+      };
     }),
     setAlias: unary('setAlias', (req: { name: string; alias: string; version: number; reason: string }) => {
       const model = findModel(req.name);
@@ -99,7 +119,11 @@ export async function startMemoryRegistry(): Promise<MemoryRegistry> {
       const previous = model.aliases[req.alias] ?? 0;
       model.aliases[req.alias] = req.version;
       const change = AliasChange.fromPartial({
-        ...req, fromVersion: previous, toVersion: req.version, actor: 'alice', changedAt: at(`2025-05-0${history.length + 1}T00:00:00Z`),
+        ...req,
+        fromVersion: previous,
+        toVersion: req.version,
+        actor: 'alice',
+        changedAt: at(`2025-05-0${history.length + 1}T00:00:00Z`),
       });
       history.unshift(change);
       return { previousVersion: previous, change };
@@ -113,7 +137,13 @@ export async function startMemoryRegistry(): Promise<MemoryRegistry> {
       const chain = versions.filter((v) => v.name === version.name && v.version <= version.version).reverse();
       return {
         nodes: chain.map((v) => ({ id: `model:${v.name}@${v.version}`, kind: 1, version: v })),
-        edges: chain.slice(1).map((v, i) => ({ from: `model:${v.name}@${v.version + 1}`, to: `model:${chain[i + 1]!.name}@${chain[i + 1]!.version}`, relation: 'derived_from' })),
+        edges: chain
+          .slice(1)
+          .map((v, i) => ({
+            from: `model:${v.name}@${v.version + 1}`,
+            to: `model:${chain[i + 1]!.name}@${chain[i + 1]!.version}`,
+            relation: 'derived_from',
+          })),
       };
     }),
     createModelVersion: (call, callback) => {
@@ -122,12 +152,18 @@ export async function startMemoryRegistry(): Promise<MemoryRegistry> {
       call.on('end', () => {
         const header = parts[0]?.header;
         if (!header) return callback(fail(status.INVALID_ARGUMENT, 'the first message must be the header'));
-        if (!models.has(header.name) && !header.createModel) return callback(fail(status.NOT_FOUND, `model "${header.name}" not found`));
+        if (!models.has(header.name) && !header.createModel)
+          return callback(fail(status.NOT_FOUND, `model "${header.name}" not found`));
         const model = models.get(header.name) ?? RegisteredModel.fromPartial({ name: header.name });
         models.set(header.name, model);
         model.latestVersion += 1;
         model.versionCount += 1;
-        const version = ModelVersion.fromPartial({ ...header, version: model.latestVersion, createdAt: at('2025-06-01T00:00:00Z'), files: [] });
+        const version = ModelVersion.fromPartial({
+          ...header,
+          version: model.latestVersion,
+          createdAt: at('2025-06-01T00:00:00Z'),
+          files: [],
+        });
         for (const part of parts.slice(1)) {
           if (part.file) version.files.push({ path: part.file.path, format: part.file.format, size: 0, sha256: '' });
           if (part.chunk) {
@@ -167,5 +203,13 @@ export async function startMemoryRegistry(): Promise<MemoryRegistry> {
   const port = await new Promise<number>((ok, ko) =>
     server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (e, p) => (e ? ko(e) : ok(p))),
   );
-  return { address: `127.0.0.1:${port}`, models, versions, history, blobs, requests, stop: async () => server.forceShutdown() };
+  return {
+    address: `127.0.0.1:${port}`,
+    models,
+    versions,
+    history,
+    blobs,
+    requests,
+    stop: async () => server.forceShutdown(),
+  };
 }

@@ -77,7 +77,15 @@ describe('aimaas models versions and search', () => {
   });
 
   it('passes filter, order and page size through and says how to get the next page', async () => {
-    const result = await aimaas('models', 'search', 'name = "fmnist" AND metrics.accuracy > 0.8', '--order-by', 'version DESC', '--page-size', '2');
+    const result = await aimaas(
+      'models',
+      'search',
+      'name = "fmnist" AND metrics.accuracy > 0.8',
+      '--order-by',
+      'version DESC',
+      '--page-size',
+      '2',
+    );
     expect(result.code).toBe(0);
     expect(registry.requests.searchModelVersions).toEqual({
       filter: 'name = "fmnist" AND metrics.accuracy > 0.8',
@@ -147,7 +155,16 @@ describe('aimaas models upload and download', () => {
     const labels = Buffer.from('["shirt","shoe"]');
     await writeFile(join(dir, 'model.onnx'), onnx);
     await writeFile(join(dir, 'labels.json'), labels);
-    const up = await aimaas('models', 'upload', 'fmnist', 'model.onnx', 'labels.json', '--metrics', 'accuracy=0.93', '--progress');
+    const up = await aimaas(
+      'models',
+      'upload',
+      'fmnist',
+      'model.onnx',
+      'labels.json',
+      '--metrics',
+      'accuracy=0.93',
+      '--progress',
+    );
     expect(up.code).toBe(0);
     expect(up.stdout.split('\n')[0]).toBe('Created fmnist@4: 2 files, 717 kB.');
     expect(up.stderr).toMatch(/^\rupload {4}\[/);

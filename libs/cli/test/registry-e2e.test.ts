@@ -12,7 +12,9 @@ const aimaas = cliRunner(() => ({ env: { ...stack.env, AIMAAS_AUTH_TOKEN: TOKEN 
 
 describe('aimaas against the real registry', () => {
   it('is refused with UNAUTHENTICATED without the token', async () => {
-    const { code, stderr } = await runCaptured(['models', 'list'], { env: { AIMAAS_REGISTRY_ADDR: stack.env.AIMAAS_REGISTRY_ADDR } });
+    const { code, stderr } = await runCaptured(['models', 'list'], {
+      env: { AIMAAS_REGISTRY_ADDR: stack.env.AIMAAS_REGISTRY_ADDR },
+    });
     expect(code).toBe(1);
     expect(stderr).toMatch(/^error: UNAUTHENTICATED: /);
   });
@@ -26,10 +28,28 @@ describe('aimaas against the real registry', () => {
     const v1 = Buffer.alloc(300_000, 1);
     const v2 = Buffer.alloc(600_000, 2);
     await writeFile(join(stack.dir, 'model.onnx'), v1);
-    const up1 = await aimaas('models', 'upload', 'demo', 'model.onnx', '--metrics', 'accuracy=0.81', '--actor', 'alice');
+    const up1 = await aimaas(
+      'models',
+      'upload',
+      'demo',
+      'model.onnx',
+      '--metrics',
+      'accuracy=0.81',
+      '--actor',
+      'alice',
+    );
     expect(up1.stdout.split('\n')[0]).toBe('Created demo@1: 1 file, 300 kB.');
     await writeFile(join(stack.dir, 'model.onnx'), v2);
-    const up2 = await aimaas('models', 'upload', 'demo', 'model.onnx', '--metrics', 'accuracy=0.93', '--tags', 'team=vision');
+    const up2 = await aimaas(
+      'models',
+      'upload',
+      'demo',
+      'model.onnx',
+      '--metrics',
+      'accuracy=0.93',
+      '--tags',
+      'team=vision',
+    );
     expect(up2.stdout.split('\n')[0]).toBe('Created demo@2: 1 file, 600 kB.');
 
     expect((await aimaas('models', 'alias', 'set', 'demo', 'production', '1')).stdout).toBe(

@@ -30,6 +30,8 @@ export async function runCaptured(argv: readonly string[], options: CliRunOption
  * const aimaas = cliRunner(() => ({ env: { AIMAAS_REGISTRY_ADDR: registry.address }, cwd: dir }));
  * expect((await aimaas('models', 'list')).code).toBe(0);
  */
-export function cliRunner(options: CliRunOptions | (() => CliRunOptions) = {}): (...argv: string[]) => Promise<CliResult> {
+export function cliRunner(
+  options: CliRunOptions | (() => CliRunOptions) = {},
+): (...argv: string[]) => Promise<CliResult> {
   return (...argv) => runCaptured(argv, typeof options === 'function' ? options() : options);
 }

@@ -59,7 +59,10 @@ beforeAll(async () => {
   );
   server = new grpc.Server();
   server.addService(TrainingServiceService, {
-    submitTrainingJob(call: grpc.ServerUnaryCall<SubmitTrainingJobRequest, TrainingJob>, callback: grpc.sendUnaryData<TrainingJob>) {
+    submitTrainingJob(
+      call: grpc.ServerUnaryCall<SubmitTrainingJobRequest, TrainingJob>,
+      callback: grpc.sendUnaryData<TrainingJob>,
+    ) {
       submitted.push(call.request);
       const id = `job-${submitted.length}`;
       // Submitted jobs finish at once in this fake: a watch replays their canned progress.
@@ -76,7 +79,10 @@ beforeAll(async () => {
           attempts: 1,
         }),
       );
-      callback(null, TrainingJob.fromPartial({ id, state: JobState.JOB_STATE_QUEUED, request: call.request, createdAt: CREATED }));
+      callback(
+        null,
+        TrainingJob.fromPartial({ id, state: JobState.JOB_STATE_QUEUED, request: call.request, createdAt: CREATED }),
+      );
     },
     getTrainingJob(call: grpc.ServerUnaryCall<{ id: string }, TrainingJob>, callback: grpc.sendUnaryData<TrainingJob>) {
       const job = jobs.get(call.request.id);
@@ -85,10 +91,15 @@ beforeAll(async () => {
     },
     listTrainingJobs(call: grpc.ServerUnaryCall<{ state: JobState }, unknown>, callback: grpc.sendUnaryData<unknown>) {
       listRequests.push(call.request);
-      const all = [...jobs.values()].filter((j) => call.request.state === JobState.JOB_STATE_UNSPECIFIED || j.state === call.request.state);
+      const all = [...jobs.values()].filter(
+        (j) => call.request.state === JobState.JOB_STATE_UNSPECIFIED || j.state === call.request.state,
+      );
       callback(null, { jobs: all, nextPageToken: '' });
     },
-    cancelTrainingJob(call: grpc.ServerUnaryCall<{ id: string }, TrainingJob>, callback: grpc.sendUnaryData<TrainingJob>) {
+    cancelTrainingJob(
+      call: grpc.ServerUnaryCall<{ id: string }, TrainingJob>,
+      callback: grpc.sendUnaryData<TrainingJob>,
+    ) {
       const job = jobs.get(call.request.id);
       if (job === undefined) return callback(notFound(call.request.id));
       const cancelled = { ...job, state: JobState.JOB_STATE_CANCELLED };
@@ -105,7 +116,9 @@ beforeAll(async () => {
     crossValidate: unimplemented,
   });
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) => (error ? reject(error) : resolve(p))),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, p) =>
+      error ? reject(error) : resolve(p),
+    ),
   );
   address = `127.0.0.1:${port}`;
 });
@@ -117,8 +130,25 @@ const aimaas = cliRunner(() => ({ env: { AIMAAS_TRAINING_ADDR: address } }));
 describe('aimaas train', () => {
   it('submits the job the options describe and says how to follow it', async () => {
     const result = await aimaas(
-      'train', '--dataset', 'prep-1', '--model-name', 'iris-mlp', '--mlp', '64,32', '--epochs', '3', '--batch-size', '16',
-      '--lr', '0.01', '--optimizer', 'adam', '--seed', '42', '--tags', 'team=ml',
+      'train',
+      '--dataset',
+      'prep-1',
+      '--model-name',
+      'iris-mlp',
+      '--mlp',
+      '64,32',
+      '--epochs',
+      '3',
+      '--batch-size',
+      '16',
+      '--lr',
+      '0.01',
+      '--optimizer',
+      'adam',
+      '--seed',
+      '42',
+      '--tags',
+      'team=ml',
     );
     expect(result).toEqual({
       code: 0,
@@ -135,9 +165,18 @@ describe('aimaas train', () => {
   });
 
   it('builds CNN and linear specs', async () => {
-    expect((await aimaas('train', '--dataset', 'p', '--model-name', 'c', '--cnn', '32x3,64x5/128', '--input-shape', '8x8x1')).code).toBe(0);
+    expect(
+      (await aimaas('train', '--dataset', 'p', '--model-name', 'c', '--cnn', '32x3,64x5/128', '--input-shape', '8x8x1'))
+        .code,
+    ).toBe(0);
     expect(submitted.at(-1)!.model).toMatchObject({
-      cnn: { convBlocks: [{ filters: 32, kernelSize: 3 }, { filters: 64, kernelSize: 5 }], denseUnits: [128] },
+      cnn: {
+        convBlocks: [
+          { filters: 32, kernelSize: 3 },
+          { filters: 64, kernelSize: 5 },
+        ],
+        denseUnits: [128],
+      },
       inputShape: [8, 8, 1],
     });
     expect((await aimaas('--json', 'train', '--dataset', 'p', '--model-name', 'l', '--linear')).code).toBe(0);
@@ -145,7 +184,17 @@ describe('aimaas train', () => {
   });
 
   it('with --watch draws the live bar on stderr, then prints the final metrics', async () => {
-    const result = await aimaas('train', '--dataset', 'prep-1', '--model-name', 'iris-mlp', '--mlp', '8', '--watch', '--progress');
+    const result = await aimaas(
+      'train',
+      '--dataset',
+      'prep-1',
+      '--model-name',
+      'iris-mlp',
+      '--mlp',
+      '8',
+      '--watch',
+      '--progress',
+    );
     expect(result.code).toBe(0);
     const id = `job-${submitted.length}`;
     const frames = result.stderr.split('\r');
@@ -159,7 +208,13 @@ describe('aimaas train', () => {
       'train  [########################] 100%  training  epoch 3/3  loss=0.3333 val_accuracy=0.9  1234 samples/s',
     );
     expect(result.stdout).toBe(
-      [`Job ${id} succeeded, registered iris-mlp@${submitted.length}.`, 'METRIC     VALUE', 'accuracy  0.9333', 'loss        0.21', ''].join('\n'),
+      [
+        `Job ${id} succeeded, registered iris-mlp@${submitted.length}.`,
+        'METRIC     VALUE',
+        'accuracy  0.9333',
+        'loss        0.21',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -168,7 +223,9 @@ describe('aimaas train', () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/^error: give exactly one of --mlp, --cnn and --linear\nusage: aimaas train --dataset/);
     expect((await aimaas('train', '--dataset', 'p', '--model-name', 'm', '--mlp', '8', '--linear')).code).toBe(2);
-    expect((await aimaas('train', '--dataset', 'p', '--model-name', 'm', '--mlp', '8,x')).stderr).toContain('--mlp x: expected a positive integer');
+    expect((await aimaas('train', '--dataset', 'p', '--model-name', 'm', '--mlp', '8,x')).stderr).toContain(
+      '--mlp x: expected a positive integer',
+    );
     expect((await aimaas('train', '--dataset', 'p', '--model-name', 'm', '--linear', '--lr', '-1')).code).toBe(2);
     expect((await aimaas('train', '--model-name', 'm', '--linear')).stderr).toMatch(/^error: --dataset is required/);
   });
@@ -202,7 +259,10 @@ describe('aimaas jobs', () => {
   it('watches with --json as one ProgressUpdate a line', async () => {
     const watched = await aimaas('--json', 'jobs', 'watch', 'job-1');
     expect(watched.code).toBe(0);
-    const lines = watched.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = watched.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((u) => u.epoch)).toEqual([1, 2, 3]);
     expect(lines[0]).toMatchObject({ jobId: 'job-1', epochs: 3, phase: 'training', metrics: { loss: 1 } });
     expect(watched.stderr).toBe('');

@@ -59,15 +59,30 @@ describe('--help and --version', () => {
   it('list every command and the global flags', async () => {
     const result = await aimaas('--help');
     expect(result.code).toBe(0);
-    for (const command of ['models list', 'models show', 'models versions', 'models search', 'models alias set', 'models alias delete', 'models history', 'models download', 'models lineage', 'models create', 'models upload']) {
+    for (const command of [
+      'models list',
+      'models show',
+      'models versions',
+      'models search',
+      'models alias set',
+      'models alias delete',
+      'models history',
+      'models download',
+      'models lineage',
+      'models create',
+      'models upload',
+    ]) {
       expect(result.stdout).toContain(`\n  ${command} `);
     }
-    for (const flag of ['--registry-addr <host:port>', '--token <token>', '--json', '--version']) expect(result.stdout).toContain(flag);
+    for (const flag of ['--registry-addr <host:port>', '--token <token>', '--json', '--version'])
+      expect(result.stdout).toContain(flag);
   });
 
   it('show one command with its options', async () => {
     const result = await aimaas('models', 'download', '--help');
-    expect(result.stdout.split('\n')[0]).toBe('usage: aimaas models download <model>[@version|@alias] [--out <dir>] [--format <format>]');
+    expect(result.stdout.split('\n')[0]).toBe(
+      'usage: aimaas models download <model>[@version|@alias] [--out <dir>] [--format <format>]',
+    );
   });
 
   it('print the package version', async () => {
@@ -85,9 +100,15 @@ describe('errors from calls', () => {
 
 describe('output helpers', () => {
   it('align table columns, right-aligning numeric ones', () => {
-    expect(formatTable([{ header: 'name' }, { header: 'versions', align: 'right' }], [['fmnist', '3'], ['iris', '12']])).toBe(
-      'NAME    VERSIONS\nfmnist         3\niris          12',
-    );
+    expect(
+      formatTable(
+        [{ header: 'name' }, { header: 'versions', align: 'right' }],
+        [
+          ['fmnist', '3'],
+          ['iris', '12'],
+        ],
+      ),
+    ).toBe('NAME    VERSIONS\nfmnist         3\niris          12');
   });
 
   it('write dates as ISO seconds, numbers compact, bytes in decimal units', () => {

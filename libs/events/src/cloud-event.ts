@@ -156,7 +156,8 @@ export function decodeEvent(msg: EventMessage): ReceivedEvent {
   const source = required('ce-source');
   const timeText = required('ce-time');
   const time = new Date(timeText);
-  if (!RFC3339.test(timeText) || Number.isNaN(time.getTime())) fail(`ce-time "${timeText}" is not an RFC 3339 timestamp`);
+  if (!RFC3339.test(timeText) || Number.isNaN(time.getTime()))
+    fail(`ce-time "${timeText}" is not an RFC 3339 timestamp`);
   const contentType = headers['content-type'];
   if (contentType !== undefined && !contentType.toLowerCase().startsWith(EVENT_CONTENT_TYPE)) {
     fail(`content-type is "${contentType}", expected ${EVENT_CONTENT_TYPE}`);

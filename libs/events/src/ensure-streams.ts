@@ -91,7 +91,11 @@ export function compileJobConsumerSettings(
 
 function compileProvisioning(options: EnsureStreamsOptions): CompiledProvisioning {
   const compiled = {
-    eventsMaxAgeMs: checkNumber('EnsureStreamsOptions.eventsMaxAgeMs', options.eventsMaxAgeMs ?? 7 * 24 * 3_600_000, 1_000),
+    eventsMaxAgeMs: checkNumber(
+      'EnsureStreamsOptions.eventsMaxAgeMs',
+      options.eventsMaxAgeMs ?? 7 * 24 * 3_600_000,
+      1_000,
+    ),
     duplicateWindowMs: checkNumber('EnsureStreamsOptions.duplicateWindowMs', options.duplicateWindowMs ?? 120_000, 100),
     replicas: Math.floor(checkNumber('EnsureStreamsOptions.replicas', options.replicas ?? 1, 1)),
     jobs: compileJobConsumerSettings(options.jobs),
@@ -216,7 +220,13 @@ export async function ensureStream(
 }
 
 const CONSUMER_IMMUTABLE = ['ack_policy'] as const;
-const CONSUMER_MUTABLE = ['ack_wait', 'max_deliver', 'filter_subject', 'max_ack_pending', 'inactive_threshold'] as const;
+const CONSUMER_MUTABLE = [
+  'ack_wait',
+  'max_deliver',
+  'filter_subject',
+  'max_ack_pending',
+  'inactive_threshold',
+] as const;
 
 /**
  * Creates the durable consumer or brings its mutable settings (ack wait, max deliver, filter) to

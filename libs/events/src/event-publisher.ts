@@ -67,7 +67,11 @@ export interface EventPublisher {
    *
    * @throws UnavailableError when JetStream stayed unreachable through every attempt.
    */
-  publish<T extends EventType>(type: T, payload: EventPayload<T>, options?: PublishEventOptions): Promise<PublishedEvent>;
+  publish<T extends EventType>(
+    type: T,
+    payload: EventPayload<T>,
+    options?: PublishEventOptions,
+  ): Promise<PublishedEvent>;
 }
 
 interface CompiledPublisherOptions {
@@ -120,7 +124,8 @@ export function createEventPublisher(source: NatsOrJetStream, options: EventPubl
       throw new TypeError(`publish(${type}): payload must be the ${type} payload message, got ${String(payload)}`);
     }
     const id = opts.id === undefined ? newEventId() : checkHeaderValue('PublishEventOptions.id', opts.id);
-    const subjectAttr = opts.subject === undefined ? undefined : checkHeaderValue('PublishEventOptions.subject', opts.subject);
+    const subjectAttr =
+      opts.subject === undefined ? undefined : checkHeaderValue('PublishEventOptions.subject', opts.subject);
     const time = opts.time ?? new Date();
     if (!(time instanceof Date) || Number.isNaN(time.getTime())) {
       throw new TypeError(`PublishEventOptions.time must be a valid Date, got ${String(opts.time)}`);

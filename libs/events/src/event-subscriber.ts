@@ -5,7 +5,12 @@ import { extractHeaders, getTracer } from '@aimaas/telemetry';
 import { MalformedEventError, decodeEvent, type ReceivedEvent } from './cloud-event.js';
 import { EVENTS_STREAM, ensureConsumer } from './ensure-streams.js';
 import { filterSubjectFor, selectEventTypes } from './event-catalog.js';
-import { compileSubscribeOptions, type EventTypeSelector, type SelectedEventTypes, type SubscribeEventsOptions } from './subscribe-options.js';
+import {
+  compileSubscribeOptions,
+  type EventTypeSelector,
+  type SelectedEventTypes,
+  type SubscribeEventsOptions,
+} from './subscribe-options.js';
 import { backoffDelay, sleep, toJetStream } from './nats-connection.js';
 
 /** A running subscription. */
@@ -154,11 +159,17 @@ export async function subscribeEvents<const S extends EventTypeSelector>(
       const outcome = await attempt(msg, event, msg.info.deliveryCount);
       if (outcome.ok) return msg.ack();
       if (msg.info.deliveryCount >= o.maxAttempts) {
-        log.error({ ...fields, err: outcome.error, attempts: msg.info.deliveryCount }, 'event handler failed; giving up (termed)');
+        log.error(
+          { ...fields, err: outcome.error, attempts: msg.info.deliveryCount },
+          'event handler failed; giving up (termed)',
+        );
         return msg.term();
       }
       const delayMs = backoffDelay(msg.info.deliveryCount, o.retryBaseMs, o.retryMaxMs);
-      log.warn({ ...fields, err: outcome.error, attempt: msg.info.deliveryCount, delayMs }, 'event handler failed; redelivering');
+      log.warn(
+        { ...fields, err: outcome.error, attempt: msg.info.deliveryCount, delayMs },
+        'event handler failed; redelivering',
+      );
       return msg.nak(delayMs);
     }
     for (let n = 1; n <= o.maxAttempts; n++) {
@@ -176,7 +187,11 @@ export async function subscribeEvents<const S extends EventTypeSelector>(
 
   void (async () => {
     for await (const status of messages.status()) {
-      if (status.type === 'heartbeats_missed' || status.type === 'consumer_deleted' || status.type === 'consumer_not_found') {
+      if (
+        status.type === 'heartbeats_missed' ||
+        status.type === 'consumer_deleted' ||
+        status.type === 'consumer_not_found'
+      ) {
         log.warn({ status, consumer: consumerName }, 'event consumer status');
       }
     }
@@ -212,4 +227,3 @@ export async function subscribeEvents<const S extends EventTypeSelector>(
   }
   return { consumer: consumerName, closed, stop };
 }
-

@@ -16,7 +16,14 @@ import {
 } from './ensure-streams.js';
 import { compileJobQueueOptions, type ConsumeJobsOptions, type JobQueueOptions } from './job-queue-options.js';
 import { JOB_ID_HEADER, activeJob, isPoisonError, type ActiveJob } from './queued-job.js';
-import { backoffDelay, isConnectionClosed, publishWithRetry, sleep, toJetStream, type NatsOrJetStream } from './nats-connection.js';
+import {
+  backoffDelay,
+  isConnectionClosed,
+  publishWithRetry,
+  sleep,
+  toJetStream,
+  type NatsOrJetStream,
+} from './nats-connection.js';
 
 /** Where an enqueued job was stored. */
 export interface EnqueuedJob {
@@ -66,17 +73,16 @@ export interface JobQueue {
  */
 export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: JobQueueOptions = {}): JobQueue {
   if (!Object.hasOwn(JOB_QUEUES, kind)) {
-    throw new TypeError(`createJobQueue: kind must be one of ${Object.keys(JOB_QUEUES).join(', ')}, got ${String(kind)}`);
+    throw new TypeError(
+      `createJobQueue: kind must be one of ${Object.keys(JOB_QUEUES).join(', ')}, got ${String(kind)}`,
+    );
   }
   const o = compileJobQueueOptions(options);
   const names = JOB_QUEUES[kind];
   const js = toJetStream(source);
   const nc = 'jetstreamManager' in source ? undefined : (source as NatsConnection);
   const log = o.logger;
-  const settings = compileJobConsumerSettings(
-    { ackWaitMs: o.ackWaitMs, maxDeliver: o.maxDeliver },
-    'JobQueueOptions',
-  );
+  const settings = compileJobConsumerSettings({ ackWaitMs: o.ackWaitMs, maxDeliver: o.maxDeliver }, 'JobQueueOptions');
 
   let ready: Promise<void> | undefined;
   const ensureReady = (): Promise<void> => {
@@ -91,7 +97,11 @@ export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: 
     return ready;
   };
 
-  async function enqueue(jobId: string, payload: Uint8Array | object, opts: { msgId?: string } = {}): Promise<EnqueuedJob> {
+  async function enqueue(
+    jobId: string,
+    payload: Uint8Array | object,
+    opts: { msgId?: string } = {},
+  ): Promise<EnqueuedJob> {
     checkHeaderValue('enqueue: jobId', jobId);
     const msgId = opts.msgId === undefined ? jobId : checkHeaderValue('enqueue: msgId', opts.msgId);
     const binary = payload instanceof Uint8Array;
@@ -118,13 +128,19 @@ export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: 
           headers.set(JOB_ID_HEADER, jobId);
           headers.set('content-type', binary ? 'application/octet-stream' : 'application/json');
           injectHeaders((key, value) => headers.set(key, value), context.active());
-          const ack = await publishWithRetry(js, names.subject, body, { msgID: msgId, headers, timeoutMs: o.timeoutMs }, {
-            maxAttempts: o.publishAttempts,
-            retryBaseMs: 100,
-            what: `${kind} job ${jobId}`,
-            onRetry: (attempt, err, delayMs) =>
-              log.warn({ err, jobId, attempt, delayMs }, 'enqueue failed transiently; retrying with the same msg id'),
-          });
+          const ack = await publishWithRetry(
+            js,
+            names.subject,
+            body,
+            { msgID: msgId, headers, timeoutMs: o.timeoutMs },
+            {
+              maxAttempts: o.publishAttempts,
+              retryBaseMs: 100,
+              what: `${kind} job ${jobId}`,
+              onRetry: (attempt, err, delayMs) =>
+                log.warn({ err, jobId, attempt, delayMs }, 'enqueue failed transiently; retrying with the same msg id'),
+            },
+          );
           span.setAttribute('messaging.nats.stream.sequence', ack.seq);
           return { seq: ack.seq, duplicate: ack.duplicate };
         } catch (err) {
@@ -241,7 +257,10 @@ export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: 
       await Promise.race([Promise.allSettled(inflight), sleep(graceMs, grace.signal)]);
       grace.abort();
       if (inflight.size > 0) {
-        log.warn({ queue: kind, running: inflight.size, graceMs }, 'jobs still running after the grace time; they will be redelivered after the ack wait');
+        log.warn(
+          { queue: kind, running: inflight.size, graceMs },
+          'jobs still running after the grace time; they will be redelivered after the ack wait',
+        );
       }
     }
   }
@@ -249,7 +268,9 @@ export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: 
   return { kind, names, enqueue, consume };
 }
 
-function compileConsume(options: ConsumeJobsOptions): Required<Pick<ConsumeJobsOptions, 'handler' | 'concurrency' | 'graceMs'>> & { signal?: AbortSignal } {
+function compileConsume(
+  options: ConsumeJobsOptions,
+): Required<Pick<ConsumeJobsOptions, 'handler' | 'concurrency' | 'graceMs'>> & { signal?: AbortSignal } {
   if (options === null || typeof options !== 'object' || typeof options.handler !== 'function') {
     throw new TypeError('consume: options.handler must be a function (job) => Promise<void>');
   }

@@ -1,4 +1,10 @@
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+} from '@nats-io/jetstream';
 import {
   ClosedConnectionError,
   DrainingConnectionError,
@@ -34,9 +40,7 @@ export function toJetStream(source: NatsOrJetStream): JetStreamClient {
 }
 
 /** A JetStream manager for `source` (itself when it already is one). */
-export async function toJetStreamManager(
-  source: NatsOrJetStream | JetStreamManager,
-): Promise<JetStreamManager> {
+export async function toJetStreamManager(source: NatsOrJetStream | JetStreamManager): Promise<JetStreamManager> {
   if (source === null || typeof source !== 'object') {
     throw new TypeError('expected a NatsConnection, a JetStreamClient or a JetStreamManager');
   }

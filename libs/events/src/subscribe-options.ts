@@ -120,11 +120,18 @@ export function compileSubscribeOptions(options: SubscribeEventsOptions<EventTyp
     );
   }
   if (!Array.isArray(options.types)) {
-    throw new TypeError("subscribeEvents: types must be an array of event types or patterns, e.g. ['registry.alias.*']");
+    throw new TypeError(
+      "subscribeEvents: types must be an array of event types or patterns, e.g. ['registry.alias.*']",
+    );
   }
   const deliver = options.deliver ?? 'new';
   if (deliver !== 'new' && deliver !== 'all') {
-    if (deliver === null || typeof deliver !== 'object' || !Number.isInteger(deliver.startSeq) || deliver.startSeq < 1) {
+    if (
+      deliver === null ||
+      typeof deliver !== 'object' ||
+      !Number.isInteger(deliver.startSeq) ||
+      deliver.startSeq < 1
+    ) {
       throw new TypeError(
         `subscribeEvents: deliver must be 'new', 'all' or { startSeq: <integer ≥ 1> }, got ${JSON.stringify(deliver)}`,
       );

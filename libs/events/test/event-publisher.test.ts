@@ -18,7 +18,11 @@ describe('createEventPublisher', () => {
     const events = createEventPublisher(nats.nc, { source: '/aimaas/registry' });
     const payload = aliasMoved('fmnist', 3);
     const time = new Date('2024-05-01T12:00:01.250Z');
-    const published = await events.publish('registry.alias.set', payload, { id: 'alias-fmnist-prod-3', subject: 'fmnist@3', time });
+    const published = await events.publish('registry.alias.set', payload, {
+      id: 'alias-fmnist-prod-3',
+      subject: 'fmnist@3',
+      time,
+    });
     expect(published).toEqual({ seq: expect.any(Number), duplicate: false, id: 'alias-fmnist-prod-3' });
 
     const stored = await nats.jsm.streams.getMessage(EVENTS_STREAM, { seq: published.seq });
@@ -97,7 +101,12 @@ describe('createEventPublisher before the stream exists', () => {
 
   it('gives up with UnavailableError after maxAttempts when nothing stores the event', async () => {
     const { logger, lines } = captureLogs();
-    const events = createEventPublisher(nats.nc, { source: '/aimaas/registry', maxAttempts: 2, retryBaseMs: 1, logger });
+    const events = createEventPublisher(nats.nc, {
+      source: '/aimaas/registry',
+      maxAttempts: 2,
+      retryBaseMs: 1,
+      logger,
+    });
     const failure = events.publish('registry.alias.set', aliasMoved('fmnist', 3), { id: 'lost' });
     await expect(failure).rejects.toBeInstanceOf(UnavailableError);
     await expect(failure).rejects.toThrow(/registry.alias.set \(ce-id lost\) failed after 2 attempts/);
@@ -106,7 +115,12 @@ describe('createEventPublisher before the stream exists', () => {
 
   it('retries with the same ce-id until the stream appears, storing the event once', async () => {
     const { logger, lines } = captureLogs();
-    const events = createEventPublisher(nats.nc, { source: '/aimaas/registry', maxAttempts: 20, retryBaseMs: 50, logger });
+    const events = createEventPublisher(nats.nc, {
+      source: '/aimaas/registry',
+      maxAttempts: 20,
+      retryBaseMs: 50,
+      logger,
+    });
     const publishing = events.publish('registry.alias.set', aliasMoved('fmnist', 3), { id: 'eventually' });
     await waitFor(() => lines.some((line) => line.msg === 'event publish failed transiently; retrying'));
     await ensureStreams(nats.nc);

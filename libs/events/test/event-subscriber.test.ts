@@ -31,10 +31,18 @@ describe('subscribeEvents', () => {
   it('hands the handler the typed payload and the CloudEvents attributes', async () => {
     const received: ReceivedEvent<'registry.alias.set' | 'registry.alias.deleted'>[] = [];
     subscriptions.push(
-      await subscribeEvents({ nc: nats.nc, types: ['registry.alias.*'], handler: (event) => void received.push(event) }),
+      await subscribeEvents({
+        nc: nats.nc,
+        types: ['registry.alias.*'],
+        handler: (event) => void received.push(event),
+      }),
     );
     const time = new Date('2024-05-01T12:00:01.000Z');
-    const published = await events.publish('registry.alias.set', aliasMoved('fmnist', 3), { id: 'e-1', subject: 'fmnist@3', time });
+    const published = await events.publish('registry.alias.set', aliasMoved('fmnist', 3), {
+      id: 'e-1',
+      subject: 'fmnist@3',
+      time,
+    });
     await waitFor(() => received.length === 1);
     const [event] = received;
     expect(event).toMatchObject({
@@ -71,7 +79,10 @@ describe('subscribeEvents', () => {
         handler: (event) => void types.push(`${event.type}:${event.seq}`),
       }),
     );
-    const a = await events.publish('registry.version.created', ModelVersionEvent.create({ version: { name: 'x', version: 1 } }));
+    const a = await events.publish(
+      'registry.version.created',
+      ModelVersionEvent.create({ version: { name: 'x', version: 1 } }),
+    );
     const b = await events.publish('registry.model.created', RegisteredModelEvent.create({ model: { name: 'x' } }));
     const c = await events.publish('registry.alias.deleted', aliasMoved('x', 0, 1));
     await waitFor(() => types.length === 2);
@@ -84,8 +95,18 @@ describe('subscribeEvents', () => {
     const all: number[] = [];
     const from: number[] = [];
     subscriptions.push(
-      await subscribeEvents({ js: jetstream(nats.nc), types: ['>'], deliver: 'all', handler: (e) => void all.push(e.seq) }),
-      await subscribeEvents({ nc: nats.nc, types: ['>'], deliver: { startSeq: last }, handler: (e) => void from.push(e.seq) }),
+      await subscribeEvents({
+        js: jetstream(nats.nc),
+        types: ['>'],
+        deliver: 'all',
+        handler: (e) => void all.push(e.seq),
+      }),
+      await subscribeEvents({
+        nc: nats.nc,
+        types: ['>'],
+        deliver: { startSeq: last },
+        handler: (e) => void from.push(e.seq),
+      }),
     );
     await waitFor(() => all.length === last && from.length === 1);
     expect(all).toEqual(Array.from({ length: last }, (_, i) => i + 1));
@@ -99,12 +120,20 @@ describe('subscribeEvents', () => {
     };
     for (const who of ['replica-a', 'replica-b']) {
       subscriptions.push(
-        await subscribeEvents({ nc: await nats.connect(who), durable: 'shared', types: ['registry.model.*'], handler: handler(who), prefetch: 1 }),
+        await subscribeEvents({
+          nc: await nats.connect(who),
+          durable: 'shared',
+          types: ['registry.model.*'],
+          handler: handler(who),
+          prefetch: 1,
+        }),
       );
     }
     const ids: string[] = [];
     for (let i = 0; i < 20; i++) {
-      ids.push((await events.publish('registry.model.created', RegisteredModelEvent.create({ model: { name: `m${i}` } }))).id);
+      ids.push(
+        (await events.publish('registry.model.created', RegisteredModelEvent.create({ model: { name: `m${i}` } }))).id,
+      );
     }
     await waitFor(() => handledBy.size === 20);
     await waitFor(async () => (await nats.jsm.consumers.info(EVENTS_STREAM, 'shared')).num_ack_pending === 0);
@@ -163,7 +192,10 @@ describe('subscribeEvents', () => {
     await waitFor(() => handled.length === 1 && terms.streamSeqs.length === 1);
     expect(handled).toEqual(['fine']);
     expect(terms.streamSeqs).toEqual([poison.seq]);
-    expect(lines.find((line) => line.msg === 'event handler failed; giving up (termed)')).toMatchObject({ level: 'error', attempts: 2 });
+    expect(lines.find((line) => line.msg === 'event handler failed; giving up (termed)')).toMatchObject({
+      level: 'error',
+      attempts: 2,
+    });
   });
 
   it('retries a failing handler in place on an ephemeral subscription', async () => {
@@ -190,13 +222,25 @@ describe('subscribeEvents', () => {
     const terms = await watchTerminations(nats.nc, EVENTS_STREAM, 'strict');
     const received: string[] = [];
     subscriptions.push(
-      await subscribeEvents({ nc: nats.nc, durable: 'strict', types: ['registry.alias.set'], logger, handler: (e) => void received.push(e.id) }),
+      await subscribeEvents({
+        nc: nats.nc,
+        durable: 'strict',
+        types: ['registry.alias.set'],
+        logger,
+        handler: (e) => void received.push(e.id),
+      }),
     );
     const js = jetstream(nats.nc);
     const subject = 'aimaas.events.registry.alias.set';
     const noHeaders = await js.publish(subject, '{}');
     const h = natsHeaders();
-    for (const [key, value] of Object.entries({ 'ce-specversion': '1.0', 'ce-type': 'registry.alias.set', 'ce-source': '/x', 'ce-id': 'bad-json', 'ce-time': '2024-05-01T12:00:00Z' })) {
+    for (const [key, value] of Object.entries({
+      'ce-specversion': '1.0',
+      'ce-type': 'registry.alias.set',
+      'ce-source': '/x',
+      'ce-id': 'bad-json',
+      'ce-time': '2024-05-01T12:00:00Z',
+    })) {
       h.set(key, value);
     }
     const badJson = await js.publish(subject, '{"change": ', { headers: h });
@@ -218,7 +262,12 @@ describe('subscribeEvents', () => {
 
   it('stops on abort: the ephemeral consumer is deleted and closed resolves', async () => {
     const controller = new AbortController();
-    const sub = await subscribeEvents({ nc: nats.nc, types: ['dataset.*'], signal: controller.signal, handler: () => undefined });
+    const sub = await subscribeEvents({
+      nc: nats.nc,
+      types: ['dataset.*'],
+      signal: controller.signal,
+      handler: () => undefined,
+    });
     expect((await nats.jsm.consumers.info(EVENTS_STREAM, sub.consumer)).name).toBe(sub.consumer);
     controller.abort();
     await sub.closed;
@@ -228,13 +277,17 @@ describe('subscribeEvents', () => {
 
   it('rejects a selector that matches no event type, and ambiguous sources', async () => {
     const handler = () => undefined;
-    await expect(subscribeEvents({ nc: nats.nc, types: ['registry.alias.moved' as 'registry.alias.set'], handler })).rejects.toThrow(
-      /types: "registry.alias.moved" matches no event type/,
+    await expect(
+      subscribeEvents({ nc: nats.nc, types: ['registry.alias.moved' as 'registry.alias.set'], handler }),
+    ).rejects.toThrow(/types: "registry.alias.moved" matches no event type/);
+    await expect(subscribeEvents({ nc: nats.nc, types: ['aimaas.events.>' as '>'], handler })).rejects.toThrow(
+      /is a subject/,
     );
-    await expect(subscribeEvents({ nc: nats.nc, types: ['aimaas.events.>' as '>'], handler })).rejects.toThrow(/is a subject/);
     await expect(subscribeEvents({ nc: nats.nc, js: jetstream(nats.nc), types: ['>'], handler })).rejects.toThrow(
       /exactly one of `nc`/,
     );
-    await expect(subscribeEvents({ nc: nats.nc, types: ['>'], durable: 'a.b', handler })).rejects.toThrow(/durable must be/);
+    await expect(subscribeEvents({ nc: nats.nc, types: ['>'], durable: 'a.b', handler })).rejects.toThrow(
+      /durable must be/,
+    );
   });
 });

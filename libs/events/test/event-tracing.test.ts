@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpanKind, trace } from '@opentelemetry/api';
 import { waitFor } from '@aimaas/testing';
 import { InMemorySpanExporter, getTracer, initTelemetry, type Telemetry } from '@aimaas/telemetry';
-import { createEventPublisher, createJobQueue, ensureStreams, subscribeEvents, type ReceivedEvent } from '../src/index.js';
+import {
+  createEventPublisher,
+  createJobQueue,
+  ensureStreams,
+  subscribeEvents,
+  type ReceivedEvent,
+} from '../src/index.js';
 import { aliasMoved, startNats, type NatsFixture } from './helpers.js';
 
 describe('trace context across NATS', () => {

@@ -63,7 +63,10 @@ describe('createJobQueue', () => {
     const second = await queue.enqueue('same-job', new Uint8Array([1, 2, 3]));
     expect(second).toEqual({ seq: first.seq, duplicate: true });
     const seen: QueuedJob[] = [];
-    await work(async (job) => void seen.push(job), async () => seen.length === 1 && (await queueIsEmpty()));
+    await work(
+      async (job) => void seen.push(job),
+      async () => seen.length === 1 && (await queueIsEmpty()),
+    );
     expect(seen.map((job) => [job.id, [...job.data], job.headers['content-type']])).toEqual([
       ['same-job', [1, 2, 3], 'application/octet-stream'],
     ]);
@@ -84,7 +87,10 @@ describe('createJobQueue', () => {
       [1, false],
       [2, true],
     ]);
-    expect(lines.find((line) => line.msg === 'job failed; it will be redelivered')).toMatchObject({ jobId: 'flaky', delayMs: 10 });
+    expect(lines.find((line) => line.msg === 'job failed; it will be redelivered')).toMatchObject({
+      jobId: 'flaky',
+      delayMs: 10,
+    });
   });
 
   it('terms poison jobs at once: PoisonJobError, INVALID_ARGUMENT, unreadable JSON', async () => {
@@ -177,7 +183,10 @@ describe('createJobQueue', () => {
     expect(sawAbort).toBe(true);
     const info = await nats.jsm.streams.info(stream);
     expect(info.state.messages).toBe(1);
-    await work(async (job) => void handled.push(job.id), async () => await queueIsEmpty());
+    await work(
+      async (job) => void handled.push(job.id),
+      async () => await queueIsEmpty(),
+    );
     expect(handled).toEqual(['long', 'next']);
   });
 

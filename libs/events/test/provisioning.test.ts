@@ -26,7 +26,11 @@ describe('ensureStreams', () => {
     });
     for (const { stream, subject, consumer } of Object.values(JOB_QUEUES)) {
       const info = await nats.jsm.streams.info(stream);
-      expect(info.config).toMatchObject({ subjects: [subject], retention: RetentionPolicy.Workqueue, storage: StorageType.File });
+      expect(info.config).toMatchObject({
+        subjects: [subject],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+      });
       const workers = await nats.jsm.consumers.info(stream, consumer);
       expect(workers.config).toMatchObject({
         durable_name: 'workers',

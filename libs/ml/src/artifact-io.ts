@@ -62,7 +62,10 @@ export async function saveModelToBytes(model: tf.LayersModel, options: SaveModel
   if (captured.trainingConfig) json.trainingConfig = captured.trainingConfig;
   if (options.userDefinedMetadata) json.userDefinedMetadata = options.userDefinedMetadata as { [key: string]: {} };
   const modelJson = new TextEncoder().encode(JSON.stringify(json));
-  const files = new Map<string, Uint8Array>([[MODEL_JSON, modelJson], [WEIGHTS_BIN, weights]]);
+  const files = new Map<string, Uint8Array>([
+    [MODEL_JSON, modelJson],
+    [WEIGHTS_BIN, weights],
+  ]);
   return { files, modelJson, weights, weightsManifest };
 }
 
@@ -98,7 +101,9 @@ export async function loadModelFromFiles(
   let expected = 0;
   for (const spec of specs) expected += spec.dtype === 'string' ? Number.NaN : weightByteLength(spec);
   if (!Number.isNaN(expected) && expected !== total) {
-    throw new InvalidArtifactError(`weight files hold ${total} bytes but model.json's weightsManifest describes ${expected}`);
+    throw new InvalidArtifactError(
+      `weight files hold ${total} bytes but model.json's weightsManifest describes ${expected}`,
+    );
   }
   const weightData = new Uint8Array(total);
   let offset = 0;

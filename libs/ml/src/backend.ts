@@ -53,9 +53,7 @@ let wasmPrepared = false;
  * const info = await initBackend();        // e.g. { backend: 'wasm', simd: true, … }
  * logger.info(info, 'tfjs backend ready');
  */
-export async function initBackend(
-  choice: string = process.env.AIMAAS_TF_BACKEND ?? 'auto',
-): Promise<BackendInfo> {
+export async function initBackend(choice: string = process.env.AIMAAS_TF_BACKEND ?? 'auto'): Promise<BackendInfo> {
   const requested = parseChoice(choice);
   // Serialize: two concurrent callers must not both switch backends half-way.
   while (inFlight) await inFlight.catch(() => undefined);
@@ -75,9 +73,7 @@ function parseChoice(choice: string): BackendChoice {
   const normalized = choice.trim().toLowerCase();
   if (normalized === '') return 'auto';
   if (!(CHOICES as readonly string[]).includes(normalized)) {
-    throw new TypeError(
-      `AIMAAS_TF_BACKEND must be one of ${CHOICES.join('|')}, got ${JSON.stringify(choice)}`,
-    );
+    throw new TypeError(`AIMAAS_TF_BACKEND must be one of ${CHOICES.join('|')}, got ${JSON.stringify(choice)}`);
   }
   return normalized as BackendChoice;
 }

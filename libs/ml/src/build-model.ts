@@ -2,8 +2,19 @@ import * as tf from '@tensorflow/tfjs';
 import { InvalidModelSpecError } from './errors.js';
 import { buildFromLayersJson } from './layers-json.js';
 import {
-  activation, checkBuildOptions, modelKind, pairOf, positiveInt, rate, SeedSequence,
-  type AutoencoderSpec, type BuildOptions, type CnnSpec, type MlpSpec, type ModelSpec, type RnnSpec,
+  activation,
+  checkBuildOptions,
+  modelKind,
+  pairOf,
+  positiveInt,
+  rate,
+  SeedSequence,
+  type AutoencoderSpec,
+  type BuildOptions,
+  type CnnSpec,
+  type MlpSpec,
+  type ModelSpec,
+  type RnnSpec,
 } from './model-spec.js';
 
 type AnyLayer = tf.layers.Layer;
@@ -51,7 +62,10 @@ export async function buildModel(spec: ModelSpec, options: BuildOptions): Promis
 
 function dense(units: number, act: string, name: string, seeds: SeedSequence, useBias = true): AnyLayer {
   return tf.layers.dense({
-    units, activation: act as never, useBias, name,
+    units,
+    activation: act as never,
+    useBias,
+    name,
     kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.next() }),
     biasInitializer: 'zeros',
   });
@@ -71,7 +85,10 @@ function headLayers(options: BuildOptions, seeds: SeedSequence): AnyLayer[] {
   if (task === 'regression') return [dense(outputSize, 'linear', 'output', seeds)];
   const size = inputShape.reduce((a, b) => a * b, 1);
   if (inputShape.length === 1) return [dense(size, 'linear', 'output', seeds)];
-  return [dense(size, 'linear', 'reconstruction', seeds), tf.layers.reshape({ targetShape: inputShape, name: 'output' })];
+  return [
+    dense(size, 'linear', 'reconstruction', seeds),
+    tf.layers.reshape({ targetShape: inputShape, name: 'output' }),
+  ];
 }
 
 function mlpLayers(spec: MlpSpec, options: BuildOptions, seeds: SeedSequence): AnyLayer[] {
@@ -105,10 +122,13 @@ function imageShapeOf(spec: CnnSpec, inputShape: number[]): [number, number, num
   const n = inputShape[0]!;
   if (spec.imageShape != null) {
     const s = spec.imageShape;
-    if (!Array.isArray(s) || s.length !== 3) throw new InvalidModelSpecError('cnn.imageShape must be [height, width, channels]');
+    if (!Array.isArray(s) || s.length !== 3)
+      throw new InvalidModelSpecError('cnn.imageShape must be [height, width, channels]');
     s.forEach((d, i) => positiveInt(d, `cnn.imageShape[${i}]`));
     if (s[0] * s[1] * s[2] !== n) {
-      throw new InvalidModelSpecError(`cnn.imageShape [${s.join(', ')}] holds ${s[0] * s[1] * s[2]} values, but inputShape has ${n} features`);
+      throw new InvalidModelSpecError(
+        `cnn.imageShape [${s.join(', ')}] holds ${s[0] * s[1] * s[2]} values, but inputShape has ${n} features`,
+      );
     }
     return [s[0], s[1], s[2]];
   }
@@ -134,16 +154,24 @@ function cnnLayers(spec: CnnSpec, options: BuildOptions, seeds: SeedSequence): A
     const kernelSize = pairOf(block.kernelSize, `${field}.kernelSize`, 3);
     const strides = pairOf(block.strides, `${field}.strides`, 1);
     const padding = block.padding ?? 'same';
-    if (padding !== 'same' && padding !== 'valid') throw new InvalidModelSpecError(`${field}.padding must be same or valid`);
-    out.push(tf.layers.conv2d({
-      filters, kernelSize, strides, padding, name: `conv_${n}`,
-      activation: activation(block.activation, `${field}.activation`, 'relu') as never,
-      kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.next() }),
-    }));
+    if (padding !== 'same' && padding !== 'valid')
+      throw new InvalidModelSpecError(`${field}.padding must be same or valid`);
+    out.push(
+      tf.layers.conv2d({
+        filters,
+        kernelSize,
+        strides,
+        padding,
+        name: `conv_${n}`,
+        activation: activation(block.activation, `${field}.activation`, 'relu') as never,
+        kernelInitializer: tf.initializers.glorotUniform({ seed: seeds.next() }),
+      }),
+    );
     h = padding === 'same' ? Math.ceil(h / strides[0]) : Math.ceil((h - kernelSize[0] + 1) / strides[0]);
     w = padding === 'same' ? Math.ceil(w / strides[1]) : Math.ceil((w - kernelSize[1] + 1) / strides[1]);
     const pool = block.pool ?? 'max';
-    if (pool !== 'max' && pool !== 'avg' && pool !== 'none') throw new InvalidModelSpecError(`${field}.pool must be max, avg or none`);
+    if (pool !== 'max' && pool !== 'avg' && pool !== 'none')
+      throw new InvalidModelSpecError(`${field}.pool must be max, avg or none`);
     if (pool !== 'none') {
       const size = positiveInt(block.poolSize ?? 2, `${field}.poolSize`);
       const args = { poolSize: size, strides: size, padding: 'valid' as const, name: `pool_${n}` };
@@ -152,7 +180,9 @@ function cnnLayers(spec: CnnSpec, options: BuildOptions, seeds: SeedSequence): A
       w = Math.floor((w - size) / size) + 1;
     }
     if (!(h >= 1 && w >= 1)) {
-      throw new InvalidModelSpecError(`${field} shrinks the ${image[0]}x${image[1]} image to nothing; use fewer blocks, padding same or a smaller pool`);
+      throw new InvalidModelSpecError(
+        `${field} shrinks the ${image[0]}x${image[1]} image to nothing; use fewer blocks, padding same or a smaller pool`,
+      );
     }
   });
   out.push(tf.layers.flatten({ name: 'flatten' }));
@@ -167,13 +197,17 @@ function cnnLayers(spec: CnnSpec, options: BuildOptions, seeds: SeedSequence): A
 }
 
 function rnnLayers(spec: RnnSpec, options: BuildOptions, seeds: SeedSequence): AnyLayer[] {
-  if (spec.cell !== 'lstm' && spec.cell !== 'gru') throw new InvalidModelSpecError(`rnn.cell must be lstm or gru, got ${JSON.stringify(spec.cell)}`);
-  if (!Array.isArray(spec.units) || spec.units.length === 0) throw new InvalidModelSpecError('rnn.units must list at least one layer');
+  if (spec.cell !== 'lstm' && spec.cell !== 'gru')
+    throw new InvalidModelSpecError(`rnn.cell must be lstm or gru, got ${JSON.stringify(spec.cell)}`);
+  if (!Array.isArray(spec.units) || spec.units.length === 0)
+    throw new InvalidModelSpecError('rnn.units must list at least one layer');
   const out: AnyLayer[] = [];
   if (options.inputShape.length === 1) {
     out.push(tf.layers.reshape({ targetShape: [options.inputShape[0]!, 1], name: 'to_sequence' }));
   } else if (options.inputShape.length !== 2) {
-    throw new InvalidModelSpecError(`rnn needs inputShape [timesteps, features], got [${options.inputShape.join(', ')}]`);
+    throw new InvalidModelSpecError(
+      `rnn needs inputShape [timesteps, features], got [${options.inputShape.join(', ')}]`,
+    );
   }
   const drop = rate(spec.dropout, 'rnn.dropout');
   spec.units.forEach((units, i) => {
@@ -188,9 +222,11 @@ function rnnLayers(spec: RnnSpec, options: BuildOptions, seeds: SeedSequence): A
       name: `${spec.cell}_${n}`,
     };
     const cell = spec.cell === 'lstm' ? tf.layers.lstm(args) : tf.layers.gru(args);
-    out.push(spec.bidirectional
-      ? tf.layers.bidirectional({ layer: cell as tf.RNN, mergeMode: 'concat', name: `bidirectional_${n}` })
-      : cell);
+    out.push(
+      spec.bidirectional
+        ? tf.layers.bidirectional({ layer: cell as tf.RNN, mergeMode: 'concat', name: `bidirectional_${n}` })
+        : cell,
+    );
     out.push(...dropout(drop, `dropout_${n}`, seeds));
   });
   return out;
@@ -218,7 +254,8 @@ function reseedBackwardLayers(model: tf.LayersModel, seeds: SeedSequence): void 
     const backward = (layer as unknown as { backwardLayer: AnyLayer }).backwardLayer;
     const fresh = backward.weights.map((w) => {
       const seed = seeds.next();
-      if (w.originalName.endsWith('/recurrent_kernel')) return tf.initializers.orthogonal({ seed }).apply(w.shape as number[]);
+      if (w.originalName.endsWith('/recurrent_kernel'))
+        return tf.initializers.orthogonal({ seed }).apply(w.shape as number[]);
       if (w.originalName.endsWith('/kernel')) return tf.initializers.glorotUniform({ seed }).apply(w.shape as number[]);
       return tf.zeros(w.shape as number[]);
     });

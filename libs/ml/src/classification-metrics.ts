@@ -72,7 +72,11 @@ export function confusionMatrix(yTrue: ArrayLike<number>, yPred: ArrayLike<numbe
  * their unweighted (macro) means over the classes that occur in `yTrue` or `yPred`. Macro F1 is
  * the mean of per-class F1 scores, not the F1 of macro precision and recall.
  */
-export function precisionRecallF1(yTrue: ArrayLike<number>, yPred: ArrayLike<number>, numClasses?: number): ClassScores {
+export function precisionRecallF1(
+  yTrue: ArrayLike<number>,
+  yPred: ArrayLike<number>,
+  numClasses?: number,
+): ClassScores {
   const m = confusionMatrix(yTrue, yPred, numClasses);
   const k = m.length;
   const precision: number[] = [];
@@ -97,7 +101,15 @@ export function precisionRecallF1(yTrue: ArrayLike<number>, yPred: ArrayLike<num
     if (predicted > 0 || actual > 0) present.push(c);
   }
   const mean = (xs: number[]): number => present.reduce((s, c) => s + xs[c]!, 0) / present.length;
-  return { precision, recall, f1, support, macroPrecision: mean(precision), macroRecall: mean(recall), macroF1: mean(f1) };
+  return {
+    precision,
+    recall,
+    f1,
+    support,
+    macroPrecision: mean(precision),
+    macroRecall: mean(recall),
+    macroF1: mean(f1),
+  };
 }
 
 /** The most probable class of each row of a row-major `[n, numClasses]` probability array. */
@@ -136,7 +148,11 @@ export function logLoss(yTrue: ArrayLike<number>, probs: ArrayLike<number>, numC
 }
 
 /** All classification metrics from true class indices and predicted probabilities. */
-export function classificationReport(yTrue: ArrayLike<number>, probs: ArrayLike<number>, numClasses: number): ClassificationReport {
+export function classificationReport(
+  yTrue: ArrayLike<number>,
+  probs: ArrayLike<number>,
+  numClasses: number,
+): ClassificationReport {
   const yPred = argmaxRows(probs, numClasses);
   checkPair(yTrue, yPred, 'probs (rows)');
   return {

@@ -9,8 +9,17 @@ export { registerWasmTrainingKernels, WASM_FASTER_KERNELS, WASM_TRAINING_KERNELS
 export { buildModel } from './build-model.js';
 export { ACTIVATIONS, modelKind } from './model-spec.js';
 export type {
-  Activation, AutoencoderSpec, BuildOptions, CnnSpec, ConvBlockSpec, LinearSpec, MlpSpec,
-  ModelKind, ModelSpec, RnnSpec, Task,
+  Activation,
+  AutoencoderSpec,
+  BuildOptions,
+  CnnSpec,
+  ConvBlockSpec,
+  LinearSpec,
+  MlpSpec,
+  ModelKind,
+  ModelSpec,
+  RnnSpec,
+  Task,
 } from './model-spec.js';
 export { compileModel, createOptimizer, lossForTask, metricsForTask, oneHotLabels } from './compile-model.js';
 export type { OptimizerOptions } from './compile-model.js';
@@ -26,20 +35,39 @@ export { quantizeOnnxInt8Static } from './onnx/quantize-int8-static.js';
 export type { OnnxStaticInt8Options, OnnxStaticInt8Result } from './onnx/quantize-int8-static.js';
 
 export {
-  decodeWeights, dequantizeArray, encodeWeights, float16BitsToFloat32, float32ToFloat16Bits, quantizeArray,
-  quantizeWeightData, weightByteLength,
+  decodeWeights,
+  dequantizeArray,
+  encodeWeights,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  quantizeArray,
+  quantizeWeightData,
+  weightByteLength,
 } from './quantization.js';
 export type { NamedWeight, QuantizationInfo, QuantizedArray, WeightQuantization } from './quantization.js';
 
 export {
-  accuracy, argmaxRows, classificationReport, confusionMatrix, logLoss, precisionRecallF1,
+  accuracy,
+  argmaxRows,
+  classificationReport,
+  confusionMatrix,
+  logLoss,
+  precisionRecallF1,
 } from './classification-metrics.js';
 export type { ClassificationReport, ClassScores } from './classification-metrics.js';
 export {
-  meanAbsoluteError, meanSquaredError, r2Score, regressionReport, rootMeanSquaredError,
+  meanAbsoluteError,
+  meanSquaredError,
+  r2Score,
+  regressionReport,
+  rootMeanSquaredError,
 } from './regression-metrics.js';
 export type { RegressionReport } from './regression-metrics.js';
 
 export {
-  BackendUnavailableError, InvalidArtifactError, InvalidModelSpecError, MlError, OnnxExportError,
+  BackendUnavailableError,
+  InvalidArtifactError,
+  InvalidModelSpecError,
+  MlError,
+  OnnxExportError,
 } from './errors.js';

@@ -4,8 +4,17 @@ import { SeedSequence, type BuildOptions } from './model-spec.js';
 
 /** Initializer classes that draw random numbers and so accept a `seed`. */
 const RANDOM_INITIALIZERS = new Set([
-  'GlorotUniform', 'GlorotNormal', 'HeUniform', 'HeNormal', 'LeCunUniform', 'LeCunNormal',
-  'RandomUniform', 'RandomNormal', 'TruncatedNormal', 'VarianceScaling', 'Orthogonal',
+  'GlorotUniform',
+  'GlorotNormal',
+  'HeUniform',
+  'HeNormal',
+  'LeCunUniform',
+  'LeCunNormal',
+  'RandomUniform',
+  'RandomNormal',
+  'TruncatedNormal',
+  'VarianceScaling',
+  'Orthogonal',
 ]);
 /** Layer classes whose config takes a `seed` for their noise. */
 const SEEDED_LAYERS = new Set(['Dropout', 'SpatialDropout1D', 'AlphaDropout', 'GaussianDropout', 'GaussianNoise']);
@@ -29,15 +38,22 @@ export async function buildFromLayersJson(json: string, options: BuildOptions): 
     throw new InvalidModelSpecError(`layersJson is not valid JSON: ${(error as Error).message}`, { cause: error });
   }
   const topology = isObject(parsed) && isObject(parsed['modelTopology']) ? parsed['modelTopology'] : parsed;
-  if (!isObject(topology) || (typeof topology['class_name'] !== 'string' && typeof topology['className'] !== 'string')) {
-    throw new InvalidModelSpecError('layersJson must be a TF.js model.json or a layers topology with class_name and config');
+  if (
+    !isObject(topology) ||
+    (typeof topology['class_name'] !== 'string' && typeof topology['className'] !== 'string')
+  ) {
+    throw new InvalidModelSpecError(
+      'layersJson must be a TF.js model.json or a layers topology with class_name and config',
+    );
   }
   injectSeeds(topology, new SeedSequence(options.seed));
   let model: tf.LayersModel;
   try {
     model = await tf.models.modelFromJSON({ modelTopology: topology as tf.io.ModelJSON['modelTopology'] });
   } catch (error) {
-    throw new InvalidModelSpecError(`layersJson could not be turned into a model: ${(error as Error).message}`, { cause: error });
+    throw new InvalidModelSpecError(`layersJson could not be turned into a model: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   try {
     checkShapes(model, options);

@@ -8,8 +8,19 @@ export type Task = 'classification' | 'regression' | 'reconstruction';
  * saves it but cannot load it back.
  */
 export const ACTIVATIONS = [
-  'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'hardSigmoid', 'tanh', 'softplus', 'softsign',
-  'swish', 'mish', 'gelu', 'linear',
+  'relu',
+  'relu6',
+  'elu',
+  'selu',
+  'sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softplus',
+  'softsign',
+  'swish',
+  'mish',
+  'gelu',
+  'linear',
 ] as const;
 /** One of {@link ACTIVATIONS}. */
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -174,15 +185,17 @@ export function rate(value: number | undefined, field: string): number {
 export function activation(value: string | undefined, field: string, fallback: Activation): Activation {
   if (value == null || value === '') return fallback;
   if (!(ACTIVATIONS as readonly string[]).includes(value)) {
-    throw new InvalidModelSpecError(
-      `${field} must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(value)}`,
-    );
+    throw new InvalidModelSpecError(`${field} must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(value)}`);
   }
   return value as Activation;
 }
 
 /** A number or `[a, b]` as a pair of positive integers. */
-export function pairOf(value: number | [number, number] | undefined, field: string, fallback: number): [number, number] {
+export function pairOf(
+  value: number | [number, number] | undefined,
+  field: string,
+  fallback: number,
+): [number, number] {
   if (value == null) return [fallback, fallback];
   if (typeof value === 'number') return [positiveInt(value, field), value];
   if (!Array.isArray(value) || value.length !== 2) {

@@ -5,9 +5,7 @@ import { InvalidArtifactError } from './errors.js';
 export type WeightQuantization = 'uint8' | 'uint16' | 'float16';
 
 /** The manifest `quantization` record of one weight. */
-export type QuantizationInfo =
-  | { dtype: 'uint8' | 'uint16'; scale: number; min: number }
-  | { dtype: 'float16' };
+export type QuantizationInfo = { dtype: 'uint8' | 'uint16'; scale: number; min: number } | { dtype: 'float16' };
 
 /** One weight's quantized bytes and the manifest record to decode them. */
 export interface QuantizedArray {
@@ -40,21 +38,27 @@ function roundHalfEven(x: number): number {
  */
 export function quantizeArray(values: Float32Array | Int32Array, dtype: WeightQuantization): QuantizedArray {
   if (dtype === 'float16') {
-    if (!(values instanceof Float32Array)) throw new InvalidArtifactError('float16 quantization applies to float32 weights only');
+    if (!(values instanceof Float32Array))
+      throw new InvalidArtifactError('float16 quantization applies to float32 weights only');
     const half = new Uint16Array(values.length);
     for (let i = 0; i < values.length; i++) half[i] = float32ToFloat16Bits(values[i]!);
     return { bytes: new Uint8Array(half.buffer), quantization: { dtype } };
   }
-  if (dtype !== 'uint8' && dtype !== 'uint16') throw new InvalidArtifactError(`unknown weight quantization ${JSON.stringify(dtype)}`);
+  if (dtype !== 'uint8' && dtype !== 'uint16')
+    throw new InvalidArtifactError(`unknown weight quantization ${JSON.stringify(dtype)}`);
   const qMax = dtype === 'uint8' ? 255 : 65535;
   let lo = Infinity;
   let hi = -Infinity;
   for (const v of values) {
-    if (!Number.isFinite(v)) throw new InvalidArtifactError(`cannot quantize a non-finite weight value (${v}) to ${dtype}`);
+    if (!Number.isFinite(v))
+      throw new InvalidArtifactError(`cannot quantize a non-finite weight value (${v}) to ${dtype}`);
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  if (values.length === 0) { lo = 0; hi = 0; }
+  if (values.length === 0) {
+    lo = 0;
+    hi = 0;
+  }
   const q = dtype === 'uint8' ? new Uint8Array(values.length) : new Uint16Array(values.length);
   if (lo === hi) return { bytes: new Uint8Array(q.buffer), quantization: { dtype, scale: 1, min: lo } };
   const scale = (hi - lo) / qMax;
@@ -91,7 +95,9 @@ export function dequantizeArray(
     return out;
   }
   if (quantization.dtype !== 'uint8' && quantization.dtype !== 'uint16') {
-    throw new InvalidArtifactError(`unknown weight quantization ${JSON.stringify((quantization as { dtype: unknown }).dtype)}`);
+    throw new InvalidArtifactError(
+      `unknown weight quantization ${JSON.stringify((quantization as { dtype: unknown }).dtype)}`,
+    );
   }
   const { scale, min } = quantization as { scale?: number; min?: number };
   if (typeof scale !== 'number' || typeof min !== 'number') {
@@ -160,17 +166,23 @@ export function decodeWeights(data: Uint8Array, specs: readonly tf.io.WeightsMan
     }
     const length = weightByteLength(spec);
     if (offset + length > data.byteLength) {
-      throw new InvalidArtifactError(`weights data ends inside weight ${spec.name} (needs ${offset + length} bytes, has ${data.byteLength})`);
+      throw new InvalidArtifactError(
+        `weights data ends inside weight ${spec.name} (needs ${offset + length} bytes, has ${data.byteLength})`,
+      );
     }
     const bytes = data.subarray(offset, offset + length);
     const values = spec.quantization
       ? dequantizeArray(bytes, spec.quantization, spec.dtype)
-      : spec.dtype === 'int32' ? new Int32Array(bytes.slice().buffer) : new Float32Array(bytes.slice().buffer);
+      : spec.dtype === 'int32'
+        ? new Int32Array(bytes.slice().buffer)
+        : new Float32Array(bytes.slice().buffer);
     out.push({ name: spec.name, shape: [...spec.shape], dtype: spec.dtype, values });
     offset += length;
   }
   if (offset !== data.byteLength) {
-    throw new InvalidArtifactError(`weights data has ${data.byteLength - offset} bytes more than the manifest describes`);
+    throw new InvalidArtifactError(
+      `weights data has ${data.byteLength - offset} bytes more than the manifest describes`,
+    );
   }
   return out;
 }

@@ -13,7 +13,8 @@ export interface RegressionReport {
 
 function check(yTrue: ArrayLike<number>, yPred: ArrayLike<number>): void {
   if (yTrue.length === 0) throw new RangeError('yTrue is empty');
-  if (yTrue.length !== yPred.length) throw new RangeError(`yTrue has ${yTrue.length} values but yPred has ${yPred.length}`);
+  if (yTrue.length !== yPred.length)
+    throw new RangeError(`yTrue has ${yTrue.length} values but yPred has ${yPred.length}`);
 }
 
 /** Mean absolute error. */

@@ -108,12 +108,15 @@ function conv2dBackpropFilter({ inputs, attrs }: Parameters<tf.KernelFunc>[0]): 
   const x = asTensor<tf.Rank.R4>(inputs['x'], 'x');
   const dy = asTensor<tf.Rank.R4>(inputs['dy'], 'dy');
   const [kh, kw] = a.filterShape;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode,
-  );
+  const info = tf.backend_util.computeConv2DInfo(x.shape, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
   return tf.tidy(() => {
     const { top, bottom, left, right } = info.padInfo;
-    const xPad = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    const xPad = tf.pad(x, [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ]);
     const xT = tf.transpose(xPad, [3, 1, 2, 0]); // [inC, Hp, Wp, N]
     const dyT = tf.transpose(dy, [1, 2, 0, 3]); // [outH, outW, N, outC]
     const out = tf.conv2d(xT, dyT, 1, 'valid', 'NHWC', [info.strideHeight, info.strideWidth]);
@@ -131,9 +134,7 @@ function conv2dBackpropInput({ inputs, attrs }: Parameters<tf.KernelFunc>[0]): t
   assertNhwc(a.dataFormat, 'Conv2DBackpropInput');
   const dy = asTensor<tf.Rank.R4>(inputs['dy'], 'dy');
   const filter = asTensor<tf.Rank.R4>(inputs['filter'], 'filter');
-  const info = tf.backend_util.computeConv2DInfo(
-    a.inputShape, filter.shape, a.strides, 1, a.pad, a.dimRoundingMode,
-  );
+  const info = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape, a.strides, 1, a.pad, a.dimRoundingMode);
   return tf.tidy(() => {
     const dilated = spreadByStride(dy, info.strideHeight, info.strideWidth);
     const padded = padForFullCorrelation(dilated, a.inputShape, filter.shape, info.padInfo);
@@ -178,11 +179,18 @@ function spreadByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
   if (sh === 1 && sw === 1) return dy;
   const [n, oh, ow, k] = dy.shape;
   const spread = tf.pad(tf.reshape(dy, [n, oh, 1, ow, 1, k]), [
-    [0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0],
+    [0, 0],
+    [0, 0],
+    [0, sh - 1],
+    [0, 0],
+    [0, sw - 1],
+    [0, 0],
   ]);
-  return tf.slice(tf.reshape(spread, [n, oh * sh, ow * sw, k]) as tf.Tensor4D, [0, 0, 0, 0], [
-    n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, k,
-  ]);
+  return tf.slice(
+    tf.reshape(spread, [n, oh * sh, ow * sw, k]) as tf.Tensor4D,
+    [0, 0, 0, 0],
+    [n, (oh - 1) * sh + 1, (ow - 1) * sw + 1, k],
+  );
 }
 
 /**
@@ -190,7 +198,9 @@ function spreadByStride(dy: tf.Tensor4D, sh: number, sw: number): tf.Tensor4D {
  * kh − 1 − top rows above, and below whatever makes h + kh − 1 rows (same for columns).
  */
 function padForFullCorrelation(
-  dilated: tf.Tensor4D, inputShape: readonly number[], filterShape: readonly number[],
+  dilated: tf.Tensor4D,
+  inputShape: readonly number[],
+  filterShape: readonly number[],
   padInfo: { top: number; left: number },
 ): tf.Tensor4D {
   const [, h, w] = inputShape as [number, number, number, number];
@@ -199,12 +209,21 @@ function padForFullCorrelation(
   const padLeft = kw - 1 - padInfo.left;
   const padBottom = h + kh - 1 - dilated.shape[1] - padTop;
   const padRight = w + kw - 1 - dilated.shape[2] - padLeft;
-  return tf.pad(dilated, [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]]);
+  return tf.pad(dilated, [
+    [0, 0],
+    [padTop, padBottom],
+    [padLeft, padRight],
+    [0, 0],
+  ]);
 }
 
 interface DepthwiseAttrs {
-  strides: number | Pair; pad: PadAttr; dilations?: number | Pair; dimRoundingMode?: RoundingMode;
-  filterShape?: [number, number, number, number]; inputShape?: [number, number, number, number];
+  strides: number | Pair;
+  pad: PadAttr;
+  dilations?: number | Pair;
+  dimRoundingMode?: RoundingMode;
+  filterShape?: [number, number, number, number];
+  inputShape?: [number, number, number, number];
 }
 
 function assertUnitDilation(dilations: number | Pair | undefined, kernel: string): void {
@@ -223,24 +242,28 @@ function depthwiseBackpropFilter({ inputs, attrs }: Parameters<tf.KernelFunc>[0]
   const x = asTensor<tf.Rank.R4>(inputs['x'], 'x');
   const dy = asTensor<tf.Rank.R4>(inputs['dy'], 'dy');
   const [kh, kw, c, m] = a.filterShape;
-  const [n, , , ] = x.shape;
-  const info = tf.backend_util.computeConv2DInfo(
-    x.shape, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, true,
-  );
+  const [n, , ,] = x.shape;
+  const info = tf.backend_util.computeConv2DInfo(x.shape, a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, true);
   return tf.tidy(() => {
     const { top, bottom, left, right } = info.padInfo;
-    const xPad = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    const xPad = tf.pad(x, [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ]);
     const [, hp, wp] = xPad.shape;
     // [1, Hp, Wp, N·C]: image channels ordered (n, c).
     const image = tf.reshape(tf.transpose(xPad, [1, 2, 0, 3]), [1, hp, wp, n * c]) as tf.Tensor4D;
     const [, oh, ow] = dy.shape;
     // [outH, outW, N·C, M]: the filter for channel (n, c) is dy[n, :, :, c·M : c·M + M].
     const filter = tf.reshape(tf.transpose(tf.reshape(dy, [n, oh, ow, c, m]), [1, 2, 0, 3, 4]), [
-      oh, ow, n * c, m,
+      oh,
+      ow,
+      n * c,
+      m,
     ]) as tf.Tensor4D;
-    const out = tf.depthwiseConv2d(image, filter, 1, 'valid', 'NHWC', [
-      info.strideHeight, info.strideWidth,
-    ]);
+    const out = tf.depthwiseConv2d(image, filter, 1, 'valid', 'NHWC', [info.strideHeight, info.strideWidth]);
     const cut = tf.slice(out, [0, 0, 0, 0], [1, kh, kw, -1]);
     return tf.sum(tf.reshape(cut, [kh, kw, n, c, m]), 2);
   });
@@ -258,7 +281,13 @@ function depthwiseBackpropInput({ inputs, attrs }: Parameters<tf.KernelFunc>[0])
   const [n, h, w, c] = a.inputShape;
   const [kh, kw, , m] = filter.shape;
   const info = tf.backend_util.computeConv2DInfo(
-    a.inputShape, filter.shape, a.strides, 1, a.pad, a.dimRoundingMode, true,
+    a.inputShape,
+    filter.shape,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+    true,
   );
   const [sh, sw] = [info.strideHeight, info.strideWidth];
   return tf.tidy(() => {

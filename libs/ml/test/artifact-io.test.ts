@@ -1,13 +1,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  ACTIVATIONS, buildModel, compileModel, decodeWeights, initBackend, InvalidArtifactError, loadModelFromFiles,
-  readUserMetadata, saveModelToBytes, type WeightQuantization,
+  ACTIVATIONS,
+  buildModel,
+  compileModel,
+  decodeWeights,
+  initBackend,
+  InvalidArtifactError,
+  loadModelFromFiles,
+  readUserMetadata,
+  saveModelToBytes,
+  type WeightQuantization,
 } from '../src/index.js';
 import { maxAbsDiff, randomValues } from './helpers.js';
 
 async function smallModel(): Promise<tf.LayersModel> {
-  return buildModel({ mlp: { hiddenUnits: [8], batchNorm: true } }, { inputShape: [6], outputSize: 3, task: 'classification', seed: 4 });
+  return buildModel(
+    { mlp: { hiddenUnits: [8], batchNorm: true } },
+    { inputShape: [6], outputSize: 3, task: 'classification', seed: 4 },
+  );
 }
 
 async function predict(model: tf.LayersModel): Promise<Float32Array> {
@@ -46,7 +57,10 @@ describe('saveModelToBytes / loadModelFromFiles', () => {
 
   it('reloads models using every activation a spec may name', async () => {
     for (const activation of ACTIVATIONS) {
-      const model = await buildModel({ mlp: { hiddenUnits: [3], activation } }, { inputShape: [6], outputSize: 2, task: 'regression', seed: 1 });
+      const model = await buildModel(
+        { mlp: { hiddenUnits: [3], activation } },
+        { inputShape: [6], outputSize: 2, task: 'regression', seed: 1 },
+      );
       const loaded = await loadModelFromFiles((await saveModelToBytes(model)).files);
       expect(loaded.getLayer('dense_1').getConfig()['activation']).toBe(activation);
       [model, loaded].forEach((m) => m.dispose());
@@ -72,11 +86,21 @@ describe('saveModelToBytes / loadModelFromFiles', () => {
   it('says which file is missing or inconsistent', async () => {
     const model = await smallModel();
     const { modelJson, weights } = await saveModelToBytes(model);
-    await expect(loadModelFromFiles(new Map([['model.json', modelJson]]))).rejects.toThrow(/"weights.bin" named in model.json is missing/);
+    await expect(loadModelFromFiles(new Map([['model.json', modelJson]]))).rejects.toThrow(
+      /"weights.bin" named in model.json is missing/,
+    );
     await expect(loadModelFromFiles(new Map([['weights.bin', weights]]))).rejects.toThrow(/no model.json/);
-    await expect(loadModelFromFiles(new Map([['model.json', modelJson], ['weights.bin', weights.slice(4)]])))
-      .rejects.toThrow(InvalidArtifactError);
-    await expect(loadModelFromFiles(new Map([['model.json', new TextEncoder().encode('{')]]))).rejects.toThrow(/not valid JSON/);
+    await expect(
+      loadModelFromFiles(
+        new Map([
+          ['model.json', modelJson],
+          ['weights.bin', weights.slice(4)],
+        ]),
+      ),
+    ).rejects.toThrow(InvalidArtifactError);
+    await expect(loadModelFromFiles(new Map([['model.json', new TextEncoder().encode('{')]]))).rejects.toThrow(
+      /not valid JSON/,
+    );
     model.dispose();
   });
 
@@ -97,30 +121,45 @@ describe('saveModelToBytes / loadModelFromFiles', () => {
   });
 
   describe('with weight quantization', () => {
-    const cases: Array<[WeightQuantization, number]> = [['uint8', 1], ['uint16', 2], ['float16', 2]];
-    it.each(cases)('%s: TF.js decodes exactly our decoding, close to the float32 weights', async (quantization, bytesPerWeight) => {
-      const model = await smallModel();
-      model.weights.forEach((w, i) => {
-        const t = tf.tensor(randomValues(w.shape.reduce((a: number, b) => a * (b ?? 1), 1), i + 1, 0.2, 1.7), w.shape as number[]);
-        w.write(t);
-        t.dispose();
-      });
-      const original = model.getWeights().map((w) => w.dataSync().slice() as Float32Array);
-      const saved = await saveModelToBytes(model, { quantization });
-      expect(saved.weights.byteLength).toBe((48 + 32 + 24 + 3) * bytesPerWeight);
-      const specs = saved.weightsManifest[0]!.weights;
-      expect(specs.every((s) => s.quantization?.dtype === quantization)).toBe(true);
+    const cases: Array<[WeightQuantization, number]> = [
+      ['uint8', 1],
+      ['uint16', 2],
+      ['float16', 2],
+    ];
+    it.each(cases)(
+      '%s: TF.js decodes exactly our decoding, close to the float32 weights',
+      async (quantization, bytesPerWeight) => {
+        const model = await smallModel();
+        model.weights.forEach((w, i) => {
+          const t = tf.tensor(
+            randomValues(
+              w.shape.reduce((a: number, b) => a * (b ?? 1), 1),
+              i + 1,
+              0.2,
+              1.7,
+            ),
+            w.shape as number[],
+          );
+          w.write(t);
+          t.dispose();
+        });
+        const original = model.getWeights().map((w) => w.dataSync().slice() as Float32Array);
+        const saved = await saveModelToBytes(model, { quantization });
+        expect(saved.weights.byteLength).toBe((48 + 32 + 24 + 3) * bytesPerWeight);
+        const specs = saved.weightsManifest[0]!.weights;
+        expect(specs.every((s) => s.quantization?.dtype === quantization)).toBe(true);
 
-      const ours = decodeWeights(saved.weights, specs);
-      const loaded = await loadModelFromFiles(saved.files);
-      const theirs = loaded.getWeights().map((w) => w.dataSync() as Float32Array);
-      theirs.forEach((values, i) => {
-        expect(Array.from(values)).toEqual(Array.from(ours[i]!.values));
-        const q = specs[i]!.quantization!;
-        const bound = q.dtype === 'float16' ? 2 ** -11 * 2 : q.scale! / 2 + 1e-7;
-        expect(maxAbsDiff(values, original[i]!)).toBeLessThanOrEqual(bound);
-      });
-      [model, loaded].forEach((m) => m.dispose());
-    });
+        const ours = decodeWeights(saved.weights, specs);
+        const loaded = await loadModelFromFiles(saved.files);
+        const theirs = loaded.getWeights().map((w) => w.dataSync() as Float32Array);
+        theirs.forEach((values, i) => {
+          expect(Array.from(values)).toEqual(Array.from(ours[i]!.values));
+          const q = specs[i]!.quantization!;
+          const bound = q.dtype === 'float16' ? 2 ** -11 * 2 : q.scale! / 2 + 1e-7;
+          expect(maxAbsDiff(values, original[i]!)).toBeLessThanOrEqual(bound);
+        });
+        [model, loaded].forEach((m) => m.dispose());
+      },
+    );
   });
 });

@@ -19,7 +19,13 @@ describe('initBackend', () => {
 
   it('starts the wasm backend with SIMD and one thread from any working directory', async () => {
     const info = await initBackend('wasm');
-    expect(info).toMatchObject({ backend: 'wasm', requested: 'wasm', packageName: '@tensorflow/tfjs-backend-wasm', simd: true, multiThreaded: false });
+    expect(info).toMatchObject({
+      backend: 'wasm',
+      requested: 'wasm',
+      packageName: '@tensorflow/tfjs-backend-wasm',
+      simd: true,
+      multiThreaded: false,
+    });
     expect(tf.getBackend()).toBe('wasm');
     const total = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])));
     const sum = total.dataSync();
@@ -56,10 +62,14 @@ describe('initBackend', () => {
   it('fails clearly when tensorflow is required but not installed', async () => {
     const attempt = initBackend('tensorflow');
     await expect(attempt).rejects.toBeInstanceOf(BackendUnavailableError);
-    await expect(attempt).rejects.toThrow(/@tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed/);
+    await expect(attempt).rejects.toThrow(
+      /@tensorflow\/tfjs-node-gpu: not installed; @tensorflow\/tfjs-node: not installed/,
+    );
   });
 
   it('rejects an unknown choice, naming the setting', async () => {
-    await expect(initBackend('gpu')).rejects.toThrow(/AIMAAS_TF_BACKEND must be one of auto\|tensorflow\|wasm\|cpu, got "gpu"/);
+    await expect(initBackend('gpu')).rejects.toThrow(
+      /AIMAAS_TF_BACKEND must be one of auto\|tensorflow\|wasm\|cpu, got "gpu"/,
+    );
   });
 });

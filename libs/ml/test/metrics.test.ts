@@ -1,7 +1,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  accuracy, argmaxRows, classificationReport, confusionMatrix, initBackend, logLoss, meanAbsoluteError,
-  meanSquaredError, precisionRecallF1, r2Score, regressionReport, rootMeanSquaredError,
+  accuracy,
+  argmaxRows,
+  classificationReport,
+  confusionMatrix,
+  initBackend,
+  logLoss,
+  meanAbsoluteError,
+  meanSquaredError,
+  precisionRecallF1,
+  r2Score,
+  regressionReport,
+  rootMeanSquaredError,
 } from '../src/index.js';
 
 // Metrics are pure functions on arrays; the backend is pinned only so that importing the
@@ -15,8 +25,16 @@ describe('classification metrics', () => {
   const yPred = Int32Array.from([0, 1, 1, 1, 2, 0, 2]);
 
   it('counts the confusion matrix as rows = true class, columns = predicted class', () => {
-    expect(confusionMatrix(yTrue, yPred)).toEqual([[1, 1, 0], [0, 2, 0], [1, 0, 2]]);
-    expect(confusionMatrix([1], [1], 3)).toEqual([[0, 0, 0], [0, 1, 0], [0, 0, 0]]);
+    expect(confusionMatrix(yTrue, yPred)).toEqual([
+      [1, 1, 0],
+      [0, 2, 0],
+      [1, 0, 2],
+    ]);
+    expect(confusionMatrix([1], [1], 3)).toEqual([
+      [0, 0, 0],
+      [0, 1, 0],
+      [0, 0, 0],
+    ]);
   });
 
   it('computes accuracy', () => {
@@ -55,7 +73,11 @@ describe('classification metrics', () => {
     expect(Array.from(argmaxRows(probs, 3))).toEqual([0, 2, 1]);
     const r = classificationReport([0, 2, 2], probs, 3);
     expect(r.accuracy).toBe(2 / 3);
-    expect(r.confusionMatrix).toEqual([[1, 0, 0], [0, 0, 0], [0, 1, 1]]);
+    expect(r.confusionMatrix).toEqual([
+      [1, 0, 0],
+      [0, 0, 0],
+      [0, 1, 1],
+    ]);
     expect(r.logLoss).toBeCloseTo(-(Math.log(0.7) + Math.log(0.6) + Math.log(0.3)) / 3, 15);
   });
 
@@ -77,7 +99,10 @@ describe('regression metrics', () => {
     // SS_res = 1.5, SS_tot = 29.1875.
     expect(r2Score(yTrue, yPred)).toBeCloseTo(1 - 1.5 / 29.1875, 14);
     expect(regressionReport(yTrue, yPred)).toEqual({
-      mae: 0.5, mse: 0.375, rmse: Math.sqrt(0.375), r2: r2Score(yTrue, yPred),
+      mae: 0.5,
+      mse: 0.375,
+      rmse: Math.sqrt(0.375),
+      r2: r2Score(yTrue, yPred),
     });
   });
 

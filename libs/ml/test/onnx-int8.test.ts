@@ -7,7 +7,13 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  buildModel, exportOnnx, initBackend, InvalidArtifactError, quantizeOnnxInt8, quantizeOnnxInt8Static, type OnnxInt8Options,
+  buildModel,
+  exportOnnx,
+  initBackend,
+  InvalidArtifactError,
+  quantizeOnnxInt8,
+  quantizeOnnxInt8Static,
+  type OnnxInt8Options,
   type OnnxStaticInt8Options,
 } from '../src/index.js';
 import { maxAbsDiff, randomizeWeights, randomValues } from './helpers.js';
@@ -73,7 +79,10 @@ describe('quantizeOnnxInt8', () => {
 
   beforeAll(async () => {
     await initBackend('wasm');
-    mlp = await buildModel({ mlp: { hiddenUnits: [128, 64] } }, { inputShape: [784], outputSize: 10, task: 'regression', seed: 3 });
+    mlp = await buildModel(
+      { mlp: { hiddenUnits: [128, 64] } },
+      { inputShape: [784], outputSize: 10, task: 'regression', seed: 3 },
+    );
     mlpBytes = exportOnnx(mlp, { metadata: { team: 'vision' } });
   });
 
@@ -129,7 +138,10 @@ describe('quantizeOnnxInt8', () => {
     const kernel = initializer(decode(mlpBytes), 'output/kernel')!;
     const w = tensorValues(kernel) as Float32Array;
     const [k, n] = kernel.dims!.map(Number) as [number, number];
-    for (const [options, qMax] of [[{}, 64], [{ reduceRange: false }, 127]] as const) {
+    for (const [options, qMax] of [
+      [{}, 64],
+      [{ reduceRange: false }, 127],
+    ] as const) {
       const q = decode(quantizeOnnxInt8(mlpBytes, options).bytes);
       const wq = tensorValues(initializer(q, 'output/kernel_quantized')!) as Int8Array;
       const scaleTensor = initializer(q, 'output/kernel_scale')!;
@@ -159,7 +171,10 @@ describe('quantizeOnnxInt8', () => {
   });
 
   it('keeps a weight that is exactly 0 at exactly 0, and gives an all-zero column scale 1', async () => {
-    const model = await buildModel({ mlp: { hiddenUnits: [32] } }, { inputShape: [20], outputSize: 3, task: 'regression', seed: 8 });
+    const model = await buildModel(
+      { mlp: { hiddenUnits: [32] } },
+      { inputShape: [20], outputSize: 3, task: 'regression', seed: 8 },
+    );
     const kernel = model.layers.find((l) => l.name === 'dense_1')!.getWeights()[0]!;
     const values = Float32Array.from(kernel.dataSync());
     const zeros = [0, 5, 77, 300, 639];
@@ -170,18 +185,26 @@ describe('quantizeOnnxInt8', () => {
     const q = decode(quantizeOnnxInt8(exportOnnx(model), { minElements: 0 }).bytes);
     const wq = tensorValues(initializer(q, 'dense_1/kernel_quantized')!) as Int8Array;
     const scales = tensorValues(initializer(q, 'dense_1/kernel_scale')!) as Float32Array;
-    for (const i of [...zeros, ...Array.from({ length: 20 }, (_, r) => r * 32 + 9)]) expect(wq[i]! * scales[i % 32]!).toBe(0);
+    for (const i of [...zeros, ...Array.from({ length: 20 }, (_, r) => r * 32 + 9)])
+      expect(wq[i]! * scales[i % 32]!).toBe(0);
     expect(scales[9]).toBe(1);
     model.dispose();
   });
 
   it('leaves weights under minElements in float', async () => {
-    const model = await buildModel({ mlp: { hiddenUnits: [16] } }, { inputShape: [300], outputSize: 3, task: 'regression', seed: 2 });
+    const model = await buildModel(
+      { mlp: { hiddenUnits: [16] } },
+      { inputShape: [300], outputSize: 3, task: 'regression', seed: 2 },
+    );
     const bytes = exportOnnx(model);
     const result = quantizeOnnxInt8(bytes);
     const q = decode(result.bytes);
     expect(result.quantizedWeights).toBe(1);
-    expect(opTypes(q).filter((op) => op === 'MatMul' || op === 'MatMulInteger').sort()).toEqual(['MatMul', 'MatMulInteger']);
+    expect(
+      opTypes(q)
+        .filter((op) => op === 'MatMul' || op === 'MatMulInteger')
+        .sort(),
+    ).toEqual(['MatMul', 'MatMulInteger']);
     expect(initializer(q, 'output/kernel')!.dataType).toBe(DataType.FLOAT);
     expect(quantizeOnnxInt8(bytes, { minElements: 0 }).quantizedWeights).toBe(2);
     expect(quantizeOnnxInt8(bytes, { minElements: 5000 }).quantizedWeights).toBe(0);
@@ -192,7 +215,15 @@ describe('quantizeOnnxInt8', () => {
     let cnnBytes: Uint8Array;
     beforeAll(async () => {
       const cnn = await buildModel(
-        { cnn: { convBlocks: [{ filters: 8, kernelSize: 3 }, { filters: 16, kernelSize: 3 }], denseUnits: [32] } },
+        {
+          cnn: {
+            convBlocks: [
+              { filters: 8, kernelSize: 3 },
+              { filters: 16, kernelSize: 3 },
+            ],
+            denseUnits: [32],
+          },
+        },
         { inputShape: [16, 16, 1], outputSize: 10, task: 'regression', seed: 4 },
       );
       cnnBytes = exportOnnx(cnn);
@@ -209,12 +240,24 @@ describe('quantizeOnnxInt8', () => {
       expect(ops.filter((op) => op === 'MatMulInteger')).toHaveLength(2);
       expect(ops).not.toContain('Conv');
       expect(ops).not.toContain('MatMul');
-      expect(q.graph!.initializer!.filter((t) => t.dataType === DataType.FLOAT && t.name!.endsWith('kernel'))).toEqual([]);
+      expect(q.graph!.initializer!.filter((t) => t.dataType === DataType.FLOAT && t.name!.endsWith('kernel'))).toEqual(
+        [],
+      );
       for (const layer of ['conv_1', 'conv_2']) {
         expect(initializer(q, `${layer}/kernel`)).toBeUndefined();
         expect(initializer(q, `${layer}/kernel_quantized`)!.dataType).toBe(DataType.UINT8);
-        expect(initializer(q, `${layer}/kernel_scale`)!.dims!.map(Number)).toEqual([1, layer === 'conv_1' ? 8 : 16, 1, 1]);
-        expect(initializer(q, `${layer}/bias_broadcast`)!.dims!.map(Number)).toEqual([1, layer === 'conv_1' ? 8 : 16, 1, 1]);
+        expect(initializer(q, `${layer}/kernel_scale`)!.dims!.map(Number)).toEqual([
+          1,
+          layer === 'conv_1' ? 8 : 16,
+          1,
+          1,
+        ]);
+        expect(initializer(q, `${layer}/bias_broadcast`)!.dims!.map(Number)).toEqual([
+          1,
+          layer === 'conv_1' ? 8 : 16,
+          1,
+          1,
+        ]);
         expect(initializer(q, `${layer}/bias`)).toBeUndefined();
       }
       const conv = q.graph!.node!.find((n) => n.opType === 'ConvInteger')!;
@@ -228,7 +271,11 @@ describe('quantizeOnnxInt8', () => {
       ['per-tensor', { minElements: 0, perChannel: false }],
       ['Conv left in float', { opTypes: ['MatMul'] }],
     ])('predicts like the float CNN: %s', async (_label, options) => {
-      const { agreement, maxError, range } = await compare(cnnBytes, quantizeOnnxInt8(cnnBytes, options).bytes, [16, 16, 1]);
+      const { agreement, maxError, range } = await compare(
+        cnnBytes,
+        quantizeOnnxInt8(cnnBytes, options).bytes,
+        [16, 16, 1],
+      );
       expect(agreement).toBeGreaterThanOrEqual(0.95);
       expect(maxError).toBeLessThanOrEqual(0.02 * range);
     });
@@ -255,7 +302,8 @@ describe('quantizeOnnxInt8', () => {
     const result = quantizeOnnxInt8(bytes, { minElements: 0 });
     const q = decode(result.bytes);
     expect(result.quantizedWeights).toBe(5);
-    const groups = q.graph!.node!.filter((n) => n.opType === 'ConvInteger')
+    const groups = q
+      .graph!.node!.filter((n) => n.opType === 'ConvInteger')
       .map((n) => Number(n.attribute!.find((a) => a.name === 'group')!.i));
     expect(groups).toEqual([1, 8, 16, 1]);
     const { agreement, maxError, range } = await compare(bytes, result.bytes, [12, 12, 2]);
@@ -288,7 +336,10 @@ describe('quantizeOnnxInt8', () => {
 /** The op types ONNX Runtime runs after its graph optimizer (level `extended`: the QDQ fusions). */
 async function optimizedOps(bytes: Uint8Array, dir: string): Promise<string[]> {
   const path = join(dir, `optimized-${Math.random().toString(36).slice(2)}.onnx`);
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'extended', optimizedModelFilePath: path });
+  const session = await ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: 'extended',
+    optimizedModelFilePath: path,
+  });
   await session.release();
   return opTypes(decode(new Uint8Array(readFileSync(path))));
 }
@@ -304,11 +355,22 @@ describe('quantizeOnnxInt8Static', () => {
   beforeAll(async () => {
     await initBackend('wasm');
     dir = mkdtempSync(join(tmpdir(), 'onnx-int8-static-'));
-    const mlp = await buildModel({ mlp: { hiddenUnits: [128, 64] } }, { inputShape: [784], outputSize: 10, task: 'regression', seed: 3 });
+    const mlp = await buildModel(
+      { mlp: { hiddenUnits: [128, 64] } },
+      { inputShape: [784], outputSize: 10, task: 'regression', seed: 3 },
+    );
     mlpBytes = exportOnnx(mlp, { metadata: { team: 'vision' } });
     mlp.dispose();
     const cnn = await buildModel(
-      { cnn: { convBlocks: [{ filters: 8, kernelSize: 3 }, { filters: 16, kernelSize: 3 }], denseUnits: [32] } },
+      {
+        cnn: {
+          convBlocks: [
+            { filters: 8, kernelSize: 3 },
+            { filters: 16, kernelSize: 3 },
+          ],
+          denseUnits: [32],
+        },
+      },
       { inputShape: [16, 16, 1], outputSize: 10, task: 'regression', seed: 4 },
     );
     cnnBytes = exportOnnx(cnn);
@@ -349,7 +411,9 @@ describe('quantizeOnnxInt8Static', () => {
 
   it('keeps inputs, outputs and metadata, and records the quantization', async () => {
     const original = decode(mlpBytes);
-    const q = decode((await quantizeOnnxInt8Static(mlpBytes, { calibration: mlpCalibration, perChannel: false })).bytes);
+    const q = decode(
+      (await quantizeOnnxInt8Static(mlpBytes, { calibration: mlpCalibration, perChannel: false })).bytes,
+    );
     expect(q.graph!.input).toEqual(original.graph!.input);
     expect(q.graph!.output).toEqual(original.graph!.output);
     expect(Object.fromEntries(q.metadataProps.map((p) => [p.key, p.value]))).toEqual({
@@ -381,7 +445,10 @@ describe('quantizeOnnxInt8Static', () => {
   });
 
   it('is fused by ONNX Runtime into QGemm for the MLP', async () => {
-    const ops = await optimizedOps((await quantizeOnnxInt8Static(mlpBytes, { calibration: mlpCalibration })).bytes, dir);
+    const ops = await optimizedOps(
+      (await quantizeOnnxInt8Static(mlpBytes, { calibration: mlpCalibration })).bytes,
+      dir,
+    );
     expect(ops.filter((op) => op === 'QGemm')).toHaveLength(2);
     expect(ops).not.toContain('MatMul');
   });
@@ -405,15 +472,24 @@ describe('quantizeOnnxInt8Static', () => {
       const q = decode(result.bytes);
       const ops = opTypes(q);
       expect(ops.filter((op) => op === 'Conv')).toHaveLength(2);
-      expect(q.graph!.initializer!.filter((t) => t.dataType === DataType.FLOAT && t.name!.endsWith('kernel'))).toEqual([]);
-      for (const [layer, m] of [['conv_1', 8], ['conv_2', 16]] as const) {
+      expect(q.graph!.initializer!.filter((t) => t.dataType === DataType.FLOAT && t.name!.endsWith('kernel'))).toEqual(
+        [],
+      );
+      for (const [layer, m] of [
+        ['conv_1', 8],
+        ['conv_2', 16],
+      ] as const) {
         const conv = q.graph!.node!.find((n) => n.opType === 'Conv' && n.name!.startsWith(layer))!;
-        const xScale = tensorValues(initializer(q, q.graph!.node!.find((n) => n.output![0] === conv.input![0])!.input![1]!)!)[0]!;
+        const xScale = tensorValues(
+          initializer(q, q.graph!.node!.find((n) => n.output![0] === conv.input![0])!.input![1]!)!,
+        )[0]!;
         const wScale = tensorValues(initializer(q, `${layer}/kernel_scale`)!) as Float32Array;
         expect(wScale).toHaveLength(m);
         const bias = initializer(q, `${layer}/bias_quantized`)!;
         expect(bias.dataType).toBe(DataType.INT32);
-        expect(tensorValues(initializer(q, `${layer}/bias_scale`)!)).toEqual(wScale.map((s) => Math.fround(s * xScale)));
+        expect(tensorValues(initializer(q, `${layer}/bias_scale`)!)).toEqual(
+          wScale.map((s) => Math.fround(s * xScale)),
+        );
         const dq = q.graph!.node!.find((n) => n.input![0] === `${layer}/kernel_quantized`)!;
         expect(Number(dq.attribute!.find((a) => a.name === 'axis')!.i)).toBe(0);
         expect(initializer(q, `${layer}/bias`)).toBeUndefined();
@@ -424,7 +500,10 @@ describe('quantizeOnnxInt8Static', () => {
     });
 
     it('is fused by ONNX Runtime into QLinearConv and QGemm', async () => {
-      const ops = await optimizedOps((await quantizeOnnxInt8Static(cnnBytes, { calibration: cnnCalibration, minElements: 0 })).bytes, dir);
+      const ops = await optimizedOps(
+        (await quantizeOnnxInt8Static(cnnBytes, { calibration: cnnCalibration, minElements: 0 })).bytes,
+        dir,
+      );
       expect(ops.filter((op) => op === 'QLinearConv')).toHaveLength(2);
       expect(ops).not.toContain('Conv');
       expect(ops).toContain('QGemm');
@@ -447,7 +526,11 @@ describe('quantizeOnnxInt8Static', () => {
     });
 
     it('keeps Conv in float when opTypes leaves it out', async () => {
-      const result = await quantizeOnnxInt8Static(cnnBytes, { calibration: cnnCalibration, opTypes: ['MatMul'], minElements: 0 });
+      const result = await quantizeOnnxInt8Static(cnnBytes, {
+        calibration: cnnCalibration,
+        opTypes: ['MatMul'],
+        minElements: 0,
+      });
       expect(result.quantizedWeights).toBe(2);
       const q = decode(result.bytes);
       expect(initializer(q, 'conv_1/kernel')!.dataType).toBe(DataType.FLOAT);
@@ -467,7 +550,10 @@ describe('quantizeOnnxInt8Static', () => {
     });
     randomizeWeights(model, 6);
     const bytes = exportOnnx(model);
-    const result = await quantizeOnnxInt8Static(bytes, { calibration: randomValues(100 * 288, 9, 0, 1), minElements: 0 });
+    const result = await quantizeOnnxInt8Static(bytes, {
+      calibration: randomValues(100 * 288, 9, 0, 1),
+      minElements: 0,
+    });
     expect(result.quantizedWeights).toBe(5);
     const { agreement, maxError, range } = await compare(bytes, result.bytes, [12, 12, 2]);
     expect(agreement).toBeGreaterThanOrEqual(0.95);
@@ -490,8 +576,12 @@ describe('quantizeOnnxInt8Static', () => {
     for (let i = 0; i < k.length; i += 4) k[i] = 1e-9; // channel 0 (HWIO: the last axis)
     conv.setWeights([tf.tensor(k, kernel!.shape), tf.tensor([5, 0.1, -0.2, 0.3])]);
     const bytes = exportOnnx(model);
-    const q = decode((await quantizeOnnxInt8Static(bytes, { calibration: randomValues(50 * 36, 4, 0, 1), minElements: 0 })).bytes);
-    const biasQ = tensorValues(initializer(q, 'conv2d_1/bias_quantized') ?? q.graph!.initializer!.find((t) => t.dataType === DataType.INT32)!);
+    const q = decode(
+      (await quantizeOnnxInt8Static(bytes, { calibration: randomValues(50 * 36, 4, 0, 1), minElements: 0 })).bytes,
+    );
+    const biasQ = tensorValues(
+      initializer(q, 'conv2d_1/bias_quantized') ?? q.graph!.initializer!.find((t) => t.dataType === DataType.INT32)!,
+    );
     expect(Math.abs(biasQ[0]!)).toBeLessThanOrEqual(2 ** 31 - 1);
     const biasScale = tensorValues(q.graph!.initializer!.find((t) => t.name!.endsWith('bias_scale'))!);
     expect(Math.abs(biasQ[0]! * biasScale[0]! - 5)).toBeLessThan(1e-3);
@@ -504,8 +594,12 @@ describe('quantizeOnnxInt8Static', () => {
     ['no rows', new Float32Array(0), /whole, non-zero number of rows/],
     ['a NaN', Float32Array.from({ length: 784 }, (_, i) => (i === 7 ? NaN : 0)), /non-finite value \(NaN\) at index 7/],
   ])('names bad calibration data: %s', async (_label, calibration, message) => {
-    await expect(quantizeOnnxInt8Static(mlpBytes, { calibration: calibration as Float32Array })).rejects.toThrow(TypeError);
-    await expect(quantizeOnnxInt8Static(mlpBytes, { calibration: calibration as Float32Array })).rejects.toThrow(message);
+    await expect(quantizeOnnxInt8Static(mlpBytes, { calibration: calibration as Float32Array })).rejects.toThrow(
+      TypeError,
+    );
+    await expect(quantizeOnnxInt8Static(mlpBytes, { calibration: calibration as Float32Array })).rejects.toThrow(
+      message,
+    );
   });
 
   it('names other bad options', async () => {
@@ -516,13 +610,20 @@ describe('quantizeOnnxInt8Static', () => {
 
   it('refuses models it cannot quantize', async () => {
     const calibration = mlpCalibration;
-    await expect(quantizeOnnxInt8Static(new TextEncoder().encode('nope'), { calibration })).rejects.toThrow(InvalidArtifactError);
+    await expect(quantizeOnnxInt8Static(new TextEncoder().encode('nope'), { calibration })).rejects.toThrow(
+      InvalidArtifactError,
+    );
     const once = (await quantizeOnnxInt8Static(mlpBytes, { calibration })).bytes;
-    await expect(quantizeOnnxInt8Static(once, { calibration })).rejects.toThrow(/already quantized \(quantization = int8-static-qdq\)/);
-    await expect(quantizeOnnxInt8Static(quantizeOnnxInt8(mlpBytes).bytes, { calibration })).rejects.toThrow(/already quantized/);
+    await expect(quantizeOnnxInt8Static(once, { calibration })).rejects.toThrow(
+      /already quantized \(quantization = int8-static-qdq\)/,
+    );
+    await expect(quantizeOnnxInt8Static(quantizeOnnxInt8(mlpBytes).bytes, { calibration })).rejects.toThrow(
+      /already quantized/,
+    );
     const old = decode(mlpBytes);
     old.opsetImport = [{ domain: '', version: 11 }];
-    await expect(quantizeOnnxInt8Static(onnx.ModelProto.encode(old).finish(), { calibration }))
-      .rejects.toThrow(/opset of at least 13 for per-axis DequantizeLinear, got 11/);
+    await expect(quantizeOnnxInt8Static(onnx.ModelProto.encode(old).finish(), { calibration })).rejects.toThrow(
+      /opset of at least 13 for per-axis DequantizeLinear, got 11/,
+    );
   });
 });

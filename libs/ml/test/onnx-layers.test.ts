@@ -48,7 +48,9 @@ describe('exportOnnx, less common layers', () => {
     ] as Sym[];
     const summed = tf.layers.add().apply(mixed) as Sym;
     const pooled = tf.layers.globalMaxPooling2d({}).apply(summed) as Sym;
-    const out = tf.layers.activation({ activation: 'softsign' }).apply(tf.layers.dense({ units: 3 }).apply(pooled) as Sym) as Sym;
+    const out = tf.layers
+      .activation({ activation: 'softsign' })
+      .apply(tf.layers.dense({ units: 3 }).apply(pooled) as Sym) as Sym;
     const model = await viaLayersJson(tf.model({ inputs: input, outputs: out }), 21);
     expect((await onnxVsTfjs(model)).diff).toBeLessThanOrEqual(TOLERANCE);
     model.dispose();
@@ -60,9 +62,13 @@ describe('exportOnnx, less common layers', () => {
     const permuted = tf.layers.permute({ dims: [2, 1] }).apply(seq) as Sym; // [3, 4]
     const pooled = tf.layers.globalAveragePooling1d({}).apply(permuted) as Sym; // [4]
     const repeated = tf.layers.repeatVector({ n: 2 }).apply(pooled) as Sym; // [2, 4]
-    const maxed = tf.layers.globalMaxPooling1d({}).apply(tf.layers.concatenate({ axis: 1 }).apply([repeated, permuted]) as Sym) as Sym;
+    const maxed = tf.layers
+      .globalMaxPooling1d({})
+      .apply(tf.layers.concatenate({ axis: 1 }).apply([repeated, permuted]) as Sym) as Sym;
     // logSoftmax exists at runtime but is missing from TF.js's ActivationIdentifier type.
-    const out = tf.layers.softmax().apply(tf.layers.dense({ units: 4, activation: 'logSoftmax' as 'softmax' }).apply(maxed) as Sym) as Sym;
+    const out = tf.layers
+      .softmax()
+      .apply(tf.layers.dense({ units: 4, activation: 'logSoftmax' as 'softmax' }).apply(maxed) as Sym) as Sym;
     const model = await viaLayersJson(tf.model({ inputs: input, outputs: out }), 22);
     expect((await onnxVsTfjs(model)).diff).toBeLessThanOrEqual(TOLERANCE);
     model.dispose();

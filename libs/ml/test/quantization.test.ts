@@ -1,8 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  decodeWeights, dequantizeArray, encodeWeights, float16BitsToFloat32, float32ToFloat16Bits, initBackend,
-  InvalidArtifactError, quantizeArray, type NamedWeight,
+  decodeWeights,
+  dequantizeArray,
+  encodeWeights,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  initBackend,
+  InvalidArtifactError,
+  quantizeArray,
+  type NamedWeight,
 } from '../src/index.js';
 import { randomValues } from './helpers.js';
 
@@ -54,7 +61,9 @@ describe('weight quantization codecs', () => {
 
   it('round-trips every finite half value and decodes all 65536 patterns exactly as TF.js', () => {
     const all = new Uint16Array(65536).map((_, i) => i);
-    const theirs = tfjsDecode(new Uint8Array(all.buffer), [{ name: 'h', shape: [65536], dtype: 'float32', quantization: { dtype: 'float16' } }])['h']!;
+    const theirs = tfjsDecode(new Uint8Array(all.buffer), [
+      { name: 'h', shape: [65536], dtype: 'float32', quantization: { dtype: 'float16' } },
+    ])['h']!;
     const mismatches: number[] = [];
     for (let bits = 0; bits < 65536; bits++) {
       const value = float16BitsToFloat32(bits);
@@ -87,7 +96,11 @@ describe('weight quantization codecs', () => {
     const bytes = new Uint8Array([1, 2]);
     expect(() => dequantizeArray(bytes, { dtype: 'uint8' })).toThrow(/needs scale and min/);
     expect(() => dequantizeArray(bytes, { dtype: 'float16' }, 'int32')).toThrow(InvalidArtifactError);
-    expect(() => decodeWeights(new Uint8Array(7), [{ name: 'w', shape: [2], dtype: 'float32' }])).toThrow(/ends inside weight w/);
-    expect(() => decodeWeights(new Uint8Array(9), [{ name: 'w', shape: [2], dtype: 'float32' }])).toThrow(/1 bytes more/);
+    expect(() => decodeWeights(new Uint8Array(7), [{ name: 'w', shape: [2], dtype: 'float32' }])).toThrow(
+      /ends inside weight w/,
+    );
+    expect(() => decodeWeights(new Uint8Array(9), [{ name: 'w', shape: [2], dtype: 'float32' }])).toThrow(
+      /1 bytes more/,
+    );
   });
 });

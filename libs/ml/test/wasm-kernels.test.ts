@@ -31,19 +31,35 @@ async function gradsOn(
   forward: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor,
 ): Promise<[Float32Array, Float32Array]> {
   await initBackend(backend);
-  const x = tf.tensor4d(values(xShape.reduce((a, b) => a * b), 1), xShape as Shape4);
-  const w = tf.tensor4d(values(wShape.reduce((a, b) => a * b), 2), wShape as Shape4);
+  const x = tf.tensor4d(
+    values(
+      xShape.reduce((a, b) => a * b),
+      1,
+    ),
+    xShape as Shape4,
+  );
+  const w = tf.tensor4d(
+    values(
+      wShape.reduce((a, b) => a * b),
+      2,
+    ),
+    wShape as Shape4,
+  );
   const [dx, dw] = tf.tidy(() => {
     const outShape = forward(x, w).shape;
-    const r = tf.tensor(values(outShape.reduce((a, b) => a * b), 3), outShape);
-    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-      tf.sum(tf.mul(forward(a as tf.Tensor4D, b as tf.Tensor4D), r)),
-    )([x, w]);
+    const r = tf.tensor(
+      values(
+        outShape.reduce((a, b) => a * b),
+        3,
+      ),
+      outShape,
+    );
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(forward(a as tf.Tensor4D, b as tf.Tensor4D), r)))([
+      x,
+      w,
+    ]);
   });
-  const result: [Float32Array, Float32Array] = [
-    (await dx!.data()) as Float32Array,
-    (await dw!.data()) as Float32Array,
-  ];
+  const result: [Float32Array, Float32Array] = [(await dx!.data()) as Float32Array, (await dw!.data()) as Float32Array];
   tf.dispose([x, w, dx!, dw!]);
   return result;
 }
@@ -92,8 +108,8 @@ describe('wasm training kernels', () => {
   describe('BatchMatMul with transposed operands', () => {
     type MatMulCase = [label: string, a: number[], b: number[], transposeA: boolean, transposeB: boolean];
     const cases: MatMulCase[] = [
-      ['Aᵀ·B (a Dense layer\'s dW)', [16, 5], [16, 7], true, false],
-      ['A·Bᵀ with a large B (a Dense layer\'s dX)', [3, 40], [50, 40], false, true],
+      ["Aᵀ·B (a Dense layer's dW)", [16, 5], [16, 7], true, false],
+      ["A·Bᵀ with a large B (a Dense layer's dX)", [3, 40], [50, 40], false, true],
       ['A·Bᵀ with a large A', [60, 6], [4, 6], false, true],
       ['Aᵀ·Bᵀ', [6, 5], [4, 6], true, true],
       ['batched Aᵀ·B', [2, 3, 4, 5], [2, 3, 4, 6], true, false],
@@ -103,8 +119,20 @@ describe('wasm training kernels', () => {
       const result: Record<Backend, { shape: number[]; data: Float32Array }> = {} as never;
       for (const backend of ['cpu', 'wasm'] as const) {
         await initBackend(backend);
-        const a = tf.tensor(values(aShape.reduce((p, d) => p * d), 5), aShape);
-        const b = tf.tensor(values(bShape.reduce((p, d) => p * d), 6), bShape);
+        const a = tf.tensor(
+          values(
+            aShape.reduce((p, d) => p * d),
+            5,
+          ),
+          aShape,
+        );
+        const b = tf.tensor(
+          values(
+            bShape.reduce((p, d) => p * d),
+            6,
+          ),
+          bShape,
+        );
         const before = tf.memory().numTensors;
         const c = tf.matMul(a, b, transposeA, transposeB);
         expect(tf.memory().numTensors).toBe(before + 1);

@@ -13,7 +13,12 @@ export const OTHER_CATEGORY = '__other__';
  * Fits a categorical column: optional imputation, then one-hot or ordinal encoding fitted on the
  * imputed keys (numbers and booleans are keyed by `String(value)`).
  */
-export function fitCategoryColumn(table: Table, name: string, steps: readonly StepSpec[], rows: Uint32Array): FittedOutputs {
+export function fitCategoryColumn(
+  table: Table,
+  name: string,
+  steps: readonly StepSpec[],
+  rows: Uint32Array,
+): FittedOutputs {
   const keys = readStrings(table, name, 'categorical', rows, steps[0]?.op === 'impute' ? IMPUTED : STRICT);
   const counts = countKeys(keys);
   const fitted: FittedStep[] = [];
@@ -21,7 +26,11 @@ export function fitCategoryColumn(table: Table, name: string, steps: readonly St
     if (spec.op === 'impute') {
       const value = spec.strategy === 'constant' ? String(spec.value) : (rankByCount(counts)[0]?.[0] ?? null);
       if (value === null) {
-        throw new PipelineSpecError(name, 'impute', 'the column has no values to find the most frequent from; give a constant, or drop the column (exclude, dropColumnsMissingAbove)');
+        throw new PipelineSpecError(
+          name,
+          'impute',
+          'the column has no values to find the most frequent from; give a constant, or drop the column (exclude, dropColumnsMissingAbove)',
+        );
       }
       const step: FittedImpute = { op: 'impute', strategy: spec.strategy, value };
       const filled = imputeKeys(keys, step);
@@ -31,10 +40,25 @@ export function fitCategoryColumn(table: Table, name: string, steps: readonly St
       const ranked = rankByCount(counts);
       const keep = spec.maxCategories ?? 20;
       const unknown = spec.unknown ?? 'zeros';
-      const categories = ranked.slice(0, keep).map(([key]) => key).sort(compareCodeUnits);
+      const categories = ranked
+        .slice(0, keep)
+        .map(([key]) => key)
+        .sort(compareCodeUnits);
       // With unknown → other, infrequent and unknown categories meet in one bucket: no need to list them.
-      const infrequent = unknown === 'other' ? [] : ranked.slice(keep).map(([key]) => key).sort(compareCodeUnits);
-      fitted.push({ op: 'onehot', categories, infrequent, other: ranked.length > keep || unknown === 'other', unknown });
+      const infrequent =
+        unknown === 'other'
+          ? []
+          : ranked
+              .slice(keep)
+              .map(([key]) => key)
+              .sort(compareCodeUnits);
+      fitted.push({
+        op: 'onehot',
+        categories,
+        infrequent,
+        other: ranked.length > keep || unknown === 'other',
+        unknown,
+      });
     } else if (spec.op === 'ordinal') {
       const categories = spec.categories ? [...spec.categories] : [...counts.keys()].sort(compareCodeUnits);
       fitted.push({ op: 'ordinal', categories, unknownValue: spec.unknownValue ?? null });
@@ -77,19 +101,37 @@ function lookupOf(step: FittedOneHot | FittedOrdinal): Map<string, number> {
 }
 
 /** Writes the outputs of a fitted categorical column for `rows` into row-major `out`. */
-export function encodeCategoryColumn(table: Table, column: FittedColumn, rows: Uint32Array, out: Float32Array, stride: number): void {
+export function encodeCategoryColumn(
+  table: Table,
+  column: FittedColumn,
+  rows: Uint32Array,
+  out: Float32Array,
+  stride: number,
+): void {
   const first = column.steps[0];
   const keys = readStrings(table, column.name, 'categorical', rows, first?.op === 'impute' ? IMPUTED : STRICT);
   if (first?.op === 'impute') imputeKeys(keys, first);
   const encoder = column.steps[column.steps.length - 1];
   if (encoder?.op !== 'onehot' && encoder?.op !== 'ordinal') {
-    throw new PipelineSpecError(column.name, encoder?.op ?? 'steps', 'a categorical column must end with onehot or ordinal');
+    throw new PipelineSpecError(
+      column.name,
+      encoder?.op ?? 'steps',
+      'a categorical column must end with onehot or ordinal',
+    );
   }
   const lookup = lookupOf(encoder);
   const unknownError = (i: number): PipelineInputError => {
-    const shown = encoder.categories.slice(0, 5).map((c) => describeValue(c)).join(', ');
+    const shown = encoder.categories
+      .slice(0, 5)
+      .map((c) => describeValue(c))
+      .join(', ');
     const more = encoder.categories.length > 5 ? `, … (${encoder.categories.length} in all)` : '';
-    return new PipelineInputError({ record: rows[i]!, column: column.name, problem: `unknown category ${describeValue(keys[i])}`, expected: `a category seen at fit time: ${shown}${more}` });
+    return new PipelineInputError({
+      record: rows[i]!,
+      column: column.name,
+      problem: `unknown category ${describeValue(keys[i])}`,
+      expected: `a category seen at fit time: ${shown}${more}`,
+    });
   };
   const offset = column.featureOffset;
   if (encoder.op === 'ordinal') {

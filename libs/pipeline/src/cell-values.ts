@@ -35,7 +35,8 @@ const FALSE_WORDS = new Set(['false', 'no', '0']);
 export function parseNumberText(text: string): number {
   const first = text.charCodeAt(0);
   // Cheap rejection of most words before the regular expression: a number starts with a digit, sign, dot or space.
-  if (!((first >= 48 && first <= 57) || first === 43 || first === 45 || first === 46 || first <= 32 || first > 127)) return Number.NaN;
+  if (!((first >= 48 && first <= 57) || first === 43 || first === 45 || first === 46 || first <= 32 || first > 127))
+    return Number.NaN;
   const trimmed = text.trim();
   if (!NUMBER_PATTERN.test(trimmed)) return Number.NaN;
   const value = Number(trimmed);
@@ -150,20 +151,31 @@ export function parseCell(raw: string, type: ColumnType, options: ParseCellOptio
   switch (type) {
     case 'numeric': {
       const value = parseNumberText(raw);
-      return Number.isNaN(value) ? fail(`value ${describeValue(raw)} is not a number`, 'a decimal number such as 3.5 or -1e3') : value;
+      return Number.isNaN(value)
+        ? fail(`value ${describeValue(raw)} is not a number`, 'a decimal number such as 3.5 or -1e3')
+        : value;
     }
     case 'integer': {
       const value = parseNumberText(raw);
       if (Number.isNaN(value)) return fail(`value ${describeValue(raw)} is not a number`, 'an integer such as 42');
-      return Number.isInteger(value) ? value : fail(`value ${describeValue(raw)} is not an integer`, 'an integer such as 42');
+      return Number.isInteger(value)
+        ? value
+        : fail(`value ${describeValue(raw)} is not an integer`, 'an integer such as 42');
     }
     case 'boolean': {
       const value = parseBooleanText(raw);
-      return value === null ? fail(`value ${describeValue(raw)} is not a boolean`, 'true, false, yes, no, 1 or 0') : value;
+      return value === null
+        ? fail(`value ${describeValue(raw)} is not a boolean`, 'true, false, yes, no, 1 or 0')
+        : value;
     }
     case 'datetime': {
       const value = parseDatetimeText(raw);
-      return Number.isNaN(value) ? fail(`value ${describeValue(raw)} is not a date`, 'an ISO 8601 date such as 2024-03-01 or 2024-03-01T12:30:00Z') : value;
+      return Number.isNaN(value)
+        ? fail(
+            `value ${describeValue(raw)} is not a date`,
+            'an ISO 8601 date such as 2024-03-01 or 2024-03-01T12:30:00Z',
+          )
+        : value;
     }
     case 'categorical':
       return raw;

@@ -71,14 +71,21 @@ function toNumber(value: unknown, type: NumberType): number {
   return INVALID;
 }
 
-function inputError(record: number, column: string, type: ColumnType, value: unknown, absent: boolean, invalid: boolean): PipelineInputError {
+function inputError(
+  record: number,
+  column: string,
+  type: ColumnType,
+  value: unknown,
+  absent: boolean,
+  invalid: boolean,
+): PipelineInputError {
   const problem = absent
     ? 'the column is missing from the input'
     : value === undefined && !invalid
       ? 'the column is missing from the record'
       : invalid
-      ? `value ${describeValue(value)} is not ${NOUN[type]}`
-      : `value is missing (${describeValue(value)})`;
+        ? `value ${describeValue(value)} is not ${NOUN[type]}`
+        : `value is missing (${describeValue(value)})`;
   const expected = invalid ? expectedValue(type) : `${expectedValue(type)} (this column has no imputation step)`;
   return new PipelineInputError({ record, column, problem, expected });
 }
@@ -87,7 +94,13 @@ function inputError(record: number, column: string, type: ColumnType, value: unk
  * Reads `rows` of a numeric, integer, boolean (→ 0/1) or datetime (→ epoch ms, UTC) column into a
  * Float64Array, NaN where missing (when the policy keeps missing values).
  */
-export function readNumbers(table: Table, column: string, type: NumberType, rows: Uint32Array, policy: ReadPolicy): Float64Array {
+export function readNumbers(
+  table: Table,
+  column: string,
+  type: NumberType,
+  rows: Uint32Array,
+  policy: ReadPolicy,
+): Float64Array {
   const out = new Float64Array(rows.length);
   const source = columnValues(table, column);
   if (source === undefined) {
@@ -111,7 +124,12 @@ export function readNumbers(table: Table, column: string, type: NumberType, rows
 }
 
 function isMissingRaw(raw: unknown, type: ColumnType): boolean {
-  return raw === null || raw === undefined || (typeof raw === 'number' && Number.isNaN(raw)) || (raw === '' && type !== 'text');
+  return (
+    raw === null ||
+    raw === undefined ||
+    (typeof raw === 'number' && Number.isNaN(raw)) ||
+    (raw === '' && type !== 'text')
+  );
 }
 
 /**
@@ -119,7 +137,13 @@ function isMissingRaw(raw: unknown, type: ColumnType): boolean {
  * booleans through `String`) or a text column (documents; '' is an empty document) into an array
  * of strings, null where missing (when the policy keeps missing values).
  */
-export function readStrings(table: Table, column: string, type: 'categorical' | 'text', rows: Uint32Array, policy: ReadPolicy): (string | null)[] {
+export function readStrings(
+  table: Table,
+  column: string,
+  type: 'categorical' | 'text',
+  rows: Uint32Array,
+  policy: ReadPolicy,
+): (string | null)[] {
   const out = new Array<string | null>(rows.length);
   const source = columnValues(table, column);
   if (source === undefined) {

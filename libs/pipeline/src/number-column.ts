@@ -20,7 +20,13 @@ export interface FittedOutputs {
  * Fits `steps` on `rows` of a number-like column, each step on the output of the steps before it,
  * with the same read and apply code that {@link encodeNumberColumn} runs at transform time.
  */
-export function fitNumberColumn(table: Table, name: string, type: NumberColumnType, steps: readonly StepSpec[], rows: Uint32Array): FittedOutputs {
+export function fitNumberColumn(
+  table: Table,
+  name: string,
+  type: NumberColumnType,
+  steps: readonly StepSpec[],
+  rows: Uint32Array,
+): FittedOutputs {
   const values = readNumbers(table, name, type, rows, steps[0]?.op === 'impute' ? IMPUTED : STRICT);
   const fitted: FittedStep[] = [];
   let parts: FittedDatetimeParts | null = null;
@@ -39,7 +45,13 @@ export function fitNumberColumn(table: Table, name: string, type: NumberColumnTy
 }
 
 /** Writes the outputs of a fitted number-like column for `rows` into row-major `out`. */
-export function encodeNumberColumn(table: Table, column: FittedColumn, rows: Uint32Array, out: Float32Array, stride: number): void {
+export function encodeNumberColumn(
+  table: Table,
+  column: FittedColumn,
+  rows: Uint32Array,
+  out: Float32Array,
+  stride: number,
+): void {
   const type = column.type as NumberColumnType;
   const values = readNumbers(table, column.name, type, rows, column.steps[0]?.op === 'impute' ? IMPUTED : STRICT);
   const offset = column.featureOffset;
@@ -52,16 +64,29 @@ export function encodeNumberColumn(table: Table, column: FittedColumn, rows: Uin
 
 function fitStep(spec: StepSpec, values: Float64Array, name: string): FittedStep {
   const nothing = (what: string): never => {
-    throw new PipelineSpecError(name, spec.op, `the column has no values to compute the ${what} from; give a constant, or drop the column (exclude, dropColumnsMissingAbove)`);
+    throw new PipelineSpecError(
+      name,
+      spec.op,
+      `the column has no values to compute the ${what} from; give a constant, or drop the column (exclude, dropColumnsMissingAbove)`,
+    );
   };
   switch (spec.op) {
     case 'impute': {
-      if (spec.strategy === 'constant') return { op: 'impute', strategy: 'constant', value: constantNumber(spec.value) };
-      const value = spec.strategy === 'mean' ? meanOf(values) : spec.strategy === 'median' ? quantilesOf(values, [0.5])[0]! : modeOfSorted(sortedValues(values));
-      return Number.isNaN(value) ? nothing(spec.strategy.replace('_', ' ')) : { op: 'impute', strategy: spec.strategy, value };
+      if (spec.strategy === 'constant')
+        return { op: 'impute', strategy: 'constant', value: constantNumber(spec.value) };
+      const value =
+        spec.strategy === 'mean'
+          ? meanOf(values)
+          : spec.strategy === 'median'
+            ? quantilesOf(values, [0.5])[0]!
+            : modeOfSorted(sortedValues(values));
+      return Number.isNaN(value)
+        ? nothing(spec.strategy.replace('_', ' '))
+        : { op: 'impute', strategy: spec.strategy, value };
     }
     case 'clip': {
-      if (spec.method === 'range') return { op: 'clip', method: 'range', lower: spec.lower ?? null, upper: spec.upper ?? null };
+      if (spec.method === 'range')
+        return { op: 'clip', method: 'range', lower: spec.lower ?? null, upper: spec.upper ?? null };
       if (values.length === 0) nothing('clip bounds');
       if (spec.method === 'quantile') {
         const [lower, upper] = quantilesOf(values, [spec.lower ?? 0.01, spec.upper ?? 0.99]);
@@ -123,7 +148,12 @@ function applyStep(step: FittedStep, values: Float64Array, rows: Uint32Array, na
       for (let i = 0; i < n; i++) {
         const v = values[i]!;
         if (!(v > -1)) {
-          throw new PipelineInputError({ record: rows[i]!, column: name, problem: `value ${v} (after the steps before log1p) is not above -1, so log1p is undefined`, expected: 'values above -1 (clip them first)' });
+          throw new PipelineInputError({
+            record: rows[i]!,
+            column: name,
+            problem: `value ${v} (after the steps before log1p) is not above -1, so log1p is undefined`,
+            expected: 'values above -1 (clip them first)',
+          });
         }
         values[i] = Math.log1p(v);
       }
@@ -151,7 +181,13 @@ function defaultParts(values: Float64Array): DatetimePart[] {
   return timesVary ? ['year', 'month', 'day_of_week', 'hour'] : ['year', 'month', 'day_of_week'];
 }
 
-function writeParts(parts: readonly DatetimePart[], values: Float64Array, out: Float32Array, stride: number, offset: number): void {
+function writeParts(
+  parts: readonly DatetimePart[],
+  values: Float64Array,
+  out: Float32Array,
+  stride: number,
+  offset: number,
+): void {
   const civil: CivilTime = { year: 0, month: 0, day: 0, dayOfWeek: 0, hour: 0, minute: 0 };
   const fields = parts.map((part) => PART_FIELD[part]);
   for (let i = 0, at = offset; i < values.length; i++, at += stride) {

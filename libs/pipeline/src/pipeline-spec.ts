@@ -149,11 +149,17 @@ export function defaultSteps(type: ColumnType): StepSpec[] {
   switch (type) {
     case 'numeric':
     case 'integer':
-      return [{ op: 'impute', strategy: 'median' }, { op: 'scale', method: 'standard' }];
+      return [
+        { op: 'impute', strategy: 'median' },
+        { op: 'scale', method: 'standard' },
+      ];
     case 'boolean':
       return [];
     case 'categorical':
-      return [{ op: 'impute', strategy: 'most_frequent' }, { op: 'onehot', maxCategories: 20 }];
+      return [
+        { op: 'impute', strategy: 'most_frequent' },
+        { op: 'onehot', maxCategories: 20 },
+      ];
     case 'text':
       return [{ op: 'vectorize', weighting: 'tfidf', vocabularySize: 1000, ngrams: [1, 1] }];
     case 'datetime':

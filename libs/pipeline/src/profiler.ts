@@ -119,7 +119,8 @@ export class ColumnProfiler {
         this.addNumber(evidence.lastNumber);
       } else this.counts.addString(typeof value === 'string' ? value : String(value));
       // A datetime column held as epoch ms (a coerced table) is known to be one.
-      if (this.knownType === 'datetime' && evidence.lastNumber === evidence.lastNumber) evidence.lastDatetime = evidence.lastNumber;
+      if (this.knownType === 'datetime' && evidence.lastNumber === evidence.lastNumber)
+        evidence.lastDatetime = evidence.lastNumber;
       if (evidence.lastDatetime === evidence.lastDatetime) {
         if (evidence.lastDatetime < this.firstTime) this.firstTime = evidence.lastDatetime;
         if (evidence.lastDatetime > this.lastTime) this.lastTime = evidence.lastDatetime;
@@ -169,7 +170,10 @@ export class ColumnProfiler {
       numeric,
       topValues: top,
       textLength: hasText ? { min: this.minLength, mean: this.lengthSum / this.strings, max: this.maxLength } : null,
-      datetime: type === 'datetime' && this.firstTime <= this.lastTime ? { min: new Date(this.firstTime).toISOString(), max: new Date(this.lastTime).toISOString() } : null,
+      datetime:
+        type === 'datetime' && this.firstTime <= this.lastTime
+          ? { min: new Date(this.firstTime).toISOString(), max: new Date(this.lastTime).toISOString() }
+          : null,
     };
   }
 
@@ -210,7 +214,10 @@ export class TableProfiler {
     for (const name of chunk.columns) {
       if (!this.columns.has(name)) {
         const type = knownType(this.options.types, name) ?? knownType(chunk.types, name);
-        const column = new ColumnProfiler(name, type === undefined ? this.options : { ...this.options, types: { [name]: type } });
+        const column = new ColumnProfiler(
+          name,
+          type === undefined ? this.options : { ...this.options, types: { [name]: type } },
+        );
         column.pushMissing(this.rows);
         this.columns.set(name, column);
       }

@@ -113,7 +113,11 @@ export function decideType(evidence: TypeEvidence, distinct: number, options: In
 export function checkTypeOverrides(types: Record<string, unknown> | undefined): void {
   for (const [column, type] of Object.entries(types ?? {})) {
     if (!COLUMN_TYPES.includes(type as ColumnType)) {
-      throw new PipelineSpecError(column, 'type', `unknown type ${describeValue(type)}; expected one of ${COLUMN_TYPES.join(', ')}`);
+      throw new PipelineSpecError(
+        column,
+        'type',
+        `unknown type ${describeValue(type)}; expected one of ${COLUMN_TYPES.join(', ')}`,
+      );
     }
   }
 }
@@ -155,6 +159,9 @@ export function inferSchema(table: Table, options: InferSchemaOptions = {}): Col
 }
 
 /** The type named for `column` in a type map, if any. */
-export function knownType(types: Readonly<Record<string, ColumnType>> | undefined, column: string): ColumnType | undefined {
+export function knownType(
+  types: Readonly<Record<string, ColumnType>> | undefined,
+  column: string,
+): ColumnType | undefined {
   return types !== undefined && Object.hasOwn(types, column) ? types[column] : undefined;
 }

@@ -62,10 +62,12 @@ export function splitIndices(n: number, options: SplitOptions): SplitIndices {
   const fractions = [options.train, options.validation ?? 0, options.test ?? 0];
   ['train', 'validation', 'test'].forEach((name, i) => {
     const f = fractions[i]!;
-    if (!(typeof f === 'number' && f >= 0 && f <= 1)) throw new TypeError(`${name} fraction is ${String(f)}; expected a number from 0 to 1`);
+    if (!(typeof f === 'number' && f >= 0 && f <= 1))
+      throw new TypeError(`${name} fraction is ${String(f)}; expected a number from 0 to 1`);
   });
   const sum = fractions[0]! + fractions[1]! + fractions[2]!;
-  if (Math.abs(sum - 1) > 1e-9) throw new TypeError(`train + validation + test is ${sum}; expected the fractions to add up to 1`);
+  if (Math.abs(sum - 1) > 1e-9)
+    throw new TypeError(`train + validation + test is ${sum}; expected the fractions to add up to 1`);
   const random = createRandom(options.seed ?? 0);
   const outputs = [new Uint32Array(n), new Uint32Array(n), new Uint32Array(n)];
   const filled = [0, 0, 0];
@@ -79,7 +81,11 @@ export function splitIndices(n: number, options: SplitOptions): SplitIndices {
     // Give the leftover rows to the splits furthest behind their cumulative exact share, among those
     // whose exact count is fractional, so both each class and each total stay within one row.
     const order = [0, 1, 2]
-      .map((s) => ({ s, fractional: exact[s]! - counts[s]! > 1e-9, deficit: cumulativeExact[s]! - filled[s]! - counts[s]! }))
+      .map((s) => ({
+        s,
+        fractional: exact[s]! - counts[s]! > 1e-9,
+        deficit: cumulativeExact[s]! - filled[s]! - counts[s]!,
+      }))
       .sort((a, b) => Number(b.fractional) - Number(a.fractional) || b.deficit - a.deficit || a.s - b.s);
     for (let k = 0; leftover > 0; k = (k + 1) % 3, leftover--) counts[order[k]!.s]!++;
     let next = 0;
@@ -135,7 +141,8 @@ export function kFoldIndices(n: number, k: number, options: KFoldOptions = {}): 
 }
 
 function checkCount(name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min) throw new TypeError(`${name} is ${String(value)}; expected an integer ≥ ${min}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new TypeError(`${name} is ${String(value)}; expected an integer ≥ ${min}`);
 }
 
 /** Rows grouped by label (groups ordered by label, code units), each group shuffled. */

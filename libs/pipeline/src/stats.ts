@@ -168,4 +168,3 @@ export function countKeys(keys: readonly (string | null)[]): Map<string, number>
 export function rankByCount(counts: ReadonlyMap<string, number>): [string, number][] {
   return [...counts].sort((a, b) => b[1] - a[1] || compareCodeUnits(a[0], b[0]));
 }
-

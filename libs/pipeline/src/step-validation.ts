@@ -48,27 +48,45 @@ const DEFAULT_ENCODER: Partial<Record<ColumnType, StepSpec>> = {
  */
 export function validateSteps(column: string, type: ColumnType, steps: readonly StepSpec[] | undefined): StepSpec[] {
   if (!COLUMN_TYPES.includes(type)) {
-    throw new PipelineSpecError(column, 'type', `unknown type ${describeValue(type)}; expected one of ${COLUMN_TYPES.join(', ')}`);
+    throw new PipelineSpecError(
+      column,
+      'type',
+      `unknown type ${describeValue(type)}; expected one of ${COLUMN_TYPES.join(', ')}`,
+    );
   }
   if (steps === undefined) return defaultSteps(type);
-  if (!Array.isArray(steps)) throw new PipelineSpecError(column, 'steps', `steps is ${describeValue(steps)}; expected an array of steps`);
+  if (!Array.isArray(steps))
+    throw new PipelineSpecError(column, 'steps', `steps is ${describeValue(steps)}; expected an array of steps`);
   const allowed = OPS_BY_TYPE[type];
   steps.forEach((step, index) => {
     const op: unknown = step !== null && typeof step === 'object' ? (step as { op?: unknown }).op : undefined;
     if (typeof op !== 'string' || !Object.hasOwn(OPTIONS, op)) {
-      throw new PipelineSpecError(column, `steps[${index}]`, `unknown op ${describeValue(op)}; expected one of ${Object.keys(OPTIONS).join(', ')}`);
+      throw new PipelineSpecError(
+        column,
+        `steps[${index}]`,
+        `unknown op ${describeValue(op)}; expected one of ${Object.keys(OPTIONS).join(', ')}`,
+      );
     }
     const options = OPTIONS[op as StepSpec['op']];
     if (!allowed.includes(step.op)) {
-      throw new PipelineSpecError(column, step.op, `does not apply to ${type} columns; ${type} columns take ${allowed.join(', ')} (set the column's type to change this)`);
+      throw new PipelineSpecError(
+        column,
+        step.op,
+        `does not apply to ${type} columns; ${type} columns take ${allowed.join(', ')} (set the column's type to change this)`,
+      );
     }
     for (const key of Object.keys(step)) {
       if (key !== 'op' && !options.includes(key)) {
-        throw new PipelineSpecError(column, step.op, `unknown option "${key}"; expected ${options.join(', ') || 'none'}`);
+        throw new PipelineSpecError(
+          column,
+          step.op,
+          `unknown option "${key}"; expected ${options.join(', ') || 'none'}`,
+        );
       }
     }
     if (step.op === 'impute' && index !== 0) throw new PipelineSpecError(column, 'impute', 'must be the first step');
-    if (ENCODERS.has(step.op) && index !== steps.length - 1) throw new PipelineSpecError(column, step.op, 'must be the last step');
+    if (ENCODERS.has(step.op) && index !== steps.length - 1)
+      throw new PipelineSpecError(column, step.op, 'must be the last step');
     checkOptions(column, type, step);
   });
   const last = steps[steps.length - 1];
@@ -81,13 +99,16 @@ function checkOptions(column: string, type: ColumnType, step: StepSpec): void {
     throw new PipelineSpecError(column, step.op, problem);
   };
   const oneOf = (name: string, value: unknown, choices: readonly string[]): void => {
-    if (!choices.includes(value as string)) fail(`${name} is ${describeValue(value)}; expected one of ${choices.join(', ')}`);
+    if (!choices.includes(value as string))
+      fail(`${name} is ${describeValue(value)}; expected one of ${choices.join(', ')}`);
   };
   const integer = (name: string, value: unknown, min: number): void => {
-    if (value !== undefined && (!Number.isInteger(value) || (value as number) < min)) fail(`${name} is ${describeValue(value)}; expected an integer ≥ ${min}`);
+    if (value !== undefined && (!Number.isInteger(value) || (value as number) < min))
+      fail(`${name} is ${describeValue(value)}; expected an integer ≥ ${min}`);
   };
   const finite = (name: string, value: unknown): void => {
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) fail(`${name} is ${describeValue(value)}; expected a finite number`);
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value)))
+      fail(`${name} is ${describeValue(value)}; expected a finite number`);
   };
   switch (step.op) {
     case 'impute': {
@@ -96,7 +117,8 @@ function checkOptions(column: string, type: ColumnType, step: StepSpec): void {
         if (step.value !== undefined) fail(`value is only used by strategy "constant", not "${step.strategy}"`);
         return;
       }
-      if (!constantFits(type, step.value)) fail(`constant value ${describeValue(step.value)} does not fit a ${type} column`);
+      if (!constantFits(type, step.value))
+        fail(`constant value ${describeValue(step.value)} does not fit a ${type} column`);
       return;
     }
     case 'clip': {
@@ -107,13 +129,17 @@ function checkOptions(column: string, type: ColumnType, step: StepSpec): void {
       if (step.method === 'quantile') {
         const lower = step.lower ?? 0.01;
         const upper = step.upper ?? 0.99;
-        if (!(lower >= 0 && lower < upper && upper <= 1)) fail(`quantiles ${lower} and ${upper} must satisfy 0 ≤ lower < upper ≤ 1`);
+        if (!(lower >= 0 && lower < upper && upper <= 1))
+          fail(`quantiles ${lower} and ${upper} must satisfy 0 ≤ lower < upper ≤ 1`);
       } else if (step.method === 'zscore') {
         if (!((step.threshold ?? 3) > 0)) fail(`threshold is ${step.threshold}; expected a number > 0`);
-      } else if (step.lower === undefined && step.upper === undefined) fail('range clipping needs lower, upper or both');
-      else if (step.lower !== undefined && step.upper !== undefined && step.lower > step.upper) fail(`lower ${step.lower} is above upper ${step.upper}`);
+      } else if (step.lower === undefined && step.upper === undefined)
+        fail('range clipping needs lower, upper or both');
+      else if (step.lower !== undefined && step.upper !== undefined && step.lower > step.upper)
+        fail(`lower ${step.lower} is above upper ${step.upper}`);
       if (step.method !== 'zscore' && step.threshold !== undefined) fail(`threshold is only used by method "zscore"`);
-      if (step.method === 'zscore' && (step.lower !== undefined || step.upper !== undefined)) fail('lower and upper are not used by method "zscore" (use threshold)');
+      if (step.method === 'zscore' && (step.lower !== undefined || step.upper !== undefined))
+        fail('lower and upper are not used by method "zscore" (use threshold)');
       return;
     }
     case 'scale':
@@ -125,7 +151,11 @@ function checkOptions(column: string, type: ColumnType, step: StepSpec): void {
     case 'ordinal':
       finite('unknownValue', step.unknownValue);
       if (step.categories === undefined) return;
-      if (!Array.isArray(step.categories) || step.categories.length === 0 || !step.categories.every((c) => typeof c === 'string')) {
+      if (
+        !Array.isArray(step.categories) ||
+        step.categories.length === 0 ||
+        !step.categories.every((c) => typeof c === 'string')
+      ) {
         fail('categories must be a non-empty array of strings');
       }
       if (new Set(step.categories).size !== step.categories.length) fail('categories must not repeat');
@@ -133,11 +163,18 @@ function checkOptions(column: string, type: ColumnType, step: StepSpec): void {
     case 'vectorize': {
       if (step.weighting !== undefined) oneOf('weighting', step.weighting, ['tfidf', 'count']);
       if (step.norm !== undefined) oneOf('norm', step.norm, ['l2', 'none']);
-      if (step.lowercase !== undefined && typeof step.lowercase !== 'boolean') fail(`lowercase is ${describeValue(step.lowercase)}; expected a boolean`);
+      if (step.lowercase !== undefined && typeof step.lowercase !== 'boolean')
+        fail(`lowercase is ${describeValue(step.lowercase)}; expected a boolean`);
       integer('vocabularySize', step.vocabularySize, 1);
       integer('minDocumentFrequency', step.minDocumentFrequency, 1);
       const ngrams = step.ngrams;
-      if (ngrams !== undefined && (!Array.isArray(ngrams) || ngrams.length !== 2 || !ngrams.every((n) => Number.isInteger(n)) || !(ngrams[0] >= 1 && ngrams[0] <= ngrams[1] && ngrams[1] <= 5))) {
+      if (
+        ngrams !== undefined &&
+        (!Array.isArray(ngrams) ||
+          ngrams.length !== 2 ||
+          !ngrams.every((n) => Number.isInteger(n)) ||
+          !(ngrams[0] >= 1 && ngrams[0] <= ngrams[1] && ngrams[1] <= 5))
+      ) {
         fail(`ngrams is ${JSON.stringify(ngrams)}; expected [min, max] with 1 ≤ min ≤ max ≤ 5`);
       }
       return;
@@ -163,10 +200,15 @@ function constantFits(type: ColumnType, value: unknown): boolean {
     case 'boolean':
       return typeof value === 'boolean' || value === 0 || value === 1;
     case 'categorical':
-      return typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+      return (
+        typeof value === 'string' || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))
+      );
     case 'text':
       return typeof value === 'string';
     case 'datetime':
-      return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && !Number.isNaN(parseDatetimeText(value)));
+      return (
+        (typeof value === 'number' && Number.isFinite(value)) ||
+        (typeof value === 'string' && !Number.isNaN(parseDatetimeText(value)))
+      );
   }
 }

@@ -54,11 +54,21 @@ export function tableRowCount(table: Table): number {
   for (const column of table.columns) {
     const values = columnValues(table, column);
     if (values === undefined) {
-      throw new PipelineInputError({ record: null, column, problem: 'the column is listed in `columns` but has no values', expected: 'an entry in `values` for every listed column' });
+      throw new PipelineInputError({
+        record: null,
+        column,
+        problem: 'the column is listed in `columns` but has no values',
+        expected: 'an entry in `values` for every listed column',
+      });
     }
     if (rows === undefined) rows = values.length;
     else if (values.length !== rows) {
-      throw new PipelineInputError({ record: null, column, problem: `the column has ${values.length} values but the table has ${rows} rows`, expected: 'columns of equal length' });
+      throw new PipelineInputError({
+        record: null,
+        column,
+        problem: `the column has ${values.length} values but the table has ${rows} rows`,
+        expected: 'columns of equal length',
+      });
     }
   }
   return rows ?? 0;
@@ -76,7 +86,12 @@ export function tableFromRecords(records: readonly unknown[], columns?: readonly
   const objects = records as readonly Record<string, unknown>[];
   records.forEach((record, index) => {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      throw new PipelineInputError({ record: index, column: null, problem: `the record is ${describeValue(record)}`, expected: 'an object of column values' });
+      throw new PipelineInputError({
+        record: index,
+        column: null,
+        problem: `the record is ${describeValue(record)}`,
+        expected: 'an object of column values',
+      });
     }
   });
   const names = columns ?? collectKeys(objects);
@@ -127,7 +142,9 @@ export function coerceTable(table: Table, schema: readonly ColumnSchema[]): Tabl
     if (columnValues(table, name) === undefined) continue;
     types[name] = type;
     values[name] =
-      type === 'categorical' || type === 'text' ? readStrings(table, name, type, all, policy) : readNumbers(table, name, type, all, policy);
+      type === 'categorical' || type === 'text'
+        ? readStrings(table, name, type, all, policy)
+        : readNumbers(table, name, type, all, policy);
   }
   return { columns: table.columns, values, rows, types };
 }

@@ -10,16 +10,29 @@ import type { Table } from './table.js';
  * Fits the target on `rows` (which hold no missing target). Classification: the distinct labels,
  * sorted numerically when all are numbers, else by code units. Regression: `method` scaling.
  */
-export function fitTarget(table: Table, name: string, type: ColumnType, task: PipelineTask, method: ScaleMethod | 'none', rows: Uint32Array): FittedTarget {
+export function fitTarget(
+  table: Table,
+  name: string,
+  type: ColumnType,
+  task: PipelineTask,
+  method: ScaleMethod | 'none',
+  rows: Uint32Array,
+): FittedTarget {
   if (task === 'classification') {
     const labels = new Set(readLabels(table, name, type, rows));
     const numbers = [...labels].map((label) => parseNumberText(label));
     const numeric = numbers.every((value) => !Number.isNaN(value));
-    const classes = [...labels].sort(numeric ? (a, b) => parseNumberText(a) - parseNumberText(b) || compareCodeUnits(a, b) : compareCodeUnits);
+    const classes = [...labels].sort(
+      numeric ? (a, b) => parseNumberText(a) - parseNumberText(b) || compareCodeUnits(a, b) : compareCodeUnits,
+    );
     return { name, task, type, classes };
   }
   if (type !== 'numeric' && type !== 'integer') {
-    throw new PipelineSpecError(name, 'target', `regression needs a numeric or integer target, not ${type}; use task "classification" or set the column's type`);
+    throw new PipelineSpecError(
+      name,
+      'target',
+      `regression needs a numeric or integer target, not ${type}; use task "classification" or set the column's type`,
+    );
   }
   const values = readNumbers(table, name, type, rows, STRICT);
   let center = 0;
@@ -44,7 +57,8 @@ export function fitTarget(table: Table, name: string, type: ColumnType, task: Pi
  * as given (`"yes"` stays "yes", `true` is "true"), so decoded labels read like the data.
  */
 function readLabels(table: Table, name: string, type: ColumnType, rows: Uint32Array): string[] {
-  if (type !== 'numeric' && type !== 'integer') return readStrings(table, name, type === 'text' ? 'text' : 'categorical', rows, STRICT) as string[];
+  if (type !== 'numeric' && type !== 'integer')
+    return readStrings(table, name, type === 'text' ? 'text' : 'categorical', rows, STRICT) as string[];
   const values = readNumbers(table, name, type, rows, STRICT);
   return Array.from(values, (v) => String(v));
 }
@@ -61,7 +75,12 @@ function classIndexOf(target: FittedClassTarget): Map<string, number> {
 }
 
 /** Writes the labels of `rows` (class index or scaled value) into `labels`. */
-export function encodeTargetColumn<T extends Float32Array | Float64Array>(table: Table, target: FittedTarget, rows: Uint32Array, labels: T): T {
+export function encodeTargetColumn<T extends Float32Array | Float64Array>(
+  table: Table,
+  target: FittedTarget,
+  rows: Uint32Array,
+  labels: T,
+): T {
   if (target.task === 'classification') {
     const keys = readLabels(table, target.name, target.type, rows);
     const lookup = classIndexOf(target);
@@ -78,11 +97,17 @@ export function encodeTargetColumn<T extends Float32Array | Float64Array>(table:
 }
 
 function unknownClass(target: FittedClassTarget, label: unknown, record: number | null): PipelineInputError {
-  return new PipelineInputError({ record, column: target.name, problem: `unknown class label ${describeValue(label)}`, expected: `one of ${target.classes.map((c) => describeValue(c)).join(', ')}` });
+  return new PipelineInputError({
+    record,
+    column: target.name,
+    problem: `unknown class label ${describeValue(label)}`,
+    expected: `one of ${target.classes.map((c) => describeValue(c)).join(', ')}`,
+  });
 }
 
 function targetOf(pipeline: FittedPipeline): FittedTarget {
-  if (pipeline.target === null) throw new PipelineSpecError(null, 'target', `the pipeline has no target (task ${pipeline.task})`);
+  if (pipeline.target === null)
+    throw new PipelineSpecError(null, 'target', `the pipeline has no target (task ${pipeline.task})`);
   return pipeline.target;
 }
 
@@ -99,7 +124,10 @@ export function encodeTarget(pipeline: FittedPipeline, value: unknown): number {
     return encodeTargetColumn(table, target, Uint32Array.of(0), new Float64Array(1))[0]!;
   } catch (error) {
     if (!(error instanceof PipelineInputError)) throw error;
-    throw new PipelineInputError({ record: null, column: error.column, problem: error.problem, expected: error.expected }, { cause: error });
+    throw new PipelineInputError(
+      { record: null, column: error.column, problem: error.problem, expected: error.expected },
+      { cause: error },
+    );
   }
 }
 
@@ -114,7 +142,12 @@ export function decodeTarget(pipeline: FittedPipeline, value: number): string | 
   if (target.task === 'regression') return value * target.scale + target.center;
   const label = Number.isInteger(value) ? target.classes[value] : undefined;
   if (label === undefined) {
-    throw new PipelineInputError({ record: null, column: target.name, problem: `class index ${value} is out of range`, expected: `an integer from 0 to ${target.classes.length - 1}` });
+    throw new PipelineInputError({
+      record: null,
+      column: target.name,
+      problem: `class index ${value} is out of range`,
+      expected: `an integer from 0 to ${target.classes.length - 1}`,
+    });
   }
   return label;
 }

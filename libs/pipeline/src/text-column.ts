@@ -33,7 +33,12 @@ export function documentTerms(text: string, lowercase: boolean, ngrams: readonly
  * terms with the highest total count (ties by code units, at least `minDocumentFrequency`
  * documents), sorted by code units, and for TF-IDF the smoothed idf of each term.
  */
-export function fitTextColumn(table: Table, name: string, steps: readonly StepSpec[], rows: Uint32Array): FittedOutputs {
+export function fitTextColumn(
+  table: Table,
+  name: string,
+  steps: readonly StepSpec[],
+  rows: Uint32Array,
+): FittedOutputs {
   const docs = readStrings(table, name, 'text', rows, steps[0]?.op === 'impute' ? IMPUTED : STRICT);
   const fitted: FittedStep[] = [];
   for (const spec of steps) {
@@ -77,7 +82,9 @@ function fitVectorizer(spec: Extract<StepSpec, { op: 'vectorize' }>, docs: reado
       }
     }
   }
-  const ranked = [...index].filter(([, t]) => df[t]! >= minDf).sort((a, b) => total[b[1]]! - total[a[1]]! || compareCodeUnits(a[0], b[0]));
+  const ranked = [...index]
+    .filter(([, t]) => df[t]! >= minDf)
+    .sort((a, b) => total[b[1]]! - total[a[1]]! || compareCodeUnits(a[0], b[0]));
   const chosen = ranked.slice(0, spec.vocabularySize ?? 1000).sort((a, b) => compareCodeUnits(a[0], b[0]));
   const n = docs.length;
   return {
@@ -103,12 +110,19 @@ function vocabularyOf(step: FittedVectorize): Map<string, number> {
 }
 
 /** Writes the term weights of a fitted text column for `rows` into row-major `out`. */
-export function encodeTextColumn(table: Table, column: FittedColumn, rows: Uint32Array, out: Float32Array, stride: number): void {
+export function encodeTextColumn(
+  table: Table,
+  column: FittedColumn,
+  rows: Uint32Array,
+  out: Float32Array,
+  stride: number,
+): void {
   const first = column.steps[0];
   const docs = readStrings(table, column.name, 'text', rows, first?.op === 'impute' ? IMPUTED : STRICT);
   const fill = first?.op === 'impute' ? String(first.value) : '';
   const step = column.steps[column.steps.length - 1];
-  if (step?.op !== 'vectorize') throw new PipelineSpecError(column.name, step?.op ?? 'steps', 'a text column must end with vectorize');
+  if (step?.op !== 'vectorize')
+    throw new PipelineSpecError(column.name, step?.op ?? 'steps', 'a text column must end with vectorize');
   const lookup = vocabularyOf(step);
   const tfidf = step.weighting === 'tfidf';
   const weights = new Float64Array(step.vocabulary.length);

@@ -48,12 +48,21 @@ export interface TransformResult {
  * const { features, rows, featureNames } = transformTable(pipeline, table);
  * features[r * featureNames.length + j]; // feature j of row r
  */
-export function transformTable(pipeline: FittedPipeline, table: Table, options: TransformOptions = {}): TransformResult {
+export function transformTable(
+  pipeline: FittedPipeline,
+  table: Table,
+  options: TransformOptions = {},
+): TransformResult {
   const n = tableRowCount(table);
   const target = pipeline.target;
   const withLabels = target !== null && (options.labels ?? columnValues(table, target.name) !== undefined);
   if (withLabels && columnValues(table, target.name) === undefined) {
-    throw new PipelineInputError({ record: n > 0 ? 0 : null, column: target.name, problem: 'the target column is missing from the input', expected: 'the target column when labels are asked for' });
+    throw new PipelineInputError({
+      record: n > 0 ? 0 : null,
+      column: target.name,
+      problem: 'the target column is missing from the input',
+      expected: 'the target column when labels are asked for',
+    });
   }
   const inputs = pipeline.columns.map(({ name, type }) => ({ name, type }));
   const threshold = options.dropRows === false ? null : pipeline.dropRowsMissingAbove;
@@ -61,7 +70,12 @@ export function transformTable(pipeline: FittedPipeline, table: Table, options: 
   const width = pipeline.features.length;
   const features = new Float32Array(kept.length * width);
   for (const column of pipeline.columns) encodeColumn(table, column, kept, features, width);
-  const result: TransformResult = { features, rows: kept.length, featureNames: pipeline.features, droppedRows: dropped };
+  const result: TransformResult = {
+    features,
+    rows: kept.length,
+    featureNames: pipeline.features,
+    droppedRows: dropped,
+  };
   if (withLabels) result.labels = encodeTargetColumn(table, target, kept, new Float32Array(kept.length));
   return result;
 }
@@ -74,7 +88,11 @@ export function transformTable(pipeline: FittedPipeline, table: Table, options: 
  * @example
  * const { features } = transformRecords(pipeline, [{ Cylinders: 4, Horsepower: 95, Origin: 'Japan', … }]);
  */
-export function transformRecords(pipeline: FittedPipeline, records: readonly unknown[], options: TransformOptions = {}): TransformResult {
+export function transformRecords(
+  pipeline: FittedPipeline,
+  records: readonly unknown[],
+  options: TransformOptions = {},
+): TransformResult {
   const columns = pipeline.target === null ? pipeline.inputColumns : [...pipeline.inputColumns, pipeline.target.name];
   return transformTable(pipeline, tableFromRecords(records, columns), options);
 }
@@ -94,7 +112,13 @@ function encodeColumn(table: Table, column: FittedColumn, rows: Uint32Array, out
  * The rows to keep: those whose share of missing values over `inputs` is at most `threshold`
  * (all when null) and, when a target is given, whose target is not missing.
  */
-export function selectRows(table: Table, n: number, inputs: readonly ColumnSchema[], threshold: number | null, target: ColumnSchema | null): { kept: Uint32Array; dropped: Uint32Array } {
+export function selectRows(
+  table: Table,
+  n: number,
+  inputs: readonly ColumnSchema[],
+  threshold: number | null,
+  target: ColumnSchema | null,
+): { kept: Uint32Array; dropped: Uint32Array } {
   const drop = new Uint8Array(n);
   if (threshold !== null && inputs.length > 0) {
     const missing = new Uint32Array(n);

@@ -89,7 +89,9 @@ describe('fitTransform on cars for MPG regression', () => {
     const row = kept.findIndex((car) => car.Horsepower === null);
     expect(row).toBeGreaterThanOrEqual(0);
     const width = pipeline.features.length;
-    expect(data.features[row * width + column.featureOffset]).toBe(Math.fround((hpMedian - scale.center) / scale.scale));
+    expect(data.features[row * width + column.featureOffset]).toBe(
+      Math.fround((hpMedian - scale.center) / scale.scale),
+    );
   });
 
   it('encodes Origin one-hot, Year as calendar parts and Name as TF-IDF terms', () => {
@@ -135,7 +137,9 @@ describe('fitTransform on cars for MPG regression', () => {
     const out = transformRecords(pipeline, [record, { ...record, Horsepower: null }]);
     expect(out.rows).toBe(2);
     expect(out.labels).toBeUndefined();
-    expect(sameBits(out.features.subarray(0, pipeline.features.length), data.features.subarray(0, pipeline.features.length))).toBe(true);
+    expect(
+      sameBits(out.features.subarray(0, pipeline.features.length), data.features.subarray(0, pipeline.features.length)),
+    ).toBe(true);
   });
 
   it('gives the same output for a typed table as for the raw one', () => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTarget, encodeTarget, fitPipeline, fitTransform, transformRecords, transformTable } from '../src/index.js';
+import {
+  decodeTarget,
+  encodeTarget,
+  fitPipeline,
+  fitTransform,
+  transformRecords,
+  transformTable,
+} from '../src/index.js';
 import type { FittedClassTarget, Table } from '../src/index.js';
 import { loadCsv, sameBits } from './fixtures.js';
 
@@ -32,9 +39,17 @@ describe('classification targets', () => {
   });
 
   it('keeps the labels of a yes/no target as written', () => {
-    const table: Table = { columns: ['x', 'churned'], values: { x: Float64Array.of(1, 2, 3), churned: ['no', 'yes', 'no'] } };
+    const table: Table = {
+      columns: ['x', 'churned'],
+      values: { x: Float64Array.of(1, 2, 3), churned: ['no', 'yes', 'no'] },
+    };
     const pipeline = fitPipeline(table, { target: 'churned' });
-    expect(pipeline.target).toEqual({ name: 'churned', task: 'classification', type: 'boolean', classes: ['no', 'yes'] });
+    expect(pipeline.target).toEqual({
+      name: 'churned',
+      task: 'classification',
+      type: 'boolean',
+      classes: ['no', 'yes'],
+    });
     expect(decodeTarget(pipeline, 1)).toBe('yes');
   });
 
@@ -49,7 +64,18 @@ describe('classification targets', () => {
 
   it('fits the digits and wine fixtures with 10 and 3 classes', () => {
     const digits = fitTransform(loadCsv('digits.csv'), { target: 'digit', task: 'classification' });
-    expect((digits.pipeline.target as FittedClassTarget).classes).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    expect((digits.pipeline.target as FittedClassTarget).classes).toEqual([
+      '0',
+      '1',
+      '2',
+      '3',
+      '4',
+      '5',
+      '6',
+      '7',
+      '8',
+      '9',
+    ]);
     expect([digits.data.rows, digits.pipeline.features.length]).toEqual([1797, 64]);
     const wine = fitTransform(loadCsv('wine.csv'), { target: 'cultivar' });
     expect((wine.pipeline.target as FittedClassTarget).classes).toEqual(['class_0', 'class_1', 'class_2']);
@@ -82,7 +108,13 @@ describe('dropping by missing rate', () => {
     expect(Array.from(data.droppedRows)).toEqual([1]);
     expect(pipeline.fittedRows).toBe(4);
     expect(pipeline.columns[0]!.steps[0]).toEqual({ op: 'impute', strategy: 'median', value: 3.5 });
-    const records = [{ a: 1, b: 1, c: 'x' }, { a: null, b: null, c: null }, { a: 3, b: null, c: 'y' }, { a: 4, b: 4, c: 'x' }, { a: 5, b: 5, c: '' }];
+    const records = [
+      { a: 1, b: 1, c: 'x' },
+      { a: null, b: null, c: null },
+      { a: 3, b: null, c: 'y' },
+      { a: 4, b: 4, c: 'x' },
+      { a: 5, b: 5, c: '' },
+    ];
     const applied = transformRecords(pipeline, records);
     expect(Array.from(applied.droppedRows)).toEqual([1]);
     expect(sameBits(applied.features, data.features)).toBe(true);

@@ -10,7 +10,10 @@ import {
 } from '../src/index.js';
 import type { PipelineSpec, Table } from '../src/index.js';
 
-const table: Table = { columns: ['x', 'y'], values: { x: Float64Array.of(1, 2, 3, 4), y: Float64Array.of(10, 20, 30, 40) } };
+const table: Table = {
+  columns: ['x', 'y'],
+  values: { x: Float64Array.of(1, 2, 3, 4), y: Float64Array.of(10, 20, 30, 40) },
+};
 const strict = fitPipeline(table, { columns: { x: { steps: [{ op: 'scale', method: 'standard' }] } } });
 const imputed = fitPipeline(table); // numeric default: median impute + standard scale
 
@@ -28,19 +31,28 @@ describe('apply-time input errors', () => {
     const error = thrown(() => transformRecords(strict, [{ x: 1, y: 2 }, { y: 3 }]));
     expect(error).toBeInstanceOf(PipelineInputError);
     expect(error).toMatchObject({ record: 1, column: 'x', code: 'INVALID_ARGUMENT' });
-    expect((error as Error).message).toBe('record 1, column "x": the column is missing from the record; expected a number (this column has no imputation step)');
+    expect((error as Error).message).toBe(
+      'record 1, column "x": the column is missing from the record; expected a number (this column has no imputation step)',
+    );
   });
 
   it('names record 0 when no record has the column', () => {
     expect(thrown(() => transformRecords(strict, [{ y: 1 }, { y: 2 }]))).toMatchObject({
       record: 0,
       column: 'x',
-      message: 'record 0, column "x": the column is missing from the input; expected a number (this column has no imputation step)',
+      message:
+        'record 0, column "x": the column is missing from the input; expected a number (this column has no imputation step)',
     });
   });
 
   it('names the record and column of a non-numeric value in a numeric column', () => {
-    const error = thrown(() => transformRecords(strict, [{ x: 1, y: 1 }, { x: 2, y: 1 }, { x: 'abc', y: 1 }]));
+    const error = thrown(() =>
+      transformRecords(strict, [
+        { x: 1, y: 1 },
+        { x: 2, y: 1 },
+        { x: 'abc', y: 1 },
+      ]),
+    );
     expect(error).toBeInstanceOf(PipelineInputError);
     expect(error).toMatchObject({ record: 2, column: 'x' });
     expect((error as Error).message).toBe('record 2, column "x": value "abc" is not a number; expected a number');
@@ -81,7 +93,9 @@ describe('spec errors', () => {
     const error = specError({ columns: { x: { steps: [{ op: 'scale', method: 'zscore' as 'standard' }] } } });
     expect(error).toBeInstanceOf(PipelineSpecError);
     expect(error).toMatchObject({ column: 'x', step: 'scale' });
-    expect((error as Error).message).toBe('column "x", step "scale": method is "zscore"; expected one of standard, minmax, robust');
+    expect((error as Error).message).toBe(
+      'column "x", step "scale": method is "zscore"; expected one of standard, minmax, robust',
+    );
   });
 
   it('rejects a step that does not fit the column type', () => {
@@ -91,13 +105,20 @@ describe('spec errors', () => {
   });
 
   it('rejects a misspelt option, a misplaced impute and an out-of-range setting', () => {
-    expect(specError({ columns: { x: { steps: [{ op: 'impute', strategy: 'mean', valu: 3 } as never] } } })).toMatchObject({ column: 'x', step: 'impute' });
-    expect(specError({ columns: { x: { steps: [{ op: 'log1p' }, { op: 'impute', strategy: 'mean' }] } } })).toMatchObject({
+    expect(
+      specError({ columns: { x: { steps: [{ op: 'impute', strategy: 'mean', valu: 3 } as never] } } }),
+    ).toMatchObject({ column: 'x', step: 'impute' });
+    expect(
+      specError({ columns: { x: { steps: [{ op: 'log1p' }, { op: 'impute', strategy: 'mean' }] } } }),
+    ).toMatchObject({
       message: 'column "x", step "impute": must be the first step',
     });
     expect(specError({ dropRowsMissingAbove: 1.5 })).toMatchObject({ column: null, step: 'dropRowsMissingAbove' });
     expect(specError({ target: 'z' })).toMatchObject({ column: 'z', step: 'target' });
-    expect(specError({ dropRowMissingAbove: 0.5 } as PipelineSpec)).toMatchObject({ column: null, step: 'dropRowMissingAbove' });
+    expect(specError({ dropRowMissingAbove: 0.5 } as PipelineSpec)).toMatchObject({
+      column: null,
+      step: 'dropRowMissingAbove',
+    });
     expect(specError({ columns: { x: { step: [] } as never } })).toMatchObject({ column: 'x', step: 'step' });
   });
 
@@ -113,7 +134,9 @@ describe('parsePipeline', () => {
   it('rejects a pipeline of another version with a clear message', () => {
     const error = thrown(() => parsePipeline(JSON.stringify({ ...json, version: 2 })));
     expect(error).toBeInstanceOf(PipelineFormatError);
-    expect((error as Error).message).toBe('invalid pipeline at version: version 2 is not supported (written by a newer AIMaaS); this build reads version 1');
+    expect((error as Error).message).toBe(
+      'invalid pipeline at version: version 2 is not supported (written by a newer AIMaaS); this build reads version 1',
+    );
   });
 
   it('rejects a document that is not a pipeline, or not JSON', () => {

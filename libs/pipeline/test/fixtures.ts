@@ -19,7 +19,9 @@ export function loadCsv(name: string): Table {
   const values: Record<string, Float64Array | string[]> = {};
   header.forEach((column, j) => {
     const raw = cells.map((row) => row[j]!);
-    values[column] = raw.every((cell) => cell !== '' && !Number.isNaN(Number(cell))) ? Float64Array.from(raw, Number) : raw;
+    values[column] = raw.every((cell) => cell !== '' && !Number.isNaN(Number(cell)))
+      ? Float64Array.from(raw, Number)
+      : raw;
   });
   return { columns: header, values };
 }

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { ColumnProfiler, PipelineInputError, TableProfiler, coerceTable, inferSchema, parseCell, profileTable, tableFromRecords } from '../src/index.js';
+import {
+  ColumnProfiler,
+  PipelineInputError,
+  TableProfiler,
+  coerceTable,
+  inferSchema,
+  parseCell,
+  profileTable,
+  tableFromRecords,
+} from '../src/index.js';
 import type { Table } from '../src/index.js';
 import { loadCarsRecords, loadCsv } from './fixtures.js';
 
@@ -22,7 +31,14 @@ describe('profileTable', () => {
       missing: 1,
       distinct: 4,
       distinctIsLowerBound: false,
-      numeric: { mean: 2.5, std: Math.sqrt(5 / 3), min: 1, max: 4, quantiles: [1, 1.75, 2.5, 3.25, 4], quantilesExact: true },
+      numeric: {
+        mean: 2.5,
+        std: Math.sqrt(5 / 3),
+        min: 1,
+        max: 4,
+        quantiles: [1, 1.75, 2.5, 3.25, 4],
+        quantilesExact: true,
+      },
       topValues: null,
       textLength: null,
       datetime: null,
@@ -32,10 +48,17 @@ describe('profileTable', () => {
       missing: 1,
       distinct: 2,
       numeric: null,
-      topValues: [{ value: 'Oslo', count: 3 }, { value: 'Lima', count: 1 }],
+      topValues: [
+        { value: 'Oslo', count: 3 },
+        { value: 'Lima', count: 1 },
+      ],
       textLength: { min: 4, mean: 4, max: 4 },
     });
-    expect(at).toMatchObject({ type: 'datetime', missing: 2, datetime: { min: '2023-06-30T00:00:00.000Z', max: '2024-03-01T12:00:00.000Z' } });
+    expect(at).toMatchObject({
+      type: 'datetime',
+      missing: 2,
+      datetime: { min: '2023-06-30T00:00:00.000Z', max: '2024-03-01T12:00:00.000Z' },
+    });
   });
 
   it('gives the same profile when fed in chunks', () => {
@@ -52,13 +75,24 @@ describe('profileTable', () => {
     const profiler = new TableProfiler();
     profiler.pushRecords([{ a: 1 }, { a: 2 }]);
     profiler.pushRecords([{ a: 3, b: 'x' }]);
-    expect(profiler.result().map((p) => [p.name, p.rows, p.missing])).toEqual([['a', 3, 0], ['b', 3, 2]]);
+    expect(profiler.result().map((p) => [p.name, p.rows, p.missing])).toEqual([
+      ['a', 3, 0],
+      ['b', 3, 2],
+    ]);
   });
 
   it('caps distinct counting and says the count is a lower bound', () => {
     const column = new ColumnProfiler('id', { maxDistinct: 3 });
     column.push(['a', 'b', 'c', 'd', 'e', 'a']);
-    expect(column.result()).toMatchObject({ distinct: 3, distinctIsLowerBound: true, topValues: [{ value: 'a', count: 2 }, { value: 'b', count: 1 }, { value: 'c', count: 1 }] });
+    expect(column.result()).toMatchObject({
+      distinct: 3,
+      distinctIsLowerBound: true,
+      topValues: [
+        { value: 'a', count: 2 },
+        { value: 'b', count: 1 },
+        { value: 'c', count: 1 },
+      ],
+    });
   });
 
   it('samples quantiles from a seeded reservoir beyond its size, keeping min and max exact', () => {
@@ -91,7 +125,14 @@ describe('parseCell', () => {
     expect(parseCell(' 3.5 ', 'numeric')).toBe(3.5);
     expect(parseCell('-1e3', 'numeric')).toBe(-1000);
     expect(parseCell('42', 'integer')).toBe(42);
-    expect(['true', 'Yes', '1', 'FALSE', 'no', '0'].map((raw) => parseCell(raw, 'boolean'))).toEqual([true, true, true, false, false, false]);
+    expect(['true', 'Yes', '1', 'FALSE', 'no', '0'].map((raw) => parseCell(raw, 'boolean'))).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
     expect(parseCell('2024-03-01', 'datetime')).toBe(Date.UTC(2024, 2, 1));
     expect(parseCell('2024-03-01T12:30:00.250+02:00', 'datetime')).toBe(Date.UTC(2024, 2, 1, 10, 30, 0, 250));
     expect(parseCell('USA', 'categorical')).toBe('USA');
@@ -113,7 +154,9 @@ describe('parseCell', () => {
       }
     })();
     expect(error).toBeInstanceOf(PipelineInputError);
-    expect((error as Error).message).toBe('record 7, column "price": value "abc" is not a number; expected a decimal number such as 3.5 or -1e3');
+    expect((error as Error).message).toBe(
+      'record 7, column "price": value "abc" is not a number; expected a decimal number such as 3.5 or -1e3',
+    );
     expect(() => parseCell('4.2', 'integer')).toThrow('value "4.2" is not an integer');
     expect(() => parseCell('maybe', 'boolean')).toThrow('expected true, false, yes, no, 1 or 0');
     expect(() => parseCell('2023-02-30', 'datetime')).toThrow('value "2023-02-30" is not a date');

@@ -36,7 +36,13 @@ describe('splitIndices', () => {
 
   it('stratifies the labels of a prepared iris dataset the same way', () => {
     const { data } = fitTransform(iris, { target: 'species' });
-    const fromLabels = splitIndices(data.rows, { train: 0.7, validation: 0.15, test: 0.15, seed: 11, stratifyBy: data.labels! });
+    const fromLabels = splitIndices(data.rows, {
+      train: 0.7,
+      validation: 0.15,
+      test: 0.15,
+      seed: 11,
+      stratifyBy: data.labels!,
+    });
     expect(countBy(fromLabels.train, data.labels!)).toEqual({ 0: 35, 1: 35, 2: 35 });
   });
 
@@ -52,10 +58,21 @@ describe('splitIndices', () => {
     for (let seed = 0; seed < 20; seed++) {
       const parts = splitIndices(labels.length, { train: 0.6, validation: 0.3, test: 0.1, seed, stratifyBy: labels });
       expectPartition([parts.train, parts.validation, parts.test], labels.length);
-      ([[parts.train, 0.6], [parts.validation, 0.3], [parts.test, 0.1]] as const).forEach(([rows, fraction]) => {
+      (
+        [
+          [parts.train, 0.6],
+          [parts.validation, 0.3],
+          [parts.test, 0.1],
+        ] as const
+      ).forEach(([rows, fraction]) => {
         expect(Math.abs(rows.length - labels.length * fraction)).toBeLessThan(1);
         const counts = countBy(rows, labels);
-        for (const [label, size] of [['a', 7], ['b', 11], ['c', 3]] as const) expect(Math.abs((counts[label] ?? 0) - size * fraction)).toBeLessThan(1);
+        for (const [label, size] of [
+          ['a', 7],
+          ['b', 11],
+          ['c', 3],
+        ] as const)
+          expect(Math.abs((counts[label] ?? 0) - size * fraction)).toBeLessThan(1);
       });
     }
   });
@@ -75,7 +92,10 @@ describe('kFoldIndices', () => {
   it('holds out every row exactly once across the folds', () => {
     const folds = kFoldIndices(150, 5, { seed: 4 });
     expect(folds).toHaveLength(5);
-    expectPartition(folds.map((f) => f.validation), 150);
+    expectPartition(
+      folds.map((f) => f.validation),
+      150,
+    );
     for (const fold of folds) {
       expect(fold.validation.length).toBe(30);
       expect(fold.train.length).toBe(120);
@@ -85,7 +105,10 @@ describe('kFoldIndices', () => {
 
   it('spreads each class evenly over stratified folds', () => {
     const folds = kFoldIndices(150, 4, { seed: 4, stratifyBy: species });
-    expectPartition(folds.map((f) => f.validation), 150);
+    expectPartition(
+      folds.map((f) => f.validation),
+      150,
+    );
     for (const fold of folds) {
       for (const count of Object.values(countBy(fold.validation, species))) expect([12, 13]).toContain(count);
       expect([37, 38]).toContain(fold.validation.length);

@@ -65,18 +65,22 @@ describe('numeric steps', () => {
 
   it('imputes with the mean, the median or the most frequent value', () => {
     const values = Float64Array.of(1, 2, 2, 9, NaN);
-    const fill = (strategy: 'mean' | 'median' | 'most_frequent') => column(values, [{ op: 'impute', strategy }]).features[4];
+    const fill = (strategy: 'mean' | 'median' | 'most_frequent') =>
+      column(values, [{ op: 'impute', strategy }]).features[4];
     expect([fill('mean'), fill('median'), fill('most_frequent')]).toEqual([3.5, 2, 2]);
   });
 });
 
 describe('categorical steps', () => {
   const colors = ['red', 'red', 'green', 'blue', 'red', 'green'];
-  const fitOneHot = (unknown: 'zeros' | 'error' | 'other') => column(colors, [{ op: 'onehot', maxCategories: 2, unknown }]).pipeline;
+  const fitOneHot = (unknown: 'zeros' | 'error' | 'other') =>
+    column(colors, [{ op: 'onehot', maxCategories: 2, unknown }]).pipeline;
 
   it('keeps the most frequent categories and buckets the rest as other', () => {
     const pipeline = fitOneHot('zeros');
-    expect(pipeline.columns[0]!.steps).toEqual([{ op: 'onehot', categories: ['green', 'red'], infrequent: ['blue'], other: true, unknown: 'zeros' }]);
+    expect(pipeline.columns[0]!.steps).toEqual([
+      { op: 'onehot', categories: ['green', 'red'], infrequent: ['blue'], other: true, unknown: 'zeros' },
+    ]);
     expect(pipeline.features).toEqual(['x=green', 'x=red', 'x=__other__']);
     const out = transformRecords(pipeline, [{ x: 'red' }, { x: 'blue' }, { x: 'green' }]);
     expect(Array.from(out.features)).toEqual([0, 1, 0, 0, 0, 1, 1, 0, 0]);
@@ -86,7 +90,9 @@ describe('categorical steps', () => {
     const records = [{ x: 'purple' }];
     expect(Array.from(transformRecords(fitOneHot('zeros'), records).features)).toEqual([0, 0, 0]);
     expect(fitOneHot('other').columns[0]!.steps[0]).toMatchObject({ infrequent: [], other: true });
-    expect(Array.from(transformRecords(fitOneHot('other'), [...records, { x: 'blue' }]).features)).toEqual([0, 0, 1, 0, 0, 1]);
+    expect(Array.from(transformRecords(fitOneHot('other'), [...records, { x: 'blue' }]).features)).toEqual([
+      0, 0, 1, 0, 0, 1,
+    ]);
     expect(() => transformRecords(fitOneHot('error'), [{ x: 'red' }, { x: 'purple' }])).toThrow(
       'record 1, column "x": unknown category "purple"; expected a category seen at fit time: "green", "red"',
     );
@@ -121,7 +127,9 @@ describe('text vectorization', () => {
   const docs = ['The cat sat', 'the dog sat', 'the cat'];
 
   it('computes smoothed, L2-normalised TF-IDF like scikit-learn', () => {
-    const { pipeline, features, steps } = column(docs, [{ op: 'vectorize' }], { columns: { x: { type: 'text', steps: [{ op: 'vectorize' }] } } });
+    const { pipeline, features, steps } = column(docs, [{ op: 'vectorize' }], {
+      columns: { x: { type: 'text', steps: [{ op: 'vectorize' }] } },
+    });
     const idf = (df: number) => Math.log((1 + 3) / (1 + df)) + 1;
     expect(pipeline.features).toEqual(['x:cat', 'x:dog', 'x:sat', 'x:the']);
     expect((steps[0] as Extract<FittedStep, { op: 'vectorize' }>).idf).toEqual([idf(2), idf(1), idf(2), idf(3)]);
@@ -130,13 +138,17 @@ describe('text vectorization', () => {
     const n1 = Math.sqrt(1 + a * a + a * a); // the, cat, sat
     const n2 = Math.sqrt(1 + b * b + a * a); // the, dog, sat
     const n3 = Math.sqrt(1 + a * a); // the, cat
-    expect(features).toEqual(Array.from(Float32Array.of(a / n1, 0, a / n1, 1 / n1, 0, b / n2, a / n2, 1 / n2, a / n3, 0, 0, 1 / n3)));
+    expect(features).toEqual(
+      Array.from(Float32Array.of(a / n1, 0, a / n1, 1 / n1, 0, b / n2, a / n2, 1 / n2, a / n3, 0, 0, 1 / n3)),
+    );
     expect(idf(3)).toBe(1);
   });
 
   it('counts n-grams and keeps the most frequent terms', () => {
     const spec: StepSpec = { op: 'vectorize', weighting: 'count', ngrams: [1, 2], vocabularySize: 3 };
-    const { pipeline, features } = column(['a b a', 'b c'], [spec], { columns: { x: { type: 'text', steps: [spec] } } });
+    const { pipeline, features } = column(['a b a', 'b c'], [spec], {
+      columns: { x: { type: 'text', steps: [spec] } },
+    });
     expect(pipeline.features).toEqual(['x:a', 'x:a b', 'x:b']);
     expect(features).toEqual([2, 1, 1, 0, 0, 1]);
     expect(documentTerms('Hot dog, hot!', true, [1, 2])).toEqual(['hot', 'dog', 'hot', 'hot dog', 'dog hot']);
@@ -145,15 +157,26 @@ describe('text vectorization', () => {
 
 describe('datetime and boolean columns', () => {
   it('splits datetimes into UTC parts, adding the hour when times of day vary', () => {
-    const pipeline = fitPipeline({ columns: ['at'], values: { at: ['2024-03-01T05:00:00Z', '2023-12-31T23:30:00+01:00', '2024-02-29'] } });
+    const pipeline = fitPipeline({
+      columns: ['at'],
+      values: { at: ['2024-03-01T05:00:00Z', '2023-12-31T23:30:00+01:00', '2024-02-29'] },
+    });
     expect(pipeline.features).toEqual(['at:year', 'at:month', 'at:day_of_week', 'at:hour']);
-    const out = transformRecords(pipeline, [{ at: '2024-03-01T05:00:00Z' }, { at: '2023-12-31T23:30:00+01:00' }, { at: new Date(Date.UTC(2024, 1, 29)) }]);
+    const out = transformRecords(pipeline, [
+      { at: '2024-03-01T05:00:00Z' },
+      { at: '2023-12-31T23:30:00+01:00' },
+      { at: new Date(Date.UTC(2024, 1, 29)) },
+    ]);
     // Friday = 4 (Monday = 0); 23:30+01:00 is 22:30 UTC on Sunday = 6; 2024-02-29 is a Thursday = 3.
     expect(Array.from(out.features)).toEqual([2024, 3, 4, 5, 2023, 12, 6, 22, 2024, 2, 3, 0]);
   });
 
   it('leaves out the hour when every time of day is the same', () => {
-    expect(fitPipeline({ columns: ['d'], values: { d: ['2024-01-01', '2024-06-15'] } }).features).toEqual(['d:year', 'd:month', 'd:day_of_week']);
+    expect(fitPipeline({ columns: ['d'], values: { d: ['2024-01-01', '2024-06-15'] } }).features).toEqual([
+      'd:year',
+      'd:month',
+      'd:day_of_week',
+    ]);
   });
 
   it('reads booleans as 0/1 from true/false, yes/no and 1/0', () => {

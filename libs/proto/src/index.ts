@@ -64,7 +64,11 @@ export function readDescriptorSet(): Uint8Array {
  * @example
  * createGrpcServer({ serviceName: 'registry', protoFiles: reflectionFiles(['aimaas/v1/registry.proto']) });
  */
-export function reflectionFiles(files: string[]): { includeDirs: string[]; files: string[]; descriptorSet: Uint8Array } {
+export function reflectionFiles(files: string[]): {
+  includeDirs: string[];
+  files: string[];
+  descriptorSet: Uint8Array;
+} {
   return { includeDirs: [PROTO_ROOT], files, descriptorSet: readDescriptorSet() };
 }
 

@@ -56,7 +56,10 @@ export const MAX_STATUS_DETAILS = 1_024;
  * URI-encodes the message and would throw, taking the process down.
  */
 export function status(code: grpcStatus, details: string): CallStatus {
-  const cut = details.length > MAX_STATUS_DETAILS ? `${details.slice(0, MAX_STATUS_DETAILS - 40)}… (${details.length} characters)` : details;
+  const cut =
+    details.length > MAX_STATUS_DETAILS
+      ? `${details.slice(0, MAX_STATUS_DETAILS - 40)}… (${details.length} characters)`
+      : details;
   return { code, details: cut.replace(LONE_SURROGATE, '\uFFFD'), metadata: new Metadata() };
 }
 
@@ -101,18 +104,33 @@ export function openCall(call: SurfaceCall, type: GrpcMethodType, policy: CallPo
   if (deadline) {
     const remaining = deadline.getTime() - Date.now();
     if (remaining > 0 && remaining < 2 ** 31) {
-      timer = setTimeout(() => controller.abort(new DeadlineExceededError(`deadline ${deadline.toISOString()} exceeded`)), remaining);
+      timer = setTimeout(
+        () => controller.abort(new DeadlineExceededError(`deadline ${deadline.toISOString()} exceeded`)),
+        remaining,
+      );
       timer.unref();
     }
   }
 
-  const ctx: CallContext = { signal: controller.signal, metadata: call.metadata, peer: call.getPeer(), method: path, ...(deadline && { deadline }) };
+  const ctx: CallContext = {
+    signal: controller.signal,
+    metadata: call.metadata,
+    peer: call.getPeer(),
+    method: path,
+    ...(deadline && { deadline }),
+  };
 
   let refusal: CallStatus | undefined;
   if (policy.authToken !== undefined && !hasBearer(call.metadata, policy.authToken)) {
-    refusal = status(grpcStatus.UNAUTHENTICATED, `${path} requires metadata "authorization: Bearer <token>" with a valid token`);
+    refusal = status(
+      grpcStatus.UNAUTHENTICATED,
+      `${path} requires metadata "authorization: Bearer <token>" with a valid token`,
+    );
   } else if (deadline && deadline.getTime() <= Date.now()) {
-    refusal = status(grpcStatus.DEADLINE_EXCEEDED, `deadline ${deadline.toISOString()} had passed before ${path} started`);
+    refusal = status(
+      grpcStatus.DEADLINE_EXCEEDED,
+      `deadline ${deadline.toISOString()} had passed before ${path} started`,
+    );
   } else if (policy.memoryBudget && process.memoryUsage.rss() > policy.memoryBudget.bytes) {
     const { bytes, variable } = policy.memoryBudget;
     const mib = (n: number): string => (n / 1024 / 1024).toFixed(0);
@@ -129,7 +147,8 @@ export function openCall(call: SurfaceCall, type: GrpcMethodType, policy: CallPo
     refusal,
     statusOf(error) {
       if (isDomainError(error)) {
-        if (error.publicMessage !== error.message) policy.logger.warn({ err: error, method: path }, `${path}: ${error.message}`);
+        if (error.publicMessage !== error.message)
+          policy.logger.warn({ err: error, method: path }, `${path}: ${error.message}`);
         return status(grpcStatus[error.code], error.publicMessage);
       }
       const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;

@@ -36,7 +36,11 @@ export interface HostPort {
  * @example
  * parseHostPort('127.0.0.1:50054'); // { host: '127.0.0.1', port: 50054 }
  */
-export function parseHostPort(value: string, variable = 'address', expected = 'host:port (e.g. 127.0.0.1:50054)'): HostPort {
+export function parseHostPort(
+  value: string,
+  variable = 'address',
+  expected = 'host:port (e.g. 127.0.0.1:50054)',
+): HostPort {
   const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+)):(\d{1,5})$/.exec(value);
   const port = match ? Number(match[3]) : Number.NaN;
   if (!match || port > 65535) throw new ConfigError(variable, value, expected);
@@ -177,8 +181,12 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Runtim
     addresses,
     natsUrl: readVariable(env, 'NATS_URL', 'nats://127.0.0.1:4222', parseNatsUrl),
     dataDir: resolve(readVariable(env, 'AIMAAS_DATA_DIR', join(repoRoot(), '.aimaas'), (value) => value)),
-    tfBackend: readVariable(env, 'AIMAAS_TF_BACKEND', 'auto', (value) => oneOf(value, TF_BACKENDS, 'AIMAAS_TF_BACKEND')),
-    logLevel: readVariable(env, 'LOG_LEVEL', 'info', (value) => oneOf(value.toLowerCase(), LOG_LEVELS, 'LOG_LEVEL', value)),
+    tfBackend: readVariable(env, 'AIMAAS_TF_BACKEND', 'auto', (value) =>
+      oneOf(value, TF_BACKENDS, 'AIMAAS_TF_BACKEND'),
+    ),
+    logLevel: readVariable(env, 'LOG_LEVEL', 'info', (value) =>
+      oneOf(value.toLowerCase(), LOG_LEVELS, 'LOG_LEVEL', value),
+    ),
     maxMessageBytes: readVariable(env, 'AIMAAS_MAX_MESSAGE_BYTES', DEFAULT_MAX_MESSAGE_BYTES, (value) =>
       positiveInteger(value, 'AIMAAS_MAX_MESSAGE_BYTES', 'a positive integer number of bytes (e.g. 67108864)'),
     ),
@@ -205,7 +213,8 @@ export function loadConfig(service: ServiceName, env: Env = process.env): Runtim
   });
   if (metricsAddr !== undefined) config.metricsAddr = metricsAddr;
   const budget = MEMORY_BUDGET_DEFAULTS_MB[service];
-  if (budget !== undefined) config.memoryBudgetMb = positiveIntegerSetting(`AIMAAS_${service.toUpperCase()}_MEMORY_MB`, budget, env);
+  if (budget !== undefined)
+    config.memoryBudgetMb = positiveIntegerSetting(`AIMAAS_${service.toUpperCase()}_MEMORY_MB`, budget, env);
   if (config.metricsAuth === 'token' && authToken === undefined) {
     throw new ConfigError('AIMAAS_METRICS_AUTH', 'token', "AIMAAS_AUTH_TOKEN to be set too (or 'none')");
   }
@@ -216,7 +225,11 @@ function defaultMetricsAddr(listenAddr: string): string {
   const { host, port } = parseHostPort(listenAddr, 'AIMAAS_LISTEN_ADDR');
   const metricsPort = port === 0 ? 0 : port + 1000;
   if (metricsPort > 65535) {
-    throw new ConfigError('AIMAAS_METRICS_ADDR', '', `host:port or 'off' (the default, gRPC port + 1000, exceeds 65535)`);
+    throw new ConfigError(
+      'AIMAAS_METRICS_ADDR',
+      '',
+      `host:port or 'off' (the default, gRPC port + 1000, exceeds 65535)`,
+    );
   }
   return host.includes(':') ? `[${host}]:${metricsPort}` : `${host}:${metricsPort}`;
 }
@@ -231,7 +244,11 @@ function readTls(env: Env): TlsConfig | undefined {
   }
   if (!certPath || !keyPath) {
     const [set, missing] = certPath ? ['AIMAAS_TLS_CERT', 'AIMAAS_TLS_KEY'] : ['AIMAAS_TLS_KEY', 'AIMAAS_TLS_CERT'];
-    throw new ConfigError(set, (certPath ?? keyPath)!, `${missing} to be set as well (TLS needs both a certificate and its key)`);
+    throw new ConfigError(
+      set,
+      (certPath ?? keyPath)!,
+      `${missing} to be set as well (TLS needs both a certificate and its key)`,
+    );
   }
   const tls: TlsConfig = { cert: readPem('AIMAAS_TLS_CERT', certPath), key: readPem('AIMAAS_TLS_KEY', keyPath) };
   if (caPath) tls.ca = readPem('AIMAAS_TLS_CA', caPath);
@@ -243,7 +260,11 @@ function readPem(variable: string, path: string): Buffer {
   try {
     content = readFileSync(path);
   } catch (error) {
-    throw new ConfigError(variable, path, `a readable PEM file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new ConfigError(
+      variable,
+      path,
+      `a readable PEM file (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
   if (!content.toString('latin1').includes('-----BEGIN ')) {
     throw new ConfigError(variable, path, 'a PEM file (no "-----BEGIN" line found)');
@@ -269,7 +290,8 @@ function parseNatsUrl(value: string): string {
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], variable: string, raw = value): T {
-  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(variable, raw, `one of ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(value))
+    throw new ConfigError(variable, raw, `one of ${allowed.join(', ')}`);
   return value as T;
 }
 

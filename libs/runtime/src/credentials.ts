@@ -32,7 +32,11 @@ export function createChannelCredentials(config: Pick<ClientConfig, 'tls'> = {})
  */
 export function createServerCredentials(tls?: TlsConfig): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined);
+  return grpc.ServerCredentials.createSsl(
+    tls.ca ?? null,
+    [{ cert_chain: tls.cert, private_key: tls.key }],
+    tls.ca !== undefined,
+  );
 }
 
 /**

@@ -103,7 +103,10 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         ...(metrics && { metrics }),
         shutdownSignal: abortCalls.signal,
         ...(compiled.memoryBudgetMb !== undefined && {
-          memoryBudget: { bytes: compiled.memoryBudgetMb * 1024 * 1024, variable: `AIMAAS_${compiled.serviceName.toUpperCase()}_MEMORY_MB` },
+          memoryBudget: {
+            bytes: compiled.memoryBudgetMb * 1024 * 1024,
+            variable: `AIMAAS_${compiled.serviceName.toUpperCase()}_MEMORY_MB`,
+          },
         }),
       });
       grpcServer.addService(tolerantDefinition(definition) as unknown as grpc.ServiceDefinition, implementation);
@@ -123,7 +126,10 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
       return server;
     },
     shutdown(shutdownOptions = {}) {
-      stopped ??= stop(shutdownOptions.graceMs ?? compiled.shutdownGraceMs, shutdownOptions.hooksMs ?? DEFAULT_HOOKS_MS);
+      stopped ??= stop(
+        shutdownOptions.graceMs ?? compiled.shutdownGraceMs,
+        shutdownOptions.hooksMs ?? DEFAULT_HOOKS_MS,
+      );
       return stopped;
     },
   };
@@ -147,15 +153,25 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
           ...(compiled.metricsAuth && compiled.authToken !== undefined && { bearerToken: compiled.authToken }),
         });
       } catch (error) {
-        throw new Error(`cannot serve metrics on ${compiled.metricsAddr} (set AIMAAS_METRICS_ADDR, or 'off'): ${(error as Error).message}`, {
-          cause: error,
-        });
+        throw new Error(
+          `cannot serve metrics on ${compiled.metricsAddr} (set AIMAAS_METRICS_ADDR, or 'off'): ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
       }
     }
     health.setStatus('', 'SERVING');
     for (const name of services) health.setStatus(name, 'SERVING');
     logger.info(
-      { addr: target, port, tls: compiled.tls !== undefined, auth: compiled.authToken !== undefined, metricsPort: metricsServer?.port, services },
+      {
+        addr: target,
+        port,
+        tls: compiled.tls !== undefined,
+        auth: compiled.authToken !== undefined,
+        metricsPort: metricsServer?.port,
+        services,
+      },
       `${compiled.serviceName} listening on port ${port}`,
     );
     return port;
@@ -185,7 +201,10 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         .then(() => hook())
         .catch((error: unknown) => logger.error({ err: error }, 'shutdown hook failed'));
       if (!(await within(ran, Math.max(0, hooksEnd - Date.now())))) {
-        logger.warn({ hook: index, hooksMs }, 'shutdown hook still running when the time for hooks was up: leaving it behind');
+        logger.warn(
+          { hook: index, hooksMs },
+          'shutdown hook still running when the time for hooks was up: leaving it behind',
+        );
       }
     }
     logger.info(`${compiled.serviceName} stopped`);

@@ -1,9 +1,20 @@
 import type * as grpc from '@grpc/grpc-js';
 import { context } from '@opentelemetry/api';
-import { createLogger, parseGrpcPath, type GrpcMethodType, type GrpcServerMetrics, type Logger } from '@aimaas/telemetry';
+import {
+  createLogger,
+  parseGrpcPath,
+  type GrpcMethodType,
+  type GrpcServerMetrics,
+  type Logger,
+} from '@aimaas/telemetry';
 import { openCall, type CallPolicy, type CallScope, type CallStatus } from './call-scope.js';
 import { InvalidArgumentError, UnimplementedError } from './errors.js';
-import type { CallContext, MethodDefinitionLike, ServiceDefinitionLike, ServiceImplementation } from './handler-types.js';
+import type {
+  CallContext,
+  MethodDefinitionLike,
+  ServiceDefinitionLike,
+  ServiceImplementation,
+} from './handler-types.js';
 import { pumpResponses, readRequests } from './stream-io.js';
 
 /** Options of {@link implement}; `createGrpcServer` fills them from its own. */
@@ -97,11 +108,16 @@ export function tolerantDefinition<D extends ServiceDefinitionLike>(definition: 
 }
 
 function undecodable(method: MethodDefinitionLike, request: UndecodableRequest): InvalidArgumentError {
-  return new InvalidArgumentError(`${method.path}: the request is not a valid message of this method (${request.reason})`);
+  return new InvalidArgumentError(
+    `${method.path}: the request is not a valid message of this method (${request.reason})`,
+  );
 }
 
 /** The requests of a client stream, failing with INVALID_ARGUMENT at one that could not be decoded. */
-async function* decodedRequests(method: MethodDefinitionLike, requests: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+async function* decodedRequests(
+  method: MethodDefinitionLike,
+  requests: AsyncIterable<unknown>,
+): AsyncGenerator<unknown> {
   for await (const request of requests) {
     if (request instanceof UndecodableRequest) throw undecodable(method, request);
     yield request;
@@ -111,7 +127,8 @@ async function* decodedRequests(method: MethodDefinitionLike, requests: AsyncIte
 /** The fully qualified service name of a definition, e.g. `aimaas.v1.RegistryService`. */
 export function serviceNameOf(definition: ServiceDefinitionLike): string {
   const first = Object.values(definition)[0];
-  if (!first || typeof first.path !== 'string') throw new TypeError('not a grpc-js service definition: it has no methods with a path');
+  if (!first || typeof first.path !== 'string')
+    throw new TypeError('not a grpc-js service definition: it has no methods with a path');
   return parseGrpcPath(first.path).service;
 }
 
@@ -140,17 +157,22 @@ function methodType(method: MethodDefinitionLike): GrpcMethodType {
 
 function wrap(method: MethodDefinitionLike, handler: AnyHandler, policy: CallPolicy): grpc.UntypedHandleCall {
   const type = methodType(method);
-  const run = (scope: CallScope, input: unknown): unknown => context.with(scope.otelContext, () => handler(input, scope.ctx));
+  const run = (scope: CallScope, input: unknown): unknown =>
+    context.with(scope.otelContext, () => handler(input, scope.ctx));
 
   if (!method.responseStream) {
     // unary and client-streaming: one response through the callback
-    return (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    return (
+      call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
       const scope = openCall(call, type, policy);
       if (scope.refusal) return reply(scope, callback, scope.refusal);
       const input = method.requestStream
         ? decodedRequests(method, readRequests(call as grpc.ServerReadableStream<unknown, unknown>, scope.ctx.signal))
         : (call as grpc.ServerUnaryCall<unknown, unknown>).request;
-      if (input instanceof UndecodableRequest) return reply(scope, callback, scope.statusOf(undecodable(method, input)));
+      if (input instanceof UndecodableRequest)
+        return reply(scope, callback, scope.statusOf(undecodable(method, input)));
       Promise.resolve()
         .then(() => run(scope, input))
         .then(
@@ -175,7 +197,9 @@ function wrap(method: MethodDefinitionLike, handler: AnyHandler, policy: CallPol
       .with(scope.otelContext, async () => {
         const responses = handler(input, scope.ctx);
         if (!isAsyncIterable(responses)) {
-          throw new TypeError(`handler of streaming method ${method.path} must return an AsyncIterable (use an async generator)`);
+          throw new TypeError(
+            `handler of streaming method ${method.path} must return an AsyncIterable (use an async generator)`,
+          );
         }
         await pumpResponses(responses, call, scope.ctx.signal);
       })

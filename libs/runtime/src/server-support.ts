@@ -24,7 +24,13 @@ export interface ProtoFiles {
 /** The fully qualified name of the health service. */
 export const HEALTH_SERVICE_NAME = 'grpc.health.v1.Health';
 
-const loaderOptions: protoLoader.Options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+const loaderOptions: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 
 /**
  * Adds server reflection (v1 and v1alpha) describing `protoFiles` plus the health and reflection
@@ -32,18 +38,27 @@ const loaderOptions: protoLoader.Options = { keepCase: true, longs: String, enum
  */
 export function addReflection(server: grpc.Server, protoFiles: ProtoFiles | undefined): void {
   const definitions: protoLoader.PackageDefinition[] = [
-    protoLoader.loadSync('health/v1/health.proto', { ...loaderOptions, includeDirs: [dirname(dirname(dirname(healthProtoPath)))] }),
+    protoLoader.loadSync('health/v1/health.proto', {
+      ...loaderOptions,
+      includeDirs: [dirname(dirname(dirname(healthProtoPath)))],
+    }),
   ];
   const reflectionRoot = reflectionProtoRoot();
   if (reflectionRoot) {
-    definitions.push(protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { ...loaderOptions, includeDirs: [reflectionRoot] }));
+    definitions.push(
+      protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { ...loaderOptions, includeDirs: [reflectionRoot] }),
+    );
   }
   if (protoFiles?.descriptorSet && protoFiles.files.length > 0) {
     const fileDescriptorProtos = selectDescriptorFiles(protoFiles.descriptorSet, protoFiles.files);
-    definitions.push({ [`files:${protoFiles.files.join(',')}`]: { fileDescriptorProtos } } as unknown as protoLoader.PackageDefinition);
+    definitions.push({
+      [`files:${protoFiles.files.join(',')}`]: { fileDescriptorProtos },
+    } as unknown as protoLoader.PackageDefinition);
   } else if (protoFiles && protoFiles.files.length > 0) {
     try {
-      definitions.push(protoLoader.loadSync(protoFiles.files, { ...loaderOptions, includeDirs: protoFiles.includeDirs }));
+      definitions.push(
+        protoLoader.loadSync(protoFiles.files, { ...loaderOptions, includeDirs: protoFiles.includeDirs }),
+      );
     } catch (error) {
       throw new TypeError(
         `protoFiles: cannot load ${protoFiles.files.join(', ')} from ${protoFiles.includeDirs.join(', ')}: ${(error as Error).message}`,
@@ -92,7 +107,10 @@ export class HealthService {
           call.once('finish', forget);
           watch(call);
         };
-        server.addService(service as unknown as grpc.ServiceDefinition, { ...implementation, watch: trackedWatch } as grpc.UntypedServiceImplementation);
+        server.addService(
+          service as unknown as grpc.ServiceDefinition,
+          { ...implementation, watch: trackedWatch } as grpc.UntypedServiceImplementation,
+        );
       },
     });
   }

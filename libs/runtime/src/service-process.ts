@@ -1,4 +1,10 @@
-import { createLogger, createMetricsRegistry, initTelemetry, type Logger, type MetricsRegistry } from '@aimaas/telemetry';
+import {
+  createLogger,
+  createMetricsRegistry,
+  initTelemetry,
+  type Logger,
+  type MetricsRegistry,
+} from '@aimaas/telemetry';
 import { loadConfig, type RuntimeConfig, type ServiceName } from './config.js';
 import { createGrpcServer, type GrpcServer } from './grpc-server.js';
 import type { ProtoFiles } from './server-support.js';

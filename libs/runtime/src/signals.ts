@@ -24,7 +24,10 @@ export interface SignalHandlerOptions {
  * await server.listen();
  * installSignalHandlers(() => server.shutdown(), { logger });
  */
-export function installSignalHandlers(shutdown: () => Promise<unknown> | unknown, options: SignalHandlerOptions = {}): () => void {
+export function installSignalHandlers(
+  shutdown: () => Promise<unknown> | unknown,
+  options: SignalHandlerOptions = {},
+): () => void {
   const signals = options.signals ?? (['SIGTERM', 'SIGINT'] as const);
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const { logger } = options;

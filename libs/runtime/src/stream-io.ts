@@ -12,7 +12,11 @@ export interface ResponseSink<T> {
  * so a slow client holds the producer back instead of filling memory. Stops, closing the iterator
  * (its `finally` blocks run), and throws `signal.reason` when `signal` aborts.
  */
-export async function pumpResponses<T>(responses: AsyncIterable<T>, sink: ResponseSink<T>, signal: AbortSignal): Promise<void> {
+export async function pumpResponses<T>(
+  responses: AsyncIterable<T>,
+  sink: ResponseSink<T>,
+  signal: AbortSignal,
+): Promise<void> {
   for await (const message of responses) {
     signal.throwIfAborted();
     if (!sink.write(message)) await drained(sink, signal);

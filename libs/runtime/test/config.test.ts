@@ -68,19 +68,33 @@ describe('loadConfig', () => {
   });
 
   it('treats empty variables as unset', () => {
-    expect(loadConfig('registry', { AIMAAS_AUTH_TOKEN: '', AIMAAS_REGISTRY_ADDR: '' })).toMatchObject({ listenAddr: '127.0.0.1:50054' });
+    expect(loadConfig('registry', { AIMAAS_AUTH_TOKEN: '', AIMAAS_REGISTRY_ADDR: '' })).toMatchObject({
+      listenAddr: '127.0.0.1:50054',
+    });
     expect(loadConfig('registry', { AIMAAS_AUTH_TOKEN: '' })).not.toHaveProperty('authToken');
   });
 
   it.each([
     [{ AIMAAS_REGISTRY_ADDR: 'abc' }, 'AIMAAS_REGISTRY_ADDR="abc": expected host:port (e.g. 127.0.0.1:50054)'],
-    [{ AIMAAS_TRAINING_ADDR: 'host:70000' }, 'AIMAAS_TRAINING_ADDR="host:70000": expected host:port (e.g. 127.0.0.1:50054)'],
-    [{ NATS_URL: 'http://nats:4222' }, 'NATS_URL="http://nats:4222": expected nats://host:port (comma-separated for several servers)'],
+    [
+      { AIMAAS_TRAINING_ADDR: 'host:70000' },
+      'AIMAAS_TRAINING_ADDR="host:70000": expected host:port (e.g. 127.0.0.1:50054)',
+    ],
+    [
+      { NATS_URL: 'http://nats:4222' },
+      'NATS_URL="http://nats:4222": expected nats://host:port (comma-separated for several servers)',
+    ],
     [{ AIMAAS_TF_BACKEND: 'gpu' }, 'AIMAAS_TF_BACKEND="gpu": expected one of auto, tensorflow, wasm, cpu'],
     [{ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL="verbose": expected one of fatal, error, warn, info, debug, trace, silent'],
     [{ AIMAAS_METRICS_ADDR: '9464' }, `AIMAAS_METRICS_ADDR="9464": expected host:port or 'off'`],
-    [{ AIMAAS_MAX_MESSAGE_BYTES: '64MB' }, 'AIMAAS_MAX_MESSAGE_BYTES="64MB": expected a positive integer number of bytes (e.g. 67108864)'],
-    [{ AIMAAS_MAX_MESSAGE_BYTES: '0' }, 'AIMAAS_MAX_MESSAGE_BYTES="0": expected a positive integer number of bytes (e.g. 67108864)'],
+    [
+      { AIMAAS_MAX_MESSAGE_BYTES: '64MB' },
+      'AIMAAS_MAX_MESSAGE_BYTES="64MB": expected a positive integer number of bytes (e.g. 67108864)',
+    ],
+    [
+      { AIMAAS_MAX_MESSAGE_BYTES: '0' },
+      'AIMAAS_MAX_MESSAGE_BYTES="0": expected a positive integer number of bytes (e.g. 67108864)',
+    ],
     [{ AIMAAS_SHUTDOWN_GRACE_MS: '-5' }, 'AIMAAS_SHUTDOWN_GRACE_MS="-5": expected a whole number of milliseconds'],
     [{ AIMAAS_AUTH_TOKEN: 'has space' }, 'AIMAAS_AUTH_TOKEN="<redacted>": expected printable ASCII without spaces'],
   ])('rejects %o with a ConfigError naming the variable, value and expectation', (env, message) => {
@@ -107,9 +121,9 @@ describe('loadConfig', () => {
       `AIMAAS_TLS_KEY="${join(dir, 'nope.pem')}": expected a readable PEM file (ENOENT)`,
     );
     writeFileSync(join(dir, 'junk.pem'), 'not pem');
-    expect(() => loadConfig('registry', { AIMAAS_TLS_CERT: cert, AIMAAS_TLS_KEY: key, AIMAAS_TLS_CA: join(dir, 'junk.pem') })).toThrow(
-      'expected a PEM file (no "-----BEGIN" line found)',
-    );
+    expect(() =>
+      loadConfig('registry', { AIMAAS_TLS_CERT: cert, AIMAAS_TLS_KEY: key, AIMAAS_TLS_CA: join(dir, 'junk.pem') }),
+    ).toThrow('expected a PEM file (no "-----BEGIN" line found)');
   });
 
   it('rejects an unknown service name', () => {
@@ -127,7 +141,9 @@ describe('positiveIntegerSetting', () => {
     for (const bad of ['0', '-3', 'ten', '1.5', 'NaN']) {
       expect(() => positiveIntegerSetting('AIMAAS_X_MAX', 7, { AIMAAS_X_MAX: bad })).toThrow(ConfigError);
     }
-    expect(() => positiveIntegerSetting('AIMAAS_X_MAX', 7, { AIMAAS_X_MAX: 'ten' })).toThrow('AIMAAS_X_MAX="ten": expected a positive integer');
+    expect(() => positiveIntegerSetting('AIMAAS_X_MAX', 7, { AIMAAS_X_MAX: 'ten' })).toThrow(
+      'AIMAAS_X_MAX="ten": expected a positive integer',
+    );
   });
 });
 

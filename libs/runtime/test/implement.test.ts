@@ -71,7 +71,10 @@ describe('implement: call shapes', () => {
     const metadata = new grpc.Metadata();
     metadata.set('x-team', 'vision');
     const deadline = new Date(Date.now() + 60_000);
-    await expect(callUnary<EchoResponse>(client, 'echo', { text: 'hi' }, { metadata, deadline })).resolves.toEqual({ text: 'HI', index: 0 });
+    await expect(callUnary<EchoResponse>(client, 'echo', { text: 'hi' }, { metadata, deadline })).resolves.toEqual({
+      text: 'HI',
+      index: 0,
+    });
     expect(seen.ctx?.method).toBe('/aimaas.test.EchoService/Echo');
     expect(seen.ctx?.metadata.get('x-team')).toEqual(['vision']);
     expect(seen.ctx?.peer).toMatch(/127\.0\.0\.1:\d+$/);
@@ -93,7 +96,9 @@ describe('implement: call shapes', () => {
 
   it('reads a client stream to its end', async () => {
     const result = await new Promise<NumberMessage>((resolve, reject) => {
-      const call = client.sum((error: Error | null, response: NumberMessage) => (error ? reject(error) : resolve(response)));
+      const call = client.sum((error: Error | null, response: NumberMessage) =>
+        error ? reject(error) : resolve(response),
+      );
       for (const value of [1, 2, 39]) call.write({ value });
       call.end();
     });
@@ -161,7 +166,9 @@ describe('implement: errors', () => {
 describe('implement: deadlines and cancellation', () => {
   it('answers DEADLINE_EXCEEDED without running the handler when the deadline has passed', async () => {
     const runs = seen.echoRuns;
-    await expect(callUnary(client, 'echo', { text: 'late' }, { deadline: new Date(Date.now() - 1000) })).rejects.toMatchObject({
+    await expect(
+      callUnary(client, 'echo', { text: 'late' }, { deadline: new Date(Date.now() - 1000) }),
+    ).rejects.toMatchObject({
       code: grpc.status.DEADLINE_EXCEEDED,
     });
     expect(seen.echoRuns).toBe(runs);
@@ -189,7 +196,9 @@ describe('implement: deadlines and cancellation', () => {
     });
     session.close();
     expect(trailers['grpc-status']).toBe(String(grpc.status.DEADLINE_EXCEEDED));
-    expect(decodeURIComponent(String(trailers['grpc-message']))).toMatch(/had passed before \/aimaas\.test\.EchoService\/Echo started$/);
+    expect(decodeURIComponent(String(trailers['grpc-message']))).toMatch(
+      /had passed before \/aimaas\.test\.EchoService\/Echo started$/,
+    );
     expect(seen.echoRuns).toBe(runs);
   });
 

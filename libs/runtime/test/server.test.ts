@@ -133,7 +133,9 @@ describe('graceful shutdown', () => {
       .onShutdown(() => void ran.push('telemetry'));
     await harness.server.shutdown({ graceMs: 0 });
     expect(ran).toEqual(['telemetry']);
-    expect(harness.lines().find((line) => line.msg === 'shutdown hook failed')?.err.message).toBe('nats already closed');
+    expect(harness.lines().find((line) => line.msg === 'shutdown hook failed')?.err.message).toBe(
+      'nats already closed',
+    );
   });
 
   it('leaves behind a hook that hangs once the time for hooks is up, and still runs the rest', async () => {
@@ -144,7 +146,10 @@ describe('graceful shutdown', () => {
     await harness.server.shutdown({ graceMs: 0, hooksMs: 100 });
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(ran).toEqual(['telemetry']);
-    expect(harness.lines().find((line) => line.msg.startsWith('shutdown hook still running'))).toMatchObject({ hook: 0, hooksMs: 100 });
+    expect(harness.lines().find((line) => line.msg.startsWith('shutdown hook still running'))).toMatchObject({
+      hook: 0,
+      hooksMs: 100,
+    });
   });
 });
 
@@ -158,7 +163,10 @@ describe('status messages', () => {
       },
     });
     const error = await callUnary(harness.client(), 'echo', { text: 'lone' }).catch((e: grpc.ServiceError) => e);
-    expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: expect.stringMatching(/^text ".+" is not allowed$/) });
+    expect(error).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^text ".+" is not allowed$/),
+    });
     // And the server is still there.
     await expect(callUnary(harness.client(), 'echo', { text: 'again' })).resolves.toEqual({ text: 'again', index: 0 });
   });
@@ -169,10 +177,14 @@ describe('memory budget', () => {
     harness = await startEcho({ echo }, { memoryBudgetMb: 1 });
     await expect(callUnary(harness.client(), 'echo', { text: 'x' })).rejects.toMatchObject({
       code: grpc.status.RESOURCE_EXHAUSTED,
-      details: expect.stringMatching(/^the service is using \d+ MiB, over its memory budget of 1 MiB \(AIMAAS_ECHO_MEMORY_MB\); retry later$/),
+      details: expect.stringMatching(
+        /^the service is using \d+ MiB, over its memory budget of 1 MiB \(AIMAAS_ECHO_MEMORY_MB\); retry later$/,
+      ),
     });
     const health = healthClient(`127.0.0.1:${harness.port}`);
-    const reply = await new Promise<{ status: string }>((resolve, reject) => health.Check({ service: '' }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))));
+    const reply = await new Promise<{ status: string }>((resolve, reject) =>
+      health.Check({ service: '' }, (e: Error | null, r: { status: string }) => (e ? reject(e) : resolve(r))),
+    );
     expect(reply.status).toBe('SERVING');
     health.close();
   });
@@ -205,8 +217,12 @@ describe('metrics', () => {
 
 describe('createGrpcServer options', () => {
   it('rejects invalid options naming them', () => {
-    expect(() => createGrpcServer({ serviceName: 'x', maxMessageBytes: -1 })).toThrow('maxMessageBytes="-1": expected a positive integer number of bytes');
-    expect(() => createGrpcServer({ serviceName: 'x', listenAddr: 'nowhere' })).toThrow('listenAddr="nowhere": expected host:port');
+    expect(() => createGrpcServer({ serviceName: 'x', maxMessageBytes: -1 })).toThrow(
+      'maxMessageBytes="-1": expected a positive integer number of bytes',
+    );
+    expect(() => createGrpcServer({ serviceName: 'x', listenAddr: 'nowhere' })).toThrow(
+      'listenAddr="nowhere": expected host:port',
+    );
     expect(() =>
       createGrpcServer({ serviceName: 'x', protoFiles: { includeDirs: ['/nonexistent'], files: ['missing.proto'] } }),
     ).toThrow(/protoFiles: cannot load missing.proto from \/nonexistent/);

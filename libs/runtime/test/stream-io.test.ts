@@ -58,7 +58,8 @@ describe('pumpResponses', () => {
 describe('readRequests', () => {
   it('yields every message until the stream ends', async () => {
     const received: number[] = [];
-    for await (const n of readRequests<number>(Readable.from([1, 2, 3]), new AbortController().signal)) received.push(n);
+    for await (const n of readRequests<number>(Readable.from([1, 2, 3]), new AbortController().signal))
+      received.push(n);
     expect(received).toEqual([1, 2, 3]);
   });
 

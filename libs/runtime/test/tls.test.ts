@@ -20,12 +20,27 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'aimaas-tls-'));
   certPath = join(dir, 'cert.pem');
   keyPath = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-    '-keyout', keyPath, '-out', certPath,
-    '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   tls = { cert: readFileSync(certPath), key: readFileSync(keyPath) };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,7 +54,10 @@ afterEach(async () => {
 const echo = async (request: { text: string }) => ({ text: request.text, index: 0 });
 
 /** GET /metrics over HTTPS trusting the test certificate (or plain HTTP): status and body, or the error. */
-function scrape(port: number, options: { https: boolean; token?: string }): Promise<{ status: number; body: string } | Error> {
+function scrape(
+  port: number,
+  options: { https: boolean; token?: string },
+): Promise<{ status: number; body: string } | Error> {
   const send = options.https ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
     const request = send(
@@ -65,13 +83,22 @@ function scrape(port: number, options: { https: boolean; token?: string }): Prom
 
 describe('TLS', () => {
   it('serves over TLS with the certificate from AIMAAS_TLS_CERT/KEY and refuses plaintext clients', async () => {
-    const config = loadConfig('registry', { AIMAAS_TLS_CERT: certPath, AIMAAS_TLS_KEY: keyPath, AIMAAS_REGISTRY_ADDR: '127.0.0.1:0' });
+    const config = loadConfig('registry', {
+      AIMAAS_TLS_CERT: certPath,
+      AIMAAS_TLS_KEY: keyPath,
+      AIMAAS_REGISTRY_ADDR: '127.0.0.1:0',
+    });
     expect(config.tls?.cert.toString()).toContain('BEGIN CERTIFICATE');
     harness = await startEcho({ echo }, { config });
     const trusted = harness.client({ credentials: createChannelCredentials({ tls: { ...tls, ca: tls.cert } }) });
-    await expect(callUnary<EchoResponse>(trusted, 'echo', { text: 'secure' })).resolves.toEqual({ text: 'secure', index: 0 });
+    await expect(callUnary<EchoResponse>(trusted, 'echo', { text: 'secure' })).resolves.toEqual({
+      text: 'secure',
+      index: 0,
+    });
     const plaintext = harness.client({ credentials: grpc.credentials.createInsecure() });
-    await expect(callUnary(plaintext, 'echo', { text: 'x' }, { deadline: new Date(Date.now() + 5_000) })).rejects.toMatchObject({
+    await expect(
+      callUnary(plaintext, 'echo', { text: 'x' }, { deadline: new Date(Date.now() + 5_000) }),
+    ).rejects.toMatchObject({
       code: grpc.status.UNAVAILABLE,
     });
   });
@@ -81,7 +108,9 @@ describe('TLS', () => {
     const withCert = harness.client({ credentials: createChannelCredentials({ tls: { ...tls, ca: tls.cert } }) });
     await expect(callUnary(withCert, 'echo', { text: 'mtls' })).resolves.toEqual({ text: 'mtls', index: 0 });
     const withoutCert = harness.client({ credentials: grpc.credentials.createSsl(tls.cert) });
-    await expect(callUnary(withoutCert, 'echo', { text: 'x' }, { deadline: new Date(Date.now() + 5_000) })).rejects.toMatchObject({
+    await expect(
+      callUnary(withoutCert, 'echo', { text: 'x' }, { deadline: new Date(Date.now() + 5_000) }),
+    ).rejects.toMatchObject({
       code: grpc.status.UNAVAILABLE,
     });
   });
@@ -98,8 +127,14 @@ describe('TLS', () => {
     expect(config.metricsAuth).toBe('token');
     harness = await startEcho({ echo }, { config, metrics: createMetricsRegistry('registry') });
     const port = harness.server.metricsPort!;
-    expect(await scrape(port, { https: true, token: 's3cret' })).toMatchObject({ status: 200, body: expect.stringContaining('grpc_server_handled_total') });
-    expect(await scrape(port, { https: true })).toMatchObject({ status: 401, body: expect.stringContaining('Authorization: Bearer') });
+    expect(await scrape(port, { https: true, token: 's3cret' })).toMatchObject({
+      status: 200,
+      body: expect.stringContaining('grpc_server_handled_total'),
+    });
+    expect(await scrape(port, { https: true })).toMatchObject({
+      status: 401,
+      body: expect.stringContaining('Authorization: Bearer'),
+    });
     expect(await scrape(port, { https: true, token: 'wrong' })).toMatchObject({ status: 401 });
     // Plain HTTP to the TLS port gets no metrics.
     const plain = await scrape(port, { https: false, token: 's3cret' });
@@ -107,8 +142,12 @@ describe('TLS', () => {
   });
 
   it('refuses AIMAAS_METRICS_AUTH=token without a token, and leaves /metrics open by default', () => {
-    expect(() => loadConfig('registry', { AIMAAS_METRICS_AUTH: 'token' })).toThrow(/AIMAAS_METRICS_AUTH="token": expected AIMAAS_AUTH_TOKEN to be set too/);
-    expect(() => loadConfig('registry', { AIMAAS_METRICS_AUTH: 'maybe' })).toThrow(/AIMAAS_METRICS_AUTH="maybe": expected one of none, token/);
+    expect(() => loadConfig('registry', { AIMAAS_METRICS_AUTH: 'token' })).toThrow(
+      /AIMAAS_METRICS_AUTH="token": expected AIMAAS_AUTH_TOKEN to be set too/,
+    );
+    expect(() => loadConfig('registry', { AIMAAS_METRICS_AUTH: 'maybe' })).toThrow(
+      /AIMAAS_METRICS_AUTH="maybe": expected one of none, token/,
+    );
     expect(loadConfig('registry', {}).metricsAuth).toBe('none');
   });
 });

@@ -21,7 +21,12 @@ beforeAll(async () => {
       if (request.text === 'missing') throw new NotFoundError('nothing called "missing"');
       if (request.text === 'outer') {
         // A nested client call made while handling joins the same trace.
-        const inner = await callUnary<EchoResponse>(loopback, 'echo', { text: 'inner' }, { metadata: new grpc.Metadata() });
+        const inner = await callUnary<EchoResponse>(
+          loopback,
+          'echo',
+          { text: 'inner' },
+          { metadata: new grpc.Metadata() },
+        );
         return { text: `outer+${inner.text}`, index: 0 };
       }
       return { text: request.text, index: ctx.signal.aborted ? 1 : 0 };
@@ -58,7 +63,10 @@ describe('tracing across a call', () => {
 
   it('keeps the server span active in the handler so nested calls join the trace', async () => {
     exporter.reset();
-    await expect(callUnary<EchoResponse>(client, 'echo', { text: 'outer' })).resolves.toEqual({ text: 'outer+inner', index: 0 });
+    await expect(callUnary<EchoResponse>(client, 'echo', { text: 'outer' })).resolves.toEqual({
+      text: 'outer+inner',
+      index: 0,
+    });
     const spans = exporter.getFinishedSpans();
     expect(spans).toHaveLength(4);
     expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(1);

@@ -113,7 +113,10 @@ export function toAimaasError(error: unknown, method: string, signal?: AbortSign
   }
   if (isServiceErrorLike(error)) {
     // grpc-js appends an empty "Resolution note:" to its own connection errors.
-    const details = (error.details ?? (error instanceof Error ? error.message : '')).replace(/\s*Resolution note:\s*$/, '');
+    const details = (error.details ?? (error instanceof Error ? error.message : '')).replace(
+      /\s*Resolution note:\s*$/,
+      '',
+    );
     return new AimaasError({
       code: statusName(error.code),
       details,

@@ -21,7 +21,8 @@ export function parseModelRef(text: string): ModelRef {
   const selector = text.slice(at + 1);
   if (VERSION.test(selector)) {
     const version = Number(selector);
-    if (!Number.isSafeInteger(version)) throw new TypeError(`model reference "${text}": version ${selector} is too large`);
+    if (!Number.isSafeInteger(version))
+      throw new TypeError(`model reference "${text}": version ${selector} is too large`);
     return { name, version };
   }
   if (ALIAS.test(selector)) return { name, alias: selector };

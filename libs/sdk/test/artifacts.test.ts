@@ -50,7 +50,10 @@ interface Received {
  * run far ahead of it; `consumed` counts the chunk bytes it has taken.
  */
 function receiveVersion(received: Received, consumed: { bytes: number }) {
-  return (call: ServerReadableStream<CreateModelVersionRequest, ModelVersion>, callback: sendUnaryData<ModelVersion>) => {
+  return (
+    call: ServerReadableStream<CreateModelVersionRequest, ModelVersion>,
+    callback: sendUnaryData<ModelVersion>,
+  ) => {
     let hash = createHash('sha256');
     let file: ModelFile | undefined;
     const closeFile = (): string | undefined => {
@@ -82,7 +85,10 @@ function receiveVersion(received: Received, consumed: { bytes: number }) {
     call.on('end', () => {
       const problem = closeFile();
       if (problem) return callback({ code: status.INVALID_ARGUMENT, details: problem });
-      callback(null, ModelVersion.fromPartial({ name: received.header?.name ?? '', version: 1, files: received.files }));
+      callback(
+        null,
+        ModelVersion.fromPartial({ name: received.header?.name ?? '', version: 1, files: received.files }),
+      );
     });
   };
 }
@@ -155,13 +161,19 @@ describe('uploadModelVersion', () => {
 describe('downloadModelArtifacts', () => {
   it('hands over the version, each file and its chunks, and reports progress up to the total', async () => {
     const onnx = bytesOf(200 * 1024, 1);
-    server.handlers.downloadModelArtifacts = serveArtifacts('fmnist', 3, [{ path: 'model.onnx', format: 'onnx', bytes: onnx }]);
+    server.handlers.downloadModelArtifacts = serveArtifacts('fmnist', 3, [
+      { path: 'model.onnx', format: 'onnx', bytes: onnx },
+    ]);
     const chunks: Buffer[] = [];
     let last: [number, number | undefined] = [0, 0];
-    const result = await downloadModelArtifacts(clients.registry, { ref: 'fmnist@3' }, {
-      onChunk: (chunk) => void chunks.push(Buffer.from(chunk)),
-      onProgress: (got, total) => (last = [got, total]),
-    });
+    const result = await downloadModelArtifacts(
+      clients.registry,
+      { ref: 'fmnist@3' },
+      {
+        onChunk: (chunk) => void chunks.push(Buffer.from(chunk)),
+        onProgress: (got, total) => (last = [got, total]),
+      },
+    );
     expect(Buffer.concat(chunks).equals(onnx)).toBe(true);
     expect(result.files).toEqual([{ path: 'model.onnx', format: 'onnx', size: onnx.length, sha256: sha256(onnx) }]);
     expect(result.version.version).toBe(3);
@@ -182,7 +194,10 @@ describe('downloadToDirectory', () => {
     expect(result.version.version).toBe(2);
     expect((await readFile(join(out, 'tfjs/model.json'))).equals(json)).toBe(true);
     expect((await readFile(join(out, 'tfjs/group1-shard1of1.bin'))).equals(weights)).toBe(true);
-    expect(result.files.map((f) => f.localPath)).toEqual([join(out, 'tfjs/model.json'), join(out, 'tfjs/group1-shard1of1.bin')]);
+    expect(result.files.map((f) => f.localPath)).toEqual([
+      join(out, 'tfjs/model.json'),
+      join(out, 'tfjs/group1-shard1of1.bin'),
+    ]);
   });
 
   it('rejects a file whose SHA-256 does not match its header and leaves nothing it wrote on disk', async () => {
@@ -211,7 +226,12 @@ describe('downloadToDirectory', () => {
   it('removes the files and directories it made when the stream fails after some files were complete', async () => {
     server.handlers.downloadModelArtifacts = serveArtifacts('fmnist', 5, [
       { path: 'tfjs/model.json', format: 'tfjs-layers', bytes: Buffer.from('{}') },
-      { path: 'onnx/model.onnx', format: 'onnx', bytes: bytesOf(1_000, 6), announcedSha256: sha256(Buffer.from('other')) },
+      {
+        path: 'onnx/model.onnx',
+        format: 'onnx',
+        bytes: bytesOf(1_000, 6),
+        announcedSha256: sha256(Buffer.from('other')),
+      },
     ]);
     const out = join(dir, 'data-loss');
     await expect(downloadToDirectory(clients.registry, 'fmnist@5', out)).rejects.toMatchObject({ code: 'DATA_LOSS' });

@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Metadata } from '@grpc/grpc-js';
-import { GRPCInferenceServiceService, RegisteredModel, RegistryServiceService, type RegistryServiceServer } from '@aimaas/proto';
-import { InMemorySpanExporter, initTelemetry } from '@aimaas/telemetry';
 import {
-  compileClientsOptions,
-  createClients,
-  formatModelRef,
-  isIdempotentRead,
-  parseModelRef,
-} from '@aimaas/sdk';
+  GRPCInferenceServiceService,
+  RegisteredModel,
+  RegistryServiceService,
+  type RegistryServiceServer,
+} from '@aimaas/proto';
+import { InMemorySpanExporter, initTelemetry } from '@aimaas/telemetry';
+import { compileClientsOptions, createClients, formatModelRef, isIdempotentRead, parseModelRef } from '@aimaas/sdk';
 import { startTestServer, type TestServer } from './grpc-server.js';
 
 let server: TestServer<RegistryServiceServer>;
@@ -33,7 +32,10 @@ describe('createClients', () => {
     await clients.registry.getRegisteredModel({ name: 'fmnist' });
     expect(seen?.get('authorization')).toEqual(['Bearer s3cret']);
     expect(seen?.get('x-aimaas-actor')).toEqual(['ci-bot']);
-    await clients.registry.getRegisteredModel({ name: 'fmnist' }, { actor: 'alice', metadata: { 'x-request-id': 'r1' } });
+    await clients.registry.getRegisteredModel(
+      { name: 'fmnist' },
+      { actor: 'alice', metadata: { 'x-request-id': 'r1' } },
+    );
     expect(seen?.get('x-aimaas-actor')).toEqual(['alice']);
     expect(seen?.get('x-request-id')).toEqual(['r1']);
     clients.close();
@@ -62,7 +64,11 @@ describe('createClients', () => {
 
   it('exposes one typed method per RPC of every service, oip included', () => {
     const clients = createClients({ env: {} });
-    expect(Object.keys(clients.oip).filter((k) => k !== 'raw').sort()).toEqual(Object.keys(GRPCInferenceServiceService).sort());
+    expect(
+      Object.keys(clients.oip)
+        .filter((k) => k !== 'raw')
+        .sort(),
+    ).toEqual(Object.keys(GRPCInferenceServiceService).sort());
     expect(typeof clients.training.watchTrainingJob).toBe('function');
     expect(typeof clients.preprocessing.importDataset).toBe('function');
     clients.close();
@@ -89,7 +95,9 @@ describe('compileClientsOptions', () => {
     expect(() => compileClientsOptions({ env: {}, maxMessageBytes: -1 })).toThrow(
       new TypeError('maxMessageBytes must be a positive integer, got -1'),
     );
-    expect(() => compileClientsOptions({ env: {}, addresses: { registry: ' ' } })).toThrow(/^addresses\.registry must be/);
+    expect(() => compileClientsOptions({ env: {}, addresses: { registry: ' ' } })).toThrow(
+      /^addresses\.registry must be/,
+    );
     expect(() => compileClientsOptions({ env: {}, tls: { cert: '-----BEGIN CERTIFICATE-----' } })).toThrow(
       'tls.cert and tls.key go together',
     );
@@ -102,8 +110,23 @@ describe('compileClientsOptions', () => {
 
 describe('isIdempotentRead', () => {
   it('accepts Get/List/Search and the OIP health and metadata calls, nothing else', () => {
-    const reads = ['GetModelVersion', 'ListDeployments', 'SearchModelVersions', 'ModelReady', 'ServerLive', 'ModelMetadata'];
-    const writes = ['SetAlias', 'CreateModelVersion', 'Predict', 'ModelInfer', 'Getaway', 'DeleteAlias', 'SubmitTrainingJob'];
+    const reads = [
+      'GetModelVersion',
+      'ListDeployments',
+      'SearchModelVersions',
+      'ModelReady',
+      'ServerLive',
+      'ModelMetadata',
+    ];
+    const writes = [
+      'SetAlias',
+      'CreateModelVersion',
+      'Predict',
+      'ModelInfer',
+      'Getaway',
+      'DeleteAlias',
+      'SubmitTrainingJob',
+    ];
     expect(reads.filter(isIdempotentRead)).toEqual(reads);
     expect(writes.filter(isIdempotentRead)).toEqual([]);
     expect(isIdempotentRead('/aimaas.v1.RegistryService/GetLineage')).toBe(true);

@@ -62,7 +62,8 @@ export async function startTestServer<H extends object>(
 
 /** A unary handler that fails with `code` and `details`. */
 export function failWith(code: status, details: string) {
-  return <Req, Res>(_call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => callback({ code, details });
+  return <Req, Res>(_call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void =>
+    callback({ code, details });
 }
 
 /** The SHA-256 of `bytes` as lower-case hex. */
@@ -101,7 +102,12 @@ export function serveArtifacts(
 ): RegistryServiceServer['downloadModelArtifacts'] {
   return (call: ServerWritableStream<DownloadModelArtifactsRequest, DownloadModelArtifactsResponse>) => {
     const selected = files.filter((f) => !call.request.format || f.format === call.request.format);
-    const meta = selected.map((f) => ({ path: f.path, format: f.format, size: f.bytes.length, sha256: sha256(f.bytes) }));
+    const meta = selected.map((f) => ({
+      path: f.path,
+      format: f.format,
+      size: f.bytes.length,
+      sha256: sha256(f.bytes),
+    }));
     call.write({ version: ModelVersion.fromPartial({ name, version, files: meta }) });
     for (const [i, file] of selected.entries()) {
       call.write({ file: { ...meta[i]!, sha256: file.announcedSha256 ?? meta[i]!.sha256 } });

@@ -32,7 +32,12 @@ afterEach(() => {
   for (const key of Object.keys(server.calls)) delete server.calls[key];
 });
 
-const fmnist = RegisteredModel.fromPartial({ name: 'fmnist', latestVersion: 3, versionCount: 3, aliases: { production: 2 } });
+const fmnist = RegisteredModel.fromPartial({
+  name: 'fmnist',
+  latestVersion: 3,
+  versionCount: 3,
+  aliases: { production: 2 },
+});
 
 describe('unary calls', () => {
   it('resolve with the decoded response, reading the address from AIMAAS_REGISTRY_ADDR', async () => {
@@ -72,7 +77,9 @@ describe('unary calls', () => {
 
   it('fail with DEADLINE_EXCEEDED when the server does not answer within deadlineMs', async () => {
     server.handlers.getRegisteredModel = () => {};
-    const error = await clients.registry.getRegisteredModel({ name: 'slow' }, { deadlineMs: 50 }).catch((e: unknown) => e);
+    const error = await clients.registry
+      .getRegisteredModel({ name: 'slow' }, { deadlineMs: 50 })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'DEADLINE_EXCEEDED' });
     expect(server.calls.getRegisteredModel).toBe(1);
   });
@@ -128,7 +135,9 @@ describe('retries', () => {
 
   it('never repeat a write', async () => {
     server.handlers.createRegisteredModel = failWith(status.UNAVAILABLE, 'replica restarting');
-    await expect(clients.registry.createRegisteredModel({ name: 'new' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(clients.registry.createRegisteredModel({ name: 'new' })).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
     expect(server.calls.createRegisteredModel).toBe(1);
   });
 
@@ -179,10 +188,12 @@ describe('server streams', () => {
     expect(error).toMatchObject({ code: 'NOT_FOUND', details: 'no file model.onnx' });
   });
 
-  const endless = (onCancel: () => void) => (call: ServerWritableStream<DownloadModelArtifactsRequest, DownloadModelArtifactsResponse>) => {
-    call.on('cancelled', onCancel);
-    call.write({ version });
-  };
+  const endless =
+    (onCancel: () => void) =>
+    (call: ServerWritableStream<DownloadModelArtifactsRequest, DownloadModelArtifactsResponse>) => {
+      call.on('cancelled', onCancel);
+      call.write({ version });
+    };
 
   it('cancel the call when the consumer breaks out of the loop', async () => {
     const cancelled = new Promise<void>((resolve) => (server.handlers.downloadModelArtifacts = endless(resolve)));
@@ -197,7 +208,10 @@ describe('server streams', () => {
     const cancelled = new Promise<void>((resolve) => (server.handlers.downloadModelArtifacts = endless(resolve)));
     const controller = new AbortController();
     const error = await (async () => {
-      for await (const _ of clients.registry.downloadModelArtifacts({ ref: { name: 'fmnist' } }, { signal: controller.signal })) {
+      for await (const _ of clients.registry.downloadModelArtifacts(
+        { ref: { name: 'fmnist' } },
+        { signal: controller.signal },
+      )) {
         controller.abort();
       }
     })().catch((e: unknown) => e);

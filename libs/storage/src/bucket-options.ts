@@ -157,7 +157,12 @@ export function compileObjectStoreOptions(opts: ObjectStoreOptions, maxPayload: 
     throw new TypeError(`ObjectStoreOptions.storage must be "file" or "memory", got "${String(storage)}"`);
   }
   // A chunk travels with its headers (expected stream, subject), so it must leave room for them.
-  const chunkSize = integer('ObjectStoreOptions.chunkSize', opts.chunkSize ?? 128 * 1024, 1024, maxPayload - CHUNK_HEADER_ROOM);
+  const chunkSize = integer(
+    'ObjectStoreOptions.chunkSize',
+    opts.chunkSize ?? 128 * 1024,
+    1024,
+    maxPayload - CHUNK_HEADER_ROOM,
+  );
   return {
     chunkSize,
     maxInFlight: integer('ObjectStoreOptions.maxInFlight', opts.maxInFlight ?? 32, 1, 1024),

@@ -22,7 +22,10 @@ const utf8Decoder = new TextDecoder();
  */
 export function encodeKey(part: string): string {
   if (part.length === 0) {
-    throw storeError(InvalidArgumentError, 'KV key part is empty: every part between dots needs at least one character');
+    throw storeError(
+      InvalidArgumentError,
+      'KV key part is empty: every part between dots needs at least one character',
+    );
   }
   let out = '';
   for (const char of part) {
@@ -47,7 +50,10 @@ export function decodeKey(encoded: string): string {
     }
     const hex = encoded.slice(i + 1, i + 3);
     if (!/^[0-9A-F]{2}$/.test(hex)) {
-      throw storeError(InvalidArgumentError, `KV key part "${encoded}" has a bad escape at offset ${i}: expected =XX (upper-case hex)`);
+      throw storeError(
+        InvalidArgumentError,
+        `KV key part "${encoded}" has a bad escape at offset ${i}: expected =XX (upper-case hex)`,
+      );
     }
     bytes.push(parseInt(hex, 16));
     i += 2;
@@ -83,12 +89,17 @@ export const MAX_KEY_LENGTH = 1024;
 /** Throws `InvalidArgumentError` unless `key` is a valid literal KV key. */
 export function assertKey(key: string, bucket: string): void {
   if (key.length > MAX_KEY_LENGTH) {
-    throw storeError(InvalidArgumentError, `KV key of ${key.length} characters in bucket "${bucket}" is over ${MAX_KEY_LENGTH}: "${key.slice(0, 100)}…"`, {
-      publicMessage: `an id or name of ${key.length} characters is too long to store (the key limit is ${MAX_KEY_LENGTH})`,
-    });
+    throw storeError(
+      InvalidArgumentError,
+      `KV key of ${key.length} characters in bucket "${bucket}" is over ${MAX_KEY_LENGTH}: "${key.slice(0, 100)}…"`,
+      {
+        publicMessage: `an id or name of ${key.length} characters is too long to store (the key limit is ${MAX_KEY_LENGTH})`,
+      },
+    );
   }
   if (!VALID_KEY.test(key) || key.startsWith('.') || key.endsWith('.') || key.includes('..')) {
-    throw storeError(InvalidArgumentError, 
+    throw storeError(
+      InvalidArgumentError,
       `KV key "${key}" in bucket "${bucket}" is invalid: expected dot-separated non-empty parts of ` +
         '[-/_=a-zA-Z0-9] (escape free text such as model names with encodeKey)',
     );
@@ -98,16 +109,21 @@ export function assertKey(key: string, bucket: string): void {
 /** Throws `InvalidArgumentError` unless `filter` is a valid key filter (`*` a part, `>` the rest). */
 export function assertFilter(filter: string, bucket: string): void {
   if (filter.length > MAX_KEY_LENGTH) {
-    throw storeError(InvalidArgumentError, `KV key filter of ${filter.length} characters in bucket "${bucket}" is over ${MAX_KEY_LENGTH}`, {
-      publicMessage: `an id or name of ${filter.length} characters is too long to look up (the key limit is ${MAX_KEY_LENGTH})`,
-    });
+    throw storeError(
+      InvalidArgumentError,
+      `KV key filter of ${filter.length} characters in bucket "${bucket}" is over ${MAX_KEY_LENGTH}`,
+      {
+        publicMessage: `an id or name of ${filter.length} characters is too long to look up (the key limit is ${MAX_KEY_LENGTH})`,
+      },
+    );
   }
   const parts = filter.split('.');
   const wildcardsOk = parts.every(
     (part, i) => part === '*' || (part === '>' && i === parts.length - 1) || !/[*>]/.test(part),
   );
   if (!VALID_FILTER.test(filter) || parts.some((part) => part === '') || !wildcardsOk) {
-    throw storeError(InvalidArgumentError, 
+    throw storeError(
+      InvalidArgumentError,
       `KV key filter "${filter}" in bucket "${bucket}" is invalid: expected dot-separated parts where ` +
         '"*" matches one part and a final ">" matches the rest',
     );

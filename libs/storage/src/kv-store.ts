@@ -1,7 +1,13 @@
 import { jetstream, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry as NatsKvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AbortedError, AlreadyExistsError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '@aimaas/runtime';
+import {
+  AbortedError,
+  AlreadyExistsError,
+  InvalidArgumentError,
+  NotFoundError,
+  ResourceExhaustedError,
+} from '@aimaas/runtime';
 import { assertFilter, assertKey, decodeJson, encodeJson, MAX_KEY_LENGTH } from './codecs.js';
 import { assertBucketName, compileKvOptions, type CompiledKvOptions, type KvStoreOptions } from './bucket-options.js';
 import { KvWatcher, type KvWatchOptions } from './kv-watch.js';
@@ -38,7 +44,12 @@ export class KvStore<T> {
   readonly #prefix: string;
 
   /** @internal use {@link openKv} */
-  constructor(readonly bucket: string, kv: KV, js: JetStreamClient, opts: CompiledKvOptions) {
+  constructor(
+    readonly bucket: string,
+    kv: KV,
+    js: JetStreamClient,
+    opts: CompiledKvOptions,
+  ) {
     this.#kv = kv;
     this.#js = js;
     this.#opts = opts;
@@ -123,7 +134,8 @@ export class KvStore<T> {
   async list(prefix = ''): Promise<KvEntry<T>[]> {
     if (prefix.length > MAX_KEY_LENGTH) assertKey(prefix, this.bucket);
     if (prefix !== '' && (!/^[-/_=.a-zA-Z0-9]+$/.test(prefix) || prefix.startsWith('.') || prefix.includes('..'))) {
-      throw storeError(InvalidArgumentError, 
+      throw storeError(
+        InvalidArgumentError,
         `KV prefix "${prefix}" in bucket "${this.bucket}" is invalid: expected plain key text of [-/_=.a-zA-Z0-9]`,
       );
     }
@@ -146,7 +158,9 @@ export class KvStore<T> {
   async watch(filter = '>', opts: KvWatchOptions = {}): Promise<KvWatcher<T>> {
     assertFilter(filter, this.bucket);
     const target = { js: this.#js, bucket: this.bucket, stream: `KV_${this.bucket}`, prefix: this.#prefix };
-    return withDomainErrors(`watch of "${filter}" in bucket "${this.bucket}"`, () => KvWatcher.start<T>(target, filter, opts));
+    return withDomainErrors(`watch of "${filter}" in bucket "${this.bucket}"`, () =>
+      KvWatcher.start<T>(target, filter, opts),
+    );
   }
 
   /**
@@ -158,7 +172,11 @@ export class KvStore<T> {
    * @example
    * const next = await kv.mutate('counters.versions.fmnist', (n) => (n ?? 0) + 1);
    */
-  async mutate(key: string, fn: (current: T | undefined) => T | Promise<T>, opts: MutateOptions = {}): Promise<KvEntry<T>> {
+  async mutate(
+    key: string,
+    fn: (current: T | undefined) => T | Promise<T>,
+    opts: MutateOptions = {},
+  ): Promise<KvEntry<T>> {
     assertKey(key, this.bucket);
     const retries = opts.retries ?? this.#opts.mutateRetries;
     for (let attempt = 0; ; attempt++) {
@@ -174,7 +192,8 @@ export class KvStore<T> {
       } catch (err) {
         if (!isWrongLastSequence(err)) throw toDomainError(err, `mutate of ${this.#where(key)}`);
         if (attempt >= retries) {
-          throw storeError(AbortedError, 
+          throw storeError(
+            AbortedError,
             `key "${key}" in bucket "${this.bucket}" kept changing: mutate gave up after ${attempt + 1} attempts`,
             { cause: err },
           );
@@ -217,12 +236,17 @@ export class KvStore<T> {
     if (!isWrongLastSequence(err)) return toDomainError(err, `${op} of ${this.#where(key)}`);
     const actual = actualRevision(err);
     if (actual === 0) {
-      return storeError(NotFoundError, `key "${key}" does not exist in bucket "${this.bucket}" (${op} expected revision ${expected})`, {
-        cause: err,
-      });
+      return storeError(
+        NotFoundError,
+        `key "${key}" does not exist in bucket "${this.bucket}" (${op} expected revision ${expected})`,
+        {
+          cause: err,
+        },
+      );
     }
     const now = actual === undefined ? '' : `, current revision is ${actual}`;
-    return storeError(AbortedError, 
+    return storeError(
+      AbortedError,
       `key "${key}" in bucket "${this.bucket}" changed: ${op} expected revision ${expected}${now}; re-read and retry`,
       { cause: err },
     );
@@ -230,20 +254,28 @@ export class KvStore<T> {
 
   #assertRevision(revision: number): void {
     if (!Number.isSafeInteger(revision) || revision < 1) {
-      throw storeError(InvalidArgumentError, `expected revision for bucket "${this.bucket}" must be a positive integer, got ${revision}`);
+      throw storeError(
+        InvalidArgumentError,
+        `expected revision for bucket "${this.bucket}" must be a positive integer, got ${revision}`,
+      );
     }
   }
 
   /** The value as JSON bytes, refused (RESOURCE_EXHAUSTED) when over the server's largest message. */
   #encode(key: string, value: unknown): Uint8Array {
     const data = encodeJson(value, this.#where(key));
-    const maxPayload = (this.#js as JetStreamClient & { nc?: { info?: { max_payload?: number } } }).nc?.info?.max_payload;
+    const maxPayload = (this.#js as JetStreamClient & { nc?: { info?: { max_payload?: number } } }).nc?.info
+      ?.max_payload;
     // Headers and the subject travel in the same message: keep 4 KiB for them.
     if (maxPayload !== undefined && data.byteLength > maxPayload - 4096) {
       const limit = maxPayload - 4096;
-      throw storeError(ResourceExhaustedError, `value of ${data.byteLength} bytes for ${this.#where(key)} is over the ${limit} bytes a message may carry`, {
-        publicMessage: `a record of ${data.byteLength} bytes is over the ${limit} bytes the store takes in one message`,
-      });
+      throw storeError(
+        ResourceExhaustedError,
+        `value of ${data.byteLength} bytes for ${this.#where(key)} is over the ${limit} bytes a message may carry`,
+        {
+          publicMessage: `a record of ${data.byteLength} bytes is over the ${limit} bytes the store takes in one message`,
+        },
+      );
     }
     return data;
   }
@@ -282,7 +314,11 @@ function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
  * const versions = await openKv<{ next: number }>(nc, 'aimaas_registry', { history: 5 });
  * await versions.create(joinKey('models', 'fmnist'), { next: 1 });
  */
-export async function openKv<T = unknown>(nc: NatsConnection, bucket: string, opts: KvStoreOptions = {}): Promise<KvStore<T>> {
+export async function openKv<T = unknown>(
+  nc: NatsConnection,
+  bucket: string,
+  opts: KvStoreOptions = {},
+): Promise<KvStore<T>> {
   assertBucketName(bucket);
   const compiled = compileKvOptions(opts);
   const js = jetstream(nc, { timeout: compiled.timeoutMs });

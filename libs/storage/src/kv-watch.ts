@@ -1,4 +1,10 @@
-import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { decodeJson } from './codecs.js';
 
 /** One change seen by a {@link KvWatcher}. */
@@ -82,7 +88,8 @@ export class KvWatcher<T> implements AsyncIterable<KvChange<T>> {
         ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq }
         : { deliver_policy: include === 'history' ? DeliverPolicy.All : DeliverPolicy.LastPerSubject }),
     });
-    const replayed = include === 'updates' && opts.fromRevision === undefined ? 0 : (await consumer.info(true)).num_pending;
+    const replayed =
+      include === 'updates' && opts.fromRevision === undefined ? 0 : (await consumer.info(true)).num_pending;
     const messages = await consumer.consume({ max_messages: 256 });
     return new KvWatcher<T>(target, consumer, messages, replayed, opts);
   }

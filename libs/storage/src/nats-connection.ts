@@ -10,12 +10,7 @@ import {
   type NatsConnection,
   type NodeConnectionOptions,
 } from '@nats-io/transport-node';
-import {
-  FailedPreconditionError,
-  ResourceExhaustedError,
-  UnavailableError,
-  isDomainError,
-} from '@aimaas/runtime';
+import { FailedPreconditionError, ResourceExhaustedError, UnavailableError, isDomainError } from '@aimaas/runtime';
 import { storeError } from './store-errors.js';
 
 /** Options for {@link connectNats}; any other NATS client option may be given too. */
@@ -61,7 +56,8 @@ async function logStatus(nc: NatsConnection, name: string, logger: ConnectionLog
     const fields = { nats: name, server: 'server' in event ? event.server : undefined };
     if (event.type === 'disconnect') logger.warn(fields, 'NATS connection lost; reconnecting');
     else if (event.type === 'reconnect') logger.info(fields, 'NATS connection restored');
-    else if (event.type === 'error') logger.warn({ ...fields, err: 'error' in event ? event.error : undefined }, 'NATS connection error');
+    else if (event.type === 'error')
+      logger.warn({ ...fields, err: 'error' in event ? event.error : undefined }, 'NATS connection error');
   }
 }
 
@@ -75,9 +71,7 @@ async function logStatus(nc: NatsConnection, name: string, logger: ConnectionLog
  * const nc = await connectNats(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', { name: 'registry' });
  */
 export async function connectNats(url: string | string[], opts: ConnectNatsOptions): Promise<NatsConnection> {
-  const servers = (Array.isArray(url) ? url : url.split(','))
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  const servers = (Array.isArray(url) ? url : url.split(',')).map((s) => s.trim()).filter((s) => s.length > 0);
   if (servers.length === 0) throw new TypeError('connectNats: url must name at least one NATS server');
   if (!opts.name) throw new TypeError('connectNats: options.name must name the connecting service');
   const { logger, ...options } = opts;
@@ -136,14 +130,22 @@ export function toDomainError(err: unknown, what: string): unknown {
   if (isDomainError(err)) return err;
   if (!(err instanceof Error)) return err;
   if (TRANSPORT_ERRORS.some((type) => err instanceof type) || err.name === 'JetStreamNotEnabled') {
-    return storeError(UnavailableError, `${what} failed: NATS JetStream is unavailable (${err.message})`, { cause: err });
+    return storeError(UnavailableError, `${what} failed: NATS JetStream is unavailable (${err.message})`, {
+      cause: err,
+    });
   }
   if (err instanceof JetStreamApiError) {
     if (err.code === JetStreamApiCodes.StreamNotFound) {
-      return storeError(FailedPreconditionError, `${what} failed: its bucket does not exist (${err.message})`, { cause: err });
+      return storeError(FailedPreconditionError, `${what} failed: its bucket does not exist (${err.message})`, {
+        cause: err,
+      });
     }
-    if (/maximum (bytes|messages)|insufficient resources|resource limits exceeded|message size exceeds/i.test(err.message)) {
-      return storeError(ResourceExhaustedError, `${what} failed: bucket limit reached (${err.message})`, { cause: err });
+    if (
+      /maximum (bytes|messages)|insufficient resources|resource limits exceeded|message size exceeds/i.test(err.message)
+    ) {
+      return storeError(ResourceExhaustedError, `${what} failed: bucket limit reached (${err.message})`, {
+        cause: err,
+      });
     }
   }
   return err;

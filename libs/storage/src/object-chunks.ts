@@ -158,12 +158,15 @@ export async function* readChunks(info: ObjectInfo, nuid: string, src: ChunkSour
   }
   const revision = await src.currentRevision().catch(() => info.revision);
   if (revision !== info.revision) {
-    throw storeError(AbortedError, 
+    throw storeError(
+      AbortedError,
       `object "${info.name}" in bucket "${info.bucket}" was replaced or deleted while it was read; read it again`,
     );
   }
-  if (scanError !== undefined) throw toDomainError(scanError, `read of object "${info.name}" in bucket "${info.bucket}"`);
-  throw storeError(DataLossError, 
+  if (scanError !== undefined)
+    throw toDomainError(scanError, `read of object "${info.name}" in bucket "${info.bucket}"`);
+  throw storeError(
+    DataLossError,
     `artifact "${info.name}" in bucket "${info.bucket}" digest mismatch: expected ${src.expectedSha256}, got ${actual} ` +
       `(read ${size} of ${info.size} bytes in ${chunks} of ${info.chunks} chunks)`,
   );

@@ -67,7 +67,10 @@ export function sha256HexOf(meta: ServerObjectMeta): string {
     const bytes = Buffer.from(value, 'base64');
     if (bytes.length === 32) return bytes.toString('hex');
   }
-  throw storeError(DataLossError, `object "${meta.name}" in bucket "${meta.bucket}" has an unreadable digest "${digest}"`);
+  throw storeError(
+    DataLossError,
+    `object "${meta.name}" in bucket "${meta.bucket}" has an unreadable digest "${digest}"`,
+  );
 }
 
 /** The public view of a live meta record stored at stream sequence `revision`. */

@@ -155,9 +155,12 @@ function ackError(msg: Msg, stream: string): Error | undefined {
   const code = msg.headers?.code ?? 0;
   if (msg.data.length === 0 && code >= 300) {
     const cause = code === 503 ? new NoRespondersError(msg.subject) : undefined;
-    return new RequestError(code === 503 ? 'no responders: is JetStream enabled?' : `status ${code} ${msg.headers?.description ?? ''}`, {
-      ...(cause && { cause }),
-    });
+    return new RequestError(
+      code === 503 ? 'no responders: is JetStream enabled?' : `status ${code} ${msg.headers?.description ?? ''}`,
+      {
+        ...(cause && { cause }),
+      },
+    );
   }
   let ack: { stream?: string; error?: ApiError };
   try {

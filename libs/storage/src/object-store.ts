@@ -1,7 +1,13 @@
 import { jetstream, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { headers, nuid, type NatsConnection } from '@nats-io/transport-node';
-import { AbortedError, DataLossError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@aimaas/runtime';
+import {
+  AbortedError,
+  DataLossError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+} from '@aimaas/runtime';
 import {
   assertBucketName,
   compileObjectStoreOptions,
@@ -10,7 +16,14 @@ import {
 } from './bucket-options.js';
 import { decodeJson, MAX_KEY_LENGTH } from './codecs.js';
 import { isWrongLastSequence, toDomainError, withDomainErrors } from './nats-connection.js';
-import { chunkSubject, metaSubject, toDigestField, toObjectInfo, type ObjectInfo, type ServerObjectMeta } from './object-meta.js';
+import {
+  chunkSubject,
+  metaSubject,
+  toDigestField,
+  toObjectInfo,
+  type ObjectInfo,
+  type ServerObjectMeta,
+} from './object-meta.js';
 import { readChunks, writeChunks, type ObjectReader, type ObjectSource } from './object-chunks.js';
 import { ReadBudget } from './read-budget.js';
 import { scanStream } from './stream-scan.js';
@@ -90,7 +103,15 @@ export class ObjectStore {
     let written;
     try {
       const { chunkSize, maxInFlight, timeoutMs } = this.#opts;
-      const target = { nc: this.#nc, stream: this.#stream, subject, chunkSize, maxInFlight, timeoutMs, signal: opts.signal };
+      const target = {
+        nc: this.#nc,
+        stream: this.#stream,
+        subject,
+        chunkSize,
+        maxInFlight,
+        timeoutMs,
+        signal: opts.signal,
+      };
       written = await writeChunks(target, source);
     } catch (err) {
       await this.#purge(subject);
@@ -114,12 +135,19 @@ export class ObjectStore {
     h.set('Nats-Expected-Last-Subject-Sequence', String(old?.revision ?? 0));
     let revision: number;
     try {
-      const ack = await this.#js.publish(metaSubject(this.bucket, name), JSON.stringify(meta), { headers: h, timeout: this.#opts.timeoutMs });
+      const ack = await this.#js.publish(metaSubject(this.bucket, name), JSON.stringify(meta), {
+        headers: h,
+        timeout: this.#opts.timeoutMs,
+      });
       revision = ack.seq;
     } catch (err) {
       await this.#purge(subject);
       if (isWrongLastSequence(err)) {
-        throw storeError(AbortedError, `object "${name}" in bucket "${this.bucket}" was replaced by another writer during this put; retry`, { cause: err });
+        throw storeError(
+          AbortedError,
+          `object "${name}" in bucket "${this.bucket}" was replaced by another writer during this put; retry`,
+          { cause: err },
+        );
       }
       throw toDomainError(err, where);
     }
@@ -140,12 +168,16 @@ export class ObjectStore {
     this.#assertName(name);
     const expected = opts.expectedSha256?.toLowerCase();
     if (expected !== undefined && !/^[0-9a-f]{64}$/.test(expected)) {
-      throw storeError(InvalidArgumentError, `expectedSha256 for object "${name}" must be 64 hex digits, got "${opts.expectedSha256}"`);
+      throw storeError(
+        InvalidArgumentError,
+        `expectedSha256 for object "${name}" must be 64 hex digits, got "${opts.expectedSha256}"`,
+      );
     }
     const stored = await this.#readLive(name);
     const info = toObjectInfo(stored.meta, stored.revision);
     if (expected !== undefined && expected !== info.sha256) {
-      throw storeError(DataLossError, 
+      throw storeError(
+        DataLossError,
         `artifact "${name}" in bucket "${this.bucket}" digest mismatch: expected ${expected}, got ${info.sha256} (recorded digest)`,
       );
     }
@@ -160,7 +192,11 @@ export class ObjectStore {
     };
     const nuidOfContent = stored.meta.nuid;
     const budget = this.#readBudget;
-    return { info, [Symbol.asyncIterator]: () => withinBudget(budget, readAheadBytes, opts.signal, () => readChunks(info, nuidOfContent, source)) };
+    return {
+      info,
+      [Symbol.asyncIterator]: () =>
+        withinBudget(budget, readAheadBytes, opts.signal, () => readChunks(info, nuidOfContent, source)),
+    };
   }
 
   /** The whole content of `name` in one buffer, verified as {@link get} does. For small objects. */
@@ -185,15 +221,27 @@ export class ObjectStore {
    */
   async delete(name: string, options: { leaveNoTrace?: boolean } = {}): Promise<void> {
     const stored = await this.#readLive(name);
-    const tombstone: ServerObjectMeta = { ...stored.meta, deleted: true, size: 0, chunks: 0, digest: '', mtime: new Date().toISOString() };
+    const tombstone: ServerObjectMeta = {
+      ...stored.meta,
+      deleted: true,
+      size: 0,
+      chunks: 0,
+      digest: '',
+      mtime: new Date().toISOString(),
+    };
     const h = headers();
     h.set('Nats-Rollup', 'sub');
     h.set('Nats-Expected-Last-Subject-Sequence', String(stored.revision));
     try {
-      await this.#js.publish(metaSubject(this.bucket, name), JSON.stringify(tombstone), { headers: h, timeout: this.#opts.timeoutMs });
+      await this.#js.publish(metaSubject(this.bucket, name), JSON.stringify(tombstone), {
+        headers: h,
+        timeout: this.#opts.timeoutMs,
+      });
     } catch (err) {
       if (isWrongLastSequence(err)) {
-        throw storeError(AbortedError, `object "${name}" in bucket "${this.bucket}" changed during delete; retry`, { cause: err });
+        throw storeError(AbortedError, `object "${name}" in bucket "${this.bucket}" changed during delete; retry`, {
+          cause: err,
+        });
       }
       throw toDomainError(err, `delete of object "${name}" in bucket "${this.bucket}"`);
     }
@@ -205,7 +253,10 @@ export class ObjectStore {
   async list(): Promise<ObjectInfo[]> {
     return withDomainErrors(`list of bucket "${this.bucket}"`, async () => {
       const out: ObjectInfo[] = [];
-      const scan = await scanStream(this.#js, this.#stream, `$O.${this.bucket}.M.>`, { lastPerSubject: true, maxMessages: 1024 });
+      const scan = await scanStream(this.#js, this.#stream, `$O.${this.bucket}.M.>`, {
+        lastPerSubject: true,
+        maxMessages: 1024,
+      });
       for await (const msg of scan) {
         const meta = decodeJson<ServerObjectMeta>(msg.data, `meta of an object in bucket "${this.bucket}"`);
         if (!meta.deleted) out.push(toObjectInfo(meta, msg.seq));
@@ -226,10 +277,14 @@ export class ObjectStore {
    */
   async sweepOrphanChunks(options: { idleMs: number }): Promise<{ objects: number; bytes: number }> {
     const { idleMs } = options;
-    if (!Number.isFinite(idleMs) || idleMs < 0) throw new TypeError(`sweepOrphanChunks: idleMs must be a number ≥ 0, got ${idleMs}`);
+    if (!Number.isFinite(idleMs) || idleMs < 0)
+      throw new TypeError(`sweepOrphanChunks: idleMs must be a number ≥ 0, got ${idleMs}`);
     return withDomainErrors(`sweep of orphan chunks in bucket "${this.bucket}"`, async () => {
       const referenced = new Set<string>();
-      const metas = await scanStream(this.#js, this.#stream, `$O.${this.bucket}.M.>`, { lastPerSubject: true, maxMessages: 1024 });
+      const metas = await scanStream(this.#js, this.#stream, `$O.${this.bucket}.M.>`, {
+        lastPerSubject: true,
+        maxMessages: 1024,
+      });
       for await (const msg of metas) {
         const meta = decodeJson<ServerObjectMeta>(msg.data, `meta of an object in bucket "${this.bucket}"`);
         if (!meta.deleted) referenced.add(meta.nuid);
@@ -254,7 +309,10 @@ export class ObjectStore {
 
   /** Whether some live object's meta names chunk set `nuid` (one scan of the metas). */
   async #metaOfNuid(nuid: string): Promise<boolean> {
-    const metas = await scanStream(this.#js, this.#stream, `$O.${this.bucket}.M.>`, { lastPerSubject: true, maxMessages: 1024 });
+    const metas = await scanStream(this.#js, this.#stream, `$O.${this.bucket}.M.>`, {
+      lastPerSubject: true,
+      maxMessages: 1024,
+    });
     for await (const msg of metas) {
       const meta = decodeJson<ServerObjectMeta>(msg.data, `meta of an object in bucket "${this.bucket}"`);
       if (!meta.deleted && meta.nuid === nuid) return true;
@@ -278,7 +336,10 @@ export class ObjectStore {
       throw storeError(NotFoundError, `object "${name}" not found in bucket "${this.bucket}"`);
     }
     if (stored.meta.options?.link) {
-      throw storeError(FailedPreconditionError, `object "${name}" in bucket "${this.bucket}" is a link, which this store does not follow`);
+      throw storeError(
+        FailedPreconditionError,
+        `object "${name}" in bucket "${this.bucket}" is a link, which this store does not follow`,
+      );
     }
     return stored;
   }
@@ -294,9 +355,13 @@ export class ObjectStore {
     }
     // Its base64 is part of a subject, which must stay inside NATS's 4 KiB control line.
     if (Buffer.byteLength(name) > MAX_KEY_LENGTH) {
-      throw storeError(InvalidArgumentError, `object name of ${Buffer.byteLength(name)} bytes in bucket "${this.bucket}" is over ${MAX_KEY_LENGTH}`, {
-        publicMessage: `a name of ${Buffer.byteLength(name)} bytes is too long to store (the limit is ${MAX_KEY_LENGTH})`,
-      });
+      throw storeError(
+        InvalidArgumentError,
+        `object name of ${Buffer.byteLength(name)} bytes in bucket "${this.bucket}" is over ${MAX_KEY_LENGTH}`,
+        {
+          publicMessage: `a name of ${Buffer.byteLength(name)} bytes is too long to store (the limit is ${MAX_KEY_LENGTH})`,
+        },
+      );
     }
   }
 }
@@ -315,7 +380,11 @@ function connectionOf(js: JetStreamClient): NatsConnection {
  * @example
  * const artifacts = await openObjectStore(nc, 'aimaas_artifacts');
  */
-export async function openObjectStore(nc: NatsConnection, bucket: string, opts: ObjectStoreOptions = {}): Promise<ObjectStore> {
+export async function openObjectStore(
+  nc: NatsConnection,
+  bucket: string,
+  opts: ObjectStoreOptions = {},
+): Promise<ObjectStore> {
   assertBucketName(bucket);
   const compiled = compileObjectStoreOptions(opts, nc.info?.max_payload ?? 1024 * 1024);
   const js = jetstream(nc, { timeout: compiled.timeoutMs });

@@ -69,7 +69,10 @@ export async function sweepOrphans(target: SweepTarget, idleMs: number): Promise
  * Sweeps at once and then every `idleMs`, logging what each sweep removed; a failed sweep is
  * logged and tried again next time. Returns the function that stops it.
  */
-export function startOrphanSweeper(target: SweepTarget, options: { idleMs: number; logger: ConnectionLogger }): () => Promise<void> {
+export function startOrphanSweeper(
+  target: SweepTarget,
+  options: { idleMs: number; logger: ConnectionLogger },
+): () => Promise<void> {
   const { idleMs, logger } = options;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
@@ -77,7 +80,8 @@ export function startOrphanSweeper(target: SweepTarget, options: { idleMs: numbe
   const sweep = (): void => {
     running = sweepOrphans(target, idleMs).then(
       (result) => {
-        if (result.orphanChunkSets + result.orphanObjects > 0) logger.info(result, 'removed what interrupted writers left behind');
+        if (result.orphanChunkSets + result.orphanObjects > 0)
+          logger.info(result, 'removed what interrupted writers left behind');
       },
       (err: unknown) => logger.warn({ err }, 'orphan sweep failed; trying again later'),
     );

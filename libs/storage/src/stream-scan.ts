@@ -35,7 +35,12 @@ export interface Scan extends AsyncIterable<JsMsg> {
  * message check the count). The consumer is deleted when the scan ends or the caller stops
  * iterating, so scans leave nothing behind on the server.
  */
-export async function scanStream(js: JetStreamClient, stream: string, subject: string, opts: ScanOptions): Promise<Scan> {
+export async function scanStream(
+  js: JetStreamClient,
+  stream: string,
+  subject: string,
+  opts: ScanOptions,
+): Promise<Scan> {
   opts.signal?.throwIfAborted();
   const consumer = await js.consumers.get(stream, {
     filter_subjects: subject,

@@ -37,7 +37,13 @@ export class WriterLease {
     lease: { leasePrefix: string; id: string; prefix: string },
     options: { renewMs: number; logger: ConnectionLogger },
   ): Promise<WriterLease> {
-    const taken = new WriterLease(kv, joinKey(lease.leasePrefix, lease.id), lease.prefix, options.renewMs, options.logger);
+    const taken = new WriterLease(
+      kv,
+      joinKey(lease.leasePrefix, lease.id),
+      lease.prefix,
+      options.renewMs,
+      options.logger,
+    );
     try {
       await taken.#write();
     } catch (error) {
@@ -60,7 +66,14 @@ export class WriterLease {
 }
 
 /** Every lease under `leasePrefix` in the bucket. */
-export async function listWriterLeases(kv: KvStore<unknown>, leasePrefix: string): Promise<Array<{ id: string; key: string; record: WriterLeaseRecord }>> {
+export async function listWriterLeases(
+  kv: KvStore<unknown>,
+  leasePrefix: string,
+): Promise<Array<{ id: string; key: string; record: WriterLeaseRecord }>> {
   const entries = await kv.list(`${leasePrefix}.`);
-  return entries.map((entry) => ({ id: splitKey(entry.key)[1]!, key: entry.key, record: entry.value as WriterLeaseRecord }));
+  return entries.map((entry) => ({
+    id: splitKey(entry.key)[1]!,
+    key: entry.key,
+    record: entry.value as WriterLeaseRecord,
+  }));
 }

@@ -30,7 +30,10 @@ describe('connectNats', () => {
 
   it('reconnects by itself after the server restarts, keeping JetStream data, and logs both', async () => {
     const lines: string[] = [];
-    const logger = { info: (_: object, message: string) => void lines.push(message), warn: (_: object, message: string) => void lines.push(message) };
+    const logger = {
+      info: (_: object, message: string) => void lines.push(message),
+      warn: (_: object, message: string) => void lines.push(message),
+    };
     const nc = await connectNats(server.url, { name: 'training', reconnectTimeWait: 50, reconnectJitter: 0, logger });
     try {
       const kv = await openKv<string>(nc, 'survivor', { timeoutMs: 1_000 });
@@ -40,9 +43,14 @@ describe('connectNats', () => {
       expect(entry.value).toBe('before restart');
       expect(nc.isClosed()).toBe(false);
       // The service said so in its log: the loss, then the recovery.
-      await waitFor(() => lines.includes('NATS connection restored'), { timeoutMs: 5_000, message: 'the reconnect to be logged' });
+      await waitFor(() => lines.includes('NATS connection restored'), {
+        timeoutMs: 5_000,
+        message: 'the reconnect to be logged',
+      });
       expect(lines.indexOf('NATS connection lost; reconnecting')).toBeGreaterThanOrEqual(0);
-      expect(lines.indexOf('NATS connection lost; reconnecting')).toBeLessThan(lines.indexOf('NATS connection restored'));
+      expect(lines.indexOf('NATS connection lost; reconnecting')).toBeLessThan(
+        lines.indexOf('NATS connection restored'),
+      );
     } finally {
       await nc.close();
     }

@@ -62,13 +62,19 @@ describe('KvStore.mutate', () => {
   it('gives up with AbortedError once its retries are spent', async () => {
     await kv1.put('hot', 0);
     const err = await kv1
-      .mutate('hot', async (n) => {
-        await kv2.put('hot', -1);
-        return (n ?? 0) + 1;
-      }, { retries: 2 })
+      .mutate(
+        'hot',
+        async (n) => {
+          await kv2.put('hot', -1);
+          return (n ?? 0) + 1;
+        },
+        { retries: 2 },
+      )
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AbortedError);
-    expect((err as Error).message).toBe('key "hot" in bucket "counters" kept changing: mutate gave up after 3 attempts');
+    expect((err as Error).message).toBe(
+      'key "hot" in bucket "counters" kept changing: mutate gave up after 3 attempts',
+    );
     expect((await kv1.get('hot'))?.value).toBe(-1);
   });
 

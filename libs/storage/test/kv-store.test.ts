@@ -36,7 +36,9 @@ describe('openKv', () => {
   });
 
   it('rejects bad settings with a TypeError naming the setting', async () => {
-    await expect(openKv(nc, 'bad', { history: 0 })).rejects.toThrow(/KvStoreOptions.history must be an integer in 1..64, got 0/);
+    await expect(openKv(nc, 'bad', { history: 0 })).rejects.toThrow(
+      /KvStoreOptions.history must be an integer in 1..64, got 0/,
+    );
     await expect(openKv(nc, 'bad name')).rejects.toThrow(TypeError);
   });
 });
@@ -171,7 +173,9 @@ describe('KvStore keys and list', () => {
     const n = 10_000;
     for (let start = 0; start < n; start += 1000) {
       await Promise.all(
-        Array.from({ length: 1000 }, (_, j) => big.put(`items.${String(start + j).padStart(5, '0')}`, { i: start + j })),
+        Array.from({ length: 1000 }, (_, j) =>
+          big.put(`items.${String(start + j).padStart(5, '0')}`, { i: start + j }),
+        ),
       );
     }
     await big.put('items.00007', { i: -7 });
@@ -188,7 +192,10 @@ describe('bounded keys and values', () => {
   it('refuses a key over 1024 characters before it reaches NATS, and the connection stays up', async () => {
     const long = `models.${'x'.repeat(5_000)}`;
     const error = await kv.get(long).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', publicMessage: 'an id or name of 5007 characters is too long to store (the key limit is 1024)' });
+    expect(error).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      publicMessage: 'an id or name of 5007 characters is too long to store (the key limit is 1024)',
+    });
     expect((error as Error).message).toContain('bucket "models"');
     await expect(kv.put(long, { name: 'x', versions: 1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(nc.isClosed()).toBe(false);
@@ -197,8 +204,12 @@ describe('bounded keys and values', () => {
   });
 
   it('refuses a value over the server max_payload with RESOURCE_EXHAUSTED naming both sizes, not the bucket', async () => {
-    const error = await kv.put('models.huge', { name: 'x'.repeat(2 * 1024 * 1024), versions: 1 }).catch((e: unknown) => e);
+    const error = await kv
+      .put('models.huge', { name: 'x'.repeat(2 * 1024 * 1024), versions: 1 })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
-    expect((error as { publicMessage: string }).publicMessage).toMatch(/^a record of \d+ bytes is over the 1044480 bytes the store takes in one message$/);
+    expect((error as { publicMessage: string }).publicMessage).toMatch(
+      /^a record of \d+ bytes is over the 1044480 bytes the store takes in one message$/,
+    );
   });
 });

@@ -203,7 +203,9 @@ describe('ObjectStore delete and list', () => {
   });
 
   it('validates options, naming the bad one', async () => {
-    await expect(openObjectStore(nc, 'x', { chunkSize: 16 * 1024 * 1024 })).rejects.toThrow(/ObjectStoreOptions.chunkSize/);
+    await expect(openObjectStore(nc, 'x', { chunkSize: 16 * 1024 * 1024 })).rejects.toThrow(
+      /ObjectStoreOptions.chunkSize/,
+    );
   });
 });
 

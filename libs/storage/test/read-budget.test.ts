@@ -61,7 +61,11 @@ describe('concurrent gets beyond the server max_pending', () => {
   });
 
   it('all complete: each takes its read-ahead from the budget first', async () => {
-    const store = await openObjectStore(nc, 'budgeted', { chunkSize: 64 * 1024, readAheadBytes: 1024 * 1024, readBudgetBytes: 1024 * 1024 });
+    const store = await openObjectStore(nc, 'budgeted', {
+      chunkSize: 64 * 1024,
+      readAheadBytes: 1024 * 1024,
+      readBudgetBytes: 1024 * 1024,
+    });
     const blobs = Array.from({ length: 8 }, () => randomBytes(1024 * 1024 + 17));
     for (const [i, blob] of blobs.entries()) await store.put(`blob-${i}`, [blob]);
     const read = await Promise.all(blobs.map((_, i) => store.getBytes(`blob-${i}`)));

@@ -50,18 +50,30 @@ describe('KV metadata', () => {
   bench('mutate (read + revision-checked write)', async () => {
     await kv.mutate(`items.${counter++ % 10_000}`, (v) => ({ i: (v?.i ?? 0) + 1, name: v?.name ?? '' }));
   });
-  bench('list 10,000 entries', async () => {
-    await kv.list('items.');
-  }, { iterations: 10 });
+  bench(
+    'list 10,000 entries',
+    async () => {
+      await kv.list('items.');
+    },
+    { iterations: 10 },
+  );
 });
 
 describe('object store, 32 MiB', () => {
-  bench('put (streamed in 64 KiB pieces)', async () => {
-    await store.put('write.bin', pieces());
-  }, { iterations: 5 });
-  bench('get (verified)', async () => {
-    for await (const _chunk of await store.get('read.bin')) {
-      // drain
-    }
-  }, { iterations: 5 });
+  bench(
+    'put (streamed in 64 KiB pieces)',
+    async () => {
+      await store.put('write.bin', pieces());
+    },
+    { iterations: 5 },
+  );
+  bench(
+    'get (verified)',
+    async () => {
+      for await (const _chunk of await store.get('read.bin')) {
+        // drain
+      }
+    },
+    { iterations: 5 },
+  );
 });

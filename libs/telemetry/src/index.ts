@@ -14,7 +14,13 @@ export {
 export type { GrpcMethodName } from './client-interceptor.js';
 
 export { createMetricsRegistry, startMetricsServer, createGrpcServerMetrics } from './metrics.js';
-export type { MetricsServer, MetricsServerOptions, GrpcServerMetrics, GrpcServerLabel, GrpcMethodType } from './metrics.js';
+export type {
+  MetricsServer,
+  MetricsServerOptions,
+  GrpcServerMetrics,
+  GrpcServerLabel,
+  GrpcMethodType,
+} from './metrics.js';
 export type { Registry as MetricsRegistry } from 'prom-client';
 
 export { createLogger, traceLogFields, LOG_LEVELS } from './logger.js';

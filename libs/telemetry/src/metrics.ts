@@ -51,7 +51,11 @@ export interface MetricsServerOptions {
  * const metrics = await startMetricsServer(registry, 9464, { host: '0.0.0.0', tls: config.tls, bearerToken: config.authToken });
  * server.onShutdown(() => metrics.close());
  */
-export async function startMetricsServer(registry: Registry, port: number, options: MetricsServerOptions = {}): Promise<MetricsServer> {
+export async function startMetricsServer(
+  registry: Registry,
+  port: number,
+  options: MetricsServerOptions = {},
+): Promise<MetricsServer> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError(`startMetricsServer: port must be an integer in 0..65535, got ${port}`);
   }
@@ -84,7 +88,11 @@ export async function startMetricsServer(registry: Registry, port: number, optio
   };
   const server: HttpServer | HttpsServer = tls
     ? createHttpsServer(
-        { cert: tls.cert, key: tls.key, ...(tls.ca !== undefined && { ca: tls.ca, requestCert: true, rejectUnauthorized: true }) },
+        {
+          cert: tls.cert,
+          key: tls.key,
+          ...(tls.ca !== undefined && { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
+        },
         listener,
       )
     : createServer(listener);

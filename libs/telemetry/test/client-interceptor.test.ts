@@ -67,7 +67,9 @@ afterAll(async () => {
 });
 
 const unary = (name: 'ping' | 'fail', request: unknown) =>
-  new Promise<any>((resolve, reject) => client[name](request, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))));
+  new Promise<any>((resolve, reject) =>
+    client[name](request, (e: unknown, r: unknown) => (e ? reject(e) : resolve(r))),
+  );
 
 describe('tracingClientInterceptor', () => {
   it('records a CLIENT span as a child of the active span and sends its traceparent', async () => {

@@ -1,12 +1,24 @@
 import { context, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, getTracer, initTelemetry, InMemorySpanExporter, type DestinationStream, type Telemetry } from '../src/index.js';
+import {
+  createLogger,
+  getTracer,
+  initTelemetry,
+  InMemorySpanExporter,
+  type DestinationStream,
+  type Telemetry,
+} from '../src/index.js';
 
 function memoryDestination(): DestinationStream & { lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
   return {
     write: (chunk: string) => void chunks.push(chunk),
-    lines: () => chunks.join('').trim().split('\n').map((line) => JSON.parse(line)),
+    lines: () =>
+      chunks
+        .join('')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
   };
 }
 
@@ -47,6 +59,8 @@ describe('createLogger', () => {
   });
 
   it('rejects an unknown level naming the accepted ones', () => {
-    expect(() => createLogger('x', 'loud')).toThrow('log level "loud": expected one of fatal, error, warn, info, debug, trace, silent');
+    expect(() => createLogger('x', 'loud')).toThrow(
+      'log level "loud": expected one of fatal, error, warn, info, debug, trace, silent',
+    );
   });
 });

@@ -49,6 +49,8 @@ describe('startMetricsServer', () => {
   });
 
   it('rejects an invalid port', async () => {
-    await expect(startMetricsServer(createMetricsRegistry('x'), 70000)).rejects.toThrow(/port must be an integer in 0..65535, got 70000/);
+    await expect(startMetricsServer(createMetricsRegistry('x'), 70000)).rejects.toThrow(
+      /port must be an integer in 0..65535, got 70000/,
+    );
   });
 });

@@ -15,11 +15,16 @@ export interface SpawnedService {
 
 /** Starts `services/<service>/dist/main.js` with `env` over this process's environment. */
 export function spawnService(service: string, env: Record<string, string>): SpawnedService {
-  const child = spawn(process.execPath, [`services/${service}/dist/main.js`], { cwd: repoRoot(), env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [`services/${service}/dist/main.js`], {
+    cwd: repoRoot(),
+    env: { ...process.env, ...env },
+  });
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
   child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
+  const exited = new Promise<number | string | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal)),
+  );
   return { child, output: () => output, exited };
 }
 

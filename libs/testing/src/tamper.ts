@@ -13,7 +13,12 @@ async function jsApi<T>(nc: NatsConnection, subject: string, body: object): Prom
  * object store `bucket`, replacing that chunk's message in the stream: what a damaged disk or a
  * hand with write access to the stream would do. The object's recorded digest is left as it was.
  */
-export async function tamperObjectChunk(nc: NatsConnection, bucket: string, object: string, offset = 100): Promise<void> {
+export async function tamperObjectChunk(
+  nc: NatsConnection,
+  bucket: string,
+  object: string,
+  offset = 100,
+): Promise<void> {
   const stream = `OBJ_${bucket}`;
   const padding = '='.repeat((3 - (Buffer.byteLength(object) % 3)) % 3);
   const metaSubject = `$O.${bucket}.M.${Buffer.from(object).toString('base64url')}${padding}`;

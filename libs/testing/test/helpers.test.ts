@@ -49,7 +49,9 @@ describe('waitFor', () => {
       { timeoutMs: 50, intervalMs: 5, message: 'two replicas' },
     ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toMatch(/timed out after 50 ms .* waiting for two replicas; last error: replica count is 1/);
+    expect((err as Error).message).toMatch(
+      /timed out after 50 ms .* waiting for two replicas; last error: replica count is 1/,
+    );
     expect((err as Error).cause).toBeInstanceOf(Error);
   });
 

@@ -150,7 +150,9 @@ describe('a test process that is terminated', () => {
     await writeFile(harness, outputText);
     const script = `const { startNatsServer } = await import(${JSON.stringify(harness)});
       const s = await startNatsServer(); console.log(s.pid); setInterval(() => {}, 1000);`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       const serverPid = await new Promise<number>((resolve) =>
         child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))),

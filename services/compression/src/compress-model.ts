@@ -2,7 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { SubmitCompressionJobRequest, TrainingConfig } from '@aimaas/proto';
 import type { WeightQuantization } from '@aimaas/ml';
 import { buildTrainingModel, toTrainingPlan, type DataShape } from '@aimaas/training';
-import { fineTune, stepsPerEpoch, type FineTuneCheckpoint, type FineTuneProgress, type FineTuneResume } from './fine-tune.js';
+import {
+  fineTune,
+  stepsPerEpoch,
+  type FineTuneCheckpoint,
+  type FineTuneProgress,
+  type FineTuneResume,
+} from './fine-tune.js';
 import { WeightClusterer, type ClusterInit } from './methods/cluster.js';
 import { distillationLoss } from './methods/distill.js';
 import { MagnitudePruner, polynomialSparsity } from './methods/prune.js';
@@ -69,7 +75,11 @@ export async function compressModel(context: MethodContext): Promise<CompressedM
   if (request.quantize) {
     const { dtype, perChannel } = request.quantize;
     if (dtype === 'int8') return quantizeInt8(context);
-    return { model: context.source, tfjsQuantization: dtype as WeightQuantization, tags: { 'compression.dtype': dtype } };
+    return {
+      model: context.source,
+      tfjsQuantization: dtype as WeightQuantization,
+      tags: { 'compression.dtype': dtype },
+    };
   }
   if (request.prune) return prune(context);
   if (request.cluster) return cluster(context);
@@ -107,11 +117,17 @@ async function quantizeInt8(context: MethodContext): Promise<CompressedModel> {
       calibration = sample.features;
       tags['compression.calibration_rows'] = String(sample.rows);
     } else {
-      tags['compression.activations_note'] = `dynamic: the training split has ${train.rows} rows, static needs at least ${CALIBRATION_ROWS.min}`;
+      tags['compression.activations_note'] =
+        `dynamic: the training split has ${train.rows} rows, static needs at least ${CALIBRATION_ROWS.min}`;
     }
   }
   tags['compression.activations'] = calibration ? 'static' : 'dynamic';
-  return { model: context.source, tfjsQuantization: 'uint8', onnxInt8: { perChannel, ...(calibration && { calibration }) }, tags };
+  return {
+    model: context.source,
+    tfjsQuantization: 'uint8',
+    onnxInt8: { perChannel, ...(calibration && { calibration }) },
+    tags,
+  };
 }
 
 async function prune(context: MethodContext): Promise<CompressedModel> {
@@ -139,7 +155,13 @@ async function prune(context: MethodContext): Promise<CompressedModel> {
       else pruner.update(polynomialSparsity(0, schedule));
       let sparsity = pruner.sparsity();
       await fineTune({
-        model, data: train, task: shape.task, outputSize: shape.outputSize, epochs, ...plan, signal,
+        model,
+        data: train,
+        task: shape.task,
+        outputSize: shape.outputSize,
+        epochs,
+        ...plan,
+        signal,
         ...(resume && { resume }),
         afterStep: (step) => {
           const due = step < endStep && (step + 1) % frequency === 0;
@@ -182,7 +204,13 @@ async function cluster(context: MethodContext): Promise<CompressedModel> {
     if (spec.fineTuneEpochs > 0) {
       const train = await context.train();
       await fineTune({
-        model, data: train, task: shape.task, outputSize: shape.outputSize, epochs: spec.fineTuneEpochs, ...plan, signal,
+        model,
+        data: train,
+        task: shape.task,
+        outputSize: shape.outputSize,
+        epochs: spec.fineTuneEpochs,
+        ...plan,
+        signal,
         // The centroid variables are new on every delivery: a resumed fine-tune starts its optimizer afresh.
         ...(resume && { resume: { epoch: resume.epoch } }),
         applyGradients: (optimizer, grads) => clusterer.applyGradients(optimizer, grads),
@@ -215,8 +243,15 @@ async function distill(context: MethodContext): Promise<CompressedModel> {
     const resume = restore(student, context.resume);
     const train = await context.train();
     await fineTune({
-      model: student, data: train, task: shape.task, outputSize: shape.outputSize,
-      epochs: plan.epochs, batchSize: plan.batchSize, optimizer: plan.optimizer, seed, signal,
+      model: student,
+      data: train,
+      task: shape.task,
+      outputSize: shape.outputSize,
+      epochs: plan.epochs,
+      batchSize: plan.batchSize,
+      optimizer: plan.optimizer,
+      seed,
+      signal,
       ...(resume && { resume }),
       loss: distillationLoss(context.source, { temperature: spec.temperature, alpha: spec.alpha }),
       onProgress: (progress, epochEnd) => context.onProgress(progress, epochEnd, { loss: progress.loss }),

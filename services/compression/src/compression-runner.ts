@@ -1,9 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
 import {
-  CompressionReport, ModelRef, type CompressionJob, type ModelMeasurement, type ModelVersion, type PreparedDataset,
+  CompressionReport,
+  ModelRef,
+  type CompressionJob,
+  type ModelMeasurement,
+  type ModelVersion,
+  type PreparedDataset,
 } from '@aimaas/proto';
 import {
-  loadModelFromFiles, MODEL_JSON, exportOnnx, quantizeOnnxInt8, quantizeOnnxInt8Static, saveModelToBytes, WEIGHTS_BIN,
+  loadModelFromFiles,
+  MODEL_JSON,
+  exportOnnx,
+  quantizeOnnxInt8,
+  quantizeOnnxInt8Static,
+  saveModelToBytes,
+  WEIGHTS_BIN,
 } from '@aimaas/ml';
 import { FailedPreconditionError, InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 import { downloadModelArtifacts, uploadModelVersion, type PreprocessingClient, type RegistryClient } from '@aimaas/sdk';
@@ -20,7 +31,10 @@ import { evaluationSplit, readSplit, type SplitData } from './split-data.js';
 export const ONNX_FILE = 'model.onnx';
 
 /** The registry calls a compression job makes. */
-export type RegistryAccess = Pick<RegistryClient, 'getModelVersion' | 'downloadModelArtifacts' | 'createModelVersion' | 'searchModelVersions'>;
+export type RegistryAccess = Pick<
+  RegistryClient,
+  'getModelVersion' | 'downloadModelArtifacts' | 'createModelVersion' | 'searchModelVersions'
+>;
 
 /** What running one job needs. */
 export interface RunnerDeps {
@@ -56,22 +70,28 @@ export async function downloadVersionFiles(
   const files: ArtifactFile[] = [];
   let parts: Uint8Array[] = [];
   let total = 0;
-  await downloadModelArtifacts(registry as RegistryClient, { ref, paths: options.paths ?? [] }, {
-    signal,
-    onFile: () => {
-      parts = [];
+  await downloadModelArtifacts(
+    registry as RegistryClient,
+    { ref, paths: options.paths ?? [] },
+    {
+      signal,
+      onFile: () => {
+        parts = [];
+      },
+      onChunk: (chunk) => {
+        total += chunk.byteLength;
+        if (options.maxBytes !== undefined && total > options.maxBytes) {
+          throw new ResourceExhaustedError(
+            `source ${ref.name}@${ref.version}: its model files exceed the ${options.maxBytes} bytes a compression job takes`,
+          );
+        }
+        parts.push(new Uint8Array(chunk));
+      },
+      onFileEnd: (file) => {
+        files.push({ path: file.path, format: file.format, bytes: Buffer.concat(parts) });
+      },
     },
-    onChunk: (chunk) => {
-      total += chunk.byteLength;
-      if (options.maxBytes !== undefined && total > options.maxBytes) {
-        throw new ResourceExhaustedError(`source ${ref.name}@${ref.version}: its model files exceed the ${options.maxBytes} bytes a compression job takes`);
-      }
-      parts.push(new Uint8Array(chunk));
-    },
-    onFileEnd: (file) => {
-      files.push({ path: file.path, format: file.format, bytes: Buffer.concat(parts) });
-    },
-  });
+  );
   return files;
 }
 
@@ -86,7 +106,10 @@ function tfjsFiles(files: readonly ArtifactFile[]): Map<string, Uint8Array> {
  * same model), then quantized to int8 when asked (static from calibration rows, or dynamic). A model the exporter cannot express is
  * registered without ONNX.
  */
-export async function writeCompressedFiles(result: CompressedModel, jobId: string): Promise<{ files: ArtifactFile[]; onnxError?: string }> {
+export async function writeCompressedFiles(
+  result: CompressedModel,
+  jobId: string,
+): Promise<{ files: ArtifactFile[]; onnxError?: string }> {
   const { files: saved } = await saveModelToBytes(result.model, {
     ...(result.tfjsQuantization && { quantization: result.tfjsQuantization }),
     userDefinedMetadata: { compression_job: jobId },
@@ -99,7 +122,12 @@ export async function writeCompressedFiles(result: CompressedModel, jobId: strin
   try {
     let onnx = exportOnnx(decoded, { metadata: { compression_job: jobId } });
     if (result.onnxInt8?.calibration) {
-      onnx = (await quantizeOnnxInt8Static(onnx, { perChannel: result.onnxInt8.perChannel, calibration: result.onnxInt8.calibration })).bytes;
+      onnx = (
+        await quantizeOnnxInt8Static(onnx, {
+          perChannel: result.onnxInt8.perChannel,
+          calibration: result.onnxInt8.calibration,
+        })
+      ).bytes;
     } else if (result.onnxInt8) {
       onnx = quantizeOnnxInt8(onnx, { perChannel: result.onnxInt8.perChannel }).bytes;
     }
@@ -107,8 +135,12 @@ export async function writeCompressedFiles(result: CompressedModel, jobId: strin
     return { files };
   } catch (error) {
     // Without ONNX the version still serves through TF.js, unless ONNX int8 is what was asked for.
-    if ((error as Error).name === 'OnnxExportError' && !result.onnxInt8) return { files, onnxError: (error as Error).message };
-    if ((error as Error).name === 'OnnxExportError') throw new FailedPreconditionError(`int8 needs the ONNX export, which failed: ${(error as Error).message.slice(0, 200)}`);
+    if ((error as Error).name === 'OnnxExportError' && !result.onnxInt8)
+      return { files, onnxError: (error as Error).message };
+    if ((error as Error).name === 'OnnxExportError')
+      throw new FailedPreconditionError(
+        `int8 needs the ONNX export, which failed: ${(error as Error).message.slice(0, 200)}`,
+      );
     throw error;
   } finally {
     if (decoded !== result.model) decoded.dispose();
@@ -122,13 +154,21 @@ export async function writeCompressedFiles(result: CompressedModel, jobId: strin
  * the result, and registers it as a new version with its lineage and report. Every model is
  * disposed whatever happens.
  */
-export async function runCompressionJob(deps: RunnerDeps, job: CompressionJob, source: ModelRef, hooks: RunHooks): Promise<RunOutcome> {
+export async function runCompressionJob(
+  deps: RunnerDeps,
+  job: CompressionJob,
+  source: ModelRef,
+  hooks: RunHooks,
+): Promise<RunOutcome> {
   const request = job.request!;
   const { progress, signal } = hooks;
   await progress.phase('loading', `downloading ${source.name}@${source.version}`);
   const version = await deps.registry.getModelVersion({ ref: source }, { signal });
   const modelPaths = version.files.filter((f) => f.format === 'tfjs-layers' || f.format === 'onnx').map((f) => f.path);
-  const sourceFiles = await downloadVersionFiles(deps.registry, source, signal, { paths: modelPaths, maxBytes: COMPRESSION_LIMITS.maxSourceBytes });
+  const sourceFiles = await downloadVersionFiles(deps.registry, source, signal, {
+    paths: modelPaths,
+    maxBytes: COMPRESSION_LIMITS.maxSourceBytes,
+  });
   const preparedId = request.preparedDatasetId || version.lineage?.preparedDatasetId || '';
   const prepared = await deps.preprocessing.getPreparedDataset({ id: preparedId }, { signal });
   const shape = dataShapeOf(prepared);
@@ -138,8 +178,12 @@ export async function runCompressionJob(deps: RunnerDeps, job: CompressionJob, s
   const evalData = await readSplit(deps.preprocessing, prepared, evalSplit, shape.featureSize, signal);
   const primaryFormat = request.quantize?.dtype === 'int8' ? 'onnx' : 'tfjs-layers';
   const measureContext = (): MeasureContext => ({
-    task: shape.task, outputSize: shape.outputSize, data: evalData, primaryFormat,
-    ...(scaling && { scaling }), ...(deps.latencyRuns && { runs: deps.latencyRuns }),
+    task: shape.task,
+    outputSize: shape.outputSize,
+    data: evalData,
+    primaryFormat,
+    ...(scaling && { scaling }),
+    ...(deps.latencyRuns && { runs: deps.latencyRuns }),
   });
   await progress.phase('measuring', 'measuring the source: sizes, metrics, latency');
   const before = await measureArtifacts(sourceFiles, measureContext());
@@ -151,9 +195,15 @@ export async function runCompressionJob(deps: RunnerDeps, job: CompressionJob, s
     const resume = await loadResume(deps.checkpoints, job.id);
     let checkpointEpoch = resume?.epoch ?? 0;
     let train: SplitData | undefined;
-    await progress.phase(methodOf(request), resume ? `${describe(job)}: resuming after the checkpoint of epoch ${resume.epoch}` : describe(job));
+    await progress.phase(
+      methodOf(request),
+      resume ? `${describe(job)}: resuming after the checkpoint of epoch ${resume.epoch}` : describe(job),
+    );
     result = await compressModel({
-      request, source: model, shape, signal,
+      request,
+      source: model,
+      shape,
+      signal,
       ...(resume && { resume }),
       train: async () => {
         train ??= await readSplit(deps.preprocessing, prepared, 'train', shape.featureSize, signal);
@@ -161,14 +211,22 @@ export async function runCompressionJob(deps: RunnerDeps, job: CompressionJob, s
       },
       onProgress: async (p, epochEnd, metrics) => {
         hooks.heartbeat();
-        await progress.tune({ epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, metrics }, epochEnd, checkpointEpoch);
+        await progress.tune(
+          { epoch: p.epoch, epochs: p.epochs, step: p.step, stepsPerEpoch: p.stepsPerEpoch, metrics },
+          epochEnd,
+          checkpointEpoch,
+        );
       },
       onEpochEnd: async (checkpoint) => {
-        await deps.checkpoints.save(job.id, {
-          state: { epoch: checkpoint.epoch, history: [], wait: 0, stopped: false, trainSeconds: 0, samples: 0 },
-          weights: checkpoint.weights,
-          ...(checkpoint.optimizer && { optimizer: checkpoint.optimizer }),
-        }, signal);
+        await deps.checkpoints.save(
+          job.id,
+          {
+            state: { epoch: checkpoint.epoch, history: [], wait: 0, stopped: false, trainSeconds: 0, samples: 0 },
+            weights: checkpoint.weights,
+            ...(checkpoint.optimizer && { optimizer: checkpoint.optimizer }),
+          },
+          signal,
+        );
         checkpointEpoch = checkpoint.epoch;
         hooks.heartbeat();
       },
@@ -180,7 +238,18 @@ export async function runCompressionJob(deps: RunnerDeps, job: CompressionJob, s
     const report = CompressionReport.fromPartial({ before, after });
     await hooks.beforeRegister();
     await progress.phase('registering', `registering a version of ${request.modelName || source.name}`);
-    const registered = await register(deps.registry, { job, source, version, prepared, shape, result, files, report, ...(onnxError && { onnxError }), signal });
+    const registered = await register(deps.registry, {
+      job,
+      source,
+      version,
+      prepared,
+      shape,
+      result,
+      files,
+      report,
+      ...(onnxError && { onnxError }),
+      signal,
+    });
     return { report, modelVersion: registered };
   } finally {
     if (result && result.model !== model) result.model.dispose();
@@ -192,15 +261,22 @@ async function loadResume(checkpoints: CheckpointStore, jobId: string): Promise<
   const loaded = await checkpoints.load(jobId);
   if (!loaded) return undefined;
   if (loaded.bestWeights) tf.dispose(loaded.bestWeights);
-  return { epoch: loaded.state.epoch, weights: loaded.weights, ...(loaded.optimizer && { optimizer: loaded.optimizer }) };
+  return {
+    epoch: loaded.state.epoch,
+    weights: loaded.weights,
+    ...(loaded.optimizer && { optimizer: loaded.optimizer }),
+  };
 }
 
 /** A one-line description of the job's method, for progress and the version's description. */
 export function describe(job: CompressionJob): string {
   const r = job.request!;
-  if (r.quantize) return `quantize ${r.quantize.dtype}${r.quantize.dtype === 'int8' ? (r.quantize.perChannel ? ' per channel' : ' per tensor') : ''}`;
-  if (r.prune) return `prune to ${r.prune.targetSparsity} sparsity (${r.prune.scope || 'global'}), ${r.prune.fineTuneEpochs} fine-tune epochs`;
-  if (r.cluster) return `cluster into ${r.cluster.clusters} centroids per kernel, ${r.cluster.fineTuneEpochs} fine-tune epochs`;
+  if (r.quantize)
+    return `quantize ${r.quantize.dtype}${r.quantize.dtype === 'int8' ? (r.quantize.perChannel ? ' per channel' : ' per tensor') : ''}`;
+  if (r.prune)
+    return `prune to ${r.prune.targetSparsity} sparsity (${r.prune.scope || 'global'}), ${r.prune.fineTuneEpochs} fine-tune epochs`;
+  if (r.cluster)
+    return `cluster into ${r.cluster.clusters} centroids per kernel, ${r.cluster.fineTuneEpochs} fine-tune epochs`;
   return `distill into a student at T=${r.distill!.temperature}, alpha=${r.distill!.alpha}`;
 }
 
@@ -220,7 +296,10 @@ interface Registration {
 /** Report figures as version metrics: `compression.<before|after>.<figure>`. */
 function reportMetrics(report: CompressionReport): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [side, m] of [['before', report.before], ['after', report.after]] as Array<[string, ModelMeasurement | undefined]>) {
+  for (const [side, m] of [
+    ['before', report.before],
+    ['after', report.after],
+  ] as Array<[string, ModelMeasurement | undefined]>) {
     if (!m) continue;
     Object.assign(out, {
       [`compression.${side}.size_bytes`]: Number(m.sizeBytes),
@@ -252,7 +331,8 @@ async function register(registry: RegistryAccess, input: Registration): Promise<
   }
   const method = methodOf(job.request!);
   // The source's own compression tags and params describe its step, not this one.
-  const inherited = (entries: Record<string, string>) => Object.fromEntries(Object.entries(entries).filter(([key]) => !key.startsWith('compression')));
+  const inherited = (entries: Record<string, string>) =>
+    Object.fromEntries(Object.entries(entries).filter(([key]) => !key.startsWith('compression')));
   const tags: Record<string, string> = {
     ...inherited(version.tags),
     compression_job: job.id,
@@ -296,5 +376,6 @@ export function checkCompressible(version: ModelVersion): void {
   if (!version.files.some((f) => f.format === 'tfjs-layers')) {
     throw new FailedPreconditionError(`source ${version.name}@${version.version} has no tfjs-layers files to compress`);
   }
-  if (!version.signature?.inputs?.length) throw new InvalidArgumentError(`source ${version.name}@${version.version} has no signature`);
+  if (!version.signature?.inputs?.length)
+    throw new InvalidArgumentError(`source ${version.name}@${version.version} has no signature`);
 }

@@ -1,6 +1,21 @@
-import { CompressionJob, JobState, ModelRef, SubmitCompressionJobRequest, type CompressionServiceService, type ModelVersion, type PreparedDataset, type ProgressUpdate } from '@aimaas/proto';
+import {
+  CompressionJob,
+  JobState,
+  ModelRef,
+  SubmitCompressionJobRequest,
+  type CompressionServiceService,
+  type ModelVersion,
+  type PreparedDataset,
+  type ProgressUpdate,
+} from '@aimaas/proto';
 import type { JobQueue } from '@aimaas/events';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, type ServiceImplementation } from '@aimaas/runtime';
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  type ServiceImplementation,
+} from '@aimaas/runtime';
 import type { PreprocessingClient, RegistryClient } from '@aimaas/sdk';
 import type { Logger } from '@aimaas/telemetry';
 import { checkCompressible } from './compression-runner.js';
@@ -45,20 +60,31 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'NOT_FOUND') throw new NotFoundError(`source: ${(error as Error).message}`, { cause: error });
-      if (code === 'INVALID_ARGUMENT') throw new InvalidArgumentError(`source: ${(error as Error).message}`, { cause: error });
+      if (code === 'INVALID_ARGUMENT')
+        throw new InvalidArgumentError(`source: ${(error as Error).message}`, { cause: error });
       throw error;
     }
   }
 
-  async function loadPrepared(request: SubmitCompressionJobRequest, version: ModelVersion, signal: AbortSignal): Promise<PreparedDataset> {
+  async function loadPrepared(
+    request: SubmitCompressionJobRequest,
+    version: ModelVersion,
+    signal: AbortSignal,
+  ): Promise<PreparedDataset> {
     const id = request.preparedDatasetId || version.lineage?.preparedDatasetId || '';
-    const field = request.preparedDatasetId ? 'prepared_dataset_id' : `source ${version.name}@${version.version} lineage.prepared_dataset_id`;
-    if (!id) throw new InvalidArgumentError(`prepared_dataset_id: ${version.name}@${version.version} has no dataset lineage; name the prepared dataset to measure and fine-tune on`);
+    const field = request.preparedDatasetId
+      ? 'prepared_dataset_id'
+      : `source ${version.name}@${version.version} lineage.prepared_dataset_id`;
+    if (!id)
+      throw new InvalidArgumentError(
+        `prepared_dataset_id: ${version.name}@${version.version} has no dataset lineage; name the prepared dataset to measure and fine-tune on`,
+      );
     try {
       return await deps.preprocessing.getPreparedDataset({ id }, { signal });
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code === 'NOT_FOUND' || code === 'INVALID_ARGUMENT') throw new InvalidArgumentError(`${field}: prepared dataset "${id.slice(0, 100)}" not found`, { cause: error });
+      if (code === 'NOT_FOUND' || code === 'INVALID_ARGUMENT')
+        throw new InvalidArgumentError(`${field}: prepared dataset "${id.slice(0, 100)}" not found`, { cause: error });
       throw error;
     }
   }
@@ -67,13 +93,16 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
   function sameRequest(record: CompressionRecord, request: SubmitCompressionJobRequest): CompressionRecord {
     const canonical = (r: SubmitCompressionJobRequest) => JSON.stringify(SubmitCompressionJobRequest.toJSON(r));
     if (canonical(record.job.request!) !== canonical(request)) {
-      throw new AlreadyExistsError(`request_id: already used by compression job ${record.job.id} for a different request`);
+      throw new AlreadyExistsError(
+        `request_id: already used by compression job ${record.job.id} for a different request`,
+      );
     }
     return record;
   }
 
   async function requeueIfQueued(record: CompressionRecord): Promise<CompressionJob> {
-    if (record.job.state === JobState.JOB_STATE_QUEUED) await deps.queue.enqueue(record.job.id, { jobId: record.job.id });
+    if (record.job.state === JobState.JOB_STATE_QUEUED)
+      await deps.queue.enqueue(record.job.id, { jobId: record.job.id });
     return record.job;
   }
 
@@ -115,8 +144,10 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
 
     async listCompressionJobs(request) {
       const pageSize = request.pageSize === 0 ? 100 : request.pageSize;
-      if (!(pageSize >= 1 && pageSize <= MAX_PAGE)) throw new InvalidArgumentError(`page_size: must be in 1..${MAX_PAGE}, got ${request.pageSize}`);
-      const decoded = request.pageToken === '' ? '0' : Buffer.from(request.pageToken.slice(0, 32), 'base64url').toString();
+      if (!(pageSize >= 1 && pageSize <= MAX_PAGE))
+        throw new InvalidArgumentError(`page_size: must be in 1..${MAX_PAGE}, got ${request.pageSize}`);
+      const decoded =
+        request.pageToken === '' ? '0' : Buffer.from(request.pageToken.slice(0, 32), 'base64url').toString();
       if (!/^\d{1,9}$/.test(decoded)) throw new InvalidArgumentError('page_token: not a token this service returned');
       const offset = Number(decoded);
       const jobs = (await store.list())
@@ -132,11 +163,21 @@ export function createCompressionService(deps: CompressionServiceDeps): Compress
       const record = await store.mutate((await store.require(jobId(request))).job.id, (r) => {
         changed = false;
         if (r.job.state === JobState.JOB_STATE_CANCELLED) return r;
-        if (isTerminal(r.job.state)) throw new FailedPreconditionError(`compression job "${request.id}" already ended ${JobState[r.job.state].replace('JOB_STATE_', '')}`);
-        if (r.registering) throw new FailedPreconditionError(`compression job "${request.id}" is registering its result; too late to cancel`);
+        if (isTerminal(r.job.state))
+          throw new FailedPreconditionError(
+            `compression job "${request.id}" already ended ${JobState[r.job.state].replace('JOB_STATE_', '')}`,
+          );
+        if (r.registering)
+          throw new FailedPreconditionError(
+            `compression job "${request.id}" is registering its result; too late to cancel`,
+          );
         changed = true;
         const update = phaseUpdate(request.id, 'cancelled', 'cancelled by request', r.job.progress);
-        return { ...r, history: [...r.history, update], job: { ...r.job, state: JobState.JOB_STATE_CANCELLED, finishedAt: new Date(), progress: update } };
+        return {
+          ...r,
+          history: [...r.history, update],
+          job: { ...r.job, state: JobState.JOB_STATE_CANCELLED, finishedAt: new Date(), progress: update },
+        };
       });
       if (changed) {
         logger.info({ jobId: request.id }, 'compression job cancelled');

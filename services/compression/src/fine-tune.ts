@@ -78,7 +78,10 @@ export function stepsPerEpoch(rows: number, batchSize: number): number {
 
 /** A permutation of 0..n−1 for epoch `epoch` of seed `seed` (Fisher–Yates). */
 export function epochOrder(n: number, seed: number, epoch: number): Uint32Array {
-  return shuffleInPlace(Uint32Array.from({ length: n }, (_, i) => i), createRandom((seed * 1_000_003 + epoch) >>> 0));
+  return shuffleInPlace(
+    Uint32Array.from({ length: n }, (_, i) => i),
+    createRandom((seed * 1_000_003 + epoch) >>> 0),
+  );
 }
 
 /** The task's loss on the model's output: cross-entropy of softmax probabilities, or MSE. */
@@ -91,7 +94,13 @@ export function taskLoss(task: Task, output: tf.Tensor, y: tf.Tensor): tf.Scalar
 }
 
 /** The batch `rows` of `data` as tensors shaped for `model`. */
-export function batchTensors(model: tf.LayersModel, data: SplitData, rows: ArrayLike<number>, task: Task, outputSize: number): FineTuneBatch {
+export function batchTensors(
+  model: tf.LayersModel,
+  data: SplitData,
+  rows: ArrayLike<number>,
+  task: Task,
+  outputSize: number,
+): FineTuneBatch {
   const inputShape = model.inputs[0]!.shape.slice(1) as number[];
   const size = inputShape.reduce((a, b) => a * b, 1);
   const features = new Float32Array(rows.length * size);
@@ -135,7 +144,13 @@ export async function fineTune(options: FineTuneOptions): Promise<number> {
       let lossSum = 0;
       for (let step = 0; step < steps; step++) {
         if (signal.aborted) throw signal.reason ?? new CancelledError('the fine-tune was stopped');
-        const batch = batchTensors(model, data, order.subarray(step * batchSize, (step + 1) * batchSize), task, outputSize);
+        const batch = batchTensors(
+          model,
+          data,
+          order.subarray(step * batchSize, (step + 1) * batchSize),
+          task,
+          outputSize,
+        );
         let result: { value: tf.Scalar; grads: tf.NamedTensorMap } | undefined;
         try {
           result = tf.variableGrads(() => {
@@ -146,7 +161,9 @@ export async function fineTune(options: FineTuneOptions): Promise<number> {
           else optimizer.applyGradients(result.grads);
           const loss = (await result.value.data())[0]!;
           if (!Number.isFinite(loss)) {
-            throw new FailedPreconditionError(`the fine-tune diverged at epoch ${epoch}, step ${step + 1} (loss ${loss}); lower the learning rate`);
+            throw new FailedPreconditionError(
+              `the fine-tune diverged at epoch ${epoch}, step ${step + 1} (loss ${loss}); lower the learning rate`,
+            );
           }
           lossSum += loss;
         } finally {

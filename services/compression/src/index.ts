@@ -8,7 +8,12 @@
  * const compression = await openCompression(nc, { registry: clients.registry, preprocessing: clients.preprocessing, logger });
  * server.add(CompressionServiceService, compression.handlers).onShutdown(() => compression.close());
  */
-export { openCompression, compileWorkerOptions, workerOptionsFromEnv, COMPRESSION_CHECKPOINTS_BUCKET } from './open-compression.js';
+export {
+  openCompression,
+  compileWorkerOptions,
+  workerOptionsFromEnv,
+  COMPRESSION_CHECKPOINTS_BUCKET,
+} from './open-compression.js';
 export type { CompressionOpenOptions, CompressionReplica } from './open-compression.js';
 export { createCompressionService } from './compression-service.js';
 export type { CompressionServiceDeps, CompressionServiceHandlers } from './compression-service.js';

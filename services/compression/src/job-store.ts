@@ -26,7 +26,11 @@ interface EncodedRecord {
   registering?: boolean;
 }
 
-const TERMINAL: ReadonlySet<JobState> = new Set([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED]);
+const TERMINAL: ReadonlySet<JobState> = new Set([
+  JobState.JOB_STATE_SUCCEEDED,
+  JobState.JOB_STATE_FAILED,
+  JobState.JOB_STATE_CANCELLED,
+]);
 
 /** True when `state` is SUCCEEDED, FAILED or CANCELLED. */
 export function isTerminal(state: JobState): boolean {
@@ -104,7 +108,11 @@ export class CompressionJobStore {
 
 /** Appends an update to a record's history (bounded), replacing its progress. */
 export function withProgress(record: CompressionRecord, update: ProgressUpdate): CompressionRecord {
-  return { ...record, history: [...record.history, update].slice(-MAX_HISTORY), job: { ...record.job, progress: update } };
+  return {
+    ...record,
+    history: [...record.history, update].slice(-MAX_HISTORY),
+    job: { ...record.job, progress: update },
+  };
 }
 
 function encode(record: CompressionRecord): EncodedRecord {

@@ -2,7 +2,15 @@ import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { ModelMeasurement } from '@aimaas/proto';
-import { accuracy, argmaxRows, loadModelFromFiles, logLoss, meanAbsoluteError, rootMeanSquaredError, type Task } from '@aimaas/ml';
+import {
+  accuracy,
+  argmaxRows,
+  loadModelFromFiles,
+  logLoss,
+  meanAbsoluteError,
+  rootMeanSquaredError,
+  type Task,
+} from '@aimaas/ml';
 import type { SplitData } from './split-data.js';
 
 /** One file of a model version, in memory. */
@@ -42,16 +50,25 @@ function median(values: number[]): number {
 }
 
 /** The metrics of `predict` on `data`: accuracy and log loss, or RMSE and MAE in target units. */
-export async function splitMetrics(predict: Predict, context: Pick<MeasureContext, 'task' | 'outputSize' | 'data' | 'scaling'>): Promise<Record<string, number>> {
+export async function splitMetrics(
+  predict: Predict,
+  context: Pick<MeasureContext, 'task' | 'outputSize' | 'data' | 'scaling'>,
+): Promise<Record<string, number>> {
   const { data, outputSize, task } = context;
   const featureSize = data.rows === 0 ? 0 : data.features.length / data.rows;
   const outputs = new Float32Array(data.rows * outputSize);
   for (let start = 0; start < data.rows; start += 256) {
     const rows = Math.min(256, data.rows - start);
-    outputs.set(await predict(data.features.subarray(start * featureSize, (start + rows) * featureSize), rows), start * outputSize);
+    outputs.set(
+      await predict(data.features.subarray(start * featureSize, (start + rows) * featureSize), rows),
+      start * outputSize,
+    );
   }
   if (task === 'classification') {
-    return { accuracy: accuracy(data.labels, argmaxRows(outputs, outputSize)), log_loss: logLoss(data.labels, outputs, outputSize) };
+    return {
+      accuracy: accuracy(data.labels, argmaxRows(outputs, outputSize)),
+      log_loss: logLoss(data.labels, outputs, outputSize),
+    };
   }
   const scale = context.scaling?.scale ?? 1;
   const truth = Float32Array.from(data.labels, (v) => v * scale);
@@ -74,7 +91,11 @@ export function tfjsPredict(model: tf.LayersModel): Predict {
 
 /** Opens an ONNX Runtime session the way inference serves it here (one intra- and inter-op thread). */
 export function openOnnxSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  return ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
 }
 
 /** Predicts with an ONNX Runtime session whose one input is `[batch, …inputShape]`. */
@@ -88,7 +109,13 @@ export function onnxPredict(session: ort.InferenceSession, inputShape: number[])
 }
 
 /** Median milliseconds of `predict` on a batch of `rows` deterministic rows, over at least `runs` runs lasting at least `minMs`. */
-async function latencyMs(predict: Predict, rows: number, featureSize: number, runs: number, minMs: number): Promise<number> {
+async function latencyMs(
+  predict: Predict,
+  rows: number,
+  featureSize: number,
+  runs: number,
+  minMs: number,
+): Promise<number> {
   const input = Float32Array.from({ length: rows * featureSize }, (_, i) => Math.sin(i * 12.9898) * 1.5);
   for (let i = 0; i < Math.max(2, Math.ceil(runs / 10)); i++) await predict(input, rows);
   const times: number[] = [];
@@ -108,7 +135,10 @@ async function latencyMs(predict: Predict, rows: number, featureSize: number, ru
  * them; the split's metrics and ONNX Runtime latency at batch 1 and 256 from its ONNX file (the
  * runtime inference serves it with), or metrics from TF.js when it has none (latency then 0).
  */
-export async function measureArtifacts(files: readonly ArtifactFile[], context: MeasureContext): Promise<ModelMeasurement> {
+export async function measureArtifacts(
+  files: readonly ArtifactFile[],
+  context: MeasureContext,
+): Promise<ModelMeasurement> {
   const formats = new Map<string, { sizeBytes: number; gzippedBytes: number }>();
   for (const file of files) {
     const entry = formats.get(file.format) ?? { sizeBytes: 0, gzippedBytes: 0 };

@@ -39,7 +39,8 @@ export function compileWorkerOptions(options: CompressionWorkerOptions = {}): Re
     progressIntervalMs: options.progressIntervalMs ?? 1_000,
   };
   for (const key of ['ackWaitMs', 'maxDeliver', 'progressIntervalMs'] as const) {
-    if (!(Number.isInteger(compiled[key]) && compiled[key] > 0)) throw new TypeError(`${key}: expected a positive integer, got ${compiled[key]}`);
+    if (!(Number.isInteger(compiled[key]) && compiled[key] > 0))
+      throw new TypeError(`${key}: expected a positive integer, got ${compiled[key]}`);
   }
   return compiled;
 }
@@ -53,9 +54,15 @@ export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): CompressionWorkerO
   const number = (name: string) => (env[name] ? Number(env[name]) : undefined);
   const options: CompressionWorkerOptions = {
     ...(env.AIMAAS_COMPRESSION_WORKER_ID && { workerId: env.AIMAAS_COMPRESSION_WORKER_ID }),
-    ...(number('AIMAAS_COMPRESSION_ACK_WAIT_MS') !== undefined && { ackWaitMs: number('AIMAAS_COMPRESSION_ACK_WAIT_MS')! }),
-    ...(number('AIMAAS_COMPRESSION_MAX_DELIVER') !== undefined && { maxDeliver: number('AIMAAS_COMPRESSION_MAX_DELIVER')! }),
-    ...(number('AIMAAS_COMPRESSION_PROGRESS_INTERVAL_MS') !== undefined && { progressIntervalMs: number('AIMAAS_COMPRESSION_PROGRESS_INTERVAL_MS')! }),
+    ...(number('AIMAAS_COMPRESSION_ACK_WAIT_MS') !== undefined && {
+      ackWaitMs: number('AIMAAS_COMPRESSION_ACK_WAIT_MS')!,
+    }),
+    ...(number('AIMAAS_COMPRESSION_MAX_DELIVER') !== undefined && {
+      maxDeliver: number('AIMAAS_COMPRESSION_MAX_DELIVER')!,
+    }),
+    ...(number('AIMAAS_COMPRESSION_PROGRESS_INTERVAL_MS') !== undefined && {
+      progressIntervalMs: number('AIMAAS_COMPRESSION_PROGRESS_INTERVAL_MS')!,
+    }),
   };
   compileWorkerOptions(options); // a bad setting stops the process at start, naming it
   return options;
@@ -71,27 +78,50 @@ export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): CompressionWorkerO
  * const compression = await openCompression(nc, { registry: clients.registry, preprocessing: clients.preprocessing, logger });
  * server.add(CompressionServiceService, compression.handlers).onShutdown(() => compression.close());
  */
-export async function openCompression(nc: Awaited<ReturnType<typeof connectNats>>, options: CompressionOpenOptions): Promise<CompressionReplica> {
+export async function openCompression(
+  nc: Awaited<ReturnType<typeof connectNats>>,
+  options: CompressionOpenOptions,
+): Promise<CompressionReplica> {
   const { logger } = options;
   const worker = options.worker === false ? undefined : compileWorkerOptions(options.worker);
   const consumer = { ackWaitMs: worker?.ackWaitMs ?? 30_000, maxDeliver: worker?.maxDeliver ?? 5 };
   await ensureStreams(nc, { jobs: consumer });
   const { kv, objects } = await ensureBuckets(nc, {
     kv: { [JOBS_BUCKET]: { history: 1, description: 'AIMaaS jobs: training and compression job records' } },
-    objects: { [COMPRESSION_CHECKPOINTS_BUCKET]: { description: 'AIMaaS compression fine-tune checkpoints (one per running job)' } },
+    objects: {
+      [COMPRESSION_CHECKPOINTS_BUCKET]: {
+        description: 'AIMaaS compression fine-tune checkpoints (one per running job)',
+      },
+    },
   });
   const store = new CompressionJobStore(kv[JOBS_BUCKET]!);
   const checkpoints = new CheckpointStore(objects[COMPRESSION_CHECKPOINTS_BUCKET]!);
   const events = createEventPublisher(nc, { source: '/aimaas/compression', logger });
   const queue = createJobQueue(nc, 'compression', { ...consumer, logger, retryBaseMs: 1_000 });
-  const handlers = createCompressionService({ store, queue, events, registry: options.registry, preprocessing: options.preprocessing, logger });
+  const handlers = createCompressionService({
+    store,
+    queue,
+    events,
+    registry: options.registry,
+    preprocessing: options.preprocessing,
+    logger,
+  });
   const stop = new AbortController();
   const working = worker
-    ? runCompressionWorker({
-        store, queue, events, logger, options: worker, checkpoints,
-        registry: options.registry, preprocessing: options.preprocessing,
-        ...(options.latencyRuns && { latencyRuns: options.latencyRuns }),
-      }, stop.signal).catch((err: unknown) => logger.error({ err }, 'compression worker stopped'))
+    ? runCompressionWorker(
+        {
+          store,
+          queue,
+          events,
+          logger,
+          options: worker,
+          checkpoints,
+          registry: options.registry,
+          preprocessing: options.preprocessing,
+          ...(options.latencyRuns && { latencyRuns: options.latencyRuns }),
+        },
+        stop.signal,
+      ).catch((err: unknown) => logger.error({ err }, 'compression worker stopped'))
     : Promise.resolve();
   return {
     handlers,

@@ -14,7 +14,11 @@ export async function publishJobEvent(
   logger: Pick<Logger, 'warn'>,
 ): Promise<void> {
   try {
-    await events.publish(`compression.job.${type}`, { job }, { id: `${job.id}.${type}.${job.attempts}`, subject: job.id });
+    await events.publish(
+      `compression.job.${type}`,
+      { job },
+      { id: `${job.id}.${type}.${job.attempts}`, subject: job.id },
+    );
   } catch (err) {
     // The record is the source of truth; a lost event only delays subscribers.
     logger.warn({ err, jobId: job.id, type }, 'publishing a compression event failed');
@@ -79,9 +83,16 @@ export class CompressionProgress {
     await this.store.mutate(this.job.id, (record) => {
       if (isTerminal(record.job.state)) return record;
       const next = keep ? withProgress(record, update) : { ...record, job: { ...record.job, progress: update } };
-      return checkpointEpoch === undefined ? next : { ...next, job: { ...next.job, checkpointEpoch: Math.max(next.job.checkpointEpoch, checkpointEpoch) } };
+      return checkpointEpoch === undefined
+        ? next
+        : { ...next, job: { ...next.job, checkpointEpoch: Math.max(next.job.checkpointEpoch, checkpointEpoch) } };
     });
-    const job = CompressionJob.fromPartial({ id: this.job.id, state: JobState.JOB_STATE_RUNNING, progress: update, attempts: this.job.attempts });
+    const job = CompressionJob.fromPartial({
+      id: this.job.id,
+      state: JobState.JOB_STATE_RUNNING,
+      progress: update,
+      attempts: this.job.attempts,
+    });
     try {
       await this.events.publish('compression.job.progress', { job }, { subject: this.job.id });
     } catch (err) {

@@ -11,7 +11,6 @@ export interface SplitData {
   labels: Float32Array;
 }
 
-
 /** Rows of `split` in a prepared dataset (0 when it has none). */
 export function splitRows(prepared: PreparedDataset, split: string): number {
   return Number(prepared.splits.find((s) => s.name === split)?.rows ?? 0);
@@ -44,13 +43,20 @@ export async function readSplit(
   const features = new Float32Array(expected * featureSize);
   const labels = new Float32Array(expected);
   let rows = 0;
-  for await (const batch of preprocessing.readSplit({ preparedDatasetId: prepared.id, split, batchSize: 1024 }, { signal })) {
-    if (rows + batch.rows > expected) throw new ResourceExhaustedError(`split ${split} sent more rows than the ${expected} it lists`);
+  for await (const batch of preprocessing.readSplit(
+    { preparedDatasetId: prepared.id, split, batchSize: 1024 },
+    { signal },
+  )) {
+    if (rows + batch.rows > expected)
+      throw new ResourceExhaustedError(`split ${split} sent more rows than the ${expected} it lists`);
     const f = Buffer.from(batch.features!.raw);
     features.set(new Float32Array(f.buffer.slice(f.byteOffset, f.byteOffset + f.byteLength)), rows * featureSize);
     const l = Buffer.from(batch.labels!.raw);
     // One label value per row (class index or scaled target).
-    labels.set(new Float32Array(l.buffer.slice(l.byteOffset, l.byteOffset + l.byteLength)).subarray(0, batch.rows), rows);
+    labels.set(
+      new Float32Array(l.buffer.slice(l.byteOffset, l.byteOffset + l.byteLength)).subarray(0, batch.rows),
+      rows,
+    );
     rows += batch.rows;
   }
   return { split, rows, features: features.subarray(0, rows * featureSize), labels: labels.subarray(0, rows) };

@@ -59,10 +59,21 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
     if (!existing) throw new PoisonJobError(`compression job ${jobId} has no record`);
     if (isTerminal(existing.job.state)) return;
     // A first delivery of a job another worker runs is a duplicate message (a retried submit), not a redelivery.
-    if (existing.job.state === JobState.JOB_STATE_RUNNING && delivery.deliveryCount === 1 && existing.job.worker !== options.workerId) return;
+    if (
+      existing.job.state === JobState.JOB_STATE_RUNNING &&
+      delivery.deliveryCount === 1 &&
+      existing.job.worker !== options.workerId
+    )
+      return;
     if (existing.job.attempts >= options.maxDeliver - 1) {
       // The queue stops redelivering after maxDeliver: end the job rather than leave it RUNNING if this worker dies too.
-      await fail(jobId, delivery, new FailedPreconditionError(`stopped after ${existing.job.attempts} attempts: the workers running it died or were stopped mid-job`));
+      await fail(
+        jobId,
+        delivery,
+        new FailedPreconditionError(
+          `stopped after ${existing.job.attempts} attempts: the workers running it died or were stopped mid-job`,
+        ),
+      );
       return;
     }
     let record: CompressionRecord;
@@ -70,7 +81,18 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
       record = await store.mutate(jobId, (r) => {
         if (isTerminal(r.job.state)) throw new SkipJob();
         // A delivery that died while registering left `registering`; registration looks for its version first.
-        return { ...r, registering: false, job: { ...r.job, state: JobState.JOB_STATE_RUNNING, startedAt: r.job.startedAt ?? new Date(), attempts: r.job.attempts + 1, worker: options.workerId, error: '' } };
+        return {
+          ...r,
+          registering: false,
+          job: {
+            ...r.job,
+            state: JobState.JOB_STATE_RUNNING,
+            startedAt: r.job.startedAt ?? new Date(),
+            attempts: r.job.attempts + 1,
+            worker: options.workerId,
+            error: '',
+          },
+        };
       });
     } catch (error) {
       if (error instanceof SkipJob) return;
@@ -85,7 +107,8 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
     void (async () => {
       try {
         for await (const r of store.watch(jobId, stopWatch.signal)) {
-          if (r.job.state === JobState.JOB_STATE_CANCELLED) cancel.abort(new CancelledError(`compression job ${jobId} was cancelled`));
+          if (r.job.state === JobState.JOB_STATE_CANCELLED)
+            cancel.abort(new CancelledError(`compression job ${jobId} was cancelled`));
         }
       } catch {
         // a failed watch only delays the cancel to the next check (beforeRegister)
@@ -99,7 +122,8 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
         heartbeat: () => beat(delivery),
         beforeRegister: async () => {
           await store.mutate(jobId, (r) => {
-            if (r.job.state === JobState.JOB_STATE_CANCELLED) throw new CancelledError(`compression job ${jobId} was cancelled`);
+            if (r.job.state === JobState.JOB_STATE_CANCELLED)
+              throw new CancelledError(`compression job ${jobId} was cancelled`);
             return { ...r, registering: true };
           });
         },
@@ -124,12 +148,24 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
     try {
       done = await store.mutate(jobId, (r) => {
         if (r.job.state === JobState.JOB_STATE_CANCELLED) throw new SkipJob();
-        const update = phaseUpdate(jobId, 'succeeded', `registered ${outcome.modelVersion.name}@${outcome.modelVersion.version}`, r.job.progress);
+        const update = phaseUpdate(
+          jobId,
+          'succeeded',
+          `registered ${outcome.modelVersion.name}@${outcome.modelVersion.version}`,
+          r.job.progress,
+        );
         return {
           ...r,
           registering: false,
           history: [...r.history, update],
-          job: { ...r.job, state: JobState.JOB_STATE_SUCCEEDED, finishedAt: new Date(), report: outcome.report, modelVersion: outcome.modelVersion, progress: update },
+          job: {
+            ...r.job,
+            state: JobState.JOB_STATE_SUCCEEDED,
+            finishedAt: new Date(),
+            report: outcome.report,
+            modelVersion: outcome.modelVersion,
+            progress: update,
+          },
         };
       });
     } catch (error) {
@@ -146,8 +182,17 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
     const raw = error instanceof Error ? error.message : String(error);
     const message = raw.length > 300 ? `${raw.slice(0, 300)}…` : raw;
     if (TRANSIENT.has(code) && delivery.deliveryCount < options.maxDeliver) {
-      logger.warn({ err: error, jobId, delivery: delivery.deliveryCount }, 'compression job hit a transient failure; it will be retried');
-      await store.mutate(jobId, (r) => ({ ...r, registering: false, job: { ...r.job, error: `attempt ${r.job.attempts}: ${message}` } })).catch(() => undefined);
+      logger.warn(
+        { err: error, jobId, delivery: delivery.deliveryCount },
+        'compression job hit a transient failure; it will be retried',
+      );
+      await store
+        .mutate(jobId, (r) => ({
+          ...r,
+          registering: false,
+          job: { ...r.job, error: `attempt ${r.job.attempts}: ${message}` },
+        }))
+        .catch(() => undefined);
       throw error;
     }
     const unexpected = !isDomainError(error) && !(error instanceof MlError) && !code;
@@ -164,7 +209,12 @@ export async function runCompressionWorker(deps: CompressionWorkerDeps, signal: 
       failed = await store.mutate(jobId, (r) => {
         if (isTerminal(r.job.state)) throw new SkipJob();
         const update = phaseUpdate(jobId, 'failed', reason, r.job.progress);
-        return { ...r, registering: false, history: [...r.history, update], job: { ...r.job, state: JobState.JOB_STATE_FAILED, finishedAt: new Date(), error: reason, progress: update } };
+        return {
+          ...r,
+          registering: false,
+          history: [...r.history, update],
+          job: { ...r.job, state: JobState.JOB_STATE_FAILED, finishedAt: new Date(), error: reason, progress: update },
+        };
       });
     } catch (e) {
       if (e instanceof SkipJob) return;

@@ -16,13 +16,25 @@ const { onnx } = onnxProto;
 let mesh: CompressionMesh;
 let digits: { name: string; version: number; preparedDatasetId: string };
 const tuning = {
-  optimizer: { name: 'adam', learningRate: 0.002, momentum: 0, nesterov: false }, schedule: undefined,
-  batchSize: 32, epochs: 0, seed: 5, earlyStopping: undefined, validationSplit: 0, workers: 0,
+  optimizer: { name: 'adam', learningRate: 0.002, momentum: 0, nesterov: false },
+  schedule: undefined,
+  batchSize: 32,
+  epochs: 0,
+  seed: 5,
+  earlyStopping: undefined,
+  validationSplit: 0,
+  workers: 0,
 };
 
 beforeAll(async () => {
   mesh = await startCompressionMesh();
-  digits = await trainSource(mesh, 'digits.csv', { name: 'digits', target: 'digit', task: 'classification', hidden: [64, 32], epochs: 15 });
+  digits = await trainSource(mesh, 'digits.csv', {
+    name: 'digits',
+    target: 'digit',
+    task: 'classification',
+    hidden: [64, 32],
+    epochs: 15,
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -30,21 +42,34 @@ afterAll(async () => {
 });
 
 async function compress(request: Partial<SubmitCompressionJobRequest>): Promise<CompressionJob> {
-  const submitted = await mesh.clients.compression.submitCompressionJob({ source: { name: digits.name, version: digits.version }, seed: 3, ...request });
+  const submitted = await mesh.clients.compression.submitCompressionJob({
+    source: { name: digits.name, version: digits.version },
+    seed: 3,
+    ...request,
+  });
   const job = await waitForCompression(mesh.clients, submitted.id, 240_000);
   expect(job.state, job.error).toBe(JobState.JOB_STATE_SUCCEEDED);
   return job;
 }
 
 async function files(ref: { name: string; version?: number | undefined }): Promise<ArtifactFile[]> {
-  return downloadVersionFiles(mesh.clients.registry, { name: ref.name, version: ref.version }, new AbortController().signal);
+  return downloadVersionFiles(
+    mesh.clients.registry,
+    { name: ref.name, version: ref.version },
+    new AbortController().signal,
+  );
 }
 
 /** The kernels (rank ≥ 2) of the version's TF.js files, as TF.js decodes them. */
 async function tfjsKernels(list: ArtifactFile[]): Promise<Float32Array[]> {
-  const model = await loadModelFromFiles(new Map(list.filter((f) => f.format === 'tfjs-layers').map((f) => [f.path, f.bytes])));
+  const model = await loadModelFromFiles(
+    new Map(list.filter((f) => f.format === 'tfjs-layers').map((f) => [f.path, f.bytes])),
+  );
   try {
-    return model.getWeights().filter((w) => w.shape.length >= 2).map((w) => w.dataSync() as Float32Array);
+    return model
+      .getWeights()
+      .filter((w) => w.shape.length >= 2)
+      .map((w) => w.dataSync() as Float32Array);
   } finally {
     model.dispose();
   }
@@ -53,8 +78,8 @@ async function tfjsKernels(list: ArtifactFile[]): Promise<Float32Array[]> {
 /** The float32 weight matrices of the version's ONNX graph. */
 function onnxKernels(list: ArtifactFile[]): Float32Array[] {
   const graph = onnx.ModelProto.decode(list.find((f) => f.format === 'onnx')!.bytes).graph!;
-  return graph.initializer!
-    .filter((t) => (t.dims ?? []).length >= 2 && t.dataType === onnx.TensorProto.DataType.FLOAT)
+  return graph
+    .initializer!.filter((t) => (t.dims ?? []).length >= 2 && t.dataType === onnx.TensorProto.DataType.FLOAT)
     .map((t) => {
       const raw = Uint8Array.from(t.rawData!);
       return new Float32Array(raw.buffer);
@@ -69,7 +94,10 @@ function zeros(values: Float32Array): number {
 
 describe('pruning', () => {
   it('reaches 80% sparsity gradually while fine-tuning; the zeros survive in TF.js and ONNX; gzip shrinks as reported', async () => {
-    const job = await compress({ prune: { targetSparsity: 0.8, fineTuneEpochs: 3, pruningSteps: 60, scope: 'layer', config: tuning }, modelName: 'digits-sparse' });
+    const job = await compress({
+      prune: { targetSparsity: 0.8, fineTuneEpochs: 3, pruningSteps: 60, scope: 'layer', config: tuning },
+      modelName: 'digits-sparse',
+    });
     // Sparsity rose along the schedule during the fine-tune (history holds every epoch end).
     const history: number[] = [];
     for await (const update of mesh.clients.compression.watchCompressionJob({ id: job.id })) {
@@ -96,11 +124,18 @@ describe('pruning', () => {
     expect(Number(after!.sizeBytes)).toBeGreaterThan(0.99 * Number(before!.sizeBytes)); // dense float32 bytes do not shrink
     expect(before!.metrics.accuracy! - after!.metrics.accuracy!).toBeLessThanOrEqual(0.05);
     const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
-    expect(version.tags).toMatchObject({ 'compression.method': 'prune', 'compression.target_sparsity': '0.8', 'compression.scope': 'layer' });
+    expect(version.tags).toMatchObject({
+      'compression.method': 'prune',
+      'compression.target_sparsity': '0.8',
+      'compression.scope': 'layer',
+    });
   }, 240_000);
 
   it('one shot without fine-tune, global scope: one threshold across the kernels', async () => {
-    const job = await compress({ prune: { targetSparsity: 0.5, fineTuneEpochs: 0, pruningSteps: 0, scope: 'global', config: undefined }, modelName: 'digits-global' });
+    const job = await compress({
+      prune: { targetSparsity: 0.5, fineTuneEpochs: 0, pruningSteps: 0, scope: 'global', config: undefined },
+      modelName: 'digits-global',
+    });
     const kernels = await tfjsKernels(await files(job.modelVersion!));
     const total = kernels.reduce((sum, k) => sum + k.length, 0);
     const pruned = kernels.reduce((sum, k) => sum + zeros(k), 0);
@@ -113,7 +148,10 @@ describe('pruning', () => {
 
 describe('weight clustering', () => {
   it('16 centroids per kernel with a fine-tune that keeps them shared, in both formats; gzip shrinks', async () => {
-    const job = await compress({ cluster: { clusters: 16, fineTuneEpochs: 2, init: 'kmeans++', config: tuning }, modelName: 'digits-clustered' });
+    const job = await compress({
+      cluster: { clusters: 16, fineTuneEpochs: 2, init: 'kmeans++', config: tuning },
+      modelName: 'digits-clustered',
+    });
     const list = await files(job.modelVersion!);
     const kernels = await tfjsKernels(list);
     for (const kernel of kernels) {
@@ -125,7 +163,11 @@ describe('weight clustering', () => {
     expect(Number(after!.gzippedBytes)).toBeLessThan(Number(before!.gzippedBytes) / 2);
     expect(before!.metrics.accuracy! - after!.metrics.accuracy!).toBeLessThanOrEqual(0.05);
     const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
-    expect(version.tags).toMatchObject({ 'compression.method': 'cluster', 'compression.clusters': '16', 'compression.init': 'kmeans++' });
+    expect(version.tags).toMatchObject({
+      'compression.method': 'cluster',
+      'compression.clusters': '16',
+      'compression.init': 'kmeans++',
+    });
   }, 240_000);
 });
 
@@ -134,7 +176,9 @@ describe('distillation', () => {
     const job = await compress({
       distill: {
         student: { mlp: { hiddenUnits: [8], activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] },
-        temperature: 4, alpha: 0.7, config: { ...tuning, epochs: 30, optimizer: { ...tuning.optimizer, learningRate: 0.01 } },
+        temperature: 4,
+        alpha: 0.7,
+        config: { ...tuning, epochs: 30, optimizer: { ...tuning.optimizer, learningRate: 0.01 } },
       },
       modelName: 'digits-student',
     });
@@ -143,20 +187,33 @@ describe('distillation', () => {
     expect(after!.metrics.accuracy!).toBeGreaterThan(0.85);
     expect(before!.metrics.accuracy! - after!.metrics.accuracy!).toBeLessThanOrEqual(0.08);
     const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
-    const sourceVersion = await mesh.clients.registry.getModelVersion({ ref: { name: digits.name, version: digits.version } });
+    const sourceVersion = await mesh.clients.registry.getModelVersion({
+      ref: { name: digits.name, version: digits.version },
+    });
     expect(version.signature).toEqual(sourceVersion.signature);
-    expect(version.tags).toMatchObject({ 'compression.method': 'distill', 'compression.temperature': '4', 'compression.alpha': '0.7' });
+    expect(version.tags).toMatchObject({
+      'compression.method': 'distill',
+      'compression.temperature': '4',
+      'compression.alpha': '0.7',
+    });
     expect(version.lineage?.parent).toMatchObject({ name: 'digits', version: digits.version });
   }, 240_000);
 });
 
 describe('a chain of compressions', () => {
   it('prune → cluster → quantize: each step compresses the last, zeros survive, and GetLineage walks back to the dataset', async () => {
-    const pruned = await compress({ prune: { targetSparsity: 0.7, fineTuneEpochs: 1, pruningSteps: 0, scope: 'layer', config: tuning }, modelName: 'digits-chain' });
-    const clustered = await compress({
-      source: pruned.modelVersion!, cluster: { clusters: 8, fineTuneEpochs: 1, init: 'linear', config: tuning },
+    const pruned = await compress({
+      prune: { targetSparsity: 0.7, fineTuneEpochs: 1, pruningSteps: 0, scope: 'layer', config: tuning },
+      modelName: 'digits-chain',
     });
-    const quantized = await compress({ source: clustered.modelVersion!, quantize: { dtype: 'uint8', perChannel: false, activations: '' } });
+    const clustered = await compress({
+      source: pruned.modelVersion!,
+      cluster: { clusters: 8, fineTuneEpochs: 1, init: 'linear', config: tuning },
+    });
+    const quantized = await compress({
+      source: clustered.modelVersion!,
+      quantize: { dtype: 'uint8', perChannel: false, activations: '' },
+    });
     expect([pruned, clustered, quantized].map((j) => j.modelVersion!.version)).toEqual([1, 2, 3]);
 
     const kernels = await tfjsKernels(await files(quantized.modelVersion!));
@@ -168,15 +225,24 @@ describe('a chain of compressions', () => {
     expect(Number(quantized.report!.after!.gzippedBytes) * 4).toBeLessThan(sourceGzip);
 
     const lineage = await mesh.clients.registry.getLineage({ ref: quantized.modelVersion! });
-    const versions = lineage.nodes.filter((n) => n.kind === LineageNodeKind.LINEAGE_NODE_KIND_MODEL_VERSION).map((n) => `${n.version!.name}@${n.version!.version}`);
+    const versions = lineage.nodes
+      .filter((n) => n.kind === LineageNodeKind.LINEAGE_NODE_KIND_MODEL_VERSION)
+      .map((n) => `${n.version!.name}@${n.version!.version}`);
     expect(versions).toEqual(['digits-chain@3', 'digits-chain@2', 'digits-chain@1', `digits@${digits.version}`]);
     const derived = lineage.edges.filter((e) => e.relation === 'derived_from');
     expect(derived.length).toBe(3);
     const kinds = new Set(lineage.nodes.map((n) => n.kind));
-    for (const kind of [LineageNodeKind.LINEAGE_NODE_KIND_DATASET, LineageNodeKind.LINEAGE_NODE_KIND_PREPARED_DATASET, LineageNodeKind.LINEAGE_NODE_KIND_TRAINING_JOB, LineageNodeKind.LINEAGE_NODE_KIND_COMPRESSION_JOB]) {
+    for (const kind of [
+      LineageNodeKind.LINEAGE_NODE_KIND_DATASET,
+      LineageNodeKind.LINEAGE_NODE_KIND_PREPARED_DATASET,
+      LineageNodeKind.LINEAGE_NODE_KIND_TRAINING_JOB,
+      LineageNodeKind.LINEAGE_NODE_KIND_COMPRESSION_JOB,
+    ]) {
       expect(kinds.has(kind), LineageNodeKind[kind]).toBe(true);
     }
-    const jobs = lineage.nodes.filter((n) => n.kind === LineageNodeKind.LINEAGE_NODE_KIND_COMPRESSION_JOB).map((n) => n.id);
+    const jobs = lineage.nodes
+      .filter((n) => n.kind === LineageNodeKind.LINEAGE_NODE_KIND_COMPRESSION_JOB)
+      .map((n) => n.id);
     for (const job of [pruned, clustered, quantized]) expect(jobs.some((id) => id.includes(job.id))).toBe(true);
   }, 300_000);
 });

@@ -21,9 +21,16 @@ const packageDir = () => join(repoRoot(), 'services', 'compression');
 function ensureBuilt(): string {
   const main = join(packageDir(), 'dist', 'main.js');
   const newest = (dir: string): number =>
-    Math.max(...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs)));
+    Math.max(
+      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
+      ),
+    );
   if (!existsSync(main) || statSync(main).mtimeMs < newest(join(packageDir(), 'src'))) {
-    const result = spawnSync('npx', ['tsc', '-p', join(packageDir(), 'tsconfig.build.json')], { cwd: repoRoot(), encoding: 'utf8' });
+    const result = spawnSync('npx', ['tsc', '-p', join(packageDir(), 'tsconfig.build.json')], {
+      cwd: repoRoot(),
+      encoding: 'utf8',
+    });
     if (result.status !== 0) throw new Error(`building @aimaas/compression failed:\n${result.stdout}${result.stderr}`);
   }
   return main;
@@ -44,7 +51,13 @@ describe('a compression process killed mid fine-tune', () => {
     ensureBuilt();
     // The in-process replica serves RPCs only: the spawned processes are the workers.
     mesh = await startCompressionMesh({ worker: false });
-    await trainSource(mesh, 'digits.csv', { name: 'digits', target: 'digit', task: 'classification', hidden: [32], epochs: 5 });
+    await trainSource(mesh, 'digits.csv', {
+      name: 'digits',
+      target: 'digit',
+      task: 'classification',
+      hidden: [32],
+      epochs: 5,
+    });
     env = {
       NATS_URL: mesh.base.nats.url,
       AIMAAS_COMPRESSION_ADDR: `127.0.0.1:${await freePort()}`,
@@ -63,11 +76,17 @@ describe('a compression process killed mid fine-tune', () => {
   });
 
   function start(): ServiceProcess {
-    const child = spawn(process.execPath, [ensureBuilt()], { cwd: repoRoot(), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ensureBuilt()], {
+      cwd: repoRoot(),
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+    const exited = new Promise<number | string>((resolve) =>
+      child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+    );
     const p = { child, output: () => output, exited };
     processes.push(p);
     return p;
@@ -79,22 +98,31 @@ describe('a compression process killed mid fine-tune', () => {
       source: { name: 'digits' },
       distill: {
         student: { mlp: { hiddenUnits: [8], activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] },
-        temperature: 3, alpha: 0.8,
+        temperature: 3,
+        alpha: 0.8,
         config: {
-          optimizer: { name: 'adam', learningRate: 0.005, momentum: 0, nesterov: false }, schedule: undefined,
-          batchSize: 4, epochs: 40, seed: 2, earlyStopping: undefined, validationSplit: 0, workers: 0,
+          optimizer: { name: 'adam', learningRate: 0.005, momentum: 0, nesterov: false },
+          schedule: undefined,
+          batchSize: 4,
+          epochs: 40,
+          seed: 2,
+          earlyStopping: undefined,
+          validationSplit: 0,
+          workers: 0,
         },
       },
       modelName: 'digits-resumed',
     });
     await waitFor(async () => (await mesh.clients.compression.getCompressionJob({ id: job.id })).checkpointEpoch >= 2, {
-      timeoutMs: 120_000, intervalMs: 10, message: `epoch 2 to be checkpointed (output: ${first.output().slice(-300)})`,
+      timeoutMs: 120_000,
+      intervalMs: 10,
+      message: `epoch 2 to be checkpointed (output: ${first.output().slice(-300)})`,
     });
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
 
     const nc = await connectNats(mesh.base.nats.url, { name: 'compression-kill-test' });
-    const atKill = (await mesh.clients.compression.getCompressionJob({ id: job.id }));
+    const atKill = await mesh.clients.compression.getCompressionJob({ id: job.id });
     expect(atKill.state).toBe(JobState.JOB_STATE_RUNNING);
     expect(atKill.checkpointEpoch).toBeGreaterThanOrEqual(2);
     expect(atKill.checkpointEpoch).toBeLessThan(40);
@@ -125,7 +153,10 @@ describe('a compression process killed mid fine-tune', () => {
     expect(resumed.some((j) => j.progress?.message.includes(`resuming after the checkpoint of epoch `))).toBe(true);
     expect(done.report?.after?.metrics.accuracy).toBeGreaterThan(0.8);
     // One version, and the checkpoint is gone once the job ended.
-    const versions = await mesh.clients.registry.searchModelVersions({ filter: 'name = "digits-resumed"', pageSize: 10 });
+    const versions = await mesh.clients.registry.searchModelVersions({
+      filter: 'name = "digits-resumed"',
+      pageSize: 10,
+    });
     expect(versions.versions.length).toBe(1);
     const { objects } = await ensureBuckets(nc, { objects: { [COMPRESSION_CHECKPOINTS_BUCKET]: {} } });
     expect(await new CheckpointStore(objects[COMPRESSION_CHECKPOINTS_BUCKET]!).load(job.id)).toBeUndefined();

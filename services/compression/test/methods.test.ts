@@ -13,8 +13,21 @@ beforeAll(async () => {
 
 function denseModel(seed: number): tf.LayersModel {
   const model = tf.sequential();
-  model.add(tf.layers.dense({ inputShape: [20], units: 30, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
-  model.add(tf.layers.dense({ units: 5, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
+  model.add(
+    tf.layers.dense({
+      inputShape: [20],
+      units: 30,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      units: 5,
+      activation: 'softmax',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+    }),
+  );
   return model;
 }
 
@@ -57,7 +70,9 @@ describe('MagnitudePruner', () => {
     expect(zeros(k2!)).toBe(Math.floor(0.75 * 150));
     expect(zeros(b1!)).toBe(30); // biases start at zero and are not touched either way
     // What survived is the largest |w| of the kernel.
-    const kept = Array.from(k1!).filter((v) => v !== 0).map(Math.abs);
+    const kept = Array.from(k1!)
+      .filter((v) => v !== 0)
+      .map(Math.abs);
     expect(Math.min(...kept)).toBeGreaterThan(magnitudes[449]!);
     expect(Math.min(...kept)).toBe(Math.fround(magnitudes[450]!));
     // An optimizer step moves the zeros; apply() puts them back exactly.
@@ -134,7 +149,9 @@ describe('WeightClusterer', () => {
     const x = tf.randomNormal([16, 20], 0, 1, 'float32', 9);
     const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0], 'int32'), 5);
     const before = Float32Array.from(model.getWeights()[0]!.dataSync());
-    const { grads, value } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar);
+    const { grads, value } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar,
+    );
     clusterer.applyGradients(optimizer, grads);
     clusterer.tie();
     const after = model.getWeights()[0]!.dataSync() as Float32Array;
@@ -158,7 +175,10 @@ describe('distillationLoss (Hinton et al. 2015)', () => {
     const labels = [0, 2, 4, 1];
     const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 5);
     const student = tf.tensor2d([
-      [0.5, 0.2, 0.1, 0.1, 0.1], [0.1, 0.1, 0.6, 0.1, 0.1], [0.2, 0.2, 0.2, 0.2, 0.2], [0.05, 0.8, 0.05, 0.05, 0.05],
+      [0.5, 0.2, 0.1, 0.1, 0.1],
+      [0.1, 0.1, 0.6, 0.1, 0.1],
+      [0.2, 0.2, 0.2, 0.2, 0.2],
+      [0.05, 0.8, 0.05, 0.05, 0.05],
     ]);
     const t = 3;
     const alpha = 0.7;
@@ -181,7 +201,10 @@ describe('distillationLoss (Hinton et al. 2015)', () => {
     }
     expect(loss.dataSync()[0]!).toBeCloseTo(alpha * t * t * kl + (1 - alpha) * ce, 4);
     // α = 0 is plain cross-entropy; a student equal to the teacher has zero KL.
-    expect(distillationLoss(teacher, { temperature: t, alpha: 0 })(student, { x, y }).dataSync()[0]!).toBeCloseTo(ce, 4);
+    expect(distillationLoss(teacher, { temperature: t, alpha: 0 })(student, { x, y }).dataSync()[0]!).toBeCloseTo(
+      ce,
+      4,
+    );
     const same = teacher.predict(x) as tf.Tensor;
     expect(distillationLoss(teacher, { temperature: t, alpha: 1 })(same, { x, y }).dataSync()[0]!).toBeCloseTo(0, 5);
     tf.dispose([x, y, student, loss, same]);

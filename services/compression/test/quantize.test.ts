@@ -15,7 +15,14 @@ import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16BitsToFloat32, initBackend } from '@aimaas/ml';
-import { DeploymentState, JobState, ModelInferRequest, Runtime, type CompressionJob, type ModelMeasurement } from '@aimaas/proto';
+import {
+  DeploymentState,
+  JobState,
+  ModelInferRequest,
+  Runtime,
+  type CompressionJob,
+  type ModelMeasurement,
+} from '@aimaas/proto';
 import { fixturePath, waitFor } from '@aimaas/testing';
 import { downloadVersionFiles } from '../src/compression-runner.js';
 import type { ArtifactFile } from '../src/measure.js';
@@ -32,7 +39,13 @@ beforeAll(async () => {
   await initBackend('cpu');
   mesh = await startCompressionMesh({ inference: true });
   iris = await trainSource(mesh, 'iris.csv', { name: 'iris', target: 'species', split: [0.6, 0.2, 0.2] });
-  digits = await trainSource(mesh, 'digits.csv', { name: 'digits', target: 'digit', task: 'classification', hidden: [64, 32], epochs: 15 });
+  digits = await trainSource(mesh, 'digits.csv', {
+    name: 'digits',
+    target: 'digit',
+    task: 'classification',
+    hidden: [64, 32],
+    epochs: 15,
+  });
 }, 300_000);
 
 afterAll(async () => {
@@ -57,10 +70,17 @@ function formatSize(m: ModelMeasurement, format: string): number {
   return Number(m.formats.find((f) => f.format === format)?.sizeBytes ?? -1);
 }
 
-async function quantize(source: { name: string; version: number }, dtype: string, perChannel = false, activations = ''): Promise<CompressionJob> {
+async function quantize(
+  source: { name: string; version: number },
+  dtype: string,
+  perChannel = false,
+  activations = '',
+): Promise<CompressionJob> {
   const submitted = await mesh.clients.compression.submitCompressionJob({
-    source: { name: source.name, version: source.version }, quantize: { dtype, perChannel, activations },
-    modelName: `${source.name}-${dtype}${activations ? `-${activations}` : ''}`, seed: 1,
+    source: { name: source.name, version: source.version },
+    quantize: { dtype, perChannel, activations },
+    modelName: `${source.name}-${dtype}${activations ? `-${activations}` : ''}`,
+    seed: 1,
   });
   const job = await waitForCompression(mesh.clients, submitted.id);
   expect(job.state, job.error).toBe(JobState.JOB_STATE_SUCCEEDED);
@@ -72,7 +92,11 @@ async function serveFiles(list: ArtifactFile[]): Promise<{ url: string; server: 
   const server = createServer((req, res) => {
     const found = list.find((f) => `/${f.path}` === req.url);
     if (!found) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': found.path.endsWith('.json') ? 'application/json' : 'application/octet-stream' }).end(Buffer.from(found.bytes));
+    res
+      .writeHead(200, {
+        'content-type': found.path.endsWith('.json') ? 'application/json' : 'application/octet-stream',
+      })
+      .end(Buffer.from(found.bytes));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/model.json`, server };
@@ -87,7 +111,9 @@ interface ManifestWeight {
 
 /** Every weight of a tfjs-layers weights.bin decoded by hand from its manifest (affine: q·scale + min). */
 function dequantizeByHand(list: ArtifactFile[]): Map<string, Float32Array> {
-  const manifest = JSON.parse(Buffer.from(file(list, 'model.json')).toString('utf8')) as { weightsManifest: Array<{ weights: ManifestWeight[] }> };
+  const manifest = JSON.parse(Buffer.from(file(list, 'model.json')).toString('utf8')) as {
+    weightsManifest: Array<{ weights: ManifestWeight[] }>;
+  };
   const bin = file(list, 'weights.bin');
   const out = new Map<string, Float32Array>();
   let offset = 0;
@@ -103,8 +129,14 @@ function dequantizeByHand(list: ArtifactFile[]): Map<string, Float32Array> {
       out.set(spec.name, Float32Array.from(bits, float16BitsToFloat32));
       offset += 2 * n;
     } else {
-      const values = q.dtype === 'uint8' ? new Uint8Array(view.buffer, view.byteOffset, n) : new Uint16Array(view.buffer, view.byteOffset, n);
-      out.set(spec.name, Float32Array.from(values, (v) => v * q.scale! + q.min!));
+      const values =
+        q.dtype === 'uint8'
+          ? new Uint8Array(view.buffer, view.byteOffset, n)
+          : new Uint16Array(view.buffer, view.byteOffset, n);
+      out.set(
+        spec.name,
+        Float32Array.from(values, (v) => v * q.scale! + q.min!),
+      );
       offset += (q.dtype === 'uint8' ? 1 : 2) * n;
     }
   }
@@ -117,48 +149,61 @@ describe('quantizing in the TF.js weight manifest', () => {
     ['uint8', 4],
     ['float16', 2],
     ['uint16', 2],
-  ] as const)('%s: a new version whose weights shrink %i× as the report says, with lineage, tags and the same signature', async (dtype, factor) => {
-    for (const source of [iris, digits]) {
-      const job = await quantize(source, dtype);
-      const ref = job.modelVersion!;
-      expect(ref).toMatchObject({ name: `${source.name}-${dtype}`, version: 1 });
-      const [before, after] = [await files(source.name, source.version), await files(ref.name, ref.version!)];
-      const { before: reportBefore, after: reportAfter } = job.report!;
-      // The report's sizes are those of the files as downloaded.
-      for (const [m, list] of [[reportBefore!, before], [reportAfter!, after]] as const) {
-        expect(Number(m.sizeBytes)).toBe(bytesOf(list, 'tfjs-layers'));
-        expect(formatSize(m, 'tfjs-layers')).toBe(bytesOf(list, 'tfjs-layers'));
-        expect(formatSize(m, 'onnx')).toBe(bytesOf(list, 'onnx'));
-        expect(Number(m.gzippedBytes)).toBeGreaterThan(0);
-      }
-      expect(file(after, 'weights.bin').byteLength * factor).toBe(file(before, 'weights.bin').byteLength);
-      expect(Number(reportAfter!.parameters)).toBe(Number(reportBefore!.parameters));
-      // The ONNX file serves the decoded weights in float32: the same size as the source's.
-      expect(bytesOf(after, 'onnx')).toBeGreaterThan(0);
-      // Accuracy measured on the test split, before and after.
-      expect(reportBefore!.metricsSplit).toBe('test');
-      const drop = reportBefore!.metrics.accuracy! - reportAfter!.metrics.accuracy!;
-      expect(drop).toBeLessThanOrEqual(dtype === 'uint8' ? 0.02 : 0.005);
-      expect(reportAfter!.latencyMsBatch1).toBeGreaterThan(0);
-      expect(reportAfter!.latencyMsBatch256).toBeGreaterThan(0);
+  ] as const)(
+    '%s: a new version whose weights shrink %i× as the report says, with lineage, tags and the same signature',
+    async (dtype, factor) => {
+      for (const source of [iris, digits]) {
+        const job = await quantize(source, dtype);
+        const ref = job.modelVersion!;
+        expect(ref).toMatchObject({ name: `${source.name}-${dtype}`, version: 1 });
+        const [before, after] = [await files(source.name, source.version), await files(ref.name, ref.version!)];
+        const { before: reportBefore, after: reportAfter } = job.report!;
+        // The report's sizes are those of the files as downloaded.
+        for (const [m, list] of [
+          [reportBefore!, before],
+          [reportAfter!, after],
+        ] as const) {
+          expect(Number(m.sizeBytes)).toBe(bytesOf(list, 'tfjs-layers'));
+          expect(formatSize(m, 'tfjs-layers')).toBe(bytesOf(list, 'tfjs-layers'));
+          expect(formatSize(m, 'onnx')).toBe(bytesOf(list, 'onnx'));
+          expect(Number(m.gzippedBytes)).toBeGreaterThan(0);
+        }
+        expect(file(after, 'weights.bin').byteLength * factor).toBe(file(before, 'weights.bin').byteLength);
+        expect(Number(reportAfter!.parameters)).toBe(Number(reportBefore!.parameters));
+        // The ONNX file serves the decoded weights in float32: the same size as the source's.
+        expect(bytesOf(after, 'onnx')).toBeGreaterThan(0);
+        // Accuracy measured on the test split, before and after.
+        expect(reportBefore!.metricsSplit).toBe('test');
+        const drop = reportBefore!.metrics.accuracy! - reportAfter!.metrics.accuracy!;
+        expect(drop).toBeLessThanOrEqual(dtype === 'uint8' ? 0.02 : 0.005);
+        expect(reportAfter!.latencyMsBatch1).toBeGreaterThan(0);
+        expect(reportAfter!.latencyMsBatch256).toBeGreaterThan(0);
 
-      const [sourceVersion, version] = await Promise.all([
-        mesh.clients.registry.getModelVersion({ ref: { name: source.name, version: source.version } }),
-        mesh.clients.registry.getModelVersion({ ref: { name: ref.name, version: ref.version } }),
-      ]);
-      expect(version.lineage).toMatchObject({
-        parent: { name: source.name, version: source.version }, compressionJobId: job.id,
-        preparedDatasetId: sourceVersion.lineage!.preparedDatasetId, dataset: sourceVersion.lineage!.dataset,
-      });
-      expect(version.tags).toMatchObject({ 'compression.method': 'quantize', 'compression.dtype': dtype, compression_job: job.id });
-      expect(version.signature).toEqual(sourceVersion.signature);
-      expect(version.classLabels).toEqual(sourceVersion.classLabels);
-      expect(version.pipelineJson).toBe(sourceVersion.pipelineJson);
-      expect(version.metrics['compression.after.size_bytes']).toBe(Number(reportAfter!.sizeBytes));
-      expect(version.metrics.accuracy).toBe(reportAfter!.metrics.accuracy);
-      expect(new Set(version.files.map((f) => f.format))).toEqual(new Set(['tfjs-layers', 'onnx']));
-    }
-  }, 120_000);
+        const [sourceVersion, version] = await Promise.all([
+          mesh.clients.registry.getModelVersion({ ref: { name: source.name, version: source.version } }),
+          mesh.clients.registry.getModelVersion({ ref: { name: ref.name, version: ref.version } }),
+        ]);
+        expect(version.lineage).toMatchObject({
+          parent: { name: source.name, version: source.version },
+          compressionJobId: job.id,
+          preparedDatasetId: sourceVersion.lineage!.preparedDatasetId,
+          dataset: sourceVersion.lineage!.dataset,
+        });
+        expect(version.tags).toMatchObject({
+          'compression.method': 'quantize',
+          'compression.dtype': dtype,
+          compression_job: job.id,
+        });
+        expect(version.signature).toEqual(sourceVersion.signature);
+        expect(version.classLabels).toEqual(sourceVersion.classLabels);
+        expect(version.pipelineJson).toBe(sourceVersion.pipelineJson);
+        expect(version.metrics['compression.after.size_bytes']).toBe(Number(reportAfter!.sizeBytes));
+        expect(version.metrics.accuracy).toBe(reportAfter!.metrics.accuracy);
+        expect(new Set(version.files.map((f) => f.format))).toEqual(new Set(['tfjs-layers', 'onnx']));
+      }
+    },
+    120_000,
+  );
 
   it('uint8 loads with stock tf.loadLayersModel over HTTP and holds exactly its dequantized weights', async () => {
     const job = await quantize(digits, 'uint8');
@@ -195,7 +240,10 @@ describe('int8 ONNX', () => {
     const dir = await mkdtemp(join(tmpdir(), 'int8-'));
     try {
       const path = join(dir, 'optimized.onnx');
-      const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: path });
+      const session = await ort.InferenceSession.create(bytes, {
+        graphOptimizationLevel: 'all',
+        optimizedModelFilePath: path,
+      });
       await session.release();
       return onnx.ModelProto.decode(await readFile(path)).graph!.node!.map((n) => n.opType!);
     } finally {
@@ -207,7 +255,9 @@ describe('int8 ONNX', () => {
   async function answers(bytes: Uint8Array, x: Float32Array, rows: number): Promise<number[]> {
     const session = await ort.InferenceSession.create(bytes);
     try {
-      const out = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [rows, 64]) }))[session.outputNames[0]!]!.data as Float32Array;
+      const out = (await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [rows, 64]) }))[
+        session.outputNames[0]!
+      ]!.data as Float32Array;
       return Array.from({ length: rows }, (_, r) => {
         const row = out.subarray(r * 10, r * 10 + 10);
         return row.indexOf(Math.max(...row));
@@ -222,7 +272,10 @@ describe('int8 ONNX', () => {
     const prepared = await mesh.clients.preprocessing.getPreparedDataset({ id: digits.preparedDatasetId });
     const test = await readSplit(mesh.clients.preprocessing, prepared, 'test', 64, new AbortController().signal);
     expect(test.rows).toBeGreaterThan(200);
-    const [floatAnswers, intAnswers] = [await answers(file(before, 'model.onnx'), test.features, test.rows), await answers(file(after, 'model.onnx'), test.features, test.rows)];
+    const [floatAnswers, intAnswers] = [
+      await answers(file(before, 'model.onnx'), test.features, test.rows),
+      await answers(file(after, 'model.onnx'), test.features, test.rows),
+    ];
     return floatAnswers.filter((c, i) => c === intAnswers[i]).length / test.rows;
   }
 
@@ -235,16 +288,26 @@ describe('int8 ONNX', () => {
     expect(ops).toContain('QuantizeLinear');
     expect(ops).toContain('DequantizeLinear');
     expect(ops).not.toContain('DynamicQuantizeLinear');
-    const int8 = graph.initializer!.filter((t) => t.dataType === onnx.TensorProto.DataType.INT8 && t.dims!.length === 2);
-    expect(int8.map((t) => t.dims!.map(Number))).toEqual([[64, 64], [64, 32], [32, 10]]);
+    const int8 = graph.initializer!.filter(
+      (t) => t.dataType === onnx.TensorProto.DataType.INT8 && t.dims!.length === 2,
+    );
+    expect(int8.map((t) => t.dims!.map(Number))).toEqual([
+      [64, 64],
+      [64, 32],
+      [32, 10],
+    ]);
     // No float copy of a quantized weight is left behind: the only large initializers are int8.
     const large = graph.initializer!.filter((t) => (t.dims ?? []).reduce((p: number, d) => p * Number(d), 1) >= 256);
     expect(large.every((t) => t.dataType === onnx.TensorProto.DataType.INT8)).toBe(true);
     // Per channel: one weight scale per output column (64, 32, 10).
-    const scaleLengths = graph.initializer!.filter((t) => t.dataType === onnx.TensorProto.DataType.FLOAT && t.dims!.length === 1).map((t) => Number(t.dims![0]));
+    const scaleLengths = graph
+      .initializer!.filter((t) => t.dataType === onnx.TensorProto.DataType.FLOAT && t.dims!.length === 1)
+      .map((t) => Number(t.dims![0]));
     expect(scaleLengths).toEqual(expect.arrayContaining([64, 32, 10]));
     // What ONNX Runtime runs: integer GEMMs.
-    expect((await optimizedOps(file(after, 'model.onnx'))).filter((op) => op === 'QGemm').length).toBeGreaterThanOrEqual(2);
+    expect(
+      (await optimizedOps(file(after, 'model.onnx'))).filter((op) => op === 'QGemm').length,
+    ).toBeGreaterThanOrEqual(2);
 
     const { before: b, after: a } = job.report!;
     expect(a!.format).toBe('onnx');
@@ -254,7 +317,12 @@ describe('int8 ONNX', () => {
     expect(Number(b!.sizeBytes) / Number(a!.sizeBytes)).toBeGreaterThanOrEqual(2.5);
     expect(b!.metrics.accuracy! - a!.metrics.accuracy!).toBeLessThanOrEqual(0.01);
     const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
-    expect(version.tags).toMatchObject({ 'compression.dtype': 'int8', 'compression.per_channel': 'true', 'compression.activations': 'static', 'compression.calibration_rows': '256' });
+    expect(version.tags).toMatchObject({
+      'compression.dtype': 'int8',
+      'compression.per_channel': 'true',
+      'compression.activations': 'static',
+      'compression.calibration_rows': '256',
+    });
     expect(await agreementWithSource(after, before)).toBeGreaterThanOrEqual(0.97);
   }, 60_000);
 
@@ -275,16 +343,24 @@ describe('int8 ONNX', () => {
     const job = await quantize(iris, 'int8', true);
     const version = await mesh.clients.registry.getModelVersion({ ref: job.modelVersion! });
     expect(version.tags['compression.activations']).toBe('dynamic');
-    expect(version.tags['compression.activations_note']).toMatch(/^dynamic: the training split has \d+ rows, static needs at least 100$/);
+    expect(version.tags['compression.activations_note']).toMatch(
+      /^dynamic: the training split has \d+ rows, static needs at least 100$/,
+    );
   }, 60_000);
 });
 
 describe('serving a quantized version', () => {
   async function deploy(name: string, runtime: Runtime): Promise<void> {
     await mesh.clients.inference.deploy({ model: { name }, servedName: name, runtime });
-    await waitFor(async () => (await mesh.clients.inference.getDeployment({ servedName: name })).state === DeploymentState.DEPLOYMENT_STATE_READY, {
-      timeoutMs: 30_000, message: `${name} to be ready`,
-    });
+    await waitFor(
+      async () =>
+        (await mesh.clients.inference.getDeployment({ servedName: name })).state ===
+        DeploymentState.DEPLOYMENT_STATE_READY,
+      {
+        timeoutMs: 30_000,
+        message: `${name} to be ready`,
+      },
+    );
   }
 
   it('deploys uint8 on the TF.js runtime and int8 on ONNX Runtime; both answer records and ModelInfer like their sources', async () => {
@@ -301,7 +377,9 @@ describe('serving a quantized version', () => {
       return JSON.stringify(Object.fromEntries(header.slice(0, 64).map((column, i) => [column, Number(values[i])])));
     });
     const labels = async (servedName: string) =>
-      (await mesh.clients.inference.predict({ servedName, records: { recordsJson: records } })).classifications.map((c) => c.label);
+      (await mesh.clients.inference.predict({ servedName, records: { recordsJson: records } })).classifications.map(
+        (c) => c.label,
+      );
     const source = await labels('digits');
     for (const name of ['digits-int8', 'digits-uint8']) {
       const answers = await labels(name);
@@ -312,9 +390,13 @@ describe('serving a quantized version', () => {
     const metadata = await mesh.clients.oip.modelMetadata({ name: 'digits-int8', version: '' });
     expect(metadata.inputs[0]).toMatchObject({ datatype: 'FP32', shape: [-1, 64] });
     const x = new Float32Array(2 * 64).fill(0.25);
-    const response = await mesh.clients.oip.modelInfer(ModelInferRequest.fromPartial({
-      modelName: 'digits-int8', inputs: [{ name: metadata.inputs[0]!.name, datatype: 'FP32', shape: [2, 64] }], rawInputContents: [Buffer.from(x.buffer)],
-    }));
+    const response = await mesh.clients.oip.modelInfer(
+      ModelInferRequest.fromPartial({
+        modelName: 'digits-int8',
+        inputs: [{ name: metadata.inputs[0]!.name, datatype: 'FP32', shape: [2, 64] }],
+        rawInputContents: [Buffer.from(x.buffer)],
+      }),
+    );
     expect(response.outputs[0]!.shape).toEqual([2, 10]);
     const probabilities = new Float32Array(new Uint8Array(response.rawOutputContents[0]!).buffer);
     expect(probabilities.slice(0, 10).reduce((s, p) => s + p, 0)).toBeCloseTo(1, 4);

@@ -36,14 +36,28 @@ export const OIP_DATATYPES: Readonly<Record<ElementType, string>> = {
 
 /** Bytes per element of each OIP datatype with a fixed size. */
 const ELEMENT_BYTES: Readonly<Record<string, number>> = {
-  BOOL: 1, UINT8: 1, INT8: 1, UINT16: 2, INT16: 2, FP16: 2, UINT32: 4, INT32: 4, FP32: 4, UINT64: 8, INT64: 8, FP64: 8,
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  FP16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
 };
 
 /** Every datatype name of the protocol. */
 export const OIP_DATATYPE_NAMES = [...Object.keys(ELEMENT_BYTES), 'BYTES'] as const;
 
 /** Element values as decoded from the wire, before conversion to the model's type. */
-type WireValues = { kind: 'number'; values: ArrayLike<number> } | { kind: 'bigint'; values: BigInt64Array | BigUint64Array } | { kind: 'bytes'; count: number };
+type WireValues =
+  | { kind: 'number'; values: ArrayLike<number> }
+  | { kind: 'bigint'; values: BigInt64Array | BigUint64Array }
+  | { kind: 'bytes'; count: number };
 
 /** Number of elements of a shape. */
 export function elementCount(shape: readonly number[]): number {
@@ -77,54 +91,96 @@ function decodeRaw(name: string, datatype: string, raw: Uint8Array, count: numbe
       elements += 1;
     }
     if (offset !== raw.byteLength || elements !== count) {
-      throw new InvalidArgumentError(`input "${name}": raw BYTES content holds ${elements} length-prefixed elements (${raw.byteLength} bytes), expected ${count} from the shape`);
+      throw new InvalidArgumentError(
+        `input "${name}": raw BYTES content holds ${elements} length-prefixed elements (${raw.byteLength} bytes), expected ${count} from the shape`,
+      );
     }
     return { kind: 'bytes', count };
   }
   const size = ELEMENT_BYTES[datatype]!;
   if (raw.byteLength !== count * size) {
-    throw new InvalidArgumentError(`input "${name}": raw content has ${raw.byteLength} bytes, expected ${count * size} (${count} elements of ${datatype}, ${size} bytes each)`);
+    throw new InvalidArgumentError(
+      `input "${name}": raw content has ${raw.byteLength} bytes, expected ${count * size} (${count} elements of ${datatype}, ${size} bytes each)`,
+    );
   }
   const buffer = aligned(raw);
   switch (datatype) {
-    case 'FP32': return { kind: 'number', values: new Float32Array(buffer) };
-    case 'FP64': return { kind: 'number', values: new Float64Array(buffer) };
-    case 'INT8': return { kind: 'number', values: new Int8Array(buffer) };
-    case 'INT16': return { kind: 'number', values: new Int16Array(buffer) };
-    case 'INT32': return { kind: 'number', values: new Int32Array(buffer) };
-    case 'UINT8': case 'BOOL': return { kind: 'number', values: new Uint8Array(buffer) };
-    case 'UINT16': return { kind: 'number', values: new Uint16Array(buffer) };
-    case 'UINT32': return { kind: 'number', values: new Uint32Array(buffer) };
-    case 'INT64': return { kind: 'bigint', values: new BigInt64Array(buffer) };
-    case 'UINT64': return { kind: 'bigint', values: new BigUint64Array(buffer) };
-    default: return { kind: 'number', values: Array.from(new Uint16Array(buffer), float16ToNumber) };
+    case 'FP32':
+      return { kind: 'number', values: new Float32Array(buffer) };
+    case 'FP64':
+      return { kind: 'number', values: new Float64Array(buffer) };
+    case 'INT8':
+      return { kind: 'number', values: new Int8Array(buffer) };
+    case 'INT16':
+      return { kind: 'number', values: new Int16Array(buffer) };
+    case 'INT32':
+      return { kind: 'number', values: new Int32Array(buffer) };
+    case 'UINT8':
+    case 'BOOL':
+      return { kind: 'number', values: new Uint8Array(buffer) };
+    case 'UINT16':
+      return { kind: 'number', values: new Uint16Array(buffer) };
+    case 'UINT32':
+      return { kind: 'number', values: new Uint32Array(buffer) };
+    case 'INT64':
+      return { kind: 'bigint', values: new BigInt64Array(buffer) };
+    case 'UINT64':
+      return { kind: 'bigint', values: new BigUint64Array(buffer) };
+    default:
+      return { kind: 'number', values: Array.from(new Uint16Array(buffer), float16ToNumber) };
   }
 }
 
 /** The typed `contents` field each datatype travels in. */
 const CONTENT_FIELDS: Readonly<Record<string, keyof InferTensorContents>> = {
-  BOOL: 'boolContents', INT8: 'intContents', INT16: 'intContents', INT32: 'intContents', INT64: 'int64Contents',
-  UINT8: 'uintContents', UINT16: 'uintContents', UINT32: 'uintContents', UINT64: 'uint64Contents',
-  FP32: 'fp32Contents', FP64: 'fp64Contents', BYTES: 'bytesContents',
+  BOOL: 'boolContents',
+  INT8: 'intContents',
+  INT16: 'intContents',
+  INT32: 'intContents',
+  INT64: 'int64Contents',
+  UINT8: 'uintContents',
+  UINT16: 'uintContents',
+  UINT32: 'uintContents',
+  UINT64: 'uint64Contents',
+  FP32: 'fp32Contents',
+  FP64: 'fp64Contents',
+  BYTES: 'bytesContents',
 };
 
-function decodeTyped(name: string, datatype: string, contents: InferTensorContents | undefined, count: number): WireValues {
+function decodeTyped(
+  name: string,
+  datatype: string,
+  contents: InferTensorContents | undefined,
+  count: number,
+): WireValues {
   const field = CONTENT_FIELDS[datatype];
   if (field === undefined) {
-    throw new InvalidArgumentError(`input "${name}": ${datatype} has no typed contents field; send it in raw_input_contents`);
+    throw new InvalidArgumentError(
+      `input "${name}": ${datatype} has no typed contents field; send it in raw_input_contents`,
+    );
   }
   const values = (contents?.[field] ?? []) as unknown[];
   if (values.length !== count) {
     const other = Object.entries(contents ?? {}).find(([key, v]) => key !== field && Array.isArray(v) && v.length > 0);
-    const hint = other ? ` (found ${other[1].length} values in ${other[0]}, which does not match datatype ${datatype})` : '';
-    throw new InvalidArgumentError(`input "${name}": contents.${field} has ${values.length} values, expected ${count} from shape${hint}`);
+    const hint = other
+      ? ` (found ${other[1].length} values in ${other[0]}, which does not match datatype ${datatype})`
+      : '';
+    throw new InvalidArgumentError(
+      `input "${name}": contents.${field} has ${values.length} values, expected ${count} from shape${hint}`,
+    );
   }
   if (datatype === 'BYTES') return { kind: 'bytes', count };
   if (datatype === 'BOOL') return { kind: 'number', values: (values as boolean[]).map((b) => (b ? 1 : 0)) };
   return { kind: 'number', values: values as number[] };
 }
 
-function lossy(name: string, from: string, value: number | bigint, index: number, to: ElementType): InvalidArgumentError {
+function lossy(
+  name: string,
+  from: string,
+  value: number | bigint,
+  index: number,
+  to: ElementType,
+): InvalidArgumentError {
   return new InvalidArgumentError(
     `input "${name}": ${from} value ${String(value)} at element ${index} cannot be converted to ${OIP_DATATYPES[to]} (the model's datatype) without loss; send ${OIP_DATATYPES[to]}`,
   );
@@ -133,7 +189,9 @@ function lossy(name: string, from: string, value: number | bigint, index: number
 /** Converts decoded values to the model's element type, refusing any value that would change. */
 function convert(name: string, from: string, wire: WireValues, to: ElementType): ElementArray {
   if (wire.kind === 'bytes') {
-    throw new InvalidArgumentError(`input "${name}": datatype BYTES cannot be converted to ${OIP_DATATYPES[to]} (the model's datatype)`);
+    throw new InvalidArgumentError(
+      `input "${name}": datatype BYTES cannot be converted to ${OIP_DATATYPES[to]} (the model's datatype)`,
+    );
   }
   if (wire.kind === 'bigint') {
     if (to === 'int64') {
@@ -200,10 +258,15 @@ export interface WireTensor {
 export function decodeInput(tensor: WireTensor, to: ElementType): ElementArray {
   const { name, datatype } = tensor;
   if (!(OIP_DATATYPE_NAMES as readonly string[]).includes(datatype)) {
-    throw new InvalidArgumentError(`input "${name}": unknown datatype "${datatype}"; expected one of ${OIP_DATATYPE_NAMES.join(', ')}`);
+    throw new InvalidArgumentError(
+      `input "${name}": unknown datatype "${datatype}"; expected one of ${OIP_DATATYPE_NAMES.join(', ')}`,
+    );
   }
   const count = elementCount(tensor.shape);
-  const wire = tensor.raw !== undefined ? decodeRaw(name, datatype, tensor.raw, count) : decodeTyped(name, datatype, tensor.contents, count);
+  const wire =
+    tensor.raw !== undefined
+      ? decodeRaw(name, datatype, tensor.raw, count)
+      : decodeTyped(name, datatype, tensor.contents, count);
   return convert(name, datatype, wire, to);
 }
 
@@ -216,11 +279,17 @@ export function rawBytes(tensor: RunnerTensor): Buffer {
 export function typedContents(tensor: RunnerTensor): InferTensorContents {
   const { data } = tensor;
   switch (tensor.type) {
-    case 'float32': return InferTensorContents.fromPartial({ fp32Contents: Array.from(data as Float32Array) });
-    case 'float64': return InferTensorContents.fromPartial({ fp64Contents: Array.from(data as Float64Array) });
-    case 'int32': return InferTensorContents.fromPartial({ intContents: Array.from(data as Int32Array) });
-    case 'int64': return InferTensorContents.fromPartial({ int64Contents: Array.from(data as BigInt64Array, (v) => Number(v)) });
-    case 'uint8': return InferTensorContents.fromPartial({ uintContents: Array.from(data as Uint8Array) });
-    case 'bool': return InferTensorContents.fromPartial({ boolContents: Array.from(data as Uint8Array, (v) => v !== 0) });
+    case 'float32':
+      return InferTensorContents.fromPartial({ fp32Contents: Array.from(data as Float32Array) });
+    case 'float64':
+      return InferTensorContents.fromPartial({ fp64Contents: Array.from(data as Float64Array) });
+    case 'int32':
+      return InferTensorContents.fromPartial({ intContents: Array.from(data as Int32Array) });
+    case 'int64':
+      return InferTensorContents.fromPartial({ int64Contents: Array.from(data as BigInt64Array, (v) => Number(v)) });
+    case 'uint8':
+      return InferTensorContents.fromPartial({ uintContents: Array.from(data as Uint8Array) });
+    case 'bool':
+      return InferTensorContents.fromPartial({ boolContents: Array.from(data as Uint8Array, (v) => v !== 0) });
   }
 }

@@ -1,12 +1,32 @@
-import { DeploymentEvent, DeploymentState, type AliasChange, type Deployment, type DeployRequest, type ModelVersion } from '@aimaas/proto';
+import {
+  DeploymentEvent,
+  DeploymentState,
+  type AliasChange,
+  type Deployment,
+  type DeployRequest,
+  type ModelVersion,
+} from '@aimaas/proto';
 import type { EventPublisher } from '@aimaas/events';
 import { AlreadyExistsError, NotFoundError, ResourceExhaustedError, UnavailableError } from '@aimaas/runtime';
 import { encodeKey, type KvStore } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';
-import { formatRef, recordOf, registryFailure, toDeployment, type DeploymentEntry, type DeploymentRecord } from './deployment-record.js';
+import {
+  formatRef,
+  recordOf,
+  registryFailure,
+  toDeployment,
+  type DeploymentEntry,
+  type DeploymentRecord,
+} from './deployment-record.js';
 import type { InferenceMetrics } from './inference-metrics.js';
 import { releaseFreedMemory } from './memory-release.js';
-import { chooseRuntime, estimateMemoryBytes, loadLiveModel, type LiveModel, type RegistryReader } from './live-model.js';
+import {
+  chooseRuntime,
+  estimateMemoryBytes,
+  loadLiveModel,
+  type LiveModel,
+  type RegistryReader,
+} from './live-model.js';
 
 /** Dependencies of a {@link DeploymentManager}. */
 export interface DeploymentManagerDeps {
@@ -49,7 +69,9 @@ export class DeploymentManager {
   async deploy(request: DeployRequest, signal?: AbortSignal): Promise<Deployment> {
     const record = recordOf(request);
     if (this.entries.has(record.servedName)) {
-      throw new AlreadyExistsError(`deployment "${record.servedName}" already exists; undeploy it first or choose another served_name`);
+      throw new AlreadyExistsError(
+        `deployment "${record.servedName}" already exists; undeploy it first or choose another served_name`,
+      );
     }
     const entry = await this.start(record, signal);
     if (this.deps.kv) {
@@ -108,11 +130,14 @@ export class DeploymentManager {
     const entry = this.entries.get(servedName);
     if (!entry) throw new NotFoundError(`model "${servedName}" is not deployed`);
     if (!entry.live) {
-      const why = entry.state === DeploymentState.DEPLOYMENT_STATE_FAILED ? `failed to load: ${entry.error}` : 'is still loading';
+      const why =
+        entry.state === DeploymentState.DEPLOYMENT_STATE_FAILED ? `failed to load: ${entry.error}` : 'is still loading';
       throw new UnavailableError(`model "${servedName}" ${why}`);
     }
     if (version !== '' && version !== entry.live.versionString) {
-      throw new NotFoundError(`model "${servedName}" version "${version}" is not served; version ${entry.live.versionString} is (leave model_version empty for it)`);
+      throw new NotFoundError(
+        `model "${servedName}" version "${version}" is not served; version ${entry.live.versionString} is (leave model_version empty for it)`,
+      );
     }
     return entry.live;
   }
@@ -122,14 +147,21 @@ export class DeploymentManager {
     const followers = [...this.entries.values()].filter(
       (e) => e.record.model.name === change.name && e.record.model.alias === change.alias,
     );
-    await Promise.all(followers.map((entry) => {
-      entry.swap = entry.swap.then(() => this.swap(entry, change.toVersion)).catch((error: unknown) => {
-        entry.error = `swap to version ${change.toVersion} failed: ${(error as Error).message}`;
-        entry.updatedAt = new Date();
-        this.deps.logger.error({ err: error, deployment: entry.record.servedName }, 'hot swap failed; the previous version keeps serving');
-      });
-      return entry.swap;
-    }));
+    await Promise.all(
+      followers.map((entry) => {
+        entry.swap = entry.swap
+          .then(() => this.swap(entry, change.toVersion))
+          .catch((error: unknown) => {
+            entry.error = `swap to version ${change.toVersion} failed: ${(error as Error).message}`;
+            entry.updatedAt = new Date();
+            this.deps.logger.error(
+              { err: error, deployment: entry.record.servedName },
+              'hot swap failed; the previous version keeps serving',
+            );
+          });
+        return entry.swap;
+      }),
+    );
   }
 
   /** Frees every model (shutdown). */
@@ -153,14 +185,22 @@ export class DeploymentManager {
     entry.state = DeploymentState.DEPLOYMENT_STATE_READY;
     entry.error = '';
     entry.updatedAt = new Date();
-    this.deps.logger.info({ deployment: entry.record.servedName, from: old?.versionString, to: fresh.versionString }, 'hot swap done');
+    this.deps.logger.info(
+      { deployment: entry.record.servedName, from: old?.versionString, to: fresh.versionString },
+      'hot swap done',
+    );
     await this.publish('inference.deployment.updated', entry, old?.version.version ?? 0);
     if (old) await this.free(old);
   }
 
   private async start(record: DeploymentRecord, signal?: AbortSignal): Promise<DeploymentEntry> {
     const entry: DeploymentEntry = {
-      record, state: DeploymentState.DEPLOYMENT_STATE_LOADING, live: undefined, error: '', updatedAt: new Date(), swap: Promise.resolve(),
+      record,
+      state: DeploymentState.DEPLOYMENT_STATE_LOADING,
+      live: undefined,
+      error: '',
+      updatedAt: new Date(),
+      swap: Promise.resolve(),
     };
     this.entries.set(record.servedName, entry);
     await this.publish('inference.deployment.created', entry);
@@ -205,7 +245,11 @@ export class DeploymentManager {
         runtime,
         memoryBytes: bytes,
         metrics: this.deps.metrics,
-        settings: { maxBatchSize: record.maxBatchSize, maxQueueDelayUs: record.maxQueueDelayUs, maxQueueSize: record.maxQueueSize },
+        settings: {
+          maxBatchSize: record.maxBatchSize,
+          maxQueueDelayUs: record.maxQueueDelayUs,
+          maxQueueSize: record.maxQueueSize,
+        },
         ...(signal && { signal }),
       });
     } catch (error) {
@@ -223,7 +267,15 @@ export class DeploymentManager {
     }
     const started = performance.now();
     const released = releaseFreedMemory();
-    this.deps.logger.info({ deployment: live.servedName, version: live.versionString, ...released, pauseMs: Math.round(performance.now() - started) }, 'model freed');
+    this.deps.logger.info(
+      {
+        deployment: live.servedName,
+        version: live.versionString,
+        ...released,
+        pauseMs: Math.round(performance.now() - started),
+      },
+      'model freed',
+    );
   }
 
   private async remove(servedName: string, stored: boolean): Promise<void> {
@@ -235,10 +287,18 @@ export class DeploymentManager {
     if (entry.live) await this.free(entry.live);
   }
 
-  private async publish(type: `inference.deployment.${'created' | 'ready' | 'updated' | 'failed' | 'deleted'}`, entry: DeploymentEntry, previousVersion = 0): Promise<void> {
+  private async publish(
+    type: `inference.deployment.${'created' | 'ready' | 'updated' | 'failed' | 'deleted'}`,
+    entry: DeploymentEntry,
+    previousVersion = 0,
+  ): Promise<void> {
     if (!this.deps.events) return;
     try {
-      await this.deps.events.publish(type, DeploymentEvent.create({ deployment: toDeployment(entry), previousVersion }), { subject: entry.record.servedName });
+      await this.deps.events.publish(
+        type,
+        DeploymentEvent.create({ deployment: toDeployment(entry), previousVersion }),
+        { subject: entry.record.servedName },
+      );
     } catch (error) {
       this.deps.logger.warn({ err: error, type }, 'publishing a deployment event failed');
     }

@@ -45,18 +45,27 @@ export function recordOf(request: DeployRequest, now = new Date()): DeploymentRe
   if (!model?.name) throw new InvalidArgumentError('model.name: required (the registered model to deploy)');
   const servedName = request.servedName || model.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(servedName)) {
-    throw new InvalidArgumentError(`served_name "${servedName}": expected 1-128 letters, digits, '_', '.', '-', starting with a letter or digit`);
+    throw new InvalidArgumentError(
+      `served_name "${servedName}": expected 1-128 letters, digits, '_', '.', '-', starting with a letter or digit`,
+    );
   }
   const { maxBatchSize, maxQueueDelayUs, maxQueueSize } = request;
-  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0) throw new InvalidArgumentError(`max_batch_size ${maxBatchSize}: expected 0 (no batching) or more rows`);
+  if (!Number.isInteger(maxBatchSize) || maxBatchSize < 0)
+    throw new InvalidArgumentError(`max_batch_size ${maxBatchSize}: expected 0 (no batching) or more rows`);
   if (!Number.isInteger(maxQueueDelayUs) || maxQueueDelayUs < 0 || maxQueueDelayUs > 10_000_000) {
     throw new InvalidArgumentError(`max_queue_delay_us ${maxQueueDelayUs}: expected 0 to 10000000 microseconds`);
   }
-  if (!Number.isInteger(maxQueueSize) || maxQueueSize < 0) throw new InvalidArgumentError(`max_queue_size ${maxQueueSize}: expected 0 (${DEFAULT_MAX_QUEUE_SIZE}) or more requests`);
-  if (model.version !== undefined && model.version < 0) throw new InvalidArgumentError(`model.version ${model.version}: expected a positive version number`);
+  if (!Number.isInteger(maxQueueSize) || maxQueueSize < 0)
+    throw new InvalidArgumentError(
+      `max_queue_size ${maxQueueSize}: expected 0 (${DEFAULT_MAX_QUEUE_SIZE}) or more requests`,
+    );
+  if (model.version !== undefined && model.version < 0)
+    throw new InvalidArgumentError(`model.version ${model.version}: expected a positive version number`);
   const runtime = request.runtime === Runtime.RUNTIME_UNSPECIFIED ? Runtime.RUNTIME_AUTO : request.runtime;
   if (!Object.values(Runtime).includes(runtime) || runtime === Runtime.UNRECOGNIZED) {
-    throw new InvalidArgumentError(`runtime ${String(request.runtime)}: expected RUNTIME_AUTO, RUNTIME_ONNX or RUNTIME_TFJS`);
+    throw new InvalidArgumentError(
+      `runtime ${String(request.runtime)}: expected RUNTIME_AUTO, RUNTIME_ONNX or RUNTIME_TFJS`,
+    );
   }
   return {
     servedName,
@@ -88,7 +97,11 @@ export interface DeploymentEntry {
 /** The Deployment message of an entry. */
 export function toDeployment(entry: DeploymentEntry): Deployment {
   const { record, live } = entry;
-  const spec = ({ name, datatype, shape }: { name: string; datatype: string; shape: readonly number[] }) => ({ name, datatype, shape: [...shape] });
+  const spec = ({ name, datatype, shape }: { name: string; datatype: string; shape: readonly number[] }) => ({
+    name,
+    datatype,
+    shape: [...shape],
+  });
   return {
     servedName: record.servedName,
     model: { name: record.model.name, version: record.model.version, alias: record.model.alias },

@@ -43,7 +43,10 @@ interface Item {
 }
 
 function keyOf(feeds: Record<string, RunnerTensor>): string {
-  return Object.entries(feeds).map(([name, t]) => `${name}:${t.type}:${t.dims.slice(1).join('x')}`).sort().join('|');
+  return Object.entries(feeds)
+    .map(([name, t]) => `${name}:${t.type}:${t.dims.slice(1).join('x')}`)
+    .sort()
+    .join('|');
 }
 
 function concat(parts: ElementArray[], total: number): ElementArray {
@@ -80,13 +83,20 @@ export class DynamicBatcher {
   submit(feeds: Record<string, RunnerTensor>, rows: number, options: SubmitOptions = {}): Promise<BatchResult> {
     const { maxBatchSize, maxQueueSize } = this.options;
     if (this.queue.length >= maxQueueSize) {
-      return Promise.reject(new ResourceExhaustedError(`the queue is full (${maxQueueSize} requests waiting); retry later`));
+      return Promise.reject(
+        new ResourceExhaustedError(`the queue is full (${maxQueueSize} requests waiting); retry later`),
+      );
     }
     return new Promise<BatchResult>((resolve, reject) => {
       const item: Item = {
-        feeds, rows, key: keyOf(feeds), enqueuedAt: performance.now(),
+        feeds,
+        rows,
+        key: keyOf(feeds),
+        enqueuedAt: performance.now(),
         deadline: options.deadline?.getTime() ?? Number.POSITIVE_INFINITY,
-        signal: options.signal, resolve, reject,
+        signal: options.signal,
+        resolve,
+        reject,
       };
       if (maxBatchSize <= 0) {
         void this.execute([item]);
@@ -126,10 +136,13 @@ export class DynamicBatcher {
     for (const item of this.queue) if (item.key === head.key) rows += item.rows;
     const waitedMs = now - head.enqueuedAt;
     if (rows < maxBatchSize && waitedMs * 1000 < maxQueueDelayUs) {
-      this.timer ??= setTimeout(() => {
-        this.timer = undefined;
-        this.pump();
-      }, Math.max(0, maxQueueDelayUs / 1000 - waitedMs));
+      this.timer ??= setTimeout(
+        () => {
+          this.timer = undefined;
+          this.pump();
+        },
+        Math.max(0, maxQueueDelayUs / 1000 - waitedMs),
+      );
       return;
     }
     if (this.timer) clearTimeout(this.timer);
@@ -155,7 +168,10 @@ export class DynamicBatcher {
     const batch: Item[] = [];
     for (const item of candidates) {
       if (item.signal?.aborted) item.reject(item.signal.reason);
-      else if (item.deadline <= now) item.reject(new DeadlineExceededError('the deadline passed while the request was queued; it was dropped before it ran'));
+      else if (item.deadline <= now)
+        item.reject(
+          new DeadlineExceededError('the deadline passed while the request was queued; it was dropped before it ran'),
+        );
       else batch.push(item);
     }
     if (batch.length === 0) return this.checkIdle();
@@ -165,11 +181,17 @@ export class DynamicBatcher {
       const total = batch.reduce((n, item) => n + item.rows, 0);
       const feeds: Record<string, RunnerTensor> = {};
       for (const [name, first] of Object.entries(batch[0]!.feeds)) {
-        feeds[name] = batch.length === 1 ? first : {
-          type: first.type,
-          data: concat(batch.map((item) => item.feeds[name]!.data), batch.reduce((n, item) => n + item.feeds[name]!.data.length, 0)),
-          dims: [total, ...first.dims.slice(1)],
-        };
+        feeds[name] =
+          batch.length === 1
+            ? first
+            : {
+                type: first.type,
+                data: concat(
+                  batch.map((item) => item.feeds[name]!.data),
+                  batch.reduce((n, item) => n + item.feeds[name]!.data.length, 0),
+                ),
+                dims: [total, ...first.dims.slice(1)],
+              };
       }
       const outputs = await this.options.run(feeds);
       const computeMs = performance.now() - started;
@@ -183,7 +205,11 @@ export class DynamicBatcher {
             continue;
           }
           const perRow = out.data.length / total;
-          mine[name] = { type: out.type, data: out.data.slice(offset * perRow, (offset + item.rows) * perRow), dims: [item.rows, ...out.dims.slice(1)] };
+          mine[name] = {
+            type: out.type,
+            data: out.data.slice(offset * perRow, (offset + item.rows) * perRow),
+            dims: [item.rows, ...out.dims.slice(1)],
+          };
         }
         offset += item.rows;
         item.resolve({ outputs: mine, queueMs: started - item.enqueuedAt, computeMs });

@@ -16,15 +16,21 @@ function checkShape(tensor: WireTensor, spec: TensorInfo): void {
   const { name, shape } = tensor;
   const expected = `[${spec.shape.join(',')}]`;
   if (shape.length !== spec.shape.length) {
-    throw new InvalidArgumentError(`input "${name}": shape [${shape.join(',')}] has ${shape.length} dimensions, the model expects ${spec.shape.length}: ${expected} (-1 = any size)`);
+    throw new InvalidArgumentError(
+      `input "${name}": shape [${shape.join(',')}] has ${shape.length} dimensions, the model expects ${spec.shape.length}: ${expected} (-1 = any size)`,
+    );
   }
   shape.forEach((d, i) => {
     if (!Number.isInteger(d) || d < 0) {
-      throw new InvalidArgumentError(`input "${name}": shape [${shape.join(',')}] dimension ${i} is ${d}; expected a non-negative size`);
+      throw new InvalidArgumentError(
+        `input "${name}": shape [${shape.join(',')}] dimension ${i} is ${d}; expected a non-negative size`,
+      );
     }
     const want = spec.shape[i]!;
     if (want >= 0 && d !== want) {
-      throw new InvalidArgumentError(`input "${name}": shape [${shape.join(',')}] does not match the model's ${expected}: dimension ${i} is ${d}, expected ${want}`);
+      throw new InvalidArgumentError(
+        `input "${name}": shape [${shape.join(',')}] does not match the model's ${expected}: dimension ${i} is ${d}, expected ${want}`,
+      );
     }
   });
 }
@@ -40,20 +46,25 @@ export function decodeInputs(specs: readonly TensorInfo[], tensors: readonly Wir
   let rows: number | undefined;
   for (const tensor of tensors) {
     const spec = specs.find((s) => s.name === tensor.name);
-    if (!spec) throw new InvalidArgumentError(`unknown input "${tensor.name}"; the model's inputs are ${describe(specs)}`);
+    if (!spec)
+      throw new InvalidArgumentError(`unknown input "${tensor.name}"; the model's inputs are ${describe(specs)}`);
     if (feeds[tensor.name]) throw new InvalidArgumentError(`input "${tensor.name}" is given more than once`);
     checkShape(tensor, spec);
     const data = decodeInput(tensor, spec.type);
     const first = tensor.shape[0] ?? 1;
     if (rows !== undefined && first !== rows) {
-      throw new InvalidArgumentError(`input "${tensor.name}": batch dimension ${first} differs from the other inputs' ${rows}`);
+      throw new InvalidArgumentError(
+        `input "${tensor.name}": batch dimension ${first} differs from the other inputs' ${rows}`,
+      );
     }
     rows = first;
     feeds[tensor.name] = { type: spec.type, data, dims: [...tensor.shape] };
   }
   const missing = specs.filter((s) => !feeds[s.name]);
   if (missing.length > 0) {
-    throw new InvalidArgumentError(`missing input ${missing.map((s) => `"${s.name}"`).join(', ')}; the model's inputs are ${describe(specs)}`);
+    throw new InvalidArgumentError(
+      `missing input ${missing.map((s) => `"${s.name}"`).join(', ')}; the model's inputs are ${describe(specs)}`,
+    );
   }
   return { feeds, rows: rows ?? 0 };
 }
@@ -67,7 +78,8 @@ export function selectOutputs(specs: readonly TensorInfo[], requested: readonly 
   if (requested.length === 0) return [...specs];
   return requested.map((name) => {
     const spec = specs.find((s) => s.name === name);
-    if (!spec) throw new InvalidArgumentError(`unknown output "${name}" requested; the model's outputs are ${describe(specs)}`);
+    if (!spec)
+      throw new InvalidArgumentError(`unknown output "${name}" requested; the model's outputs are ${describe(specs)}`);
     return spec;
   });
 }
@@ -82,7 +94,11 @@ export interface EncodedOutput {
 }
 
 /** Encodes the selected outputs raw (when the request came raw) or typed. */
-export function encodeOutputs(selected: readonly TensorInfo[], outputs: Record<string, RunnerTensor>, raw: boolean): EncodedOutput[] {
+export function encodeOutputs(
+  selected: readonly TensorInfo[],
+  outputs: Record<string, RunnerTensor>,
+  raw: boolean,
+): EncodedOutput[] {
   return selected.map((spec) => {
     const tensor = outputs[spec.name]!;
     return {

@@ -25,10 +25,13 @@ export function chooseRuntime(version: ModelVersion, requested: Runtime): 'onnx'
   const hasOnnx = version.files.some((f) => f.format === 'onnx');
   const hasTfjs = version.files.some((f) => f.format === 'tfjs-layers');
   const ref = `${version.name}@${version.version}`;
-  if (requested === Runtime.RUNTIME_ONNX && !hasOnnx) throw new FailedPreconditionError(`model ${ref} has no onnx file; deploy it with runtime auto or tfjs`);
-  if (requested === Runtime.RUNTIME_TFJS && !hasTfjs) throw new FailedPreconditionError(`model ${ref} has no tfjs-layers files; deploy it with runtime auto or onnx`);
+  if (requested === Runtime.RUNTIME_ONNX && !hasOnnx)
+    throw new FailedPreconditionError(`model ${ref} has no onnx file; deploy it with runtime auto or tfjs`);
+  if (requested === Runtime.RUNTIME_TFJS && !hasTfjs)
+    throw new FailedPreconditionError(`model ${ref} has no tfjs-layers files; deploy it with runtime auto or onnx`);
   if (requested === Runtime.RUNTIME_TFJS || !hasOnnx) {
-    if (!hasTfjs) throw new FailedPreconditionError(`model ${ref} has neither an onnx file nor tfjs-layers files to serve`);
+    if (!hasTfjs)
+      throw new FailedPreconditionError(`model ${ref} has neither an onnx file nor tfjs-layers files to serve`);
     return 'tfjs';
   }
   return 'onnx';
@@ -117,9 +120,15 @@ export interface LoadOptions {
  * then live only in the session's native memory, which Undeploy frees, instead of also in
  * JavaScript buffers that stay resident until some later garbage collection.
  */
-export async function loadLiveModel(registry: RegistryReader, version: ModelVersion, options: LoadOptions): Promise<LiveModel> {
+export async function loadLiveModel(
+  registry: RegistryReader,
+  version: ModelVersion,
+  options: LoadOptions,
+): Promise<LiveModel> {
   const ref = { name: version.name, version: version.version };
-  const signature = version.signature ? { inputs: version.signature.inputs, outputs: version.signature.outputs } : undefined;
+  const signature = version.signature
+    ? { inputs: version.signature.inputs, outputs: version.signature.outputs }
+    : undefined;
   const callOptions = options.signal ? { signal: options.signal } : {};
   let runner: ModelRunner;
   if (options.runtime === 'onnx') {
@@ -133,17 +142,31 @@ export async function loadLiveModel(registry: RegistryReader, version: ModelVers
     }
   } else {
     const chunks = new Map<string, Uint8Array[]>();
-    await downloadModelArtifacts(registry, { ref, format: 'tfjs-layers' }, {
-      onFile: (file) => void chunks.set(file.path, []),
-      onChunk: (chunk, file) => void chunks.get(file.path)!.push(chunk),
-      ...callOptions,
-    });
-    const byBaseName = new Map([...chunks].map(([path, parts]) => [path.split('/').pop()!, new Uint8Array(Buffer.concat(parts))]));
+    await downloadModelArtifacts(
+      registry,
+      { ref, format: 'tfjs-layers' },
+      {
+        onFile: (file) => void chunks.set(file.path, []),
+        onChunk: (chunk, file) => void chunks.get(file.path)!.push(chunk),
+        ...callOptions,
+      },
+    );
+    const byBaseName = new Map(
+      [...chunks].map(([path, parts]) => [path.split('/').pop()!, new Uint8Array(Buffer.concat(parts))]),
+    );
     runner = await createTfjsRunner(byBaseName, signature);
   }
   try {
     const pipeline = version.pipelineJson ? parsePipeline(version.pipelineJson) : undefined;
-    const live = new LiveModel(options.servedName, version, runner, options.memoryBytes, pipeline, options.settings, options.metrics);
+    const live = new LiveModel(
+      options.servedName,
+      version,
+      runner,
+      options.memoryBytes,
+      pipeline,
+      options.settings,
+      options.metrics,
+    );
     await live.warmUp();
     return live;
   } catch (error) {

@@ -24,7 +24,9 @@ export interface ModelRunner {
 function infoOf(name: string, datatype: string, shape: readonly (number | string | null)[]): TensorInfo {
   const type = ELEMENT_TYPES[datatype];
   if (type === undefined) {
-    throw new FailedPreconditionError(`tensor "${name}" has datatype ${datatype}, which this server does not serve (supported: ${Object.keys(ELEMENT_TYPES).join(', ')})`);
+    throw new FailedPreconditionError(
+      `tensor "${name}" has datatype ${datatype}, which this server does not serve (supported: ${Object.keys(ELEMENT_TYPES).join(', ')})`,
+    );
   }
   return { name, datatype, shape: shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)), type };
 }
@@ -38,7 +40,10 @@ function oipOfOrt(type: string): string {
  * beside it, into native memory) or its bytes. Inputs and outputs come from the model itself
  * (symbolic dimensions are -1); `signature` only fills in shapes the model leaves out.
  */
-export async function createOnnxRunner(model: string | Uint8Array, signature?: { inputs: TensorSpec[]; outputs: TensorSpec[] }): Promise<ModelRunner> {
+export async function createOnnxRunner(
+  model: string | Uint8Array,
+  signature?: { inputs: TensorSpec[]; outputs: TensorSpec[] },
+): Promise<ModelRunner> {
   // No spinning worker threads: on a few shared cores they starve the event loop serving gRPC.
   const options: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: 'all',
@@ -46,8 +51,15 @@ export async function createOnnxRunner(model: string | Uint8Array, signature?: {
     interOpNumThreads: 1,
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
-  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, options) : await ort.InferenceSession.create(model, options);
-  const describe = (metadata: readonly ort.InferenceSession.ValueMetadata[], names: readonly string[], specs: TensorSpec[] = []) =>
+  const session =
+    typeof model === 'string'
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options);
+  const describe = (
+    metadata: readonly ort.InferenceSession.ValueMetadata[],
+    names: readonly string[],
+    specs: TensorSpec[] = [],
+  ) =>
     names.map((name, i) => {
       const meta = metadata[i];
       if (meta?.isTensor) return infoOf(name, oipOfOrt(meta.type), meta.shape);
@@ -100,7 +112,11 @@ export async function createTfjsRunner(
     async run(feeds) {
       const xs = inputs.map(({ name }) => {
         const feed = feeds[name]!;
-        return tf.tensor(feed.data as Float32Array | Int32Array, feed.dims, feed.type === 'int32' ? 'int32' : 'float32');
+        return tf.tensor(
+          feed.data as Float32Array | Int32Array,
+          feed.dims,
+          feed.type === 'int32' ? 'int32' : 'float32',
+        );
       });
       try {
         const predicted = model.predict(xs.length === 1 ? xs[0]! : xs) as tf.Tensor | tf.Tensor[];
@@ -128,10 +144,14 @@ export function zeroFeeds(inputs: readonly TensorInfo[], rows = 1): Record<strin
     const dims = input.shape.map((d, i) => (i === 0 ? rows : d < 0 ? 1 : d));
     const count = dims.reduce((n, d) => n * d, 1);
     const data: ElementArray =
-      input.type === 'float32' ? new Float32Array(count)
-        : input.type === 'float64' ? new Float64Array(count)
-          : input.type === 'int32' ? new Int32Array(count)
-            : input.type === 'int64' ? new BigInt64Array(count)
+      input.type === 'float32'
+        ? new Float32Array(count)
+        : input.type === 'float64'
+          ? new Float64Array(count)
+          : input.type === 'int32'
+            ? new Int32Array(count)
+            : input.type === 'int64'
+              ? new BigInt64Array(count)
               : new Uint8Array(count);
     feeds[input.name] = { type: input.type, data, dims };
   }

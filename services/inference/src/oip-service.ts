@@ -35,30 +35,55 @@ function wireTensors(request: ModelInferRequest): { tensors: WireTensor[]; raw: 
   const raw = request.rawInputContents.length > 0;
   if (raw) {
     const typed = request.inputs.find(hasTypedContents);
-    if (typed) throw new InvalidArgumentError(`input "${typed.name}" has typed contents while the request also carries raw_input_contents; use one form per request`);
+    if (typed)
+      throw new InvalidArgumentError(
+        `input "${typed.name}" has typed contents while the request also carries raw_input_contents; use one form per request`,
+      );
     if (request.rawInputContents.length !== request.inputs.length) {
-      throw new InvalidArgumentError(`raw_input_contents has ${request.rawInputContents.length} entries for ${request.inputs.length} inputs; expected one per input, in order`);
+      throw new InvalidArgumentError(
+        `raw_input_contents has ${request.rawInputContents.length} entries for ${request.inputs.length} inputs; expected one per input, in order`,
+      );
     }
   }
   const tensors = request.inputs.map((t, i) => ({
-    name: t.name, datatype: t.datatype, shape: t.shape, contents: t.contents, raw: raw ? request.rawInputContents[i] : undefined,
+    name: t.name,
+    datatype: t.datatype,
+    shape: t.shape,
+    contents: t.contents,
+    raw: raw ? request.rawInputContents[i] : undefined,
   }));
   return { tensors, raw };
 }
 
 /** Runs one ModelInfer on a live model; shared by ModelInfer and the benchmarks. */
-export async function modelInfer(live: LiveModel, request: ModelInferRequest, ctx?: Pick<CallContext, 'signal' | 'deadline'>): Promise<ModelInferResponse> {
+export async function modelInfer(
+  live: LiveModel,
+  request: ModelInferRequest,
+  ctx?: Pick<CallContext, 'signal' | 'deadline'>,
+): Promise<ModelInferResponse> {
   const { tensors, raw } = wireTensors(request);
   const { feeds, rows } = decodeInputs(live.runner.inputs, tensors);
-  const selected = selectOutputs(live.runner.outputs, request.outputs.map((o) => o.name));
-  const result = await live.infer(feeds, rows, { ...(ctx?.signal && { signal: ctx.signal }), ...(ctx?.deadline && { deadline: ctx.deadline }) });
+  const selected = selectOutputs(
+    live.runner.outputs,
+    request.outputs.map((o) => o.name),
+  );
+  const result = await live.infer(feeds, rows, {
+    ...(ctx?.signal && { signal: ctx.signal }),
+    ...(ctx?.deadline && { deadline: ctx.deadline }),
+  });
   const encoded = encodeOutputs(selected, result.outputs, raw);
   return {
     modelName: live.servedName,
     modelVersion: live.versionString,
     id: request.id,
     parameters: {},
-    outputs: encoded.map(({ name, datatype, shape, contents }) => ({ name, datatype, shape, parameters: {}, contents })),
+    outputs: encoded.map(({ name, datatype, shape, contents }) => ({
+      name,
+      datatype,
+      shape,
+      parameters: {},
+      contents,
+    })),
     rawOutputContents: raw ? encoded.map((e) => e.raw!) : [],
   };
 }
@@ -93,7 +118,11 @@ export function createOipService(deps: OipServiceDeps): OipHandlers {
     },
     async modelMetadata(request) {
       const live = deployments.live(request.name, request.version);
-      const spec = ({ name, datatype, shape }: { name: string; datatype: string; shape: readonly number[] }) => ({ name, datatype, shape: [...shape] });
+      const spec = ({ name, datatype, shape }: { name: string; datatype: string; shape: readonly number[] }) => ({
+        name,
+        datatype,
+        shape: [...shape],
+      });
       return {
         name: live.servedName,
         versions: [live.versionString],

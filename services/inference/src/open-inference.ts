@@ -44,9 +44,11 @@ type Nats = Awaited<ReturnType<typeof connectNats>>;
 /** Compiles the memory options, naming a bad one. */
 function memoryLimitBytes(options: InferenceOptions): number | undefined {
   const { memoryLimitMb, memoryFactor } = options;
-  if (memoryFactor !== undefined && !(memoryFactor > 0)) throw new TypeError(`memoryFactor: expected a positive number, got ${memoryFactor}`);
+  if (memoryFactor !== undefined && !(memoryFactor > 0))
+    throw new TypeError(`memoryFactor: expected a positive number, got ${memoryFactor}`);
   if (memoryLimitMb === undefined) return undefined;
-  if (!(memoryLimitMb > 0)) throw new TypeError(`AIMAAS_INFERENCE_MEMORY_MB: expected a positive number of MiB, got ${memoryLimitMb}`);
+  if (!(memoryLimitMb > 0))
+    throw new TypeError(`AIMAAS_INFERENCE_MEMORY_MB: expected a positive number of MiB, got ${memoryLimitMb}`);
   return memoryLimitMb * 1024 * 1024;
 }
 

@@ -15,7 +15,9 @@ function parseRecords(records: readonly string[]): Record<string, unknown>[] {
       throw new InvalidArgumentError(`records_json[${i}]: not valid JSON (${(error as Error).message})`);
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      throw new InvalidArgumentError(`records_json[${i}]: expected a JSON object of column values, got ${Array.isArray(value) ? 'an array' : String(value)}`);
+      throw new InvalidArgumentError(
+        `records_json[${i}]: expected a JSON object of column values, got ${Array.isArray(value) ? 'an array' : String(value)}`,
+      );
     }
     return value as Record<string, unknown>;
   });
@@ -28,7 +30,9 @@ function recordInputs(live: LiveModel, pipeline: FittedPipeline, texts: readonly
   records.forEach((record, i) => {
     const missing = pipeline.inputColumns.find((column) => !(column in record));
     if (missing !== undefined) {
-      throw new InvalidArgumentError(`records_json[${i}]: missing column "${missing}"; the pipeline needs ${pipeline.inputColumns.join(', ')} (null for a missing value)`);
+      throw new InvalidArgumentError(
+        `records_json[${i}]: missing column "${missing}"; the pipeline needs ${pipeline.inputColumns.join(', ')} (null for a missing value)`,
+      );
     }
   });
   let features: Float32Array;
@@ -39,18 +43,32 @@ function recordInputs(live: LiveModel, pipeline: FittedPipeline, texts: readonly
     throw error;
   }
   const spec = live.runner.inputs[0]!;
-  if (live.runner.inputs.length !== 1) throw new FailedPreconditionError(`model "${live.servedName}" has ${live.runner.inputs.length} inputs; records feed models with one`);
+  if (live.runner.inputs.length !== 1)
+    throw new FailedPreconditionError(
+      `model "${live.servedName}" has ${live.runner.inputs.length} inputs; records feed models with one`,
+    );
   const shape = [records.length, ...spec.shape.slice(1).map((d) => (d < 0 ? 1 : d))];
   if (shape.reduce((n, d) => n * d, 1) !== features.length) {
-    throw new FailedPreconditionError(`the pipeline gives ${pipeline.features.length} features per record, but input "${spec.name}" takes [${spec.shape.join(',')}]`);
+    throw new FailedPreconditionError(
+      `the pipeline gives ${pipeline.features.length} features per record, but input "${spec.name}" takes [${spec.shape.join(',')}]`,
+    );
   }
-  const data = decodeInput({ name: spec.name, datatype: 'FP32', shape, raw: new Uint8Array(features.buffer, features.byteOffset, features.byteLength) }, spec.type);
+  const data = decodeInput(
+    {
+      name: spec.name,
+      datatype: 'FP32',
+      shape,
+      raw: new Uint8Array(features.buffer, features.byteOffset, features.byteLength),
+    },
+    spec.type,
+  );
   return { feeds: { [spec.name]: { type: spec.type, data, dims: shape } }, rows: records.length };
 }
 
 function rowsOf(tensor: RunnerTensor): { rows: number; width: number; values: ArrayLike<number> } {
   const rows = tensor.dims[0] ?? 1;
-  const values = tensor.data instanceof BigInt64Array ? Array.from(tensor.data, Number) : (tensor.data as ArrayLike<number>);
+  const values =
+    tensor.data instanceof BigInt64Array ? Array.from(tensor.data, Number) : (tensor.data as ArrayLike<number>);
   return { rows, width: rows > 0 ? values.length / rows : 0, values };
 }
 
@@ -81,30 +99,46 @@ function classify(live: LiveModel, output: RunnerTensor): Classification[] {
  *
  * @throws InvalidArgumentError for bad tensors, malformed records or a record missing a column.
  */
-export async function predict(live: LiveModel, request: PredictRequest, ctx?: Pick<CallContext, 'signal' | 'deadline'>): Promise<PredictResponse> {
+export async function predict(
+  live: LiveModel,
+  request: PredictRequest,
+  ctx?: Pick<CallContext, 'signal' | 'deadline'>,
+): Promise<PredictResponse> {
   let inputs: DecodedInputs;
   if (request.records) {
-    if (!live.pipeline) throw new FailedPreconditionError(`model "${live.servedName}" version ${live.versionString} has no fitted pipeline; send tensors`);
+    if (!live.pipeline)
+      throw new FailedPreconditionError(
+        `model "${live.servedName}" version ${live.versionString} has no fitted pipeline; send tensors`,
+      );
     inputs = recordInputs(live, live.pipeline, request.records.recordsJson);
   } else if (request.tensors) {
-    inputs = decodeInputs(live.runner.inputs, request.tensors.tensors.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, raw: t.raw })));
+    inputs = decodeInputs(
+      live.runner.inputs,
+      request.tensors.tensors.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, raw: t.raw })),
+    );
   } else {
     throw new InvalidArgumentError('input: expected tensors or records');
   }
-  const result = await live.infer(inputs.feeds, inputs.rows, { ...(ctx?.signal && { signal: ctx.signal }), ...(ctx?.deadline && { deadline: ctx.deadline }) });
+  const result = await live.infer(inputs.feeds, inputs.rows, {
+    ...(ctx?.signal && { signal: ctx.signal }),
+    ...(ctx?.deadline && { deadline: ctx.deadline }),
+  });
   const outputs = live.runner.outputs.map((spec) => {
     const tensor = result.outputs[spec.name]!;
     return { name: spec.name, datatype: spec.datatype, shape: [...tensor.dims], raw: rawBytes(tensor) };
   });
   const first = result.outputs[live.runner.outputs[0]!.name]!;
-  const isClassifier = live.version.task === Task.TASK_CLASSIFICATION || (live.version.task === Task.TASK_UNSPECIFIED && live.version.classLabels.length > 0);
+  const isClassifier =
+    live.version.task === Task.TASK_CLASSIFICATION ||
+    (live.version.task === Task.TASK_UNSPECIFIED && live.version.classLabels.length > 0);
   const target = live.pipeline?.target;
-  const values = !isClassifier && target?.task === 'regression'
-    ? (() => {
-      const { rows, width, values: v } = rowsOf(first);
-      return Array.from({ length: rows }, (_, r) => Number(decodeTarget(live.pipeline!, v[r * width]!)));
-    })()
-    : [];
+  const values =
+    !isClassifier && target?.task === 'regression'
+      ? (() => {
+          const { rows, width, values: v } = rowsOf(first);
+          return Array.from({ length: rows }, (_, r) => Number(decodeTarget(live.pipeline!, v[r * width]!)));
+        })()
+      : [];
   return {
     servedName: live.servedName,
     version: live.version.version,

@@ -12,14 +12,21 @@ describe('dynamic batching through the service', () => {
   beforeAll(async () => {
     mesh = await startMesh();
     await registerModel(mesh.clients.registry, 'mlp', await makeModel(3));
-    await mesh.clients.inference.deploy({ model: { name: 'mlp' }, servedName: 'batched', maxBatchSize: 16, maxQueueDelayUs: 50_000 });
+    await mesh.clients.inference.deploy({
+      model: { name: 'mlp' },
+      servedName: 'batched',
+      maxBatchSize: 16,
+      maxQueueDelayUs: 50_000,
+    });
     await mesh.clients.inference.deploy({ model: { name: 'mlp' }, servedName: 'single' });
   });
   afterAll(() => mesh?.close());
 
   async function infer(model: string, x: Float32Array, rows: number): Promise<Float32Array> {
     const response = await mesh.inference.oip.call('ModelInfer', {
-      model_name: model, inputs: [{ name: 'input', datatype: 'FP32', shape: [rows, 4] }], raw_input_contents: [raw(x)],
+      model_name: model,
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [rows, 4] }],
+      raw_input_contents: [raw(x)],
     });
     return floats(response.raw_output_contents[0]);
   }
@@ -69,20 +76,38 @@ describe('DynamicBatcher', () => {
     };
   }
 
-  it('splits a batch\'s outputs back to each request in order', async () => {
+  it("splits a batch's outputs back to each request in order", async () => {
     const runner = gatedRunner();
-    const batcher = new DynamicBatcher({ maxBatchSize: 8, maxQueueDelayUs: 1_000_000, maxQueueSize: 10, run: (f) => runner.run(f) });
+    const batcher = new DynamicBatcher({
+      maxBatchSize: 8,
+      maxQueueDelayUs: 1_000_000,
+      maxQueueSize: 10,
+      run: (f) => runner.run(f),
+    });
     const results = [batcher.submit(feed(1, 1), 1), batcher.submit(feed(3, 2), 3), batcher.submit(feed(4, 3), 4)];
     runner.release();
     const outputs = await Promise.all(results);
     expect(runner.batches).toEqual([8]);
-    expect(outputs.map((r) => Array.from(r.outputs.output!.data as Float32Array))).toEqual([[2, 2], [4, 4, 4, 4, 4, 4], [6, 6, 6, 6, 6, 6, 6, 6]]);
-    expect(outputs.map((r) => r.outputs.output!.dims)).toEqual([[1, 2], [3, 2], [4, 2]]);
+    expect(outputs.map((r) => Array.from(r.outputs.output!.data as Float32Array))).toEqual([
+      [2, 2],
+      [4, 4, 4, 4, 4, 4],
+      [6, 6, 6, 6, 6, 6, 6, 6],
+    ]);
+    expect(outputs.map((r) => r.outputs.output!.dims)).toEqual([
+      [1, 2],
+      [3, 2],
+      [4, 2],
+    ]);
   });
 
   it('refuses a request beyond max_queue_size with RESOURCE_EXHAUSTED', async () => {
     const runner = gatedRunner();
-    const batcher = new DynamicBatcher({ maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 2, run: (f) => runner.run(f) });
+    const batcher = new DynamicBatcher({
+      maxBatchSize: 1,
+      maxQueueDelayUs: 0,
+      maxQueueSize: 2,
+      run: (f) => runner.run(f),
+    });
     const running = batcher.submit(feed(1, 1), 1);
     const queued = [batcher.submit(feed(1, 1), 1), batcher.submit(feed(1, 1), 1)];
     await expect(batcher.submit(feed(1, 1), 1)).rejects.toBeInstanceOf(ResourceExhaustedError);
@@ -93,7 +118,12 @@ describe('DynamicBatcher', () => {
 
   it('drops a request whose deadline passed while it was queued, before it runs', async () => {
     const runner = gatedRunner();
-    const batcher = new DynamicBatcher({ maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10, run: (f) => runner.run(f) });
+    const batcher = new DynamicBatcher({
+      maxBatchSize: 1,
+      maxQueueDelayUs: 0,
+      maxQueueSize: 10,
+      run: (f) => runner.run(f),
+    });
     const first = batcher.submit(feed(1, 1), 1);
     const late = batcher.submit(feed(1, 5), 1, { deadline: new Date(Date.now() + 5) });
     await new Promise((r) => setTimeout(r, 30));
@@ -106,7 +136,12 @@ describe('DynamicBatcher', () => {
 
   it('removes a cancelled request from the queue', async () => {
     const runner = gatedRunner();
-    const batcher = new DynamicBatcher({ maxBatchSize: 1, maxQueueDelayUs: 0, maxQueueSize: 10, run: (f) => runner.run(f) });
+    const batcher = new DynamicBatcher({
+      maxBatchSize: 1,
+      maxQueueDelayUs: 0,
+      maxQueueSize: 10,
+      run: (f) => runner.run(f),
+    });
     const first = batcher.submit(feed(1, 1), 1);
     const controller = new AbortController();
     const cancelled = batcher.submit(feed(1, 1), 1, { signal: controller.signal });

@@ -2,7 +2,13 @@ import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import * as tf from '@tensorflow/tfjs';
 import { buildModel, exportOnnx, initBackend, saveModelToBytes } from '@aimaas/ml';
-import { fitPipeline, serializePipeline, tableFromRecords, transformRecords, type FittedPipeline } from '@aimaas/pipeline';
+import {
+  fitPipeline,
+  serializePipeline,
+  tableFromRecords,
+  transformRecords,
+  type FittedPipeline,
+} from '@aimaas/pipeline';
 import { Task, type ModelVersion } from '@aimaas/proto';
 import { uploadModelVersion, type RegistryClient, type UploadFile } from '@aimaas/sdk';
 import { fixturePath } from '@aimaas/testing';
@@ -19,7 +25,10 @@ export interface TestModel {
 /** A seeded MLP classifier: `inputSize` features → `classes` softmax probabilities. */
 export async function makeModel(seed: number, inputSize = 4, classes = 3, hiddenUnits = [8]): Promise<TestModel> {
   await initBackend();
-  const model = await buildModel({ mlp: { hiddenUnits } }, { inputShape: [inputSize], outputSize: classes, task: 'classification', seed });
+  const model = await buildModel(
+    { mlp: { hiddenUnits } },
+    { inputShape: [inputSize], outputSize: classes, task: 'classification', seed },
+  );
   const { files } = await saveModelToBytes(model);
   return { model, onnx: exportOnnx(model), tfjs: files, inputSize, classes };
 }
@@ -35,7 +44,12 @@ export interface RegisterOptions {
 }
 
 /** Uploads a test model as a new version of `name` (created when missing). */
-export async function registerModel(registry: RegistryClient, name: string, m: TestModel, options: RegisterOptions = {}): Promise<ModelVersion> {
+export async function registerModel(
+  registry: RegistryClient,
+  name: string,
+  m: TestModel,
+  options: RegisterOptions = {},
+): Promise<ModelVersion> {
   const files: UploadFile[] = [];
   if (options.onnx ?? true) files.push({ path: 'model.onnx', format: 'onnx', source: m.onnx });
   if (options.tfjs ?? true) {
@@ -89,10 +103,16 @@ export function features(rows: number, width: number, seed = 1): Float32Array {
 }
 
 /** The iris fixture as records, its fitted pipeline, and the records' features. */
-export async function irisPipeline(): Promise<{ records: Record<string, unknown>[]; pipeline: FittedPipeline; features: Float32Array }> {
+export async function irisPipeline(): Promise<{
+  records: Record<string, unknown>[];
+  pipeline: FittedPipeline;
+  features: Float32Array;
+}> {
   const [header, ...lines] = (await readFile(fixturePath('iris.csv'), 'utf8')).trim().split(/\r?\n/);
   const columns = header!.split(',');
-  const records = lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [columns[i]!, i < 4 ? Number(v) : v])));
+  const records = lines.map((line) =>
+    Object.fromEntries(line.split(',').map((v, i) => [columns[i]!, i < 4 ? Number(v) : v])),
+  );
   const pipeline = fitPipeline(tableFromRecords(records), { target: 'species', task: 'classification' });
   const inputs = records.map(({ species: _, ...rest }) => rest);
   return { records: inputs, pipeline, features: transformRecords(pipeline, inputs, { labels: false }).features };

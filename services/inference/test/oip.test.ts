@@ -26,14 +26,24 @@ afterAll(() => mesh?.close());
 
 describe('Deploy, GetDeployment, ListDeployments, Undeploy', () => {
   it('deploys a version and answers READY with its signature and memory estimate', async () => {
-    const deployment = await mesh.clients.inference.deploy({ model: { name: 'iris-mlp', version: 1 }, servedName: 'iris' });
+    const deployment = await mesh.clients.inference.deploy({
+      model: { name: 'iris-mlp', version: 1 },
+      servedName: 'iris',
+    });
     expect(deployment).toMatchObject({
-      servedName: 'iris', version: 1, state: DeploymentState.DEPLOYMENT_STATE_READY, runtime: Runtime.RUNTIME_ONNX, maxQueueSize: 1024,
+      servedName: 'iris',
+      version: 1,
+      state: DeploymentState.DEPLOYMENT_STATE_READY,
+      runtime: Runtime.RUNTIME_ONNX,
+      maxQueueSize: 1024,
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
       outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 3] }],
     });
     expect(deployment.memoryBytes).toBe(2 * m.onnx.byteLength);
-    expect(await mesh.clients.inference.getDeployment({ servedName: 'iris' })).toMatchObject({ servedName: 'iris', version: 1 });
+    expect(await mesh.clients.inference.getDeployment({ servedName: 'iris' })).toMatchObject({
+      servedName: 'iris',
+      version: 1,
+    });
     const { deployments } = await mesh.clients.inference.listDeployments({});
     expect(deployments.map((d) => d.servedName)).toContain('iris');
   });
@@ -47,7 +57,9 @@ describe('Deploy, GetDeployment, ListDeployments, Undeploy', () => {
     const { code, details } = await failure(mesh.clients.inference.deploy({ model: { name: 'nope' } }));
     expect(code).toBe(grpc.status.NOT_FOUND);
     expect(details).toContain('nope');
-    expect((await mesh.clients.inference.listDeployments({})).deployments.map((d) => d.servedName)).not.toContain('nope');
+    expect((await mesh.clients.inference.listDeployments({})).deployments.map((d) => d.servedName)).not.toContain(
+      'nope',
+    );
   });
 
   it('undeploys: the model is gone from OIP and the list', async () => {
@@ -55,7 +67,9 @@ describe('Deploy, GetDeployment, ListDeployments, Undeploy', () => {
     expect((await mesh.inference.oip.call('ModelReady', { name: 'temp' })).ready).toBe(true);
     await mesh.clients.inference.undeploy({ servedName: 'temp' });
     expect((await mesh.inference.oip.call('ModelReady', { name: 'temp' })).ready).toBe(false);
-    expect((await failure(mesh.clients.inference.getDeployment({ servedName: 'temp' }))).code).toBe(grpc.status.NOT_FOUND);
+    expect((await failure(mesh.clients.inference.getDeployment({ servedName: 'temp' }))).code).toBe(
+      grpc.status.NOT_FOUND,
+    );
     expect(mesh.inference.replica.deployments.usedMemoryBytes).toBe(2 * m.onnx.byteLength);
   });
 });
@@ -65,7 +79,11 @@ describe('GRPCInferenceService (client built from the .proto with proto-loader)'
     const { oip } = mesh.inference;
     expect(await oip.call('ServerLive', {})).toEqual({ live: true });
     expect(await oip.call('ServerReady', {})).toEqual({ ready: true });
-    expect(await oip.call('ServerMetadata', {})).toEqual({ name: 'aimaas-inference', version: '0.1.0', extensions: [] });
+    expect(await oip.call('ServerMetadata', {})).toEqual({
+      name: 'aimaas-inference',
+      version: '0.1.0',
+      extensions: [],
+    });
   });
 
   it('answers ModelReady for the deployed version only', async () => {
@@ -78,7 +96,9 @@ describe('GRPCInferenceService (client built from the .proto with proto-loader)'
 
   it('answers ModelMetadata with the platform, version and tensors', async () => {
     expect(await mesh.inference.oip.call('ModelMetadata', { name: 'iris', version: '' })).toEqual({
-      name: 'iris', versions: ['1'], platform: 'onnxruntime_onnx',
+      name: 'iris',
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
       inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
       outputs: [{ name: 'output', datatype: 'FP32', shape: [-1, 3] }],
     });
@@ -86,7 +106,8 @@ describe('GRPCInferenceService (client built from the .proto with proto-loader)'
 
   it('infers typed contents, equal to in-process ONNX Runtime and to TF.js within 1e-4, echoing the id', async () => {
     const response = await mesh.inference.oip.call('ModelInfer', {
-      model_name: 'iris', id: 'req-42',
+      model_name: 'iris',
+      id: 'req-42',
       inputs: [{ name: 'input', datatype: 'FP32', shape: [ROWS, 4], contents: { fp32_contents: Array.from(x) } }],
     });
     expect(response).toMatchObject({ model_name: 'iris', model_version: '1', id: 'req-42', raw_output_contents: [] });
@@ -100,7 +121,8 @@ describe('GRPCInferenceService (client built from the .proto with proto-loader)'
 
   it('answers raw with raw, with the same values as typed', async () => {
     const response = await mesh.inference.oip.call('ModelInfer', {
-      model_name: 'iris', model_version: '1',
+      model_name: 'iris',
+      model_version: '1',
       inputs: [{ name: 'input', datatype: 'FP32', shape: [ROWS, 4] }],
       raw_input_contents: [raw(x)],
     });
@@ -109,7 +131,7 @@ describe('GRPCInferenceService (client built from the .proto with proto-loader)'
     expect(floats(response.raw_output_contents[0])).toEqual(await onnxReference(m, x, ROWS));
   });
 
-  it('converts FP64, INT32, INT64 and UINT8 inputs to the model\'s FP32 when no value changes', async () => {
+  it("converts FP64, INT32, INT64 and UINT8 inputs to the model's FP32 when no value changes", async () => {
     const ints = [1, 2, 3, 4];
     const expected = await onnxReference(m, Float32Array.from(ints), 1);
     const cases = [
@@ -119,19 +141,26 @@ describe('GRPCInferenceService (client built from the .proto with proto-loader)'
       { datatype: 'UINT8', contents: { uint_contents: ints } },
     ];
     for (const input of cases) {
-      const response = await mesh.inference.oip.call('ModelInfer', { model_name: 'iris', inputs: [{ name: 'input', shape: [1, 4], ...input }] });
+      const response = await mesh.inference.oip.call('ModelInfer', {
+        model_name: 'iris',
+        inputs: [{ name: 'input', shape: [1, 4], ...input }],
+      });
       expect(Float32Array.from(response.outputs[0].contents.fp32_contents as number[])).toEqual(expected);
     }
     const rawFp64 = Buffer.from(Float64Array.from(ints).buffer);
     const response = await mesh.inference.oip.call('ModelInfer', {
-      model_name: 'iris', inputs: [{ name: 'input', datatype: 'FP64', shape: [1, 4] }], raw_input_contents: [rawFp64],
+      model_name: 'iris',
+      inputs: [{ name: 'input', datatype: 'FP64', shape: [1, 4] }],
+      raw_input_contents: [rawFp64],
     });
     expect(floats(response.raw_output_contents[0])).toEqual(expected);
   });
 
   it('returns only the requested outputs', async () => {
     const response = await mesh.inference.oip.call('ModelInfer', {
-      model_name: 'iris', inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4] }], raw_input_contents: [raw(x.subarray(0, 4))],
+      model_name: 'iris',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 4] }],
+      raw_input_contents: [raw(x.subarray(0, 4))],
       outputs: [{ name: 'output' }],
     });
     expect(response.outputs.map((o: { name: string }) => o.name)).toEqual(['output']);
@@ -144,9 +173,14 @@ describe('TF.js runtime', () => {
     const deployment = await mesh.clients.inference.deploy({ model: { name: 'tfjs-only', version: version.version } });
     expect(deployment.runtime).toBe(Runtime.RUNTIME_TFJS);
     const metadata = await mesh.inference.oip.call('ModelMetadata', { name: 'tfjs-only' });
-    expect(metadata).toMatchObject({ platform: 'tensorflowjs_layers', inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }] });
+    expect(metadata).toMatchObject({
+      platform: 'tensorflowjs_layers',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 4] }],
+    });
     const response = await mesh.inference.oip.call('ModelInfer', {
-      model_name: 'tfjs-only', inputs: [{ name: 'input', datatype: 'FP32', shape: [ROWS, 4] }], raw_input_contents: [raw(x)],
+      model_name: 'tfjs-only',
+      inputs: [{ name: 'input', datatype: 'FP32', shape: [ROWS, 4] }],
+      raw_input_contents: [raw(x)],
     });
     const got = floats(response.raw_output_contents[0]);
     const tfjs = tfjsReference(m, x, ROWS);

@@ -18,13 +18,20 @@ beforeAll(async () => {
   await registerModel(mesh.clients.registry, 'fleet', m1);
   await registerModel(mesh.clients.registry, 'fleet', m2);
   await mesh.clients.registry.setAlias({ name: 'fleet', alias: 'production', version: 1 });
-  await mesh.clients.inference.deploy({ model: { name: 'fleet', alias: 'production' }, servedName: 'prod', maxBatchSize: 8, maxQueueDelayUs: 2_000 });
+  await mesh.clients.inference.deploy({
+    model: { name: 'fleet', alias: 'production' },
+    servedName: 'prod',
+    maxBatchSize: 8,
+    maxQueueDelayUs: 2_000,
+  });
 });
 afterAll(() => mesh?.close());
 
 function infer(node: InferenceNode, model: string, x: Float32Array) {
   return node.oip.call('ModelInfer', {
-    model_name: model, inputs: [{ name: 'input', datatype: 'FP32', shape: [x.length / 4, 4] }], raw_input_contents: [raw(x)],
+    model_name: model,
+    inputs: [{ name: 'input', datatype: 'FP32', shape: [x.length / 4, 4] }],
+    raw_input_contents: [raw(x)],
   });
 }
 
@@ -51,7 +58,9 @@ describe('hot swap', () => {
     await waitFor(async () => (await mesh.clients.inference.getDeployment({ servedName: 'prod' })).version === 1);
     await new Promise((r) => setTimeout(r, 100));
     await mesh.clients.registry.setAlias({ name: 'fleet', alias: 'production', version: 2 });
-    await waitFor(async () => (await mesh.clients.inference.getDeployment({ servedName: 'prod' })).version === 2, { timeoutMs: 20_000 });
+    await waitFor(async () => (await mesh.clients.inference.getDeployment({ servedName: 'prod' })).version === 2, {
+      timeoutMs: 20_000,
+    });
     await new Promise((r) => setTimeout(r, 100));
     stop = true;
     const sequences = await Promise.all(loops);
@@ -76,7 +85,8 @@ describe('Predict', () => {
     await mesh.clients.inference.deploy({ model: { name: 'iris-records' } });
     const picked = [0, 60, 120];
     const response = await mesh.clients.inference.predict({
-      servedName: 'iris-records', records: { recordsJson: picked.map((i) => JSON.stringify(records[i])) },
+      servedName: 'iris-records',
+      records: { recordsJson: picked.map((i) => JSON.stringify(records[i])) },
     });
     const rows = picked.map((i) => irisFeatures.subarray(i * 4, i * 4 + 4));
     const expected = await onnxReference(m, Float32Array.from(rows.flatMap((r) => Array.from(r))), picked.length);
@@ -95,7 +105,8 @@ describe('Predict', () => {
   it('takes raw tensors too', async () => {
     const x = features(2, 4, 4);
     const response = await mesh.clients.inference.predict({
-      servedName: 'prod', tensors: { tensors: [{ name: 'input', datatype: 'FP32', shape: [2, 4], raw: raw(x) }] },
+      servedName: 'prod',
+      tensors: { tensors: [{ name: 'input', datatype: 'FP32', shape: [2, 4], raw: raw(x) }] },
     });
     expect(response.version).toBe(2);
     expect(floats(response.outputs[0]!.raw)).toEqual(await onnxReference(m2, x, 2));
@@ -109,7 +120,10 @@ describe('deployments stored in NATS', () => {
     expect((await second.oip.call('ServerReady', {})).ready).toBe(true);
     const x = features(1, 4, 2);
     expect((await infer(second, 'prod', x)).model_version).toBe('2');
-    expect((await second.clients.inference.listDeployments({})).deployments.map((d) => d.servedName)).toEqual(['iris-records', 'prod']);
+    expect((await second.clients.inference.listDeployments({})).deployments.map((d) => d.servedName)).toEqual([
+      'iris-records',
+      'prod',
+    ]);
 
     await mesh.clients.inference.deploy({ model: { name: 'fleet', version: 1 }, servedName: 'late' });
     await waitFor(async () => (await second.oip.call('ModelReady', { name: 'late' })).ready, { timeoutMs: 10_000 });

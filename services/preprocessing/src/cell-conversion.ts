@@ -83,7 +83,8 @@ export function fastDecimal(text: string, start: number, end: number): number {
 function slowNumber(text: string): number {
   // The pipeline's own cheap rejection: a number starts with a digit, sign, dot, space or non-ASCII.
   const first = text.charCodeAt(0);
-  if (!((first >= 48 && first <= 57) || first === 43 || first === 45 || first === 46 || first <= 32 || first > 127)) return Number.NaN;
+  if (!((first >= 48 && first <= 57) || first === 43 || first === 45 || first === 46 || first <= 32 || first > 127))
+    return Number.NaN;
   try {
     return parseCell(text, 'numeric', { missing: [] }) as number;
   } catch {
@@ -143,7 +144,11 @@ export function jsonNumber(value: unknown, type: ColumnType): number | typeof IN
     const number = parseDecimal(value);
     return number === number ? number : invalid(value, 'a number', EXPECTED_NUMBER);
   }
-  return invalid(value, type === 'datetime' ? 'a date' : 'a number', type === 'datetime' ? EXPECTED_DATE : EXPECTED_NUMBER);
+  return invalid(
+    value,
+    type === 'datetime' ? 'a date' : 'a number',
+    type === 'datetime' ? EXPECTED_DATE : EXPECTED_NUMBER,
+  );
 }
 
 /**
@@ -162,7 +167,11 @@ export function jsonString(value: unknown, type: ColumnType): string | null | ty
     if (type === 'boolean' && value !== 0 && value !== 1) return invalid(value, 'a boolean', EXPECTED_BOOLEAN);
     return String(value);
   }
-  return invalid(value, type === 'boolean' ? 'a boolean' : 'a string, number or boolean', type === 'boolean' ? EXPECTED_BOOLEAN : 'a scalar value');
+  return invalid(
+    value,
+    type === 'boolean' ? 'a boolean' : 'a string, number or boolean',
+    type === 'boolean' ? EXPECTED_BOOLEAN : 'a scalar value',
+  );
 }
 
 function readDatetime(text: string): number | typeof INVALID {

@@ -12,7 +12,17 @@ import {
   type ColumnSteps,
   type PrepareDatasetRequest,
 } from '@aimaas/proto';
-import { defaultSteps, parseCell, type ColumnSchema, type ColumnStepsSpec, type ColumnType, type DatetimePart, type PipelineSpec, type PipelineTask, type StepSpec } from '@aimaas/pipeline';
+import {
+  defaultSteps,
+  parseCell,
+  type ColumnSchema,
+  type ColumnStepsSpec,
+  type ColumnType,
+  type DatetimePart,
+  type PipelineSpec,
+  type PipelineTask,
+  type StepSpec,
+} from '@aimaas/pipeline';
 import { InvalidArgumentError } from '@aimaas/runtime';
 import { toPipelineType } from './type-mapping.js';
 
@@ -20,13 +30,18 @@ import { toPipelineType } from './type-mapping.js';
  * The pipeline spec of a request, given the dataset's stored schema and the resolved task.
  * Columns marked `drop` get no steps; the caller leaves them (and `exclude`) out of `features`.
  */
-export function toPipelineSpec(request: PrepareDatasetRequest, schema: readonly ColumnSchema[], task: PipelineTask): PipelineSpec {
+export function toPipelineSpec(
+  request: PrepareDatasetRequest,
+  schema: readonly ColumnSchema[],
+  task: PipelineTask,
+): PipelineSpec {
   const known = new Map(schema.map(({ name, type }) => [name, type]));
   const columns: Record<string, ColumnStepsSpec> = Object.create(null); // column names may be __proto__ or constructor
   for (const [name, steps] of Object.entries(request.columns)) {
     if (steps.drop) continue;
     const given = toPipelineType(steps.type);
-    if (steps.type !== 0 && given === undefined) throw new InvalidArgumentError(`columns["${name}"].type is ${steps.type}; expected a column type`);
+    if (steps.type !== 0 && given === undefined)
+      throw new InvalidArgumentError(`columns["${name}"].type is ${steps.type}; expected a column type`);
     const type = given ?? known.get(name)!;
     if (name === request.target) {
       if (given !== undefined) columns[name] = { type: given };
@@ -36,13 +51,16 @@ export function toPipelineSpec(request: PrepareDatasetRequest, schema: readonly 
   }
   const spec: PipelineSpec = { task, schema: [...schema], columns };
   if (request.target !== '') spec.target = request.target;
-  if (request.dropColumnsMissingAbove !== 0) spec.dropColumnsMissingAbove = share(request.dropColumnsMissingAbove, 'drop_columns_missing_above');
-  if (request.dropRowsMissingAbove !== 0) spec.dropRowsMissingAbove = share(request.dropRowsMissingAbove, 'drop_rows_missing_above');
+  if (request.dropColumnsMissingAbove !== 0)
+    spec.dropColumnsMissingAbove = share(request.dropColumnsMissingAbove, 'drop_columns_missing_above');
+  if (request.dropRowsMissingAbove !== 0)
+    spec.dropRowsMissingAbove = share(request.dropRowsMissingAbove, 'drop_rows_missing_above');
   return spec;
 }
 
 function share(value: number, field: string): number {
-  if (!(value >= 0 && value <= 1)) throw new InvalidArgumentError(`${field} is ${value}; expected a share from 0 to 1 (0 keeps everything)`);
+  if (!(value >= 0 && value <= 1))
+    throw new InvalidArgumentError(`${field} is ${value}; expected a share from 0 to 1 (0 keeps everything)`);
   return value;
 }
 
@@ -62,23 +80,39 @@ function hasSteps(steps: ColumnSteps): boolean {
 /** Impute, clip, log, scale, then the encoder: each as set, else the type's default. */
 function buildSteps(name: string, type: ColumnType, steps: ColumnSteps): StepSpec[] {
   const defaults = defaultSteps(type);
-  const byOp = <T extends StepSpec['op']>(op: T): Extract<StepSpec, { op: T }> | undefined => defaults.find((s) => s.op === op) as Extract<StepSpec, { op: T }> | undefined;
+  const byOp = <T extends StepSpec['op']>(op: T): Extract<StepSpec, { op: T }> | undefined =>
+    defaults.find((s) => s.op === op) as Extract<StepSpec, { op: T }> | undefined;
   const out: StepSpec[] = [];
-  const impute = steps.impute === undefined ? byOp('impute') : toImpute(name, type, steps.impute.strategy, steps.impute.constant, byOp('impute'));
+  const impute =
+    steps.impute === undefined
+      ? byOp('impute')
+      : toImpute(name, type, steps.impute.strategy, steps.impute.constant, byOp('impute'));
   if (impute) out.push(impute);
   if (steps.clip !== undefined) {
     const { lowerQuantile: lower, upperQuantile: upper } = steps.clip;
-    out.push(lower === 0 && upper === 0 ? { op: 'clip', method: 'quantile' } : { op: 'clip', method: 'quantile', lower, ...(upper !== 0 && { upper }) });
+    out.push(
+      lower === 0 && upper === 0
+        ? { op: 'clip', method: 'quantile' }
+        : { op: 'clip', method: 'quantile', lower, ...(upper !== 0 && { upper }) },
+    );
   }
   if (steps.log) out.push({ op: 'log1p' });
-  const scale = toScale(name, steps.scale) ?? (steps.scale === ProtoScaleMethod.SCALE_METHOD_UNSPECIFIED ? byOp('scale') : undefined);
+  const scale =
+    toScale(name, steps.scale) ??
+    (steps.scale === ProtoScaleMethod.SCALE_METHOD_UNSPECIFIED ? byOp('scale') : undefined);
   if (scale) out.push(scale);
   const encoder = toEncoder(name, type, steps);
   if (encoder) out.push(encoder);
   return out;
 }
 
-function toImpute(name: string, type: ColumnType, strategy: ImputeStrategy, constant: string, fallback: StepSpec | undefined): StepSpec | undefined {
+function toImpute(
+  name: string,
+  type: ColumnType,
+  strategy: ImputeStrategy,
+  constant: string,
+  fallback: StepSpec | undefined,
+): StepSpec | undefined {
   switch (strategy) {
     case ImputeStrategy.IMPUTE_STRATEGY_UNSPECIFIED:
       return fallback;
@@ -107,7 +141,9 @@ function constantValue(name: string, type: ColumnType, constant: string): number
     } catch {
       // reported below
     }
-    throw new InvalidArgumentError(`${field} is ${JSON.stringify(constant)}; expected ${type === 'boolean' ? 'true or false' : 'a number'} for the ${type} column "${name}"`);
+    throw new InvalidArgumentError(
+      `${field} is ${JSON.stringify(constant)}; expected ${type === 'boolean' ? 'true or false' : 'a number'} for the ${type} column "${name}"`,
+    );
   }
   return constant;
 }
@@ -131,13 +167,24 @@ function toScale(name: string, method: ProtoScaleMethod): StepSpec | undefined {
 /** The encoder step: the one the request names, else the type's default with the request's options. */
 function toEncoder(name: string, type: ColumnType, steps: ColumnSteps): StepSpec | undefined {
   if (steps.encode === EncodeMethod.ENCODE_METHOD_ORDINAL) return { op: 'ordinal' };
-  if (steps.encode === EncodeMethod.ENCODE_METHOD_ONE_HOT || steps.oneHot !== undefined || (type === 'categorical' && steps.encode === EncodeMethod.ENCODE_METHOD_UNSPECIFIED)) {
-    if (steps.encode !== EncodeMethod.ENCODE_METHOD_UNSPECIFIED && steps.encode !== EncodeMethod.ENCODE_METHOD_ONE_HOT) {
+  if (
+    steps.encode === EncodeMethod.ENCODE_METHOD_ONE_HOT ||
+    steps.oneHot !== undefined ||
+    (type === 'categorical' && steps.encode === EncodeMethod.ENCODE_METHOD_UNSPECIFIED)
+  ) {
+    if (
+      steps.encode !== EncodeMethod.ENCODE_METHOD_UNSPECIFIED &&
+      steps.encode !== EncodeMethod.ENCODE_METHOD_ONE_HOT
+    ) {
       throw new InvalidArgumentError(`columns["${name}"].encode is ${steps.encode}; expected ONE_HOT or ORDINAL`);
     }
     if (type !== 'categorical' || steps.oneHot !== undefined || steps.encode === EncodeMethod.ENCODE_METHOD_ONE_HOT) {
       const options = steps.oneHot;
-      return { op: 'onehot', maxCategories: options?.maxCategories || 20, unknown: options?.errorOnUnknown ? 'error' : 'zeros' };
+      return {
+        op: 'onehot',
+        maxCategories: options?.maxCategories || 20,
+        unknown: options?.errorOnUnknown ? 'error' : 'zeros',
+      };
     }
     return { op: 'onehot', maxCategories: 20 };
   }

@@ -291,12 +291,16 @@ export class CsvParser implements CsvRecord {
   }
 
   private fieldTooLong(k: number, hint = ''): never {
-    throw new ResourceExhaustedError(`line ${this.line}: field ${k + 1} is longer than ${this.maxFieldChars} characters${hint}; the limit is AIMAAS_PREPROCESSING_MAX_CELL_CHARS`);
+    throw new ResourceExhaustedError(
+      `line ${this.line}: field ${k + 1} is longer than ${this.maxFieldChars} characters${hint}; the limit is AIMAAS_PREPROCESSING_MAX_CELL_CHARS`,
+    );
   }
 
   private grow(k: number): void {
     if (k >= this.maxFields) {
-      throw new ResourceExhaustedError(`line ${this.line}: a record has more than ${this.maxFields} fields; the limit is AIMAAS_PREPROCESSING_MAX_COLUMNS`);
+      throw new ResourceExhaustedError(
+        `line ${this.line}: a record has more than ${this.maxFields} fields; the limit is AIMAAS_PREPROCESSING_MAX_COLUMNS`,
+      );
     }
     const starts = new Int32Array(this.starts.length * 2);
     starts.set(this.starts);

@@ -37,11 +37,17 @@ export interface ImportDeps {
  * @throws InvalidArgumentError for a bad header, an empty file, a file without data rows, or (policy
  *   FAIL) the first malformed row, naming its line and column.
  */
-export async function importDataset(requests: AsyncIterable<ImportDatasetRequest>, deps: ImportDeps, signal: AbortSignal): Promise<Dataset> {
+export async function importDataset(
+  requests: AsyncIterable<ImportDatasetRequest>,
+  deps: ImportDeps,
+  signal: AbortSignal,
+): Promise<Dataset> {
   const parts = requests[Symbol.asyncIterator]();
   const first = await parts.next();
   if (first.done || first.value.header === undefined) {
-    throw new InvalidArgumentError(`the first ImportDatasetRequest must carry the header (name, format, options); got ${first.done ? 'none' : 'a chunk'}`);
+    throw new InvalidArgumentError(
+      `the first ImportDatasetRequest must carry the header (name, format, options); got ${first.done ? 'none' : 'a chunk'}`,
+    );
   }
   const plan = compileImportHeader(first.value.header);
   const importId = randomUUID();
@@ -50,7 +56,15 @@ export async function importDataset(requests: AsyncIterable<ImportDatasetRequest
   const uploads = new BlobUploader(deps.store, `datasets/${importId}`, deps.options.maxPendingUploads, signal);
   try {
     const dataset = await readFile(idleLimited(parts, deps.options.importIdleMs), plan, uploads, deps, signal);
-    deps.logger.info({ dataset: `${dataset.name}@${dataset.version}`, rows: dataset.rows, bytes: dataset.bytes, skipped: dataset.skippedRows }, 'dataset imported');
+    deps.logger.info(
+      {
+        dataset: `${dataset.name}@${dataset.version}`,
+        rows: dataset.rows,
+        bytes: dataset.bytes,
+        skipped: dataset.skippedRows,
+      },
+      'dataset imported',
+    );
     await publish(deps, dataset, importId);
     return dataset;
   } catch (error) {
@@ -69,7 +83,12 @@ function idleLimited(parts: AsyncIterator<ImportDatasetRequest>, idleMs: number)
       let timer: NodeJS.Timeout | undefined;
       const idle = new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new DeadlineExceededError(`ImportDataset: no message for ${idleMs / 1000} s; the import was ended and nothing was kept`)),
+          () =>
+            reject(
+              new DeadlineExceededError(
+                `ImportDataset: no message for ${idleMs / 1000} s; the import was ended and nothing was kept`,
+              ),
+            ),
           idleMs,
         );
       });
@@ -82,7 +101,13 @@ function idleLimited(parts: AsyncIterator<ImportDatasetRequest>, idleMs: number)
   };
 }
 
-async function readFile(parts: AsyncIterator<ImportDatasetRequest>, plan: ImportPlan, uploads: BlobUploader, deps: ImportDeps, signal: AbortSignal): Promise<Dataset> {
+async function readFile(
+  parts: AsyncIterator<ImportDatasetRequest>,
+  plan: ImportPlan,
+  uploads: BlobUploader,
+  deps: ImportDeps,
+  signal: AbortSignal,
+): Promise<Dataset> {
   const { options } = deps;
   const profiler = new DatasetProfiler(options.profileInWorker);
   try {
@@ -124,7 +149,10 @@ async function parseAndStore(
     const next = await parts.next();
     if (next.done) break;
     const part = next.value;
-    if (part.header !== undefined) throw new InvalidArgumentError('a second header arrived after the file had begun; send the header once, as the first message');
+    if (part.header !== undefined)
+      throw new InvalidArgumentError(
+        'a second header arrived after the file had begun; send the header once, as the first message',
+      );
     const chunk = part.chunk;
     if (chunk === undefined || chunk.length === 0) continue;
     hash.update(chunk);
@@ -166,7 +194,13 @@ async function parseAndStore(
 }
 
 function noDataRows(plan: ImportPlan, skipped: number, examples: readonly MalformedExample[]): InvalidArgumentError {
-  if (skipped === 0) return new InvalidArgumentError(`no data rows: the file has ${plan.format === 'csv' && plan.header ? 'a header row but' : ''} no records`.replace('  ', ' '));
+  if (skipped === 0)
+    return new InvalidArgumentError(
+      `no data rows: the file has ${plan.format === 'csv' && plan.header ? 'a header row but' : ''} no records`.replace(
+        '  ',
+        ' ',
+      ),
+    );
   const first = examples[0]!;
   return new InvalidArgumentError(
     `no data rows: all ${skipped} rows were malformed (the first, line ${first.line}${first.column === '' ? '' : `, column ${JSON.stringify(first.column)}`}: ${first.message})`,
@@ -176,8 +210,14 @@ function noDataRows(plan: ImportPlan, skipped: number, examples: readonly Malfor
 /** Publishes `dataset.imported`; the dataset is stored already, so a failure is logged, not returned. */
 async function publish(deps: ImportDeps, dataset: Dataset, importId: string): Promise<void> {
   try {
-    await deps.events.publish('dataset.imported', DatasetImported.create({ dataset }), { id: `dataset-imported-${importId}`, subject: `${dataset.name}@${dataset.version}` });
+    await deps.events.publish('dataset.imported', DatasetImported.create({ dataset }), {
+      id: `dataset-imported-${importId}`,
+      subject: `${dataset.name}@${dataset.version}`,
+    });
   } catch (error) {
-    deps.logger.error({ err: error, dataset: `${dataset.name}@${dataset.version}` }, 'dataset.imported could not be published');
+    deps.logger.error(
+      { err: error, dataset: `${dataset.name}@${dataset.version}` },
+      'dataset.imported could not be published',
+    );
   }
 }

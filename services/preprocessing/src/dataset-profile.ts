@@ -5,7 +5,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { ColumnProfile as ProtoColumnProfile } from '@aimaas/proto';
-import { TableProfiler, type ColumnProfile, type ColumnSchema, type ColumnType, type ProfilerOptions, type Table } from '@aimaas/pipeline';
+import {
+  TableProfiler,
+  type ColumnProfile,
+  type ColumnSchema,
+  type ColumnType,
+  type ProfilerOptions,
+  type Table,
+} from '@aimaas/pipeline';
 import type { BuiltShard } from './import-table.js';
 import type { DecodedShard } from './shard-codec.js';
 import { toProtoType } from './type-mapping.js';
@@ -79,7 +86,8 @@ function builtShardToTable(shard: BuiltShard): Table {
   const values: Record<string, Float64Array | (string | null)[]> = Object.create(null); // column names may be __proto__ or constructor
   for (const [name, column] of shard.columns) {
     if (column.kind === 'f64') values[name] = column.values;
-    else if (column.kind === 'dict') values[name] = Array.from(column.codes, (code) => (code === 0 ? null : column.entries[code - 1]!));
+    else if (column.kind === 'dict')
+      values[name] = Array.from(column.codes, (code) => (code === 0 ? null : column.entries[code - 1]!));
     else values[name] = [...column.values];
   }
   return { columns: [...shard.columns.keys()], values, rows: shard.rows, types: shard.types };
@@ -97,7 +105,11 @@ export function shardToTable(shard: DecodedShard, types: Record<string, ColumnTy
  * datetimes min and max as epoch milliseconds (UTC); booleans, categories and text their top
  * values; categories and text their lengths in characters.
  */
-export function toProtoProfile(profile: ColumnProfile | undefined, name: string, type: ColumnSchema['type']): ProtoColumnProfile {
+export function toProtoProfile(
+  profile: ColumnProfile | undefined,
+  name: string,
+  type: ColumnSchema['type'],
+): ProtoColumnProfile {
   const out: ProtoColumnProfile = {
     name,
     type: toProtoType(type),

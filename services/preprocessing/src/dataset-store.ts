@@ -69,7 +69,9 @@ export interface DatasetPage {
  * Opens (creating when absent) the service's KV bucket and object store, both named
  * `aimaas_datasets`. Safe to run from every replica at start.
  */
-export async function openDatasetBuckets(nc: Parameters<typeof ensureBuckets>[0]): Promise<{ kv: KvStore<unknown>; objects: ObjectStore }> {
+export async function openDatasetBuckets(
+  nc: Parameters<typeof ensureBuckets>[0],
+): Promise<{ kv: KvStore<unknown>; objects: ObjectStore }> {
   const { kv, objects } = await ensureBuckets(nc, {
     kv: { [DATASETS_BUCKET]: { history: 1, description: 'AIMaaS datasets and prepared datasets' } },
     objects: { [DATASETS_BUCKET]: { description: 'AIMaaS dataset shards and prepared tensors' } },
@@ -78,7 +80,8 @@ export async function openDatasetBuckets(nc: Parameters<typeof ensureBuckets>[0]
 }
 
 const datasetPrefix = (name: string): string => `datasets.${encodeKey(name)}.`;
-const datasetKey = (name: string, version: number): string => `${datasetPrefix(name)}${String(version).padStart(10, '0')}`;
+const datasetKey = (name: string, version: number): string =>
+  `${datasetPrefix(name)}${String(version).padStart(10, '0')}`;
 
 /** The key part of the leases of imports and prepares at work: `writers.<id>` (see `WriterLease`). */
 export const WRITER_LEASES = 'writers';
@@ -92,7 +95,11 @@ export class DatasetStore {
 
   /** Takes the writer lease of an import or prepare writing under `prefix` (renewed at a third of `idleMs`). */
   lease(id: string, prefix: string, idleMs: number, logger: Logger): Promise<WriterLease> {
-    return WriterLease.take(this.kv, { leasePrefix: WRITER_LEASES, id, prefix }, { renewMs: Math.ceil(idleMs / 3), logger });
+    return WriterLease.take(
+      this.kv,
+      { leasePrefix: WRITER_LEASES, id, prefix },
+      { renewMs: Math.ceil(idleMs / 3), logger },
+    );
   }
 
   /**
@@ -101,10 +108,17 @@ export class DatasetStore {
    * `versions.<name>` and the newest record; the mark moves only after. A record that cannot be
    * written (too large for the store) therefore takes no number: no version is ever burned.
    */
-  async commitDataset(name: string, build: (version: number) => Dataset, schema: ColumnSchema[], shards: StoredObject[], signal?: AbortSignal): Promise<Dataset> {
+  async commitDataset(
+    name: string,
+    build: (version: number) => Dataset,
+    schema: ColumnSchema[],
+    shards: StoredObject[],
+    signal?: AbortSignal,
+  ): Promise<Dataset> {
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted();
-      const mark = ((await this.kv.get(`versions.${encodeKey(name)}`))?.value as { latest?: number } | undefined)?.latest ?? 0;
+      const mark =
+        ((await this.kv.get(`versions.${encodeKey(name)}`))?.value as { latest?: number } | undefined)?.latest ?? 0;
       const newest = (await this.kv.keys(`${datasetPrefix(name)}*`)).at(-1);
       const version = Math.max(mark, newest === undefined ? 0 : Number(newest.slice(newest.lastIndexOf('.') + 1))) + 1;
       const dataset = build(version);
@@ -115,7 +129,9 @@ export class DatasetStore {
         if (error instanceof AlreadyExistsError && attempt < 100) continue; // another replica took it: the next one
         throw error;
       }
-      await this.kv.mutate(`versions.${encodeKey(name)}`, (current) => ({ latest: Math.max((current as { latest?: number } | undefined)?.latest ?? 0, version) }));
+      await this.kv.mutate(`versions.${encodeKey(name)}`, (current) => ({
+        latest: Math.max((current as { latest?: number } | undefined)?.latest ?? 0, version),
+      }));
       return dataset;
     }
   }
@@ -128,7 +144,9 @@ export class DatasetStore {
     const key = version > 0 ? datasetKey(name, version) : (await this.kv.keys(`${datasetPrefix(name)}*`)).at(-1);
     const entry = key === undefined ? undefined : await this.kv.get(key);
     if (entry === undefined) {
-      throw new NotFoundError(version > 0 ? `dataset "${name}" has no version ${version}` : `dataset "${name}" not found`);
+      throw new NotFoundError(
+        version > 0 ? `dataset "${name}" has no version ${version}` : `dataset "${name}" not found`,
+      );
     }
     const record = entry.value as DatasetRecord;
     return { dataset: Dataset.fromJSON(record.dataset), schema: record.schema, shards: record.shards };
@@ -141,7 +159,9 @@ export class DatasetStore {
     const start = after === '' ? 0 : keys.findIndex((key) => key > after);
     const page = start === -1 ? [] : keys.slice(start, start + pageSize);
     const entries = await Promise.all(page.map((key) => this.kv.get(key)));
-    const datasets = entries.flatMap((entry) => (entry === undefined ? [] : [Dataset.fromJSON((entry.value as DatasetRecord).dataset)]));
+    const datasets = entries.flatMap((entry) =>
+      entry === undefined ? [] : [Dataset.fromJSON((entry.value as DatasetRecord).dataset)],
+    );
     const more = start !== -1 && start + pageSize < keys.length;
     return { datasets, nextPageToken: more ? Buffer.from(page.at(-1)!, 'utf8').toString('base64url') : '' };
   }
@@ -162,12 +182,19 @@ export class DatasetStore {
       deleted++;
       shards.push(...(entry.value as DatasetRecord).shards);
     }
-    if (deleted === 0) throw new NotFoundError(version > 0 ? `dataset "${name}" has no version ${version}` : `dataset "${name}" not found`);
+    if (deleted === 0)
+      throw new NotFoundError(
+        version > 0 ? `dataset "${name}" has no version ${version}` : `dataset "${name}" not found`,
+      );
     return shards;
   }
 
   /** Records a prepared dataset. */
-  async createPrepared(prepared: PreparedDataset, tensors: Record<string, TensorLayout>, folds?: StoredObject): Promise<void> {
+  async createPrepared(
+    prepared: PreparedDataset,
+    tensors: Record<string, TensorLayout>,
+    folds?: StoredObject,
+  ): Promise<void> {
     const record: PreparedRecord = { prepared: PreparedDataset.toJSON(prepared), tensors, ...(folds && { folds }) };
     await this.kv.create(`prepared.${encodeKey(prepared.id)}`, record);
   }

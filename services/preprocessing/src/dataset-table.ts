@@ -13,7 +13,12 @@ import { decodeShard } from './shard-codec.js';
  * shard's download overlapping the current one's decoding. A column a shard lacks (a JSON key
  * that appeared later) is missing in its rows.
  */
-export async function loadTable(store: DatasetStore, stored: StoredDataset, columns: readonly string[], signal: AbortSignal): Promise<Table> {
+export async function loadTable(
+  store: DatasetStore,
+  stored: StoredDataset,
+  columns: readonly string[],
+  signal: AbortSignal,
+): Promise<Table> {
   const rows = stored.dataset.rows;
   const types: Record<string, ColumnType> = Object.create(null); // column names may be __proto__ or constructor
   const values: Record<string, Float64Array | (string | null)[]> = Object.create(null); // column names may be __proto__ or constructor
@@ -21,7 +26,8 @@ export async function loadTable(store: DatasetStore, stored: StoredDataset, colu
   for (const name of columns) {
     const type = byName.get(name)!;
     types[name] = type;
-    values[name] = storageKind(type) === 'f64' ? new Float64Array(rows).fill(Number.NaN) : new Array<string | null>(rows).fill(null);
+    values[name] =
+      storageKind(type) === 'f64' ? new Float64Array(rows).fill(Number.NaN) : new Array<string | null>(rows).fill(null);
   }
   const wanted = new Set(columns);
   const shards = stored.shards;
@@ -32,7 +38,11 @@ export async function loadTable(store: DatasetStore, stored: StoredDataset, colu
     next = s + 1 < shards.length ? store.readObject(shards[s + 1]!, signal) : undefined;
     // An unawaited prefetch that fails after an earlier failure must not go unhandled.
     next?.catch(() => undefined);
-    const shard = decodeShard(bytes, wanted, `shard ${s} of dataset "${stored.dataset.name}@${stored.dataset.version}"`);
+    const shard = decodeShard(
+      bytes,
+      wanted,
+      `shard ${s} of dataset "${stored.dataset.name}@${stored.dataset.version}"`,
+    );
     for (const [name, column] of shard.columns) {
       const target = values[name]!;
       if (target instanceof Float64Array) {

@@ -8,7 +8,17 @@
  */
 import { inferSchema, type ColumnSchema, type ColumnType } from '@aimaas/pipeline';
 import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
-import { INVALID, csvNumber, csvString, fastDecimal, jsonNumber, jsonString, lastProblem, storageKind, type NullMarkers } from './cell-conversion.js';
+import {
+  INVALID,
+  csvNumber,
+  csvString,
+  fastDecimal,
+  jsonNumber,
+  jsonString,
+  lastProblem,
+  storageKind,
+  type NullMarkers,
+} from './cell-conversion.js';
 import { recordFields, type CsvRecord } from './csv-parser.js';
 import type { ShardColumn } from './shard-codec.js';
 import { checkColumnNameLength, quoteInput } from './validation.js';
@@ -63,8 +73,6 @@ interface Column {
 
 const MAX_EXAMPLES = 10;
 
-
-
 /** The columnar table of one import; see the file comment. */
 export class ImportTable {
   readonly examples: MalformedExample[] = [];
@@ -87,7 +95,9 @@ export class ImportTable {
   setColumns(names: readonly string[]): void {
     const max = this.options.maxColumns ?? Number.POSITIVE_INFINITY;
     if (names.length > max) {
-      throw new ResourceExhaustedError(`the header has ${names.length} columns; a dataset has at most ${max} (AIMAAS_PREPROCESSING_MAX_COLUMNS)`);
+      throw new ResourceExhaustedError(
+        `the header has ${names.length} columns; a dataset has at most ${max} (AIMAAS_PREPROCESSING_MAX_COLUMNS)`,
+      );
     }
     for (const name of names) this.addName(name);
   }
@@ -117,12 +127,18 @@ export class ImportTable {
       if (!Object.hasOwn(record, key)) continue;
       const value = record[key];
       if (typeof value === 'string' && value.length > maxCell) {
-        return this.malformed(line, key, `a value of ${value.length} characters; a cell has at most ${maxCell} (AIMAAS_PREPROCESSING_MAX_CELL_CHARS)`);
+        return this.malformed(
+          line,
+          key,
+          `a value of ${value.length} characters; a cell has at most ${maxCell} (AIMAAS_PREPROCESSING_MAX_CELL_CHARS)`,
+        );
       }
       if (this.index.has(key)) continue;
       checkColumnNameLength(key, `line ${line}`);
       if (++columns > maxColumns) {
-        throw new ResourceExhaustedError(`line ${line}: key ${quoteInput(key)} would be column ${columns}; a dataset has at most ${maxColumns} (AIMAAS_PREPROCESSING_MAX_COLUMNS)`);
+        throw new ResourceExhaustedError(
+          `line ${line}: key ${quoteInput(key)} would be column ${columns}; a dataset has at most ${maxColumns} (AIMAAS_PREPROCESSING_MAX_COLUMNS)`,
+        );
       }
     }
     const cells: unknown[] = new Array(this.names.length);
@@ -139,7 +155,9 @@ export class ImportTable {
   /** Records a malformed row: throws under FAIL, counts it under SKIP. */
   malformed(line: number, column: string, message: string): void {
     if (this.options.policy === 'fail') {
-      throw new InvalidArgumentError(`line ${line}${column === '' ? '' : `, column ${JSON.stringify(column)}`}: ${message}`);
+      throw new InvalidArgumentError(
+        `line ${line}${column === '' ? '' : `, column ${JSON.stringify(column)}`}: ${message}`,
+      );
     }
     this.skipped++;
     if (this.examples.length < MAX_EXAMPLES) this.examples.push({ line, column, message });
@@ -157,7 +175,8 @@ export class ImportTable {
     this.index.set(name, at);
     if (this.window === null) {
       // A JSON key first seen after the types were decided: typed by its first value.
-      const type = this.options.overrides[name] ?? inferSchema({ columns: [name], values: { [name]: [firstValue] } })[0]!.type;
+      const type =
+        this.options.overrides[name] ?? inferSchema({ columns: [name], values: { [name]: [firstValue] } })[0]!.type;
       const column = this.newColumn(name, type);
       column.f64?.fill(Number.NaN, 0, this.count);
       this.columns.push(column);
@@ -168,7 +187,15 @@ export class ImportTable {
   private newColumn(name: string, type: ColumnType): Column {
     const f64 = storageKind(type) === 'f64';
     const direct = f64 && type !== 'datetime' && !this.options.markers.numeric;
-    return { name, type, f64: f64 ? new Float64Array(this.shardRows) : null, codes: f64 ? null : new Uint32Array(this.shardRows), dictionary: new Map(), entries: [], direct };
+    return {
+      name,
+      type,
+      f64: f64 ? new Float64Array(this.shardRows) : null,
+      codes: f64 ? null : new Uint32Array(this.shardRows),
+      dictionary: new Map(),
+      entries: [],
+      direct,
+    };
   }
 
   private hold(cells: unknown[], line: number): void {
@@ -187,7 +214,10 @@ export class ImportTable {
         return csv && this.options.markers.set.has(cell as string) ? null : cell;
       });
     });
-    const schema = inferSchema({ columns: this.names, values }, { types: this.options.overrides, categoricalMaxDistinct: this.options.categoricalMaxDistinct });
+    const schema = inferSchema(
+      { columns: this.names, values },
+      { types: this.options.overrides, categoricalMaxDistinct: this.options.categoricalMaxDistinct },
+    );
     this.shardRows = this.options.shardRows(this.names.length);
     this.columns = schema.map(({ name, type }) => this.newColumn(name, type));
     for (const { cells, line } of held) {
@@ -213,7 +243,8 @@ export class ImportTable {
         else {
           const end = record.endOf(c);
           value = start === end && emptyIsMissing ? Number.NaN : fastDecimal(text, start, end);
-          if (value !== value && !(start === end && emptyIsMissing)) value = csvNumber(record.field(c), column.type, markers);
+          if (value !== value && !(start === end && emptyIsMissing))
+            value = csvNumber(record.field(c), column.type, markers);
         }
         if (value === INVALID) return this.malformed(record.line, column.name, lastProblem());
         if (column.type === 'integer' && !Number.isInteger(value) && value === value) {

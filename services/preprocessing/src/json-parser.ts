@@ -6,7 +6,12 @@
 import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 
 /** Receives each record: the parsed value (undefined when it is not valid JSON), its lines, and what is wrong with it. */
-export type JsonRecordHandler = (value: Record<string, unknown> | undefined, line: number, endLine: number, problem: string | null) => void;
+export type JsonRecordHandler = (
+  value: Record<string, unknown> | undefined,
+  line: number,
+  endLine: number,
+  problem: string | null,
+) => void;
 
 /** What a JSON record may be: checked before it is parsed. */
 export interface JsonRecordLimits {
@@ -45,7 +50,6 @@ export interface RecordParser {
 export class JsonLinesParser extends JsonRecordParser implements RecordParser {
   private pending = '';
   private line = 1;
-
 
   get currentLine(): number {
     return this.line;
@@ -102,7 +106,6 @@ export class JsonArrayParser extends JsonRecordParser implements RecordParser {
   private records = 0;
   private maxSeenDepth = 0;
 
-
   get currentLine(): number {
     return this.line;
   }
@@ -133,7 +136,8 @@ export class JsonArrayParser extends JsonRecordParser implements RecordParser {
         i++;
       } else if (this.state === ArrayState.BeforeElement) {
         if (char === ']' && this.records === 0) this.state = ArrayState.AfterArray;
-        else if (char === ']' || char === ',') this.broken(`expected a record after ${this.records === 0 ? '"["' : '","'}, got ${JSON.stringify(char)}`);
+        else if (char === ']' || char === ',')
+          this.broken(`expected a record after ${this.records === 0 ? '"["' : '","'}, got ${JSON.stringify(char)}`);
         else {
           this.state = ArrayState.InElement;
           this.elementLine = this.line;
@@ -153,7 +157,8 @@ export class JsonArrayParser extends JsonRecordParser implements RecordParser {
 
   end(): void {
     if (this.state === ArrayState.BeforeArray || this.state === ArrayState.AfterArray) return;
-    if (this.state === ArrayState.InElement && this.depth === 0 && !this.inString && this.element.length > 0) this.finishElement();
+    if (this.state === ArrayState.InElement && this.depth === 0 && !this.inString && this.element.length > 0)
+      this.finishElement();
     this.broken('unexpected end of file: the JSON array is not closed with "]"');
   }
 
@@ -174,8 +179,7 @@ export class JsonArrayParser extends JsonRecordParser implements RecordParser {
       if (c === 34) this.inString = true;
       else if (c === 123 || c === 91) {
         if (++this.depth > this.maxSeenDepth) this.maxSeenDepth = this.depth;
-      }
-      else if (c === 125 || c === 93) {
+      } else if (c === 125 || c === 93) {
         if (this.depth === 0) break; // "]" ending the array after a bare value
         this.depth--;
         if (this.depth === 0) {
@@ -210,7 +214,9 @@ export class JsonArrayParser extends JsonRecordParser implements RecordParser {
 }
 
 function recordTooLong(line: number, max: number): ResourceExhaustedError {
-  return new ResourceExhaustedError(`line ${line}: a record longer than ${max} characters; the limit is AIMAAS_PREPROCESSING_MAX_RECORD_CHARS`);
+  return new ResourceExhaustedError(
+    `line ${line}: a record longer than ${max} characters; the limit is AIMAAS_PREPROCESSING_MAX_RECORD_CHARS`,
+  );
 }
 
 function tooDeep(max: number): string {
@@ -235,8 +241,12 @@ function nestingDepth(text: string, max: number): number {
   return deepest;
 }
 
-function parseRecord(text: string, maxDepth = Number.POSITIVE_INFINITY): { value: Record<string, unknown> | undefined; problem: string | null } {
-  if (Number.isFinite(maxDepth) && nestingDepth(text, maxDepth) > maxDepth) return { value: undefined, problem: tooDeep(maxDepth) };
+function parseRecord(
+  text: string,
+  maxDepth = Number.POSITIVE_INFINITY,
+): { value: Record<string, unknown> | undefined; problem: string | null } {
+  if (Number.isFinite(maxDepth) && nestingDepth(text, maxDepth) > maxDepth)
+    return { value: undefined, problem: tooDeep(maxDepth) };
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -21,7 +21,10 @@ await runServiceProcess({
     const { kv, objects } = await openDatasetBuckets(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
     const options = preprocessingOptionsFromEnv();
-    const stopSweeper = startOrphanSweeper({ kv, objects, leasePrefix: WRITER_LEASES }, { idleMs: 2 * options.importIdleMs!, logger });
+    const stopSweeper = startOrphanSweeper(
+      { kv, objects, leasePrefix: WRITER_LEASES },
+      { idleMs: 2 * options.importIdleMs!, logger },
+    );
     server
       .add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger, options }))
       .onShutdown(stopSweeper)

@@ -8,7 +8,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DatasetPrepared, type PrepareDatasetRequest, type PreparedDataset, type SplitInfo } from '@aimaas/proto';
-import { fitPipeline, kFoldIndices, serializePipeline, splitIndices, transformTable, type FittedPipeline, type Table } from '@aimaas/pipeline';
+import {
+  fitPipeline,
+  kFoldIndices,
+  serializePipeline,
+  splitIndices,
+  transformTable,
+  type FittedPipeline,
+  type Table,
+} from '@aimaas/pipeline';
 import { InvalidArgumentError } from '@aimaas/runtime';
 import type { EventPublisher } from '@aimaas/events';
 import type { Logger } from '@aimaas/telemetry';
@@ -42,15 +50,27 @@ interface SplitRows {
  * @throws InvalidArgumentError naming an unknown column, bad fractions, a split column value that
  *   names no split, a single-class target, or a spec the pipeline rejects.
  */
-export async function prepareDataset(request: PrepareDatasetRequest, deps: PrepareDeps, signal: AbortSignal): Promise<PreparedDataset> {
+export async function prepareDataset(
+  request: PrepareDatasetRequest,
+  deps: PrepareDeps,
+  signal: AbortSignal,
+): Promise<PreparedDataset> {
   const ref = checkDatasetRef(request.dataset, 'dataset');
   const partition = checkPartition(request);
   const stored = await deps.store.getDataset(ref.name, ref.version);
   const { name, version } = stored.dataset;
   const plan = planPrepare(request, stored.schema, partition, `${name}@${version}`);
-  const table = await loadTable(deps.store, stored, plan.splitColumn === null ? plan.load : [...plan.load, plan.splitColumn], signal);
+  const table = await loadTable(
+    deps.store,
+    stored,
+    plan.splitColumn === null ? plan.load : [...plan.load, plan.splitColumn],
+    signal,
+  );
   const usable = usableRows(stored.dataset.rows, plan.target === null ? undefined : table.values[plan.target]);
-  if (usable.length === 0) throw new InvalidArgumentError(`target ${JSON.stringify(plan.target)} is missing in every row of dataset "${name}@${version}"`);
+  if (usable.length === 0)
+    throw new InvalidArgumentError(
+      `target ${JSON.stringify(plan.target)} is missing in every row of dataset "${name}@${version}"`,
+    );
   const { splits, fitRows } = partitionRows(plan, partition, table, usable, request.seed);
 
   // The spec names the features, so a whole table's split column goes unseen.
@@ -77,7 +97,16 @@ async function writePrepared(
   request: PrepareDatasetRequest,
   deps: PrepareDeps,
   signal: AbortSignal,
-  work: { id: string; table: Table; splits: SplitRows[]; plan: PreparePlan; pipeline: FittedPipeline; partition: Partition; name: string; version: number },
+  work: {
+    id: string;
+    table: Table;
+    splits: SplitRows[];
+    plan: PreparePlan;
+    pipeline: FittedPipeline;
+    partition: Partition;
+    name: string;
+    version: number;
+  },
 ): Promise<PreparedDataset> {
   const { id, table, splits, plan, pipeline, partition, name, version } = work;
   const written = await writeTensors(table, splits, plan, pipeline, id, deps, signal);
@@ -87,13 +116,24 @@ async function writePrepared(
     const infos: SplitInfo[] = [];
     splits.forEach((split, s) => {
       tensors[split.name] = written.layouts[s]!;
-      if (partition.kind !== 'kfold') infos.push({ name: split.name, rows: written.layouts[s]!.rows, classCounts: written.classCounts[s]! });
+      if (partition.kind !== 'kfold')
+        infos.push({ name: split.name, rows: written.layouts[s]!.rows, classCounts: written.classCounts[s]! });
     });
     let folded = 0;
     if (partition.kind === 'kfold') {
       const all = tensors.all!;
-      if (partition.folds > all.rows) throw new InvalidArgumentError(`kfold.folds is ${partition.folds}, more than the ${all.rows} rows left after dropping`);
-      const assigned = assignFolds(all.rows, partition.folds, request.seed, plan.stratify ? written.labels : undefined, pipeline, infos);
+      if (partition.folds > all.rows)
+        throw new InvalidArgumentError(
+          `kfold.folds is ${partition.folds}, more than the ${all.rows} rows left after dropping`,
+        );
+      const assigned = assignFolds(
+        all.rows,
+        partition.folds,
+        request.seed,
+        plan.stratify ? written.labels : undefined,
+        pipeline,
+        infos,
+      );
       folds = await deps.store.putObject(`prepared/${id}/folds`, assigned, all.rows, signal);
       folded = partition.folds;
     }
@@ -112,7 +152,15 @@ async function writePrepared(
       folds: folded,
     };
     await deps.store.createPrepared(prepared, tensors, folds);
-    deps.logger.info({ prepared: id, dataset: `${name}@${version}`, features: pipeline.features.length, splits: infos.map((s) => `${s.name}:${s.rows}`) }, 'dataset prepared');
+    deps.logger.info(
+      {
+        prepared: id,
+        dataset: `${name}@${version}`,
+        features: pipeline.features.length,
+        splits: infos.map((s) => `${s.name}:${s.rows}`),
+      },
+      'dataset prepared',
+    );
     await publish(deps, prepared);
     return prepared;
   } catch (error) {
@@ -123,10 +171,17 @@ async function writePrepared(
 }
 
 /** The stored splits and the rows the pipeline is fitted on. */
-function partitionRows(plan: PreparePlan, partition: Partition, table: Table, usable: Uint32Array, seed: number): { splits: SplitRows[]; fitRows: Uint32Array } {
+function partitionRows(
+  plan: PreparePlan,
+  partition: Partition,
+  table: Table,
+  usable: Uint32Array,
+  seed: number,
+): { splits: SplitRows[]; fitRows: Uint32Array } {
   const keys = plan.task === 'classification' ? labelKeys(table.values[plan.target!]!, usable) : undefined;
   if (partition.kind === 'kfold') {
-    if (partition.folds > usable.length) throw new InvalidArgumentError(`kfold.folds is ${partition.folds}, more than the ${usable.length} usable rows`);
+    if (partition.folds > usable.length)
+      throw new InvalidArgumentError(`kfold.folds is ${partition.folds}, more than the ${usable.length} usable rows`);
     if (keys) checkClasses(plan.target!, keys, null);
     return { splits: [{ name: 'all', rows: usable }], fitRows: usable };
   }
@@ -140,7 +195,8 @@ function partitionRows(plan: PreparePlan, partition: Partition, table: Table, us
           seed,
           ...(plan.stratify && keys && { stratifyBy: keys }),
         });
-  const remedy = partition.kind === 'column' ? `give it rows whose ${JSON.stringify(partition.column)} is "train"` : undefined;
+  const remedy =
+    partition.kind === 'column' ? `give it rows whose ${JSON.stringify(partition.column)} is "train"` : undefined;
   if (keys) checkClasses(plan.target!, keys, { train, others: [validation, test] }, remedy);
   const global = (positions: Uint32Array): Uint32Array => positions.map((p) => usable[p]!);
   const trainRows = global(train);
@@ -172,7 +228,15 @@ interface WrittenTensors {
  * and routes each output row to the writer of its split, so each split's tensors keep file order.
  * Rows `transformTable` drops (missing target, too many missing values) are left out.
  */
-async function writeTensors(table: Table, splits: SplitRows[], plan: PreparePlan, pipeline: FittedPipeline, id: string, deps: PrepareDeps, signal: AbortSignal): Promise<WrittenTensors> {
+async function writeTensors(
+  table: Table,
+  splits: SplitRows[],
+  plan: PreparePlan,
+  pipeline: FittedPipeline,
+  id: string,
+  deps: PrepareDeps,
+  signal: AbortSignal,
+): Promise<WrittenTensors> {
   const width = pipeline.features.length;
   const withLabels = pipeline.target !== null;
   const shardRows = tensorShardRows(width, withLabels, deps.options.tensorShardBytes);
@@ -182,8 +246,12 @@ async function writeTensors(table: Table, splits: SplitRows[], plan: PreparePlan
   splits.forEach((split, s) => {
     for (const row of split.rows) splitOf[row] = s;
   });
-  const uploads = splits.map((split) => new BlobUploader(deps.store, `prepared/${id}/${split.name}`, deps.options.maxPendingUploads, signal));
-  const writers = uploads.map((upload, s) => new TensorWriter(upload, width, withLabels, shardRows, splits[s]!.rows.length));
+  const uploads = splits.map(
+    (split) => new BlobUploader(deps.store, `prepared/${id}/${split.name}`, deps.options.maxPendingUploads, signal),
+  );
+  const writers = uploads.map(
+    (upload, s) => new TensorWriter(upload, width, withLabels, shardRows, splits[s]!.rows.length),
+  );
   const classes = pipeline.target?.task === 'classification' ? pipeline.target.classes : null;
   const counts = splits.map(() => new Float64Array(classes?.length ?? 0));
   const labels = splits.length === 1 && withLabels ? new Float32Array(splits[0]!.rows.length) : undefined;
@@ -220,7 +288,9 @@ async function writeTensors(table: Table, splits: SplitRows[], plan: PreparePlan
     const stored = await Promise.all(uploads.map((upload) => upload.finish()));
     return {
       layouts: stored.map((shards, s) => ({ width, labels: withLabels, rows: writers[s]!.rows, shards })),
-      classCounts: counts.map((perClass) => Object.fromEntries((classes ?? []).map((label, i) => [label, perClass[i]!]))),
+      classCounts: counts.map((perClass) =>
+        Object.fromEntries((classes ?? []).map((label, i) => [label, perClass[i]!])),
+      ),
       labels: labels?.subarray(0, writers[0]!.rows),
       discard,
     };
@@ -231,7 +301,14 @@ async function writeTensors(table: Table, splits: SplitRows[], plan: PreparePlan
 }
 
 /** Deals the rows of "all" into folds (u16 per row) and describes each fold. */
-function assignFolds(rows: number, k: number, seed: number, labels: Float32Array | undefined, pipeline: FittedPipeline, infos: SplitInfo[]): Uint8Array {
+function assignFolds(
+  rows: number,
+  k: number,
+  seed: number,
+  labels: Float32Array | undefined,
+  pipeline: FittedPipeline,
+  infos: SplitInfo[],
+): Uint8Array {
   const folds = kFoldIndices(rows, k, { seed, ...(labels && { stratifyBy: labels }) });
   const foldOf = new Uint16Array(rows);
   const classes = pipeline.target?.task === 'classification' ? pipeline.target.classes : null;
@@ -252,7 +329,10 @@ function assignFolds(rows: number, k: number, seed: number, labels: Float32Array
 /** Publishes `dataset.prepared`; the record is stored already, so a failure is logged, not returned. */
 async function publish(deps: PrepareDeps, prepared: PreparedDataset): Promise<void> {
   try {
-    await deps.events.publish('dataset.prepared', DatasetPrepared.create({ prepared }), { id: `dataset-prepared-${prepared.id}`, subject: prepared.id });
+    await deps.events.publish('dataset.prepared', DatasetPrepared.create({ prepared }), {
+      id: `dataset-prepared-${prepared.id}`,
+      subject: prepared.id,
+    });
   } catch (error) {
     deps.logger.error({ err: error, prepared: prepared.id }, 'dataset.prepared could not be published');
   }

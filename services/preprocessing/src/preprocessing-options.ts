@@ -124,7 +124,12 @@ export function compilePreprocessingOptions(options: PreprocessingOptions = {}):
     categoricalMaxDistinct: integer('categoricalMaxDistinct', options.categoricalMaxDistinct ?? 50, 1, 1 << 24),
     maxPendingUploads: integer('maxPendingUploads', options.maxPendingUploads ?? 2, 1, 64),
     tensorShardBytes: integer('tensorShardBytes', options.tensorShardBytes ?? 16 * 1024 * 1024, 64, 2 ** 31 - 1),
-    shuffleWindowBytes: integer('shuffleWindowBytes', options.shuffleWindowBytes ?? 256 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
+    shuffleWindowBytes: integer(
+      'shuffleWindowBytes',
+      options.shuffleWindowBytes ?? 256 * 1024 * 1024,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    ),
     maxBatchBytes: integer('maxBatchBytes', options.maxBatchBytes ?? 32 * 1024 * 1024, 4, 2 ** 31 - 1),
     maxPageSize: integer('maxPageSize', options.maxPageSize ?? 1000, 1, 100_000),
     profileInWorker: flag('profileInWorker', options.profileInWorker ?? availableParallelism() >= 4),
@@ -132,7 +137,12 @@ export function compilePreprocessingOptions(options: PreprocessingOptions = {}):
     limits: {
       maxColumns: integer('maxColumns', options.maxColumns ?? IMPORT_LIMITS.maxColumns.default, 1, 1 << 20),
       maxCellChars: integer('maxCellChars', options.maxCellChars ?? IMPORT_LIMITS.maxCellChars.default, 1, 2 ** 29),
-      maxRecordChars: integer('maxRecordChars', options.maxRecordChars ?? IMPORT_LIMITS.maxRecordChars.default, 2, 2 ** 29),
+      maxRecordChars: integer(
+        'maxRecordChars',
+        options.maxRecordChars ?? IMPORT_LIMITS.maxRecordChars.default,
+        2,
+        2 ** 29,
+      ),
       maxJsonDepth: integer('maxJsonDepth', options.maxJsonDepth ?? IMPORT_LIMITS.maxJsonDepth.default, 1, 10_000),
     },
   };
@@ -145,7 +155,10 @@ export const IMPORT_IDLE_MS = 300_000;
 export function preprocessingOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PreprocessingOptions {
   return {
     ...(Object.fromEntries(
-      Object.entries(IMPORT_LIMITS).map(([key, { default: fallback, variable }]) => [key, positiveIntegerSetting(variable, fallback, env)]),
+      Object.entries(IMPORT_LIMITS).map(([key, { default: fallback, variable }]) => [
+        key,
+        positiveIntegerSetting(variable, fallback, env),
+      ]),
     ) as Partial<ImportLimits>),
     importIdleMs: positiveIntegerSetting('AIMAAS_PREPROCESSING_IMPORT_IDLE_MS', IMPORT_IDLE_MS, env),
   };
@@ -158,7 +171,8 @@ export function shardRowsFor(options: CompiledPreprocessingOptions, columns: num
 }
 
 function flag(name: string, value: unknown): boolean {
-  if (typeof value !== 'boolean') throw new TypeError(`PreprocessingOptions.${name} is ${String(value)}; expected true or false`);
+  if (typeof value !== 'boolean')
+    throw new TypeError(`PreprocessingOptions.${name} is ${String(value)}; expected true or false`);
   return value;
 }
 

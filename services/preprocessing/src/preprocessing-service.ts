@@ -44,7 +44,9 @@ export interface PreprocessingServiceDeps {
  * const { kv, objects } = await openDatasetBuckets(nc);
  * server.add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger }));
  */
-export function createPreprocessingService(deps: PreprocessingServiceDeps): ServiceImplementation<typeof PreprocessingServiceService> {
+export function createPreprocessingService(
+  deps: PreprocessingServiceDeps,
+): ServiceImplementation<typeof PreprocessingServiceService> {
   const options = compilePreprocessingOptions(deps.options);
   const store = new DatasetStore(deps.kv, deps.objects);
   const pipelines = new PipelineCache(store);
@@ -70,7 +72,11 @@ export function createPreprocessingService(deps: PreprocessingServiceDeps): Serv
       const ref = checkDatasetRef(request.ref, 'ref');
       const shards = await store.deleteDatasets(ref.name, ref.version);
       const left = await store.deleteObjects(shards.map((shard) => shard.object));
-      if (left.length > 0) deps.logger.warn({ dataset: ref.name, version: ref.version, objects: left }, 'some shards of a deleted dataset could not be removed');
+      if (left.length > 0)
+        deps.logger.warn(
+          { dataset: ref.name, version: ref.version, objects: left },
+          'some shards of a deleted dataset could not be removed',
+        );
       deps.logger.info({ dataset: ref.name, version: ref.version || 'all', shards: shards.length }, 'dataset deleted');
       return {};
     },

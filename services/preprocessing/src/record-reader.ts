@@ -28,10 +28,20 @@ export class RecordReader {
     limits: ImportLimits,
   ) {
     if (plan.format === 'csv') {
-      const csv = { delimiter: plan.delimiter, quote: plan.quote, maxFields: limits.maxColumns, maxFieldChars: limits.maxCellChars };
+      const csv = {
+        delimiter: plan.delimiter,
+        quote: plan.quote,
+        maxFields: limits.maxColumns,
+        maxFieldChars: limits.maxCellChars,
+      };
       this.parser = new CsvParser(csv, (record) => this.csvRecord(record));
     } else {
-      const onRecord = (value: Record<string, unknown> | undefined, line: number, endLine: number, problem: string | null): void => {
+      const onRecord = (
+        value: Record<string, unknown> | undefined,
+        line: number,
+        endLine: number,
+        problem: string | null,
+      ): void => {
         this.sawContent = true;
         if (problem !== null) return this.table.malformed(line, '', problem);
         if (this.isBad(line, endLine)) return this.table.malformed(line, '', INVALID_UTF8);
@@ -56,7 +66,8 @@ export class RecordReader {
   end(): void {
     this.parser.end();
     const unknown = Object.keys(this.plan.overrides).filter((name) => !this.table.columnNames.includes(name));
-    if (unknown.length > 0 && this.table.columnNames.length > 0) throw unknownOverride(unknown[0]!, this.table.columnNames);
+    if (unknown.length > 0 && this.table.columnNames.length > 0)
+      throw unknownOverride(unknown[0]!, this.table.columnNames);
   }
 
   private csvRecord(record: CsvRecord): void {
@@ -71,7 +82,8 @@ export class RecordReader {
     }
     if (count !== columns.length) {
       const column = count < columns.length ? columns[count]! : '';
-      if (this.plan.policy === 'fail') throw new InvalidArgumentError(`line ${line}: expected ${columns.length} columns, got ${count}`);
+      if (this.plan.policy === 'fail')
+        throw new InvalidArgumentError(`line ${line}: expected ${columns.length} columns, got ${count}`);
       return this.table.malformed(line, column, `expected ${columns.length} columns, got ${count}`);
     }
     this.table.addCsv(record);
@@ -84,11 +96,14 @@ export class RecordReader {
     const fields = recordFields(record);
     if (plan.header) {
       if (problem !== null) throw new InvalidArgumentError(`line ${line}: the header row is malformed: ${problem}`);
-      if (this.isBad(line, endLine)) throw new InvalidArgumentError(`line ${line}: the header row holds ${INVALID_UTF8}`);
+      if (this.isBad(line, endLine))
+        throw new InvalidArgumentError(`line ${line}: the header row holds ${INVALID_UTF8}`);
       let names = fields.map((name, i) => (name === '' ? `col_${i + 1}` : name));
       if (plan.columnNames.length > 0) {
         if (plan.columnNames.length !== names.length) {
-          throw new InvalidArgumentError(`header.csv.column_names has ${plan.columnNames.length} names but the header row (line ${line}) has ${names.length} columns`);
+          throw new InvalidArgumentError(
+            `header.csv.column_names has ${plan.columnNames.length} names but the header row (line ${line}) has ${names.length} columns`,
+          );
         }
         names = plan.columnNames;
       }
@@ -124,5 +139,7 @@ export class RecordReader {
 
 function unknownOverride(name: string, columns: readonly string[]): InvalidArgumentError {
   const list = columns.length > 20 ? `${columns.slice(0, 20).join(', ')}, …` : columns.join(', ');
-  return new InvalidArgumentError(`header.column_types names column ${JSON.stringify(name)}, which the file does not have (it has ${list})`);
+  return new InvalidArgumentError(
+    `header.column_types names column ${JSON.stringify(name)}, which the file does not have (it has ${list})`,
+  );
 }

@@ -65,10 +65,17 @@ export function encodeShard(rows: number, columns: ReadonlyMap<string, ShardColu
   for (const [name, column] of columns) {
     if (column.kind === 'f64') {
       const values = column.values.subarray(0, rows);
-      headers.push({ name, kind: 'f64', offset: place(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)) });
+      headers.push({
+        name,
+        kind: 'f64',
+        offset: place(new Uint8Array(values.buffer, values.byteOffset, values.byteLength)),
+      });
       continue;
     }
-    const { codes, entries } = column.kind === 'dict' ? { codes: column.codes.subarray(0, rows), entries: column.entries } : dictionaryEncode(column.values, rows);
+    const { codes, entries } =
+      column.kind === 'dict'
+        ? { codes: column.codes.subarray(0, rows), entries: column.entries }
+        : dictionaryEncode(column.values, rows);
     const codeBytes = entries.length < 0xff ? 1 : entries.length < 0xffff ? 2 : 4;
     const packed = codeBytes === 1 ? Uint8Array.from(codes) : codeBytes === 2 ? Uint16Array.from(codes) : codes;
     const ends = new Uint32Array(entries.length);
@@ -128,10 +135,13 @@ export function decodeShard(data: Uint8Array, wanted?: ReadonlySet<string>, wher
   // Typed-array views need aligned offsets: copy the rare unaligned buffer.
   const bytes = data.byteOffset % 8 === 0 ? data : new Uint8Array(data);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.byteLength < 8 || view.getUint32(0, true) !== MAGIC) throw new DataLossError(`${where} is not a columnar shard (bad magic)`);
+  if (bytes.byteLength < 8 || view.getUint32(0, true) !== MAGIC)
+    throw new DataLossError(`${where} is not a columnar shard (bad magic)`);
   let header: ShardHeader;
   try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, view.getUint32(4, true)).toString('utf8')) as ShardHeader;
+    header = JSON.parse(
+      Buffer.from(bytes.buffer, bytes.byteOffset + 8, view.getUint32(4, true)).toString('utf8'),
+    ) as ShardHeader;
   } catch (error) {
     throw new DataLossError(`${where} has an unreadable header`, { cause: error });
   }
@@ -148,7 +158,8 @@ export function decodeShard(data: Uint8Array, wanted?: ReadonlySet<string>, wher
     const ends = new Uint32Array(bytes.buffer, base + column.endsOffset!, entries);
     const blob = Buffer.from(bytes.buffer as ArrayBuffer, base + column.blobOffset!, column.blobLength ?? 0);
     const dictionary: (string | null)[] = [null];
-    for (let i = 0, start = 0; i < entries; start = ends[i]!, i++) dictionary.push(blob.toString('utf8', start, ends[i]!));
+    for (let i = 0, start = 0; i < entries; start = ends[i]!, i++)
+      dictionary.push(blob.toString('utf8', start, ends[i]!));
     const codeBytes = column.codeBytes ?? 4;
     const Codes = codeBytes === 1 ? Uint8Array : codeBytes === 2 ? Uint16Array : Uint32Array;
     const codes = new Codes(bytes.buffer as ArrayBuffer, base + column.offset, rows);

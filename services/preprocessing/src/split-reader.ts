@@ -35,21 +35,32 @@ const FOLD_SPLIT = /^fold-(\d+)\/(train|validation)$/;
  * @throws NotFoundError for an unknown prepared dataset.
  * @throws InvalidArgumentError for an unknown split, a batch size out of range, an offset past the end.
  */
-export async function* readSplit(request: ReadSplitRequest, deps: SplitReadDeps, signal: AbortSignal): AsyncGenerator<ReadSplitResponse> {
-  const { prepared, record } = await deps.store.getPrepared(checkPreparedId(request.preparedDatasetId, 'prepared_dataset_id'));
+export async function* readSplit(
+  request: ReadSplitRequest,
+  deps: SplitReadDeps,
+  signal: AbortSignal,
+): AsyncGenerator<ReadSplitResponse> {
+  const { prepared, record } = await deps.store.getPrepared(
+    checkPreparedId(request.preparedDatasetId, 'prepared_dataset_id'),
+  );
   const { layout, selection } = await resolveSplit(request.split, prepared, record, deps.store, signal);
   const batchSize = request.batchSize === 0 ? 1024 : request.batchSize;
   const maxRows = Math.max(1, Math.floor(deps.options.maxBatchBytes / (4 * Math.max(1, layout.width))));
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > maxRows) {
-    throw new InvalidArgumentError(`batch_size is ${request.batchSize}; expected 0 (1024) or 1 to ${maxRows} rows (${deps.options.maxBatchBytes} bytes of features per message)`);
+    throw new InvalidArgumentError(
+      `batch_size is ${request.batchSize}; expected 0 (1024) or 1 to ${maxRows} rows (${deps.options.maxBatchBytes} bytes of features per message)`,
+    );
   }
   const total = selection === undefined ? layout.rows : selection.length;
   if (!Number.isSafeInteger(request.offset) || request.offset < 0 || request.offset > total) {
-    throw new InvalidArgumentError(`offset is ${request.offset}; expected 0 to ${total} (the rows of split "${request.split}")`);
+    throw new InvalidArgumentError(
+      `offset is ${request.offset}; expected 0 to ${total} (the rows of split "${request.split}")`,
+    );
   }
   const starts = shardStarts(layout);
   const rowsOf = (shard: number): Uint32Array => shardRows(starts, shard, selection);
-  const countOf = (shard: number): number => (selection === undefined ? layout.shards[shard]!.rows : rowsOf(shard).length);
+  const countOf = (shard: number): number =>
+    selection === undefined ? layout.shards[shard]!.rows : rowsOf(shard).length;
   const segments = planSegments(layout, countOf, request.shuffleSeed, deps.options.shuffleWindowBytes);
   const shape = prepared.featureShape.length > 0 ? prepared.featureShape : [layout.width];
   let batch = new Batch(batchSize, layout.width, layout.labels, request.offset);
@@ -65,7 +76,16 @@ export async function* readSplit(request: ReadSplitRequest, deps: SplitReadDeps,
       segment.shards.map(async (s) => {
         const stored = layout.shards[s]!;
         const bytes = await deps.store.readObject(stored, signal);
-        loaded.set(s, decodeTensorShard(bytes, stored.rows, layout.width, layout.labels, `tensor shard ${s} of split "${request.split}"`));
+        loaded.set(
+          s,
+          decodeTensorShard(
+            bytes,
+            stored.rows,
+            layout.width,
+            layout.labels,
+            `tensor shard ${s} of split "${request.split}"`,
+          ),
+        );
       }),
     );
     for (let i = Math.max(0, request.offset - position); i < rows.length; ) {
@@ -80,9 +100,20 @@ export async function* readSplit(request: ReadSplitRequest, deps: SplitReadDeps,
   if (batch.rows > 0) yield batch.message(shape);
 }
 
-async function resolveSplit(split: string, prepared: PreparedDataset, record: PreparedRecord, store: DatasetStore, signal: AbortSignal): Promise<{ layout: TensorLayout; selection?: Uint32Array }> {
+async function resolveSplit(
+  split: string,
+  prepared: PreparedDataset,
+  record: PreparedRecord,
+  store: DatasetStore,
+  signal: AbortSignal,
+): Promise<{ layout: TensorLayout; selection?: Uint32Array }> {
   const fold = FOLD_SPLIT.exec(split);
-  if (fold !== null && record.folds !== undefined && record.tensors.all !== undefined && Number(fold[1]) < prepared.folds) {
+  if (
+    fold !== null &&
+    record.folds !== undefined &&
+    record.tensors.all !== undefined &&
+    Number(fold[1]) < prepared.folds
+  ) {
     const bytes = await store.readObject(record.folds, signal);
     const foldOf = new Uint16Array(new Uint8Array(bytes).buffer);
     const wanted = Number(fold[1]);
@@ -93,8 +124,13 @@ async function resolveSplit(split: string, prepared: PreparedDataset, record: Pr
   }
   const layout = split === 'all' ? undefined : record.tensors[split];
   if (layout === undefined) {
-    const names = prepared.folds > 0 ? `fold-0/train, fold-0/validation … fold-${prepared.folds - 1}/validation` : 'train, validation, test';
-    throw new InvalidArgumentError(`split ${JSON.stringify(split)} is not in prepared dataset "${prepared.id}"; expected one of ${names}`);
+    const names =
+      prepared.folds > 0
+        ? `fold-0/train, fold-0/validation … fold-${prepared.folds - 1}/validation`
+        : 'train, validation, test';
+    throw new InvalidArgumentError(
+      `split ${JSON.stringify(split)} is not in prepared dataset "${prepared.id}"; expected one of ${names}`,
+    );
   }
   return { layout };
 }
@@ -125,7 +161,12 @@ function lowerBound(sorted: Uint32Array, value: number): number {
 }
 
 /** File order: a segment per shard. Shuffled: shards in a seeded order, grouped into windows. */
-function planSegments(layout: TensorLayout, count: (shard: number) => number, seed: number, windowBytes: number): Segment[] {
+function planSegments(
+  layout: TensorLayout,
+  count: (shard: number) => number,
+  seed: number,
+  windowBytes: number,
+): Segment[] {
   const indices = layout.shards.map((_, s) => s);
   if (seed === 0) return indices.map((s, index) => ({ index, shards: [s], count: count(s) }));
   const order = shuffleInPlace(Uint32Array.from(indices), createRandom(seed));
@@ -198,10 +239,19 @@ class Batch {
       const shard = shardOf(starts, first);
       let run = 1;
       const end = starts[shard + 1]!;
-      while (i + run < rows.length && this.rows + run < this.capacity && rows[i + run] === first + run && first + run < end) run++;
+      while (
+        i + run < rows.length &&
+        this.rows + run < this.capacity &&
+        rows[i + run] === first + run &&
+        first + run < end
+      )
+        run++;
       const source = loaded.get(shard)!;
       const local = first - starts[shard]!;
-      this.features.set(source.features.subarray(local * this.width, (local + run) * this.width), this.rows * this.width);
+      this.features.set(
+        source.features.subarray(local * this.width, (local + run) * this.width),
+        this.rows * this.width,
+      );
       if (this.labels !== null) this.labels.set(source.labels!.subarray(local, local + run), this.rows);
       this.rows += run;
       i += run;
@@ -214,8 +264,21 @@ class Batch {
     return {
       offset: this.offset,
       rows: this.rows,
-      features: { name: 'features', datatype: 'FP32', shape: [this.rows, ...shape], raw: Buffer.from(this.features.buffer, 0, featureBytes) },
-      labels: this.labels === null ? undefined : { name: 'labels', datatype: 'FP32', shape: [this.rows], raw: Buffer.from(this.labels.buffer, 0, this.rows * 4) },
+      features: {
+        name: 'features',
+        datatype: 'FP32',
+        shape: [this.rows, ...shape],
+        raw: Buffer.from(this.features.buffer, 0, featureBytes),
+      },
+      labels:
+        this.labels === null
+          ? undefined
+          : {
+              name: 'labels',
+              datatype: 'FP32',
+              shape: [this.rows],
+              raw: Buffer.from(this.labels.buffer, 0, this.rows * 4),
+            },
     };
   }
 }

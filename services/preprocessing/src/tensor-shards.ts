@@ -73,7 +73,8 @@ export class TensorWriter {
     else {
       out = new Uint8Array(featureBytes + (this.labels !== null ? rows * 4 : 0));
       out.set(new Uint8Array(this.buffer!, 0, featureBytes));
-      if (this.labels !== null) out.set(new Uint8Array(this.labels.buffer, this.labels.byteOffset, rows * 4), featureBytes);
+      if (this.labels !== null)
+        out.set(new Uint8Array(this.labels.buffer, this.labels.byteOffset, rows * 4), featureBytes);
     }
     this.uploads.add(out, rows);
     this.count = 0;
@@ -89,9 +90,16 @@ export interface TensorShard {
 }
 
 /** Splits a stored tensor shard into its features and labels. */
-export function decodeTensorShard(data: Uint8Array, rows: number, width: number, labels: boolean, where: string): TensorShard {
+export function decodeTensorShard(
+  data: Uint8Array,
+  rows: number,
+  width: number,
+  labels: boolean,
+  where: string,
+): TensorShard {
   const expected = rows * (width + (labels ? 1 : 0)) * 4;
-  if (data.byteLength !== expected) throw new DataLossError(`${where} holds ${data.byteLength} bytes; expected ${expected}`);
+  if (data.byteLength !== expected)
+    throw new DataLossError(`${where} holds ${data.byteLength} bytes; expected ${expected}`);
   const bytes = data.byteOffset % 4 === 0 ? data : new Uint8Array(data);
   return {
     rows,

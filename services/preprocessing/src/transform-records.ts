@@ -43,7 +43,10 @@ export class PipelineCache {
  *   not parse, or a value the pipeline cannot read (naming the record index and column).
  * @throws NotFoundError for an unknown prepared dataset.
  */
-export async function transformRecordsCall(request: TransformRecordsRequest, pipelines: PipelineCache): Promise<TransformRecordsResponse> {
+export async function transformRecordsCall(
+  request: TransformRecordsRequest,
+  pipelines: PipelineCache,
+): Promise<TransformRecordsResponse> {
   let pipeline: FittedPipeline;
   if (request.preparedDatasetId !== undefined && request.preparedDatasetId !== '') {
     pipeline = await pipelines.get(checkPreparedId(request.preparedDatasetId, 'prepared_dataset_id'));
@@ -80,10 +83,14 @@ function parseRecord(text: string, index: number): Record<string, unknown> {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new InvalidArgumentError(`record ${index}: not valid JSON (${(error as Error).message}); expected a JSON object`);
+    throw new InvalidArgumentError(
+      `record ${index}: not valid JSON (${(error as Error).message}); expected a JSON object`,
+    );
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidArgumentError(`record ${index}: ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}; expected a JSON object`);
+    throw new InvalidArgumentError(
+      `record ${index}: ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}; expected a JSON object`,
+    );
   }
   return value as Record<string, unknown>;
 }

@@ -64,5 +64,9 @@ export function toImportFormat(format: DataFormat): ImportFormat | undefined {
 
 /** The wire enum of an import format. */
 export function toProtoFormat(format: ImportFormat): DataFormat {
-  return format === 'csv' ? DataFormat.DATA_FORMAT_CSV : format === 'jsonl' ? DataFormat.DATA_FORMAT_JSONL : DataFormat.DATA_FORMAT_JSON;
+  return format === 'csv'
+    ? DataFormat.DATA_FORMAT_CSV
+    : format === 'jsonl'
+      ? DataFormat.DATA_FORMAT_JSONL
+      : DataFormat.DATA_FORMAT_JSON;
 }

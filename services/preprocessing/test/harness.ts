@@ -27,7 +27,13 @@ import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
 import { createPreprocessingService, openDatasetBuckets, type PreprocessingOptions } from '../src/index.js';
 
 /** A request with every field optional, nested ones too. */
-export type DeepPartial<T> = T extends Buffer | Date | Uint8Array ? T : T extends Array<infer U> ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+export type DeepPartial<T> = T extends Buffer | Date | Uint8Array
+  ? T
+  : T extends Array<infer U>
+    ? DeepPartial<U>[]
+    : T extends object
+      ? { [K in keyof T]?: DeepPartial<T[K]> }
+      : T;
 
 /** The NATS connection type, as the storage library returns it. */
 export type Nats = Awaited<ReturnType<typeof connectNats>>;
@@ -55,10 +61,12 @@ export async function startService(natsUrl: string, options: PreprocessingOption
   await ensureStreams(nc);
   const { kv, objects } = await openDatasetBuckets(nc);
   const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
-  const server = createGrpcServer({ serviceName: 'preprocessing', logger, metricsAddr: 'off', shutdownGraceMs: 1_000 }).add(
-    PreprocessingServiceService,
-    createPreprocessingService({ kv, objects, events, logger, options }),
-  );
+  const server = createGrpcServer({
+    serviceName: 'preprocessing',
+    logger,
+    metricsAddr: 'off',
+    shutdownGraceMs: 1_000,
+  }).add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger, options }));
   const port = await server.listen('127.0.0.1:0');
   const client = new PreprocessingServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -82,7 +90,11 @@ export async function startService(natsUrl: string, options: PreprocessingOption
 type Callback<Res> = (error: ServiceError | null, response: Res) => void;
 type Unary<Req, Res> = (request: Req, callback: Callback<Res>) => unknown;
 
-function unary<Req, Res>(client: PreprocessingServiceClient, method: Unary<Req, Res>, fns: { fromPartial(object: any): Req }) {
+function unary<Req, Res>(
+  client: PreprocessingServiceClient,
+  method: Unary<Req, Res>,
+  fns: { fromPartial(object: any): Req },
+) {
   return (request: DeepPartial<Req>): Promise<Res> =>
     new Promise((resolve, reject) => {
       method.call(client, fns.fromPartial(request), (error, response) => (error ? reject(error) : resolve(response)));
@@ -99,8 +111,15 @@ export interface ImportOptions {
 export function preprocessingApi(client: PreprocessingServiceClient) {
   return {
     /** Streams `data` after `header` in chunks, honouring flow control. */
-    importDataset(header: DeepPartial<ImportHeader>, data: Uint8Array | string, options: ImportOptions = {}): Promise<Dataset> {
-      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    importDataset(
+      header: DeepPartial<ImportHeader>,
+      data: Uint8Array | string,
+      options: ImportOptions = {},
+    ): Promise<Dataset> {
+      const bytes =
+        typeof data === 'string'
+          ? Buffer.from(data, 'utf8')
+          : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
       const chunkSize = options.chunkSize ?? 65_536;
       return new Promise<Dataset>((resolve, reject) => {
         let done = false;
@@ -110,7 +129,11 @@ export function preprocessingApi(client: PreprocessingServiceClient) {
           else resolve(response);
         });
         const write = async () => {
-          call.write(ImportDatasetRequest.fromPartial({ header: ImportHeader.fromPartial({ format: DataFormat.DATA_FORMAT_CSV, ...header }) }));
+          call.write(
+            ImportDatasetRequest.fromPartial({
+              header: ImportHeader.fromPartial({ format: DataFormat.DATA_FORMAT_CSV, ...header }),
+            }),
+          );
           for (let at = 0; at < bytes.length && !done; at += chunkSize) {
             const ok = call.write({ chunk: bytes.subarray(at, at + chunkSize) });
             if (!ok) await new Promise<void>((drained) => call.once('drain', drained));
@@ -122,10 +145,22 @@ export function preprocessingApi(client: PreprocessingServiceClient) {
     },
     getDataset: unary<GetDatasetRequest, Dataset>(client, client.getDataset, GetDatasetRequest),
     listDatasets: unary<ListDatasetsRequest, ListDatasetsResponse>(client, client.listDatasets, ListDatasetsRequest),
-    deleteDataset: unary<DeleteDatasetRequest, DeleteDatasetResponse>(client, client.deleteDataset, DeleteDatasetRequest),
+    deleteDataset: unary<DeleteDatasetRequest, DeleteDatasetResponse>(
+      client,
+      client.deleteDataset,
+      DeleteDatasetRequest,
+    ),
     prepareDataset: unary<PrepareDatasetRequest, PreparedDataset>(client, client.prepareDataset, PrepareDatasetRequest),
-    getPreparedDataset: unary<GetPreparedDatasetRequest, PreparedDataset>(client, client.getPreparedDataset, GetPreparedDatasetRequest),
-    transformRecords: unary<TransformRecordsRequest, TransformRecordsResponse>(client, client.transformRecords, TransformRecordsRequest),
+    getPreparedDataset: unary<GetPreparedDatasetRequest, PreparedDataset>(
+      client,
+      client.getPreparedDataset,
+      GetPreparedDatasetRequest,
+    ),
+    transformRecords: unary<TransformRecordsRequest, TransformRecordsResponse>(
+      client,
+      client.transformRecords,
+      TransformRecordsRequest,
+    ),
     /** Every message of a ReadSplit call. */
     readSplit(request: DeepPartial<ReadSplitRequest>): Promise<ReadSplitResponse[]> {
       return new Promise((resolve, reject) => {
@@ -140,7 +175,12 @@ export function preprocessingApi(client: PreprocessingServiceClient) {
 }
 
 /** Features (and labels) of a whole split, read in batches of `batchSize`. */
-export async function readWholeSplit(api: Running['api'], id: string, split: string, extra: DeepPartial<ReadSplitRequest> = {}) {
+export async function readWholeSplit(
+  api: Running['api'],
+  id: string,
+  split: string,
+  extra: DeepPartial<ReadSplitRequest> = {},
+) {
   const batches = await api.readSplit({ preparedDatasetId: id, split, batchSize: 64, ...extra });
   const rows = batches.reduce((sum, b) => sum + b.rows, 0);
   const width = batches.length > 0 ? batches[0]!.features!.shape[1]! : 0;

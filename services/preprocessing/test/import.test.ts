@@ -24,8 +24,21 @@ const profileOf = (dataset: Dataset, name: string): ColumnProfile => dataset.col
 describe('ImportDataset', () => {
   it('imports iris as name@1 with its SHA-256 and a profile of every column', async () => {
     const bytes = await readFile(fixturePath('iris.csv'));
-    const dataset = await service.api.importDataset({ name: 'iris', description: 'Fisher', tags: { team: 'ml' } }, bytes, { chunkSize: 1000 });
-    expect(dataset).toMatchObject({ name: 'iris', version: 1, rows: 150, bytes: bytes.length, format: DataFormat.DATA_FORMAT_CSV, skippedRows: 0, description: 'Fisher', tags: { team: 'ml' } });
+    const dataset = await service.api.importDataset(
+      { name: 'iris', description: 'Fisher', tags: { team: 'ml' } },
+      bytes,
+      { chunkSize: 1000 },
+    );
+    expect(dataset).toMatchObject({
+      name: 'iris',
+      version: 1,
+      rows: 150,
+      bytes: bytes.length,
+      format: DataFormat.DATA_FORMAT_CSV,
+      skippedRows: 0,
+      description: 'Fisher',
+      tags: { team: 'ml' },
+    });
     expect(dataset.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
     expect(dataset.columns.map((c) => [c.name, c.type])).toEqual([
       ['sepal_length', ColumnType.COLUMN_TYPE_NUMERIC],
@@ -51,7 +64,9 @@ describe('ImportDataset', () => {
 
   it('imports cars.json (a JSON array) with nulls, a text Name, a categorical Origin and a datetime Year', async () => {
     const bytes = await readFile(fixturePath('cars.json'));
-    const dataset = await service.api.importDataset({ name: 'cars', format: DataFormat.DATA_FORMAT_JSON }, bytes, { chunkSize: 4096 });
+    const dataset = await service.api.importDataset({ name: 'cars', format: DataFormat.DATA_FORMAT_JSON }, bytes, {
+      chunkSize: 4096,
+    });
     expect(dataset.rows).toBe(406);
     const types = Object.fromEntries(dataset.columns.map((c) => [c.name, c.type]));
     expect(types).toEqual({
@@ -76,21 +91,35 @@ describe('ImportDataset', () => {
     const wine = await service.api.importDataset({ name: 'wine' }, await readFile(fixturePath('wine.csv')));
     expect(wine).toMatchObject({ rows: 178, columns: expect.any(Array) });
     expect(wine.columns).toHaveLength(14);
-    const digits = await service.api.importDataset({ name: 'digits' }, await readFile(fixturePath('digits.csv')), { chunkSize: 7919 });
+    const digits = await service.api.importDataset({ name: 'digits' }, await readFile(fixturePath('digits.csv')), {
+      chunkSize: 7919,
+    });
     expect(digits.rows).toBe(1797);
     expect(digits.columns).toHaveLength(65);
-    expect(profileOf(digits, 'digit')).toMatchObject({ type: ColumnType.COLUMN_TYPE_INTEGER, distinct: 10, min: 0, max: 9 });
+    expect(profileOf(digits, 'digit')).toMatchObject({
+      type: ColumnType.COLUMN_TYPE_INTEGER,
+      distinct: 10,
+      min: 0,
+      max: 9,
+    });
   });
 
   it('imports JSON Lines, a BOM, a semicolon delimiter, custom null markers and type overrides', async () => {
-    const jsonl = await service.api.importDataset({ name: 'events', format: DataFormat.DATA_FORMAT_JSONL }, '{"id":1,"ok":true}\n{"id":2,"ok":false,"extra":"x"}\n');
+    const jsonl = await service.api.importDataset(
+      { name: 'events', format: DataFormat.DATA_FORMAT_JSONL },
+      '{"id":1,"ok":true}\n{"id":2,"ok":false,"extra":"x"}\n',
+    );
     expect(jsonl.columns.map((c) => [c.name, c.type, c.missing])).toEqual([
       ['id', ColumnType.COLUMN_TYPE_INTEGER, 0],
       ['ok', ColumnType.COLUMN_TYPE_BOOLEAN, 0],
       ['extra', ColumnType.COLUMN_TYPE_CATEGORICAL, 1],
     ]);
     const csv = await service.api.importDataset(
-      { name: 'semi', csv: { delimiter: ';', nullMarkers: ['?'] }, columnTypes: { code: ColumnType.COLUMN_TYPE_CATEGORICAL } },
+      {
+        name: 'semi',
+        csv: { delimiter: ';', nullMarkers: ['?'] },
+        columnTypes: { code: ColumnType.COLUMN_TYPE_CATEGORICAL },
+      },
       '\uFEFFcode;price;note\r\n007;1,5;?\r\n008;?;"a;b"\r\n',
     );
     expect(csv.columns.map((c) => [c.name, c.type, c.missing])).toEqual([
@@ -114,20 +143,32 @@ describe('ImportDataset', () => {
     const plain = await service.api.importDataset({ name: 'noheader', csv: { noHeader: true } }, '1,a\n2,b\n');
     expect(plain.columns.map((c) => c.name)).toEqual(['col_1', 'col_2']);
     expect(plain.rows).toBe(2);
-    const named = await service.api.importDataset({ name: 'noheader', csv: { noHeader: true, columnNames: ['x', 'y'] } }, '1,a\n2,b\n');
+    const named = await service.api.importDataset(
+      { name: 'noheader', csv: { noHeader: true, columnNames: ['x', 'y'] } },
+      '1,a\n2,b\n',
+    );
     expect(named).toMatchObject({ version: 2, rows: 2 });
     expect(named.columns.map((c) => c.name)).toEqual(['x', 'y']);
   });
 
   it('gives concurrent imports of one name distinct versions', async () => {
-    const versions = await Promise.all(Array.from({ length: 5 }, () => service.api.importDataset({ name: 'race' }, 'a\n1\n').then((d) => d.version)));
+    const versions = await Promise.all(
+      Array.from({ length: 5 }, () => service.api.importDataset({ name: 'race' }, 'a\n1\n').then((d) => d.version)),
+    );
     expect(versions.sort()).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('rejects a bad header before reading the file', async () => {
-    await expect(service.api.importDataset({ name: 'bad name!' }, 'a\n1\n')).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('header.name is "bad name!"') });
-    await expect(service.api.importDataset({ name: 'x', format: DataFormat.DATA_FORMAT_UNSPECIFIED }, 'a\n1\n')).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('header.format') });
-    await expect(service.api.importDataset({ name: 'x', columnTypes: { nope: ColumnType.COLUMN_TYPE_TEXT } }, 'a\n1\n')).rejects.toMatchObject({
+    await expect(service.api.importDataset({ name: 'bad name!' }, 'a\n1\n')).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringContaining('header.name is "bad name!"'),
+    });
+    await expect(
+      service.api.importDataset({ name: 'x', format: DataFormat.DATA_FORMAT_UNSPECIFIED }, 'a\n1\n'),
+    ).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('header.format') });
+    await expect(
+      service.api.importDataset({ name: 'x', columnTypes: { nope: ColumnType.COLUMN_TYPE_TEXT } }, 'a\n1\n'),
+    ).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
       details: 'header.column_types names column "nope", which the file does not have (it has a)',
     });
@@ -135,8 +176,16 @@ describe('ImportDataset', () => {
 
   it('publishes dataset.imported with the stored dataset', async () => {
     const seen: ReceivedEvent<'dataset.imported'>[] = [];
-    const sub = await subscribeEvents({ nc: service.nc, types: ['dataset.imported'], deliver: 'new', handler: (event) => void seen.push(event) });
-    const dataset = await service.api.importDataset({ name: 'evented', onMalformed: MalformedRowPolicy.MALFORMED_ROW_POLICY_SKIP }, 'a\n1\n2\n');
+    const sub = await subscribeEvents({
+      nc: service.nc,
+      types: ['dataset.imported'],
+      deliver: 'new',
+      handler: (event) => void seen.push(event),
+    });
+    const dataset = await service.api.importDataset(
+      { name: 'evented', onMalformed: MalformedRowPolicy.MALFORMED_ROW_POLICY_SKIP },
+      'a\n1\n2\n',
+    );
     await waitFor(() => seen.length === 1, { message: 'the dataset.imported event' });
     await sub.stop();
     expect(seen[0]).toMatchObject({ type: 'dataset.imported', source: '/aimaas/preprocessing', subject: 'evented@1' });
@@ -158,8 +207,14 @@ describe('GetDataset, ListDatasets and DeleteDataset', () => {
   });
 
   it('answers NOT_FOUND for unknown datasets and versions', async () => {
-    await expect(service.api.getDataset({ ref: { name: 'nope' } })).rejects.toMatchObject({ code: status.NOT_FOUND, details: 'dataset "nope" not found' });
-    await expect(service.api.getDataset({ ref: { name: 'iris', version: 9 } })).rejects.toMatchObject({ code: status.NOT_FOUND, details: 'dataset "iris" has no version 9' });
+    await expect(service.api.getDataset({ ref: { name: 'nope' } })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: 'dataset "nope" not found',
+    });
+    await expect(service.api.getDataset({ ref: { name: 'iris', version: 9 } })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: 'dataset "iris" has no version 9',
+    });
   });
 
   it('deletes one version with its shards, then every version, and never reuses a number', async () => {
@@ -173,7 +228,9 @@ describe('GetDataset, ListDatasets and DeleteDataset', () => {
     await expect(service.api.getDataset({ ref: { name: 'doomed' } })).resolves.toMatchObject({ version: 2 });
     await service.api.deleteDataset({ ref: { name: 'doomed' } });
     await expect(service.api.getDataset({ ref: { name: 'doomed' } })).rejects.toMatchObject({ code: status.NOT_FOUND });
-    await expect(service.api.deleteDataset({ ref: { name: 'doomed' } })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(service.api.deleteDataset({ ref: { name: 'doomed' } })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
     await expect(service.api.importDataset({ name: 'doomed' }, 'x\n3\n')).resolves.toMatchObject({ version: 3 });
   });
 });

@@ -37,7 +37,12 @@ describe('a 200,000-row CSV', () => {
   it('streams in 16 KiB chunks into several shards, profiled exactly, and prepares', async () => {
     const { csv, sumB } = generate();
     const dataset = await service.api.importDataset({ name: 'big' }, csv, { chunkSize: 16 * 1024 });
-    expect(dataset).toMatchObject({ rows: ROWS, bytes: csv.length, skippedRows: 0, sha256: createHash('sha256').update(csv).digest('hex') });
+    expect(dataset).toMatchObject({
+      rows: ROWS,
+      bytes: csv.length,
+      skippedRows: 0,
+      sha256: createHash('sha256').update(csv).digest('hex'),
+    });
     expect(dataset.columns.map((c) => [c.name, c.type])).toEqual([
       ['id', ColumnType.COLUMN_TYPE_INTEGER],
       ['a', ColumnType.COLUMN_TYPE_NUMERIC],
@@ -52,15 +57,36 @@ describe('a 200,000-row CSV', () => {
     expect(byName.b!.mean).toBeCloseTo(sumB / ROWS, 9);
     // The profiler tracks at most 100,000 distinct values per column (bounded memory).
     expect(byName.id).toMatchObject({ min: 0, max: ROWS - 1, distinct: 100_000 });
-    expect(byName.city!.topValues).toEqual(CITIES.map((value) => ({ value, count: ROWS / 5 })).sort((x, y) => (x.value < y.value ? -1 : 1)));
+    expect(byName.city!.topValues).toEqual(
+      CITIES.map((value) => ({ value, count: ROWS / 5 })).sort((x, y) => (x.value < y.value ? -1 : 1)),
+    );
     expect(byName.flag!.topValues).toEqual([
       { value: 'no', count: ROWS - Math.ceil(ROWS / 3) },
       { value: 'yes', count: Math.ceil(ROWS / 3) },
     ]);
-    expect((await objectNames(service.objects)).filter((n) => n.startsWith('datasets/'))).toHaveLength(Math.ceil(ROWS / 65_536));
+    expect((await objectNames(service.objects)).filter((n) => n.startsWith('datasets/'))).toHaveLength(
+      Math.ceil(ROWS / 65_536),
+    );
 
-    const prepared = await service.api.prepareDataset({ dataset: { name: 'big' }, target: 'y', exclude: ['id'], seed: 1 });
-    expect(prepared.featureNames).toEqual(['a', 'b', 'city=Kyiv', 'city=Lima', 'city=Oslo', 'city=Pune', 'city=Quito', 'flag', 'day:year', 'day:month', 'day:day_of_week']);
+    const prepared = await service.api.prepareDataset({
+      dataset: { name: 'big' },
+      target: 'y',
+      exclude: ['id'],
+      seed: 1,
+    });
+    expect(prepared.featureNames).toEqual([
+      'a',
+      'b',
+      'city=Kyiv',
+      'city=Lima',
+      'city=Oslo',
+      'city=Pune',
+      'city=Quito',
+      'flag',
+      'day:year',
+      'day:month',
+      'day:day_of_week',
+    ]);
     expect(prepared.splits.map((s) => s.rows)).toEqual([140_000, 30_000, 30_000]);
     const test = await readWholeSplit(service.api, prepared.id, 'test', { batchSize: 4096 });
     expect(test.rows).toBe(30_000);

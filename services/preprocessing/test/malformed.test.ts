@@ -21,7 +21,8 @@ const FAIL = MalformedRowPolicy.MALFORMED_ROW_POLICY_FAIL;
 const SKIP = MalformedRowPolicy.MALFORMED_ROW_POLICY_SKIP;
 
 /** `count` good rows of five columns, numbered from `from`. */
-const goodRows = (count: number, from = 0): string => Array.from({ length: count }, (_, i) => `${from + i},${(from + i) * 0.5},c${(from + i) % 3},x,y\n`).join('');
+const goodRows = (count: number, from = 0): string =>
+  Array.from({ length: count }, (_, i) => `${from + i},${(from + i) * 0.5},c${(from + i) % 3},x,y\n`).join('');
 const HEADER = 'a,b,c,d,e\n';
 
 /** A file, the line of its one malformed row, and what FAIL and SKIP must say about it. */
@@ -54,7 +55,11 @@ const cases: Case[] = [
   },
   {
     title: 'bad UTF-8',
-    file: Buffer.concat([Buffer.from(HEADER + goodRows(300) + '1,2,'), Buffer.from([0xc3, 0x28]), Buffer.from(',4,5\n' + goodRows(2, 300))]),
+    file: Buffer.concat([
+      Buffer.from(HEADER + goodRows(300) + '1,2,'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from(',4,5\n' + goodRows(2, 300)),
+    ]),
     line: 302,
     column: 'c',
     message: 'invalid UTF-8; expected the file to be UTF-8 text',
@@ -74,8 +79,11 @@ describe.each(cases)('a file with $title', ({ file, line, column, message, kept 
   it('fails under FAIL naming the line (and column), and stores nothing', async () => {
     const name = `fail-${line}-${column || 'row'}-${message.length}`;
     const before = await objectNames(service.objects);
-    const where = message.startsWith('expected ') || column === '' ? `line ${line}` : `line ${line}, column "${column}"`;
-    await expect(service.api.importDataset({ name, onMalformed: FAIL }, file, { chunkSize: 512 })).rejects.toMatchObject({
+    const where =
+      message.startsWith('expected ') || column === '' ? `line ${line}` : `line ${line}, column "${column}"`;
+    await expect(
+      service.api.importDataset({ name, onMalformed: FAIL }, file, { chunkSize: 512 }),
+    ).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
       details: `${where}: ${message}`,
     });
@@ -86,7 +94,9 @@ describe.each(cases)('a file with $title', ({ file, line, column, message, kept 
   });
 
   it('skips the row under SKIP, counting it and keeping it as an example', async () => {
-    const dataset = await service.api.importDataset({ name: `skip-${line}`, onMalformed: SKIP }, file, { chunkSize: 512 });
+    const dataset = await service.api.importDataset({ name: `skip-${line}`, onMalformed: SKIP }, file, {
+      chunkSize: 512,
+    });
     expect(dataset).toMatchObject({ rows: kept, skippedRows: 1, malformedExamples: [{ line, column, message }] });
   });
 });
@@ -97,7 +107,10 @@ describe('files without rows', () => {
     ['only blank lines and a BOM', '\uFEFF\n\r\n\n'],
   ])('rejects %s as "dataset is empty" under both policies', async (_title, file) => {
     for (const onMalformed of [FAIL, SKIP]) {
-      await expect(service.api.importDataset({ name: 'empty', onMalformed }, file)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: 'dataset is empty' });
+      await expect(service.api.importDataset({ name: 'empty', onMalformed }, file)).rejects.toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        details: 'dataset is empty',
+      });
     }
   });
 
@@ -111,7 +124,9 @@ describe('files without rows', () => {
   });
 
   it('rejects a file whose every row is malformed under SKIP, quoting the first', async () => {
-    await expect(service.api.importDataset({ name: 'all-bad', onMalformed: SKIP }, 'a,b\n1\n2\n')).rejects.toMatchObject({
+    await expect(
+      service.api.importDataset({ name: 'all-bad', onMalformed: SKIP }, 'a,b\n1\n2\n'),
+    ).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
       details: 'no data rows: all 2 rows were malformed (the first, line 2, column "b": expected 2 columns, got 1)',
     });
@@ -128,14 +143,20 @@ describe('SKIP', () => {
     expect(dataset.rows).toBe(1);
     expect(dataset.skippedRows).toBe(15);
     expect(dataset.malformedExamples.map((e) => e.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    expect(dataset.malformedExamples[0]).toEqual({ line: 2, column: 'b', message: 'value "oops" is not a number; expected a number such as 3.5 or -1e3' });
+    expect(dataset.malformedExamples[0]).toEqual({
+      line: 2,
+      column: 'b',
+      message: 'value "oops" is not a number; expected a number such as 3.5 or -1e3',
+    });
   });
 
   it('rejects a malformed header row whatever the policy', async () => {
-    await expect(service.api.importDataset({ name: 'dup', onMalformed: SKIP }, 'a,b,a\n1,2,3\n')).rejects.toMatchObject({
-      code: status.INVALID_ARGUMENT,
-      details: expect.stringContaining('column name "a" appears twice (columns 1 and 3)'),
-    });
+    await expect(service.api.importDataset({ name: 'dup', onMalformed: SKIP }, 'a,b,a\n1,2,3\n')).rejects.toMatchObject(
+      {
+        code: status.INVALID_ARGUMENT,
+        details: expect.stringContaining('column name "a" appears twice (columns 1 and 3)'),
+      },
+    );
   });
 });
 
@@ -146,9 +167,15 @@ describe('a cancelled import', () => {
     call.write(ImportDatasetRequest.fromPartial({ header: { name: 'cancelled', format: DataFormat.DATA_FORMAT_CSV } }));
     call.write({ chunk: Buffer.from(HEADER + goodRows(450)) });
     // Shards of 100 rows are stored while the call stays open.
-    await waitFor(async () => (await objectNames(service.objects)).length >= before.length + 2, { message: 'shards of the open import' });
+    await waitFor(async () => (await objectNames(service.objects)).length >= before.length + 2, {
+      message: 'shards of the open import',
+    });
     call.cancel();
-    await waitFor(async () => (await objectNames(service.objects)).length === before.length, { message: 'the shards removed again' });
-    await expect(service.api.getDataset({ ref: { name: 'cancelled' } })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await waitFor(async () => (await objectNames(service.objects)).length === before.length, {
+      message: 'the shards removed again',
+    });
+    await expect(service.api.getDataset({ ref: { name: 'cancelled' } })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
   });
 });

@@ -14,13 +14,21 @@ const STREAM = 'OBJ_aimaas_datasets';
 
 let suite: ProcessSuite;
 
-async function startProcess(env: Record<string, string> = {}): Promise<{ child: ChildProcess; client: PreprocessingServiceClient }> {
+async function startProcess(
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; client: PreprocessingServiceClient }> {
   const { child, addr } = await suite.spawn('preprocessing', env);
   const client = new PreprocessingServiceClient(addr, credentials.createInsecure());
-  await waitFor(() => new Promise<boolean>((resolve) => client.listDatasets({ name: '', pageSize: 0, pageToken: '' }, (error) => resolve(!error))), {
-    timeoutMs: 30_000,
-    message: 'preprocessing to answer',
-  });
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) =>
+        client.listDatasets({ name: '', pageSize: 0, pageToken: '' }, (error) => resolve(!error)),
+      ),
+    {
+      timeoutMs: 30_000,
+      message: 'preprocessing to answer',
+    },
+  );
   return { child, client };
 }
 
@@ -37,7 +45,11 @@ describe('an import whose process is killed half-way', () => {
     const baseline = await streamBytes();
     const call = first.client.importDataset(() => undefined);
     call.on('error', () => undefined);
-    call.write(ImportDatasetRequest.fromPartial({ header: ImportHeader.fromPartial({ name: 'killed', format: DataFormat.DATA_FORMAT_CSV }) }));
+    call.write(
+      ImportDatasetRequest.fromPartial({
+        header: ImportHeader.fromPartial({ name: 'killed', format: DataFormat.DATA_FORMAT_CSV }),
+      }),
+    );
     call.write({ chunk: Buffer.from('a,b,c\n') });
     // Rows until several shards (65,536 rows each) are stored, then the process dies mid-import.
     const rows = Buffer.from(Array.from({ length: 10_000 }, (_, i) => `${i},${i * 0.5},x${i % 7}`).join('\n') + '\n');
@@ -54,11 +66,18 @@ describe('an import whose process is killed half-way', () => {
 
     // The next process sweeps what is idle for 2 × 200 ms, at start and then every 400 ms.
     const second = await startProcess({ AIMAAS_PREPROCESSING_IMPORT_IDLE_MS: '200' });
-    await waitFor(async () => (await streamBytes()) === baseline, { timeoutMs: 20_000, message: 'the orphan shards to be swept' });
+    await waitFor(async () => (await streamBytes()) === baseline, {
+      timeoutMs: 20_000,
+      message: 'the orphan shards to be swept',
+    });
     // And the killed import took no version: the next one is version 1.
     const version = await new Promise<number>((resolve, reject) => {
       const next = second.client.importDataset((error, dataset) => (error ? reject(error) : resolve(dataset.version)));
-      next.write(ImportDatasetRequest.fromPartial({ header: ImportHeader.fromPartial({ name: 'killed', format: DataFormat.DATA_FORMAT_CSV }) }));
+      next.write(
+        ImportDatasetRequest.fromPartial({
+          header: ImportHeader.fromPartial({ name: 'killed', format: DataFormat.DATA_FORMAT_CSV }),
+        }),
+      );
       next.write({ chunk: Buffer.from('a,b\n1,2\n') });
       next.end();
     });
@@ -71,11 +90,18 @@ describe('an import whose process is killed half-way', () => {
     try {
       const error = await new Promise<{ code?: number; details?: string }>((resolve) => {
         const call = running.client.importDataset((e) => resolve(e ?? {}));
-        call.write(ImportDatasetRequest.fromPartial({ header: ImportHeader.fromPartial({ name: 'stalled', format: DataFormat.DATA_FORMAT_CSV }) }));
+        call.write(
+          ImportDatasetRequest.fromPartial({
+            header: ImportHeader.fromPartial({ name: 'stalled', format: DataFormat.DATA_FORMAT_CSV }),
+          }),
+        );
         call.write({ chunk: Buffer.from('a,b\n1,2\n') });
         // …and then nothing, without ending the stream.
       });
-      expect(error).toMatchObject({ code: status.DEADLINE_EXCEEDED, details: 'ImportDataset: no message for 0.3 s; the import was ended and nothing was kept' });
+      expect(error).toMatchObject({
+        code: status.DEADLINE_EXCEEDED,
+        details: 'ImportDataset: no message for 0.3 s; the import was ended and nothing was kept',
+      });
     } finally {
       await running.close();
     }

@@ -33,7 +33,12 @@ afterAll(async () => {
 function rowKeys(features: Float32Array, labels: Float32Array | null, width: number): string[] {
   const bytes = Buffer.from(features.buffer, features.byteOffset, features.byteLength);
   const labelBytes = labels === null ? null : Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
-  return Array.from({ length: features.length / width }, (_, r) => bytes.subarray(r * width * 4, (r + 1) * width * 4).toString('hex') + (labelBytes ? `|${labelBytes.subarray(r * 4, r * 4 + 4).toString('hex')}` : ''));
+  return Array.from(
+    { length: features.length / width },
+    (_, r) =>
+      bytes.subarray(r * width * 4, (r + 1) * width * 4).toString('hex') +
+      (labelBytes ? `|${labelBytes.subarray(r * 4, r * 4 + 4).toString('hex')}` : ''),
+  );
 }
 
 /** Rows of every split of a prepared dataset, read with ReadSplit. */
@@ -51,7 +56,10 @@ async function preparedRows(prepared: PreparedDataset): Promise<string[]> {
 async function transformedRows(prepared: PreparedDataset, records: Record<string, unknown>[]): Promise<string[]> {
   const pipeline = parsePipeline(prepared.pipelineJson);
   const labelled = records.filter((r) => r[prepared.target] !== null && r[prepared.target] !== undefined);
-  const response = await service.api.transformRecords({ preparedDatasetId: prepared.id, recordsJson: labelled.map((r) => JSON.stringify(r)) });
+  const response = await service.api.transformRecords({
+    preparedDatasetId: prepared.id,
+    recordsJson: labelled.map((r) => JSON.stringify(r)),
+  });
   expect(response.features!.shape).toEqual([labelled.length, prepared.featureNames.length]);
   expect(response.featureNames).toEqual(prepared.featureNames);
   const labels = Float32Array.from(labelled, (r) => encodeTarget(pipeline, r[prepared.target]));
@@ -60,7 +68,11 @@ async function transformedRows(prepared: PreparedDataset, records: Record<string
 
 describe('TransformRecords', () => {
   it('gives exactly the prepared tensors for the raw cars records (regression, nulls, text, datetime)', async () => {
-    const prepared = await service.api.prepareDataset({ dataset: { name: 'cars' }, target: 'Miles_per_Gallon', seed: 5 });
+    const prepared = await service.api.prepareDataset({
+      dataset: { name: 'cars' },
+      target: 'Miles_per_Gallon',
+      seed: 5,
+    });
     const stored = await preparedRows(prepared);
     expect(stored).toHaveLength(398);
     expect(await transformedRows(prepared, cars)).toEqual(stored);
@@ -72,7 +84,11 @@ describe('TransformRecords', () => {
   });
 
   it('applies a pipeline given as JSON like the prepared dataset it came from', async () => {
-    const prepared = await service.api.prepareDataset({ dataset: { name: 'iris' }, target: 'species', exclude: ['sepal_width'] });
+    const prepared = await service.api.prepareDataset({
+      dataset: { name: 'iris' },
+      target: 'species',
+      exclude: ['sepal_width'],
+    });
     const recordsJson = irisRecords.slice(0, 3).map((r) => JSON.stringify(r));
     const byId = await service.api.transformRecords({ preparedDatasetId: prepared.id, recordsJson });
     const byJson = await service.api.transformRecords({ pipelineJson: prepared.pipelineJson, recordsJson });
@@ -81,9 +97,16 @@ describe('TransformRecords', () => {
   });
 
   it('names the dataset row of a missing value that a column without imputation cannot take', async () => {
-    const request = { dataset: { name: 'cars' }, target: 'Miles_per_Gallon', columns: { Horsepower: { impute: { strategy: ImputeStrategy.IMPUTE_STRATEGY_NONE } } } };
+    const request = {
+      dataset: { name: 'cars' },
+      target: 'Miles_per_Gallon',
+      columns: { Horsepower: { impute: { strategy: ImputeStrategy.IMPUTE_STRATEGY_NONE } } },
+    };
     const error = await service.api.prepareDataset(request).catch((e: { code: number; details: string }) => e);
-    expect(error).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^dataset row \d+, column "Horsepower": value is missing/) });
+    expect(error).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^dataset row \d+, column "Horsepower": value is missing/),
+    });
     const row = Number(/^dataset row (\d+)/.exec((error as { details: string }).details)![1]);
     expect(cars[row]!.Horsepower).toBeNull();
   });
@@ -95,16 +118,30 @@ describe('TransformRecords', () => {
       columns: { Weight_in_lbs: { impute: { strategy: ImputeStrategy.IMPUTE_STRATEGY_NONE } } },
     });
     const good = JSON.stringify(cars[0]);
-    const call = (records: string[]) => service.api.transformRecords({ preparedDatasetId: prepared.id, recordsJson: records });
+    const call = (records: string[]) =>
+      service.api.transformRecords({ preparedDatasetId: prepared.id, recordsJson: records });
     await expect(call([good, good, JSON.stringify({ ...cars[0], Weight_in_lbs: 'abc' })])).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
       details: 'record 2, column "Weight_in_lbs": value "abc" is not a number; expected a number',
     });
     const { Weight_in_lbs: _, ...withoutWeight } = cars[0]!;
-    await expect(call([JSON.stringify(withoutWeight)])).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^record 0, column "Weight_in_lbs": /) });
-    await expect(call([good, '{"Name": '])).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^record 1: not valid JSON/) });
-    await expect(service.api.transformRecords({ pipelineJson: '{"format":"x"}', recordsJson: [good] })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('invalid pipeline at format') });
-    await expect(service.api.transformRecords({ preparedDatasetId: 'nope', recordsJson: [good] })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(call([JSON.stringify(withoutWeight)])).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^record 0, column "Weight_in_lbs": /),
+    });
+    await expect(call([good, '{"Name": '])).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^record 1: not valid JSON/),
+    });
+    await expect(
+      service.api.transformRecords({ pipelineJson: '{"format":"x"}', recordsJson: [good] }),
+    ).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringContaining('invalid pipeline at format'),
+    });
+    await expect(
+      service.api.transformRecords({ preparedDatasetId: 'nope', recordsJson: [good] }),
+    ).rejects.toMatchObject({ code: status.NOT_FOUND });
   });
 });
 
@@ -141,9 +178,20 @@ describe('ReadSplit', () => {
 
   it('rejects an unknown split, a batch past the message limit and an offset past the end', async () => {
     const read = (extra: object) => service.api.readSplit({ preparedDatasetId: prepared.id, split: 'train', ...extra });
-    await expect(read({ split: 'training' })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringContaining('split "training" is not in prepared dataset') });
-    await expect(read({ batchSize: 10_000_000 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^batch_size is 10000000; expected/) });
-    await expect(read({ offset: 100_000 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/^offset is 100000; expected 0 to \d+/) });
-    await expect(service.api.readSplit({ preparedDatasetId: 'nope', split: 'train' })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(read({ split: 'training' })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringContaining('split "training" is not in prepared dataset'),
+    });
+    await expect(read({ batchSize: 10_000_000 })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^batch_size is 10000000; expected/),
+    });
+    await expect(read({ offset: 100_000 })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^offset is 100000; expected 0 to \d+/),
+    });
+    await expect(service.api.readSplit({ preparedDatasetId: 'nope', split: 'train' })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
   });
 });

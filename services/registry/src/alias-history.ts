@@ -57,7 +57,10 @@ function encodeCursor(seq: number): string {
 
 function decodeCursor(token: string): number {
   const match = /^aliashist:(\d+)$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
-  if (!match) throw new InvalidArgumentError('page_token: not a token ListAliasHistory issued; pass next_page_token from the previous response');
+  if (!match)
+    throw new InvalidArgumentError(
+      'page_token: not a token ListAliasHistory issued; pass next_page_token from the previous response',
+    );
   return Number(match[1]);
 }
 
@@ -65,7 +68,10 @@ function decodeCursor(token: string): number {
  * ListAliasHistory: the model's alias changes newest first (optionally of one alias), paged by a
  * cursor on the history sequence so that new changes never shift a page.
  */
-export async function listAliasHistory(store: ModelStore, request: ListAliasHistoryRequest): Promise<ListAliasHistoryResponse> {
+export async function listAliasHistory(
+  store: ModelStore,
+  request: ListAliasHistoryRequest,
+): Promise<ListAliasHistoryResponse> {
   const size = pageSize(request.pageSize);
   const below = request.pageToken === '' ? Number.POSITIVE_INFINITY : decodeCursor(request.pageToken);
   const entries = (await store.listAliasChanges(request.name))
@@ -91,7 +97,8 @@ type AliasHandlers = Pick<RegistryServiceHandlers, 'setAlias' | 'deleteAlias' | 
 const MAX_REASON = 1024;
 
 function validateReason(reason: string): string {
-  if (reason.length > MAX_REASON) throw new InvalidArgumentError(`reason: is ${reason.length} characters; at most ${MAX_REASON}`);
+  if (reason.length > MAX_REASON)
+    throw new InvalidArgumentError(`reason: is ${reason.length} characters; at most ${MAX_REASON}`);
   return reason;
 }
 
@@ -103,10 +110,17 @@ export function aliasHandlers(ctx: RegistryContext): AliasHandlers {
    * Moves the alias and takes a history sequence number in one revision-checked update of the
    * model record, then records the change and publishes the event.
    */
-  async function move(name: string, alias: string, to: number, reason: string, actor: string): Promise<AliasChangeRecord> {
+  async function move(
+    name: string,
+    alias: string,
+    to: number,
+    reason: string,
+    actor: string,
+  ): Promise<AliasChangeRecord> {
     let result: { seq: number; change: AliasChangeRecord } | undefined;
     const updated = await store.mutateModel(name, async (model) => {
-      if (to === 0 && model.aliases[alias] === undefined) throw new NotFoundError(`model "${name}" has no alias "${alias}"`);
+      if (to === 0 && model.aliases[alias] === undefined)
+        throw new NotFoundError(`model "${name}" has no alias "${alias}"`);
       if (to !== 0) {
         // Checked on every attempt: a concurrent DeleteModelVersion changes the model record too.
         const live = to <= model.latestVersion && !model.deletedVersions.includes(to);

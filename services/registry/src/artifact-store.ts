@@ -37,7 +37,12 @@ export class ArtifactStore {
    * SHA-256 that the bytes do not match, the object is removed again and INVALID_ARGUMENT says
    * what differed; a stream that runs past the announced size stops at once.
    */
-  async upload(object: string, expected: ExpectedFile, chunks: AsyncIterable<Uint8Array>, signal?: AbortSignal): Promise<StoredFile> {
+  async upload(
+    object: string,
+    expected: ExpectedFile,
+    chunks: AsyncIterable<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<StoredFile> {
     const where = `file "${expected.path}"`;
     const info = await this.#objects.put(object, capped(chunks, expected.size, where), {
       metadata: { path: expected.path, format: expected.format },
@@ -66,7 +71,8 @@ export class ArtifactStore {
         if (!(error instanceof NotFoundError)) failures.push(error);
       }
     }
-    if (failures.length > 0) throw new AggregateError(failures, `could not delete ${failures.length} artifact object(s)`);
+    if (failures.length > 0)
+      throw new AggregateError(failures, `could not delete ${failures.length} artifact object(s)`);
   }
 
   /**
@@ -84,7 +90,9 @@ export class ArtifactStore {
 export function downloadChunkSize(requested: number): number {
   if (requested === 0) return DEFAULT_DOWNLOAD_CHUNK;
   if (!Number.isInteger(requested) || requested < 0 || requested > MAX_DOWNLOAD_CHUNK) {
-    throw new InvalidArgumentError(`chunk_size: must be 0 (256 KiB) or 1 to ${MAX_DOWNLOAD_CHUNK} bytes (4 MiB), got ${requested}`);
+    throw new InvalidArgumentError(
+      `chunk_size: must be 0 (256 KiB) or 1 to ${MAX_DOWNLOAD_CHUNK} bytes (4 MiB), got ${requested}`,
+    );
   }
   return requested;
 }
@@ -95,7 +103,9 @@ async function* capped(chunks: AsyncIterable<Uint8Array>, limit: number, where: 
   for await (const chunk of chunks) {
     total += chunk.byteLength;
     if (limit > 0 && total > limit) {
-      throw new InvalidArgumentError(`${where}: received more than the ${limit} bytes its header announced; the version was not created`);
+      throw new InvalidArgumentError(
+        `${where}: received more than the ${limit} bytes its header announced; the version was not created`,
+      );
     }
     yield chunk;
   }

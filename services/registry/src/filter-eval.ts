@@ -29,26 +29,40 @@ function valueOf(record: SearchRecord, key: FilterKey): Scalar {
       return Object.hasOwn(record[key.kind], key.name) ? record[key.kind][key.name] : undefined;
     case 'attribute':
       switch (key.name) {
-        case 'name': return record.name;
-        case 'version': return record.version;
-        case 'task': return record.task;
-        case 'description': return record.description;
-        case 'created_at': return record.createdAt;
-        case 'updated_at': return record.updatedAt;
-        case 'alias': return undefined;
+        case 'name':
+          return record.name;
+        case 'version':
+          return record.version;
+        case 'task':
+          return record.task;
+        case 'description':
+          return record.description;
+        case 'created_at':
+          return record.createdAt;
+        case 'updated_at':
+          return record.updatedAt;
+        case 'alias':
+          return undefined;
       }
   }
 }
 
 function compare(op: FilterOperator, left: string | number, right: string | number): boolean {
   switch (op) {
-    case '=': return left === right;
-    case '!=': return left !== right;
-    case '<': return left < right;
-    case '<=': return left <= right;
-    case '>': return left > right;
-    case '>=': return left >= right;
-    default: return false;
+    case '=':
+      return left === right;
+    case '!=':
+      return left !== right;
+    case '<':
+      return left < right;
+    case '<=':
+      return left <= right;
+    case '>':
+      return left > right;
+    case '>=':
+      return left >= right;
+    default:
+      return false;
   }
 }
 
@@ -173,7 +187,9 @@ function compareValues(a: Scalar, b: Scalar): number {
 export function compileOrder(keys: readonly OrderKey[]): (a: SearchRecord, b: SearchRecord) => number {
   const all = [...keys];
   for (const fallback of DEFAULT_ORDER) {
-    const seen = all.some((k) => k.key.kind === 'attribute' && fallback.key.kind === 'attribute' && k.key.name === fallback.key.name);
+    const seen = all.some(
+      (k) => k.key.kind === 'attribute' && fallback.key.kind === 'attribute' && k.key.name === fallback.key.name,
+    );
     if (!seen) all.push(fallback);
   }
   return (a, b) => {

@@ -26,9 +26,22 @@ export interface OrderKey {
   readonly descending: boolean;
 }
 
-const ATTRIBUTES: readonly AttributeName[] = ['name', 'version', 'task', 'description', 'created_at', 'updated_at', 'alias'];
+const ATTRIBUTES: readonly AttributeName[] = [
+  'name',
+  'version',
+  'task',
+  'description',
+  'created_at',
+  'updated_at',
+  'alias',
+];
 const MAP_PREFIXES: Record<string, 'tags' | 'params' | 'metrics'> = {
-  tags: 'tags', tag: 'tags', params: 'params', param: 'params', metrics: 'metrics', metric: 'metrics',
+  tags: 'tags',
+  tag: 'tags',
+  params: 'params',
+  param: 'params',
+  metrics: 'metrics',
+  metric: 'metrics',
 };
 const KEY_LIST = 'name, version, task, description, created_at, updated_at, alias, tags.<k>, params.<k>, metrics.<k>';
 const OPERATOR_LIST = '=, !=, <, <=, >, >=, LIKE';
@@ -40,7 +53,10 @@ const TASKS = ['unspecified', 'classification', 'regression', 'reconstruction'];
  */
 class Scanner {
   pos = 0;
-  constructor(readonly text: string, readonly field: string) {}
+  constructor(
+    readonly text: string,
+    readonly field: string,
+  ) {}
 
   skipSpace(): void {
     while (this.pos < this.text.length && /\s/.test(this.text[this.pos]!)) this.pos++;
@@ -84,7 +100,8 @@ function parseKey(s: Scanner, context: 'filter' | 'order_by'): { key: FilterKey;
   }
   const prefix = MAP_PREFIXES[head.toLowerCase()];
   if (prefix) {
-    if (s.peek() !== '.') s.fail(`expected "." and an entry name after "${head}" at position %POS%, e.g. ${prefix}.accuracy`);
+    if (s.peek() !== '.')
+      s.fail(`expected "." and an entry name after "${head}" at position %POS%, e.g. ${prefix}.accuracy`);
     s.pos++;
     const name = parseMapEntryName(s);
     return { key: { kind: prefix, name }, text: s.text.slice(start, s.pos) };
@@ -118,7 +135,10 @@ function parseMapEntryName(s: Scanner): string {
     return name;
   }
   const match = /^[A-Za-z0-9_.:/-]+/.exec(s.text.slice(s.pos));
-  if (!match) s.fail(`expected an entry name at position %POS% (use backquotes for odd names: tags.\`my key\`), found ${s.found()}`);
+  if (!match)
+    s.fail(
+      `expected an entry name at position %POS% (use backquotes for odd names: tags.\`my key\`), found ${s.found()}`,
+    );
   s.pos += match[0].length;
   return match[0];
 }
@@ -171,11 +191,20 @@ function parseValue(s: Scanner, after: string): string | number {
   }
   const bare = /^[A-Za-z_][A-Za-z0-9_]*/.exec(s.text.slice(s.pos))?.[0];
   const hint = bare ? ` (quote strings: "${bare}")` : '';
-  return s.fail(`expected a value (a quoted string or a number) after "${after}" at position %POS%, found ${s.found()}${hint}`);
+  return s.fail(
+    `expected a value (a quoted string or a number) after "${after}" at position %POS%, found ${s.found()}${hint}`,
+  );
 }
 
 /** Checks that the value's type fits the key and operator; normalizes task names. */
-function checkTypes(s: Scanner, key: FilterKey, keyText: string, op: FilterOperator, value: string | number, at: number): string | number {
+function checkTypes(
+  s: Scanner,
+  key: FilterKey,
+  keyText: string,
+  op: FilterOperator,
+  value: string | number,
+  at: number,
+): string | number {
   const numeric = key.kind === 'metrics' || (key.kind === 'attribute' && key.name === 'version');
   if ((op === 'LIKE' || op === 'ILIKE') && (numeric || typeof value !== 'string')) {
     s.fail(`${op} needs a string key and a quoted pattern; "${keyText} ${op}" at position ${at} does not fit`);
@@ -187,8 +216,11 @@ function checkTypes(s: Scanner, key: FilterKey, keyText: string, op: FilterOpera
     s.fail(`${keyText} compares with a quoted string, found the number ${value} at position ${at}`);
   }
   if (key.kind === 'attribute' && key.name === 'task' && op !== 'LIKE' && op !== 'ILIKE') {
-    const task = String(value).toLowerCase().replace(/^task_/, '');
-    if (!TASKS.includes(task)) s.fail(`task: unknown task ${JSON.stringify(value)} at position ${at}; expected one of ${TASKS.join(', ')}`);
+    const task = String(value)
+      .toLowerCase()
+      .replace(/^task_/, '');
+    if (!TASKS.includes(task))
+      s.fail(`task: unknown task ${JSON.stringify(value)} at position ${at}; expected one of ${TASKS.join(', ')}`);
     return task;
   }
   return value;
@@ -219,13 +251,17 @@ export function parseFilter(text: string): Comparison[] {
     s.skipSpace();
     const opAt = s.pos;
     const operator = parseOperator(s);
-    if (!operator) s.fail(`expected an operator after "${keyText}" at position ${opAt} (one of ${OPERATOR_LIST}), found ${s.found(opAt)}`);
+    if (!operator)
+      s.fail(
+        `expected an operator after "${keyText}" at position ${opAt} (one of ${OPERATOR_LIST}), found ${s.found(opAt)}`,
+      );
     s.skipSpace();
     const valueAt = s.pos;
     const raw = parseValue(s, `${keyText} ${s.text.slice(opAt, opAt + operator.length).trim() || operator}`);
     const value = checkTypes(s, key, keyText, operator, raw, valueAt);
     terms.push({ key, operator, value, position });
-    if (terms.length > FILTER_LIMITS.maxTerms) throw new ResourceExhaustedError(`filter: at most ${FILTER_LIMITS.maxTerms} terms`);
+    if (terms.length > FILTER_LIMITS.maxTerms)
+      throw new ResourceExhaustedError(`filter: at most ${FILTER_LIMITS.maxTerms} terms`);
     s.skipSpace();
     if (s.atEnd()) return terms;
     const joinAt = s.pos;
@@ -256,7 +292,8 @@ export function parseOrderBy(text: string): OrderKey[] {
     keys.push({ key, descending });
     s.skipSpace();
     if (s.atEnd()) return keys;
-    if (s.peek() !== ',') s.fail(`expected ASC, DESC, "," or the end of order_by at position %POS%, found ${s.found()}`);
+    if (s.peek() !== ',')
+      s.fail(`expected ASC, DESC, "," or the end of order_by at position %POS%, found ${s.found()}`);
     s.pos++;
     s.skipSpace();
   }

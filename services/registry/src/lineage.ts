@@ -74,7 +74,10 @@ export async function walkLineage(store: ModelStore, start: ResolvedVersion): Pr
     ] as const) {
       if (jobId === '') continue;
       const jobNode = `${prefix}:${jobId}`;
-      const kind = prefix === 'compression-job' ? LineageNodeKind.LINEAGE_NODE_KIND_COMPRESSION_JOB : LineageNodeKind.LINEAGE_NODE_KIND_TRAINING_JOB;
+      const kind =
+        prefix === 'compression-job'
+          ? LineageNodeKind.LINEAGE_NODE_KIND_COMPRESSION_JOB
+          : LineageNodeKind.LINEAGE_NODE_KIND_TRAINING_JOB;
       addNode(walk, jobNode, kind);
       walk.edges.push({ from: id, to: jobNode, relation: 'produced_by' });
     }
@@ -89,7 +92,8 @@ export async function walkLineage(store: ModelStore, start: ResolvedVersion): Pr
       const dataset = datasetNodeId(lineage.dataset.name, lineage.dataset.version);
       addNode(walk, dataset, LineageNodeKind.LINEAGE_NODE_KIND_DATASET);
       const relation = datasetFrom === id ? 'trained_on' : 'prepared_from';
-      if (!walk.edges.some((e) => e.from === datasetFrom && e.to === dataset)) walk.edges.push({ from: datasetFrom, to: dataset, relation });
+      if (!walk.edges.some((e) => e.from === datasetFrom && e.to === dataset))
+        walk.edges.push({ from: datasetFrom, to: dataset, relation });
     }
   }
   return { nodes: walk.nodes, edges: walk.edges };

@@ -6,7 +6,11 @@ import { pageSize, validateDescription, validateModelName, validateStringMap, va
 
 type ModelHandlers = Pick<
   RegistryServiceHandlers,
-  'createRegisteredModel' | 'getRegisteredModel' | 'listRegisteredModels' | 'updateRegisteredModel' | 'deleteRegisteredModel'
+  | 'createRegisteredModel'
+  | 'getRegisteredModel'
+  | 'listRegisteredModels'
+  | 'updateRegisteredModel'
+  | 'deleteRegisteredModel'
 >;
 
 /** Versions removed at once by DeleteRegisteredModel. */
@@ -28,7 +32,9 @@ function encodeCursor(name: string): string {
 function decodeCursor(token: string): string {
   const text = Buffer.from(token, 'base64url').toString('utf8');
   if (!text.startsWith('models:')) {
-    throw new InvalidArgumentError('page_token: not a token ListRegisteredModels issued; pass next_page_token from the previous response');
+    throw new InvalidArgumentError(
+      'page_token: not a token ListRegisteredModels issued; pass next_page_token from the previous response',
+    );
   }
   return text.slice('models:'.length);
 }
@@ -109,7 +115,11 @@ export function modelHandlers(ctx: RegistryContext): ModelHandlers {
       await forEachLimited(versions, DELETE_CONCURRENCY, async ({ value: version, revision }) => {
         await ctx.artifacts.remove(version.files.map((f) => f.object));
         await store.deleteVersion(version.name, version.version, revision);
-        await events.version('deleted', toModelVersion(version, aliasesOf(model, version.version)), `${version.modelUid}:${version.version}`);
+        await events.version(
+          'deleted',
+          toModelVersion(version, aliasesOf(model, version.version)),
+          `${version.modelUid}:${version.version}`,
+        );
       });
       const deleted = versions.length;
       await store.deleteAliasHistory(request.name);

@@ -38,7 +38,8 @@ export type ParsedKey =
 export function parseKey(key: string): ParsedKey {
   const parts = splitKey(key);
   if (parts[0] === 'models' && parts.length === 2) return { kind: 'model', name: parts[1]! };
-  if (parts[0] === 'versions' && parts.length === 3) return { kind: 'version', name: parts[1]!, version: Number(parts[2]) };
+  if (parts[0] === 'versions' && parts.length === 3)
+    return { kind: 'version', name: parts[1]!, version: Number(parts[2]) };
   return { kind: 'other' };
 }
 
@@ -96,7 +97,9 @@ export class ModelStore {
       if (!(err instanceof AlreadyExistsError)) throw err;
       const existing = await this.findModel(model.name, true);
       if (existing?.value.deleting) {
-        throw new FailedPreconditionError(`model "${model.name}" is being deleted; create it again once the deletion is done`);
+        throw new FailedPreconditionError(
+          `model "${model.name}" is being deleted; create it again once the deletion is done`,
+        );
       }
       throw new AlreadyExistsError(`model "${model.name}" already exists`, { cause: err });
     }
@@ -155,7 +158,11 @@ export class ModelStore {
   }
 
   /** Read-modify-write of a version, retried on revision conflicts. */
-  async mutateVersion(name: string, version: number, fn: (v: StoredVersion) => StoredVersion): Promise<Revisioned<StoredVersion>> {
+  async mutateVersion(
+    name: string,
+    version: number,
+    fn: (v: StoredVersion) => StoredVersion,
+  ): Promise<Revisioned<StoredVersion>> {
     const key = KEYS.version(name, version);
     const entry = await this.#kv.mutate(key, (current) => {
       if (!current) throw versionNotFound(name, version);
@@ -217,8 +224,15 @@ export interface ResolvedVersion {
  * version. Reads the bucket, so the answer is current across replicas. NOT_FOUND names the model
  * and the version or alias that is missing.
  */
-export async function resolveRef(store: ModelStore, ref: ModelRef | undefined, field = 'ref'): Promise<ResolvedVersion> {
-  if (!ref) throw new InvalidArgumentError(`${field}: must be set (a model name, and a version or an alias or neither for the latest)`);
+export async function resolveRef(
+  store: ModelStore,
+  ref: ModelRef | undefined,
+  field = 'ref',
+): Promise<ResolvedVersion> {
+  if (!ref)
+    throw new InvalidArgumentError(
+      `${field}: must be set (a model name, and a version or an alias or neither for the latest)`,
+    );
   validateModelName(ref.name, `${field}.name`);
   if (ref.alias !== undefined && ref.alias !== '') validateAlias(ref.alias, `${field}.alias`);
   const model = (await store.getModel(ref.name)).value;

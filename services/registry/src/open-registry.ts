@@ -1,7 +1,13 @@
 import { createEventPublisher, ensureStreams } from '@aimaas/events';
 import { startOrphanSweeper, type connectNats } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';
-import { createRegistryService, openRegistryStores, UPLOAD_IDLE_MS, type RegistryServiceHandlers, type RegistryStores } from './registry-service.js';
+import {
+  createRegistryService,
+  openRegistryStores,
+  UPLOAD_IDLE_MS,
+  type RegistryServiceHandlers,
+  type RegistryStores,
+} from './registry-service.js';
 import { UPLOAD_LEASES } from './model-store.js';
 import { startVersionIndex, type VersionIndex } from './version-index.js';
 
@@ -39,7 +45,10 @@ export async function openRegistry(
     onError: (err) => logger.warn({ err }, 'version index watch failed; resuming'),
   });
   const events = createEventPublisher(nc, { source: '/aimaas/registry', logger });
-  const stopSweeper = startOrphanSweeper({ kv: stores.kv, objects: stores.artifacts, leasePrefix: UPLOAD_LEASES }, { idleMs: 2 * uploadIdleMs, logger });
+  const stopSweeper = startOrphanSweeper(
+    { kv: stores.kv, objects: stores.artifacts, leasePrefix: UPLOAD_LEASES },
+    { idleMs: 2 * uploadIdleMs, logger },
+  );
   return {
     ...stores,
     index,

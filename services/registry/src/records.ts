@@ -146,5 +146,7 @@ export function toSearchRecord(version: StoredVersion, aliases: string[]): Searc
 
 /** "classification" for TASK_CLASSIFICATION, and so on. */
 export function taskName(task: number): string {
-  return taskToJSON(task as Task).toLowerCase().replace(/^task_/, '');
+  return taskToJSON(task as Task)
+    .toLowerCase()
+    .replace(/^task_/, '');
 }

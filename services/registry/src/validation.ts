@@ -16,7 +16,6 @@ const MAX_KEY_LENGTH = 256;
 const MAX_VALUE_LENGTH = 8192;
 const MAX_DESCRIPTION = 16 * 1024;
 
-
 /** Throws unless `name` is a valid registered model name; `field` names it in the message. */
 export function validateModelName(name: string, field = 'name'): string {
   if (name === '') throw new InvalidArgumentError(`${field}: must not be empty`);
@@ -41,7 +40,9 @@ export function validateVersion(version: number, field = 'version'): number {
 export function validateAlias(alias: string, field = 'alias'): string {
   if (alias === '') throw new InvalidArgumentError(`${field}: must not be empty`);
   if (/^[0-9]+$/.test(alias)) {
-    throw new InvalidArgumentError(`${field}: ${JSON.stringify(alias)} is a number; an alias must not look like a version`);
+    throw new InvalidArgumentError(
+      `${field}: ${JSON.stringify(alias)} is a number; an alias must not look like a version`,
+    );
   }
   if (!ALIAS_PATTERN.test(alias)) {
     throw new InvalidArgumentError(
@@ -50,7 +51,9 @@ export function validateAlias(alias: string, field = 'alias'): string {
     );
   }
   if (RESERVED_ALIASES.has(alias)) {
-    throw new InvalidArgumentError(`${field}: "${alias}" is reserved (a ModelRef without version or alias means latest)`);
+    throw new InvalidArgumentError(
+      `${field}: "${alias}" is reserved (a ModelRef without version or alias means latest)`,
+    );
   }
   return alias;
 }
@@ -60,7 +63,9 @@ export function validateStringMap(map: Record<string, string>, field: string): v
   for (const [key, value] of Object.entries(map)) {
     validateMapKey(key, field);
     if (value.length > MAX_VALUE_LENGTH) {
-      throw new InvalidArgumentError(`${field}.${key}: value is ${value.length} characters; at most ${MAX_VALUE_LENGTH}`);
+      throw new InvalidArgumentError(
+        `${field}.${key}: value is ${value.length} characters; at most ${MAX_VALUE_LENGTH}`,
+      );
     }
   }
 }
@@ -85,7 +90,9 @@ export function validateKeyList(keys: readonly string[], field: string): void {
 function validateMapKey(key: string, field: string): void {
   if (key === '') throw new InvalidArgumentError(`${field}: keys must not be empty`);
   if (key.length > MAX_KEY_LENGTH) {
-    throw new InvalidArgumentError(`${field}: key "${key.slice(0, 32)}…" is ${key.length} characters; at most ${MAX_KEY_LENGTH}`);
+    throw new InvalidArgumentError(
+      `${field}: key "${key.slice(0, 32)}…" is ${key.length} characters; at most ${MAX_KEY_LENGTH}`,
+    );
   }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) {
@@ -101,7 +108,8 @@ export function validateFilePath(path: string, field = 'file.path'): string {
   if (path === '') throw new InvalidArgumentError(`${field}: must not be empty`);
   const bad = (why: string) => new InvalidArgumentError(`${field}: ${JSON.stringify(path)} ${why}`);
   if (path.length > MAX_PATH_LENGTH) throw bad(`is longer than ${MAX_PATH_LENGTH} characters`);
-  if (path.startsWith('/') || /^[A-Za-z]:/.test(path)) throw bad('is absolute; expected a path relative to the version');
+  if (path.startsWith('/') || /^[A-Za-z]:/.test(path))
+    throw bad('is absolute; expected a path relative to the version');
   if (path.includes('\\')) throw bad('contains a backslash; use "/" between folders');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(path)) throw bad('contains a control character');
@@ -154,5 +162,6 @@ export function validateTagEdits(set: Record<string, string>, remove: readonly s
   validateStringMap(set, `set_${field}`);
   validateKeyList(remove, `remove_${field}`);
   const both = remove.find((key) => Object.hasOwn(set, key));
-  if (both !== undefined) throw new InvalidArgumentError(`remove_${field}: "${both}" is also in set_${field}; set or remove it, not both`);
+  if (both !== undefined)
+    throw new InvalidArgumentError(`remove_${field}: "${both}" is also in set_${field}; set or remove it, not both`);
 }

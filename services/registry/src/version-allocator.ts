@@ -16,7 +16,12 @@ export interface CommittedVersion {
 }
 
 /** A new, empty model record. */
-export function newModelRecord(name: string, at: Date, description = '', tags: Record<string, string> = {}): StoredModel {
+export function newModelRecord(
+  name: string,
+  at: Date,
+  description = '',
+  tags: Record<string, string> = {},
+): StoredModel {
   const now = at.toISOString();
   return {
     name,
@@ -75,7 +80,13 @@ export class VersionAllocator {
     }
     const model = allocated.value;
     const at = opts.at.toISOString();
-    const record: StoredVersion = { ...draft, createdAt: at, updatedAt: at, version: model.latestVersion, modelUid: model.uid };
+    const record: StoredVersion = {
+      ...draft,
+      createdAt: at,
+      updatedAt: at,
+      version: model.latestVersion,
+      modelUid: model.uid,
+    };
     let revision: number;
     try {
       revision = await this.#store.createVersion(record);

@@ -8,7 +8,14 @@ import { ArtifactStore, downloadChunkSize } from './artifact-store.js';
 import { draftFromHeader } from './version-header.js';
 import { publicVersion, resolveRef, UPLOAD_LEASES, versionNotFound } from './model-store.js';
 import { readHeader, receiveFiles, RequestCursor } from './version-upload.js';
-import { validateDescription, validateFormat, validateMetrics, validateModelName, validateTagEdits, validateVersion } from './validation.js';
+import {
+  validateDescription,
+  validateFormat,
+  validateMetrics,
+  validateModelName,
+  validateTagEdits,
+  validateVersion,
+} from './validation.js';
 import { actorOf } from './alias-history.js';
 
 type VersionHandlers = Pick<
@@ -49,7 +56,10 @@ export function versionHandlers(ctx: RegistryContext): VersionHandlers {
         cursor.idleMs = ctx.uploadIdleMs;
         const files = await receiveFiles(cursor, artifacts, { name: header.name, uploadId, signal: call.signal });
         try {
-          committed = await ctx.allocator.commit({ ...draft, files }, { createModel: header.createModel, at: ctx.now() });
+          committed = await ctx.allocator.commit(
+            { ...draft, files },
+            { createModel: header.createModel, at: ctx.now() },
+          );
         } catch (error) {
           await artifacts.remove(files.map((f) => f.object)).catch(() => undefined);
           throw error;
@@ -113,7 +123,10 @@ export function versionHandlers(ctx: RegistryContext): VersionHandlers {
       });
       await store.deleteVersion(request.name, request.version, revision);
       await artifacts.remove(version.files.map((f) => f.object)).catch((error: unknown) => {
-        ctx.logger.warn({ err: error, name: request.name, version: request.version }, 'artifacts of a deleted version not removed');
+        ctx.logger.warn(
+          { err: error, name: request.name, version: request.version },
+          'artifacts of a deleted version not removed',
+        );
       });
       await events.version('deleted', toModelVersion(version, []), `${model.value.uid}:${request.version}`);
       return {};
@@ -128,10 +141,14 @@ export function versionHandlers(ctx: RegistryContext): VersionHandlers {
       const missing = request.paths.find((path) => !version.files.some((f) => f.path === path));
       if (missing !== undefined) {
         const have = version.files.map((f) => `"${f.path}"`).join(', ') || 'none';
-        throw new NotFoundError(`model "${version.name}" version ${version.version} has no file "${missing}" (files: ${have})`);
+        throw new NotFoundError(
+          `model "${version.name}" version ${version.version} has no file "${missing}" (files: ${have})`,
+        );
       }
       const files = version.files.filter(
-        (f) => (request.paths.length === 0 || request.paths.includes(f.path)) && (request.format === '' || f.format === request.format),
+        (f) =>
+          (request.paths.length === 0 || request.paths.includes(f.path)) &&
+          (request.format === '' || f.format === request.format),
       );
       yield { version: publicVersion(resolved) };
       for (const file of files) {

@@ -4,9 +4,20 @@ import type { ModelStore } from './model-store.js';
 import { lineageJson, signatureJson } from './records.js';
 import type { VersionDraft } from './version-allocator.js';
 import { resolveRef } from './model-store.js';
-import { validateDescription, validateKeyList, validateMetrics, validateModelName, validateStringMap } from './validation.js';
+import {
+  validateDescription,
+  validateKeyList,
+  validateMetrics,
+  validateModelName,
+  validateStringMap,
+} from './validation.js';
 
-const TASKS = new Set<number>([Task.TASK_UNSPECIFIED, Task.TASK_CLASSIFICATION, Task.TASK_REGRESSION, Task.TASK_RECONSTRUCTION]);
+const TASKS = new Set<number>([
+  Task.TASK_UNSPECIFIED,
+  Task.TASK_CLASSIFICATION,
+  Task.TASK_REGRESSION,
+  Task.TASK_RECONSTRUCTION,
+]);
 const MAX_PIPELINE_JSON = 512 * 1024;
 /** A version record is one KV value, and NATS carries at most 1 MiB per message by default. */
 const MAX_RECORD_BYTES = 900 * 1024;
@@ -17,7 +28,9 @@ function validateSignature(signature: Signature | undefined): void {
     signature[side].forEach((spec, i) => {
       const field = `header.signature.${side}[${i}]`;
       if (spec.shape.some((d) => !Number.isSafeInteger(d) || d < -1)) {
-        throw new InvalidArgumentError(`${field}.shape: dimensions must be whole numbers ≥ 0, or -1 for any size; got [${spec.shape.join(', ')}]`);
+        throw new InvalidArgumentError(
+          `${field}.shape: dimensions must be whole numbers ≥ 0, or -1 for any size; got [${spec.shape.join(', ')}]`,
+        );
       }
     });
   }

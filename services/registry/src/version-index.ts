@@ -202,7 +202,10 @@ export class VersionIndex {
  * @example
  * const index = await startVersionIndex(kv, { onError: (err) => logger.warn({ err }, 'index watch') });
  */
-export async function startVersionIndex(kv: KvStore<unknown>, opts: { onError?: IndexErrorHandler } = {}): Promise<VersionIndex> {
+export async function startVersionIndex(
+  kv: KvStore<unknown>,
+  opts: { onError?: IndexErrorHandler } = {},
+): Promise<VersionIndex> {
   const index = new VersionIndex(kv, opts.onError);
   await index.start();
   return index;

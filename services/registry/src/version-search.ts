@@ -44,11 +44,21 @@ export function decodePageToken(token: string, hash: string, field = 'page_token
   } catch {
     parsed = undefined;
   }
-  if (!parsed || typeof parsed.o !== 'number' || !Number.isSafeInteger(parsed.o) || parsed.o < 0 || typeof parsed.q !== 'string') {
-    throw new InvalidArgumentError(`${field}: not a token this service issued; pass next_page_token from the previous response`);
+  if (
+    !parsed ||
+    typeof parsed.o !== 'number' ||
+    !Number.isSafeInteger(parsed.o) ||
+    parsed.o < 0 ||
+    typeof parsed.q !== 'string'
+  ) {
+    throw new InvalidArgumentError(
+      `${field}: not a token this service issued; pass next_page_token from the previous response`,
+    );
   }
   if (parsed.q !== hash) {
-    throw new InvalidArgumentError(`${field}: was issued for another filter or order_by; repeat the query that returned it`);
+    throw new InvalidArgumentError(
+      `${field}: was issued for another filter or order_by; repeat the query that returned it`,
+    );
   }
   return parsed.o;
 }

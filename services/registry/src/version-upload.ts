@@ -40,7 +40,12 @@ export class RequestCursor<T> {
     let timer: NodeJS.Timeout | undefined;
     const idle = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new DeadlineExceededError(`CreateModelVersion: no message for ${this.idleMs / 1000} s after message ${this.count}; the upload was ended and nothing was kept`)),
+        () =>
+          reject(
+            new DeadlineExceededError(
+              `CreateModelVersion: no message for ${this.idleMs / 1000} s after message ${this.count}; the upload was ended and nothing was kept`,
+            ),
+          ),
         this.idleMs,
       );
     });
@@ -65,7 +70,8 @@ function describe(message: CreateModelVersionRequest): string {
  */
 export async function readHeader(cursor: RequestCursor<CreateModelVersionRequest>): Promise<ModelVersionHeader> {
   const first = await cursor.take();
-  if (!first) throw new InvalidArgumentError('CreateModelVersion: the stream ended without a message; send a header first');
+  if (!first)
+    throw new InvalidArgumentError('CreateModelVersion: the stream ended without a message; send a header first');
   if (!first.header) {
     throw new InvalidArgumentError(`CreateModelVersion: the first message must be a header, got ${describe(first)}`);
   }
@@ -101,16 +107,21 @@ export async function receiveFiles(
       if (!message) return files;
       const at = `CreateModelVersion message ${cursor.count}`;
       if (message.chunk !== undefined) {
-        throw new InvalidArgumentError(`${at}: a chunk came before any file header; send a file header (path, format) before its chunks`);
+        throw new InvalidArgumentError(
+          `${at}: a chunk came before any file header; send a file header (path, format) before its chunks`,
+        );
       }
-      if (message.header) throw new InvalidArgumentError(`${at}: a second header; only the first message may be a header`);
+      if (message.header)
+        throw new InvalidArgumentError(`${at}: a second header; only the first message may be a header`);
       if (!message.file) throw new InvalidArgumentError(`${at}: empty message; expected a file header or a chunk`);
       const field = `files[${files.length}]`;
       const path = validateFilePath(message.file.path, `${field}.path`);
       const format = validateFormat(message.file.format, `${field}.format`);
       const sha256 = validateSha256(message.file.sha256, `${field}.sha256`);
       if (!Number.isSafeInteger(message.file.size) || message.file.size < 0) {
-        throw new InvalidArgumentError(`${field}.size: must be 0 (unknown) or a positive number of bytes, got ${message.file.size}`);
+        throw new InvalidArgumentError(
+          `${field}.size: must be 0 (unknown) or a positive number of bytes, got ${message.file.size}`,
+        );
       }
       if (paths.has(path)) throw new InvalidArgumentError(`${field}.path: "${path}" appears twice in this version`);
       if (files.length >= MAX_FILES_PER_VERSION) {

@@ -10,7 +10,10 @@ beforeAll(async () => {
 
 describe('SetAlias', () => {
   it('creates an alias (previous version 0), then moves it and returns the previous version', async () => {
-    const created = await suite.registry.api.setAlias({ name: 'fmnist', alias: 'production', version: 1, reason: 'first release' }, actor('alice'));
+    const created = await suite.registry.api.setAlias(
+      { name: 'fmnist', alias: 'production', version: 1, reason: 'first release' },
+      actor('alice'),
+    );
     expect(created.previousVersion).toBe(0);
     expect(created.change).toMatchObject({
       name: 'fmnist',
@@ -20,11 +23,16 @@ describe('SetAlias', () => {
       actor: 'alice',
       reason: 'first release',
     });
-    const moved = await suite.registry.api.setAlias({ name: 'fmnist', alias: 'production', version: 3, reason: 'better accuracy' }, actor('bob'));
+    const moved = await suite.registry.api.setAlias(
+      { name: 'fmnist', alias: 'production', version: 3, reason: 'better accuracy' },
+      actor('bob'),
+    );
     expect(moved.previousVersion).toBe(1);
     expect(moved.change).toMatchObject({ fromVersion: 1, toVersion: 3, actor: 'bob' });
     expect((await suite.registry.api.getRegisteredModel({ name: 'fmnist' })).aliases).toEqual({ production: 3 });
-    expect((await suite.registry.api.getModelVersion({ ref: { name: 'fmnist', version: 3 } })).aliases).toEqual(['production']);
+    expect((await suite.registry.api.getModelVersion({ ref: { name: 'fmnist', version: 3 } })).aliases).toEqual([
+      'production',
+    ]);
     expect((await suite.registry.api.getModelVersion({ ref: { name: 'fmnist', version: 1 } })).aliases).toEqual([]);
   });
 
@@ -32,12 +40,21 @@ describe('SetAlias', () => {
     const cases: Array<[string, string]> = [
       ['', 'alias: must not be empty'],
       ['42', 'alias: "42" is a number; an alias must not look like a version'],
-      ['Prod', 'alias: "Prod" is not a valid alias; expected a lower-case letter followed by up to 63 of [a-z0-9_-] ([a-z][a-z0-9_-]*)'],
-      ['1st', 'alias: "1st" is not a valid alias; expected a lower-case letter followed by up to 63 of [a-z0-9_-] ([a-z][a-z0-9_-]*)'],
+      [
+        'Prod',
+        'alias: "Prod" is not a valid alias; expected a lower-case letter followed by up to 63 of [a-z0-9_-] ([a-z][a-z0-9_-]*)',
+      ],
+      [
+        '1st',
+        'alias: "1st" is not a valid alias; expected a lower-case letter followed by up to 63 of [a-z0-9_-] ([a-z][a-z0-9_-]*)',
+      ],
       ['latest', 'alias: "latest" is reserved (a ModelRef without version or alias means latest)'],
     ];
     for (const [alias, details] of cases) {
-      expect(await failure(suite.registry.api.setAlias({ name: 'fmnist', alias, version: 1 }))).toEqual({ code: status.INVALID_ARGUMENT, details });
+      expect(await failure(suite.registry.api.setAlias({ name: 'fmnist', alias, version: 1 }))).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details,
+      });
     }
   });
 
@@ -52,14 +69,18 @@ describe('SetAlias', () => {
       code: status.NOT_FOUND,
       details: 'model "short-lived" has no version 1',
     });
-    expect((await failure(suite.registry.api.setAlias({ name: 'ghost', alias: 'staging', version: 1 }))).code).toBe(status.NOT_FOUND);
+    expect((await failure(suite.registry.api.setAlias({ name: 'ghost', alias: 'staging', version: 1 }))).code).toBe(
+      status.NOT_FOUND,
+    );
   });
 });
 
 describe('DeleteAlias', () => {
   it('removes the alias and returns the version it pointed at', async () => {
     await suite.registry.api.setAlias({ name: 'fmnist', alias: 'canary', version: 2 });
-    expect(await suite.registry.api.deleteAlias({ name: 'fmnist', alias: 'canary', reason: 'done' }, actor('carol'))).toEqual({ previousVersion: 2 });
+    expect(
+      await suite.registry.api.deleteAlias({ name: 'fmnist', alias: 'canary', reason: 'done' }, actor('carol')),
+    ).toEqual({ previousVersion: 2 });
     expect((await suite.registry.api.getRegisteredModel({ name: 'fmnist' })).aliases).toEqual({ production: 3 });
     expect(await failure(suite.registry.api.deleteAlias({ name: 'fmnist', alias: 'canary' }))).toEqual({
       code: status.NOT_FOUND,
@@ -72,7 +93,15 @@ describe('ListAliasHistory', () => {
   it('lists every change newest first with who, when, from, to and why', async () => {
     const { changes, nextPageToken } = await suite.registry.api.listAliasHistory({ name: 'fmnist' });
     expect(nextPageToken).toBe('');
-    expect(changes.map(({ alias, fromVersion, toVersion, actor: who, reason }) => ({ alias, fromVersion, toVersion, who, reason }))).toEqual([
+    expect(
+      changes.map(({ alias, fromVersion, toVersion, actor: who, reason }) => ({
+        alias,
+        fromVersion,
+        toVersion,
+        who,
+        reason,
+      })),
+    ).toEqual([
       { alias: 'canary', fromVersion: 2, toVersion: 0, who: 'carol', reason: 'done' },
       { alias: 'canary', fromVersion: 0, toVersion: 2, who: 'anonymous', reason: '' },
       { alias: 'production', fromVersion: 1, toVersion: 3, who: 'bob', reason: 'better accuracy' },
@@ -85,7 +114,12 @@ describe('ListAliasHistory', () => {
   it('filters by alias and pages with next_page_token', async () => {
     const first = await suite.registry.api.listAliasHistory({ name: 'fmnist', alias: 'production', pageSize: 1 });
     expect(first.changes.map((c) => c.toVersion)).toEqual([3]);
-    const second = await suite.registry.api.listAliasHistory({ name: 'fmnist', alias: 'production', pageSize: 1, pageToken: first.nextPageToken });
+    const second = await suite.registry.api.listAliasHistory({
+      name: 'fmnist',
+      alias: 'production',
+      pageSize: 1,
+      pageToken: first.nextPageToken,
+    });
     expect(second.changes.map((c) => c.toVersion)).toEqual([1]);
     expect(second.nextPageToken).toBe('');
   });

@@ -97,7 +97,10 @@ describe('artifact streaming', () => {
       let received = 0;
       let chunks = 0;
       let header;
-      for await (const message of suite.registry.api.download({ ref: { name: 'big', version: 1 }, chunkSize: 4 * MiB })) {
+      for await (const message of suite.registry.api.download({
+        ref: { name: 'big', version: 1 },
+        chunkSize: 4 * MiB,
+      })) {
         if (message.file) header = message.file;
         if (message.chunk) {
           hash.update(message.chunk);
@@ -123,7 +126,9 @@ describe('artifact streaming', () => {
       { path: 'model.onnx', format: 'onnx', data: bytes },
       { path: 'labels.txt', format: 'text', data: Buffer.from('a\nb\n') },
     ]);
-    const [object] = (await suite.registry.artifacts.list()).filter((o) => o.name.startsWith('tampered/') && o.name.endsWith('/model.onnx'));
+    const [object] = (await suite.registry.artifacts.list()).filter(
+      (o) => o.name.startsWith('tampered/') && o.name.endsWith('/model.onnx'),
+    );
     await tamperObjectChunk(suite.registry.nc, BUCKET, object!.name);
 
     const received: string[] = [];
@@ -146,7 +151,10 @@ describe('artifact streaming', () => {
     expect(received[1]).toBe('file model.onnx');
     expect(received).not.toContain('file labels.txt');
 
-    const other = await suite.registry.api.downloadAll({ ref: { name: 'tampered', version: 1 }, paths: ['labels.txt'] });
+    const other = await suite.registry.api.downloadAll({
+      ref: { name: 'tampered', version: 1 },
+      paths: ['labels.txt'],
+    });
     expect(other.files[0]!.data.toString()).toBe('a\nb\n');
   });
 });
@@ -163,18 +171,27 @@ describe('DownloadModelArtifacts', () => {
   it('filters by path and format and honours chunk_size', async () => {
     const byFormat = await suite.registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 }, format: 'onnx' });
     expect(byFormat.files.map((f) => f.header.path)).toEqual(['model.onnx']);
-    const byPath = await suite.registry.api.downloadAll({ ref: { name: 'fmnist', version: 1 }, paths: ['tfjs/group1-shard1of1.bin'], chunkSize: 100_000 });
+    const byPath = await suite.registry.api.downloadAll({
+      ref: { name: 'fmnist', version: 1 },
+      paths: ['tfjs/group1-shard1of1.bin'],
+      chunkSize: 100_000,
+    });
     expect(byPath.files.map((f) => f.header.path)).toEqual(['tfjs/group1-shard1of1.bin']);
     expect(byPath.files[0]!.chunks).toEqual([100_000, 100_000, 100_000]);
     expect(byPath.files[0]!.data.equals(weights)).toBe(true);
   });
 
   it('refuses an unknown path and a chunk size over 4 MiB', async () => {
-    expect(await failure(suite.registry.api.download({ ref: { name: 'fmnist', version: 1 }, paths: ['nope.bin'] }))).toEqual({
+    expect(
+      await failure(suite.registry.api.download({ ref: { name: 'fmnist', version: 1 }, paths: ['nope.bin'] })),
+    ).toEqual({
       code: status.NOT_FOUND,
-      details: 'model "fmnist" version 1 has no file "nope.bin" (files: "tfjs/model.json", "tfjs/group1-shard1of1.bin", "model.onnx")',
+      details:
+        'model "fmnist" version 1 has no file "nope.bin" (files: "tfjs/model.json", "tfjs/group1-shard1of1.bin", "model.onnx")',
     });
-    expect(await failure(suite.registry.api.download({ ref: { name: 'fmnist', version: 1 }, chunkSize: 5 * 1024 * 1024 }))).toEqual({
+    expect(
+      await failure(suite.registry.api.download({ ref: { name: 'fmnist', version: 1 }, chunkSize: 5 * 1024 * 1024 })),
+    ).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'chunk_size: must be 0 (256 KiB) or 1 to 4194304 bytes (4 MiB), got 5242880',
     });
@@ -191,10 +208,17 @@ describe('message size limit', () => {
       );
       expect(code).toBe(status.RESOURCE_EXHAUSTED);
       expect(details).toBe('Received message larger than max (102404 vs 65536)');
-      await waitFor(async () => (await objectsOf('limited')).length === 0, { message: 'the cut-off upload to be removed' });
+      await waitFor(async () => (await objectsOf('limited')).length === 0, {
+        message: 'the cut-off upload to be removed',
+      });
       expect((await small.api.getRegisteredModel({ name: 'limited' })).latestVersion).toBe(0);
       const fine = await small.api.createModelVersion({ name: 'limited' }, [
-        { path: 'big.bin', data: (async function* () { for (let i = 0; i < 4; i++) yield Buffer.alloc(25 * 1024, i); })() },
+        {
+          path: 'big.bin',
+          data: (async function* () {
+            for (let i = 0; i < 4; i++) yield Buffer.alloc(25 * 1024, i);
+          })(),
+        },
       ]);
       expect(fine.files[0]!.size).toBe(100 * 1024);
     } finally {

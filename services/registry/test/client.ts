@@ -24,7 +24,12 @@ import {
 } from '@aimaas/proto';
 
 /** Request and response types of a ts-proto unary client method (read from its last overload). */
-type Signature<M> = M extends (request: infer Req, metadata: Metadata, options: any, callback: (error: ServiceError | null, response: infer Res) => void) => unknown
+type Signature<M> = M extends (
+  request: infer Req,
+  metadata: Metadata,
+  options: any,
+  callback: (error: ServiceError | null, response: infer Res) => void,
+) => unknown
   ? { req: Req; res: Res }
   : never;
 interface Fns<Req> {
@@ -38,7 +43,11 @@ export function actor(name: string): Metadata {
   return metadata;
 }
 
-function unary<M extends (...args: any[]) => unknown>(client: RegistryServiceClient, method: M, fns: Fns<Signature<M>['req']>) {
+function unary<M extends (...args: any[]) => unknown>(
+  client: RegistryServiceClient,
+  method: M,
+  fns: Fns<Signature<M>['req']>,
+) {
   type Res = Signature<M>['res'];
   return (request: Partial<Signature<M>['req']> | Record<string, unknown>, metadata = new Metadata()): Promise<Res> =>
     new Promise((resolve, reject) => {
@@ -74,7 +83,11 @@ export function registryApi(client: RegistryServiceClient) {
     getLineage: unary(client, client.getLineage, GetLineageRequest),
 
     /** CreateModelVersion: the header, then each file header and its chunks, with backpressure. */
-    createModelVersion(header: Partial<ModelVersionHeader> | Record<string, unknown>, files: UploadFile[] = [], metadata = new Metadata()) {
+    createModelVersion(
+      header: Partial<ModelVersionHeader> | Record<string, unknown>,
+      files: UploadFile[] = [],
+      metadata = new Metadata(),
+    ) {
       return sendMessages(client, messagesOf(header, files), metadata);
     },
 
@@ -84,7 +97,9 @@ export function registryApi(client: RegistryServiceClient) {
     },
 
     /** DownloadModelArtifacts as a stream of response messages. */
-    download(request: Partial<DownloadModelArtifactsRequest> | Record<string, unknown>): AsyncIterable<DownloadModelArtifactsResponse> {
+    download(
+      request: Partial<DownloadModelArtifactsRequest> | Record<string, unknown>,
+    ): AsyncIterable<DownloadModelArtifactsResponse> {
       return client.downloadModelArtifacts(DownloadModelArtifactsRequest.fromPartial(request));
     },
 
@@ -154,7 +169,9 @@ function sendMessages(
 }
 
 /** The gRPC status of a failed call: `{ code, details }`, or throws if the call succeeded. */
-export async function failure(promise: Promise<unknown> | AsyncIterable<unknown>): Promise<{ code: status; details: string }> {
+export async function failure(
+  promise: Promise<unknown> | AsyncIterable<unknown>,
+): Promise<{ code: status; details: string }> {
   try {
     if (Symbol.asyncIterator in promise) {
       for await (const _ of promise) void _;

@@ -42,13 +42,19 @@ describe('version numbers under concurrency', () => {
 
   it('shows one replica the versions another created once its watch has delivered them', async () => {
     await b.index.sync();
-    const fromA = await a.api.searchModelVersions({ filter: 'name = "contended" AND tags.writer = "b"', pageSize: 1000 });
+    const fromA = await a.api.searchModelVersions({
+      filter: 'name = "contended" AND tags.writer = "b"',
+      pageSize: 1000,
+    });
     expect(fromA.totalSize).toBe(50);
     await b.api.createModelVersion({ name: 'contended', metrics: { accuracy: 0.5 } });
-    const seen = await waitFor(async () => {
-      const result = await a.api.searchModelVersions({ filter: 'name = "contended" AND metrics.accuracy = 0.5' });
-      return result.totalSize === 1 && result;
-    }, { message: 'replica a to see version 101 created through replica b' });
+    const seen = await waitFor(
+      async () => {
+        const result = await a.api.searchModelVersions({ filter: 'name = "contended" AND metrics.accuracy = 0.5' });
+        return result.totalSize === 1 && result;
+      },
+      { message: 'replica a to see version 101 created through replica b' },
+    );
     expect(seen.versions[0]!.version).toBe(101);
   });
 });
@@ -59,8 +65,14 @@ describe('aliases and deletes racing', () => {
     for (let i = 0; i < 10; i++) await a.api.createModelVersion({ name: 'racing' });
     const outcomes = await Promise.all(
       Array.from({ length: 10 }, (_, i) => [
-        a.api.setAlias({ name: 'racing', alias: `alias-${i}`, version: i + 1 }).then(() => 'set', (e: { code: number }) => e.code),
-        b.api.deleteModelVersion({ name: 'racing', version: i + 1 }).then(() => 'deleted', (e: { code: number }) => e.code),
+        a.api.setAlias({ name: 'racing', alias: `alias-${i}`, version: i + 1 }).then(
+          () => 'set',
+          (e: { code: number }) => e.code,
+        ),
+        b.api.deleteModelVersion({ name: 'racing', version: i + 1 }).then(
+          () => 'deleted',
+          (e: { code: number }) => e.code,
+        ),
       ]).flat(),
     );
     const model = await a.api.getRegisteredModel({ name: 'racing' });
@@ -73,7 +85,9 @@ describe('aliases and deletes racing', () => {
       expect(model.aliases[`alias-${i}`]).toBe(aliasWon ? i + 1 : undefined);
       const target = model.aliases[`alias-${i}`];
       if (target !== undefined) {
-        expect((await a.api.getModelVersion({ ref: { name: 'racing', version: target } })).aliases).toEqual([`alias-${i}`]);
+        expect((await a.api.getModelVersion({ ref: { name: 'racing', version: target } })).aliases).toEqual([
+          `alias-${i}`,
+        ]);
       }
     }
     expect(model.versionCount).toBe(Object.keys(model.aliases).length);

@@ -55,9 +55,14 @@ describe('registry events', () => {
     const [updated] = await eventsOf('registry.version.updated', 'evented@1');
     expect(updated!.payload).toMatchObject({ version: { name: 'evented', version: 1, tags: { stage: 'qa' } } });
 
-    await suite.registry.api.setAlias({ name: 'evented', alias: 'production', version: 1, reason: 'go live' }, actor('dana'));
+    await suite.registry.api.setAlias(
+      { name: 'evented', alias: 'production', version: 1, reason: 'go live' },
+      actor('dana'),
+    );
     const [set] = await eventsOf('registry.alias.set', 'evented@production');
-    expect(set!.payload).toMatchObject({ change: { name: 'evented', alias: 'production', fromVersion: 0, toVersion: 1, actor: 'dana', reason: 'go live' } });
+    expect(set!.payload).toMatchObject({
+      change: { name: 'evented', alias: 'production', fromVersion: 0, toVersion: 1, actor: 'dana', reason: 'go live' },
+    });
 
     await suite.registry.api.deleteAlias({ name: 'evented', alias: 'production' });
     const [deleted] = await eventsOf('registry.alias.deleted', 'evented@production');

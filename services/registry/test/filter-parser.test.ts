@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '@aimaas/runtime';
-import { compileFilter, compileOrder, likeMatcher, parseFilter, parseOrderBy, type SearchRecord } from '../src/index.js';
+import {
+  compileFilter,
+  compileOrder,
+  likeMatcher,
+  parseFilter,
+  parseOrderBy,
+  type SearchRecord,
+} from '../src/index.js';
 
 function record(overrides: Partial<SearchRecord>): SearchRecord {
   return {
@@ -30,7 +37,9 @@ function errorOf(filter: string): string {
 
 describe('parseFilter', () => {
   it('parses terms joined by AND in any case, with both quote styles, escapes and numbers', () => {
-    expect(parseFilter(`name = "fm\\"nist" and metrics.accuracy >= 0.9 AND tags.\`my key\` LIKE 'vis%' AnD version != -2e1`)).toEqual([
+    expect(
+      parseFilter(`name = "fm\\"nist" and metrics.accuracy >= 0.9 AND tags.\`my key\` LIKE 'vis%' AnD version != -2e1`),
+    ).toEqual([
       { key: { kind: 'attribute', name: 'name' }, operator: '=', value: 'fm"nist', position: 0 },
       { key: { kind: 'metrics', name: 'accuracy' }, operator: '>=', value: 0.9, position: 22 },
       { key: { kind: 'tags', name: 'my key' }, operator: 'LIKE', value: 'vis%', position: 50 },
@@ -54,13 +63,25 @@ describe('parseFilter', () => {
     expect(errorOf('colour = "red"')).toBe(
       'filter: unknown key "colour" at position 0; expected one of name, version, task, description, created_at, updated_at, alias, tags.<k>, params.<k>, metrics.<k>',
     );
-    expect(errorOf('name = "a" OR name = "b"')).toBe('filter: OR at position 11 is not supported; terms can only be joined by AND');
-    expect(errorOf('name = "a" name = "b"')).toBe('filter: expected AND or the end of the filter at position 11, found "name"');
-    expect(errorOf('metrics.accuracy > "high"')).toBe('filter: metrics.accuracy compares with a number, found the string "high" at position 19');
-    expect(errorOf('version LIKE "1%"')).toBe('filter: LIKE needs a string key and a quoted pattern; "version LIKE" at position 13 does not fit');
-    expect(errorOf('tags = "x"')).toBe('filter: expected "." and an entry name after "tags" at position 4, e.g. tags.accuracy');
+    expect(errorOf('name = "a" OR name = "b"')).toBe(
+      'filter: OR at position 11 is not supported; terms can only be joined by AND',
+    );
+    expect(errorOf('name = "a" name = "b"')).toBe(
+      'filter: expected AND or the end of the filter at position 11, found "name"',
+    );
+    expect(errorOf('metrics.accuracy > "high"')).toBe(
+      'filter: metrics.accuracy compares with a number, found the string "high" at position 19',
+    );
+    expect(errorOf('version LIKE "1%"')).toBe(
+      'filter: LIKE needs a string key and a quoted pattern; "version LIKE" at position 13 does not fit',
+    );
+    expect(errorOf('tags = "x"')).toBe(
+      'filter: expected "." and an entry name after "tags" at position 4, e.g. tags.accuracy',
+    );
     expect(errorOf('tags.`open = "x"')).toBe('filter: unterminated backquoted key starting at position 5');
-    expect(errorOf('AND name = "x"')).toBe('filter: unknown key "AND" at position 0; expected one of name, version, task, description, created_at, updated_at, alias, tags.<k>, params.<k>, metrics.<k>');
+    expect(errorOf('AND name = "x"')).toBe(
+      'filter: unknown key "AND" at position 0; expected one of name, version, task, description, created_at, updated_at, alias, tags.<k>, params.<k>, metrics.<k>',
+    );
     expect(errorOf('= 3')).toMatch(/^filter: expected a key \(.*\) at position 0, found "="$/);
     expect(errorOf('task = "clustering"')).toBe(
       'filter: task: unknown task "clustering" at position 7; expected one of unspecified, classification, regression, reconstruction',
@@ -95,7 +116,9 @@ describe('compileFilter', () => {
 describe('filter bounds', () => {
   it('refuses a filter over 4,096 characters or 32 terms, naming the limit', () => {
     expect(() => parseFilter(`name = "${'a'.repeat(5_000)}"`)).toThrow('filter: at most 4096 characters, got 5009');
-    expect(() => parseFilter(Array.from({ length: 33 }, (_, i) => `tags.t${i} = "x"`).join(' AND '))).toThrow('filter: at most 32 terms');
+    expect(() => parseFilter(Array.from({ length: 33 }, (_, i) => `tags.t${i} = "x"`).join(' AND '))).toThrow(
+      'filter: at most 32 terms',
+    );
     expect(parseFilter(Array.from({ length: 32 }, (_, i) => `tags.t${i} = "x"`).join(' AND ')).length).toBe(32);
   });
 });
@@ -113,11 +136,25 @@ describe('likeMatcher', () => {
 
   it('matches like SQL on the hard cases: several %, _ next to %, empty pieces, code points', () => {
     const cases: Array<[string, string, boolean]> = [
-      ['%a%b%', 'xxaxxbxx', true], ['%a%b%', 'xxbxxaxx', false], ['a%a', 'a', false], ['a%a', 'aa', true],
-      ['%%', '', true], ['%', '', true], ['', '', true], ['', 'a', false], ['_%_', 'ab', true], ['_%_', 'a', false],
-      ['%ab%ab', 'abab', true], ['%aab', 'aaab', true], ['a_c%', 'abcd', true], ['%é_', 'café!', true], ['%\\_%', 'a_b', true], ['%\\_%', 'ab', false],
+      ['%a%b%', 'xxaxxbxx', true],
+      ['%a%b%', 'xxbxxaxx', false],
+      ['a%a', 'a', false],
+      ['a%a', 'aa', true],
+      ['%%', '', true],
+      ['%', '', true],
+      ['', '', true],
+      ['', 'a', false],
+      ['_%_', 'ab', true],
+      ['_%_', 'a', false],
+      ['%ab%ab', 'abab', true],
+      ['%aab', 'aaab', true],
+      ['a_c%', 'abcd', true],
+      ['%é_', 'café!', true],
+      ['%\\_%', 'a_b', true],
+      ['%\\_%', 'ab', false],
     ];
-    for (const [pattern, text, expected] of cases) expect(likeMatcher(pattern)(text), `${pattern} ~ ${text}`).toBe(expected);
+    for (const [pattern, text, expected] of cases)
+      expect(likeMatcher(pattern)(text), `${pattern} ~ ${text}`).toBe(expected);
   });
 
   it('takes linear time on a pattern that makes a backtracking regex explode', () => {
@@ -147,6 +184,8 @@ describe('parseOrderBy / compileOrder', () => {
 
   it('refuses unknown keys and stray words with their position', () => {
     expect(() => parseOrderBy('accuracy DESC')).toThrow(/^order_by: unknown key "accuracy" at position 0/);
-    expect(() => parseOrderBy('version DOWN')).toThrow('order_by: expected ASC, DESC, "," or the end of order_by at position 8, found "DOWN"');
+    expect(() => parseOrderBy('version DOWN')).toThrow(
+      'order_by: expected ASC, DESC, "," or the end of order_by at position 8, found "DOWN"',
+    );
   });
 });

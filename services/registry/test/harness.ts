@@ -45,7 +45,10 @@ export function startNats(): Promise<TestNatsServer> {
 export async function startReplica(natsUrl: string, options: ReplicaOptions = {}): Promise<Replica> {
   const logger = createLogger('registry-test', process.env.LOG_LEVEL ?? 'silent');
   const nc = await connectNats(natsUrl, { name: 'registry-test' });
-  const registry = await openRegistry(nc, { logger, ...(options.uploadIdleMs !== undefined && { uploadIdleMs: options.uploadIdleMs }) });
+  const registry = await openRegistry(nc, {
+    logger,
+    ...(options.uploadIdleMs !== undefined && { uploadIdleMs: options.uploadIdleMs }),
+  });
   const { kv, artifacts, index } = registry;
   const server = createGrpcServer({
     serviceName: 'registry',

@@ -11,13 +11,25 @@ describe('GetLineage', () => {
     await api.createModelVersion({ name: 'iris-clf', createModel: true, description: 'baseline' });
     await api.createModelVersion({
       name: 'iris-clf',
-      lineage: { dataset: { name: 'iris', version: 1 }, preparedDatasetId: 'prep-7', trainingJobId: 'train-42', compressionJobId: '', parent: undefined },
+      lineage: {
+        dataset: { name: 'iris', version: 1 },
+        preparedDatasetId: 'prep-7',
+        trainingJobId: 'train-42',
+        compressionJobId: '',
+        parent: undefined,
+      },
     });
     await api.setAlias({ name: 'iris-clf', alias: 'trained', version: 2 });
     // The parent is named by alias; registration pins it to the version the alias points at now.
     const compressed = await api.createModelVersion({
       name: 'iris-clf',
-      lineage: { parent: { name: 'iris-clf', alias: 'trained' }, compressionJobId: 'comp-9', preparedDatasetId: '', trainingJobId: '', dataset: undefined },
+      lineage: {
+        parent: { name: 'iris-clf', alias: 'trained' },
+        compressionJobId: 'comp-9',
+        preparedDatasetId: '',
+        trainingJobId: '',
+        dataset: undefined,
+      },
     });
     expect(compressed.version).toBe(3);
     expect(compressed.lineage?.parent).toEqual({ name: 'iris-clf', version: 2 });
@@ -55,7 +67,13 @@ describe('GetLineage', () => {
     await suite.registry.api.createModelVersion({
       name: 'direct',
       createModel: true,
-      lineage: { dataset: { name: 'housing', version: 3 }, preparedDatasetId: '', trainingJobId: '', compressionJobId: '', parent: undefined },
+      lineage: {
+        dataset: { name: 'housing', version: 3 },
+        preparedDatasetId: '',
+        trainingJobId: '',
+        compressionJobId: '',
+        parent: undefined,
+      },
     });
     const lineage = await suite.registry.api.getLineage({ ref: { name: 'direct' } });
     expect(lineage.edges).toEqual([{ from: 'model:direct@1', to: 'dataset:housing@3', relation: 'trained_on' }]);
@@ -66,7 +84,13 @@ describe('GetLineage', () => {
       await failure(
         suite.registry.api.createModelVersion({
           name: 'direct',
-          lineage: { parent: { name: 'direct', version: 99 }, dataset: undefined, preparedDatasetId: '', trainingJobId: '', compressionJobId: '' },
+          lineage: {
+            parent: { name: 'direct', version: 99 },
+            dataset: undefined,
+            preparedDatasetId: '',
+            trainingJobId: '',
+            compressionJobId: '',
+          },
         }),
       ),
     ).toEqual({ code: status.INVALID_ARGUMENT, details: 'header.lineage.parent: model "direct" has no version 99' });

@@ -6,7 +6,11 @@ const suite = useRegistrySuite();
 
 describe('CreateRegisteredModel', () => {
   it('creates a model with description and tags, and no versions', async () => {
-    const model = await suite.registry.api.createRegisteredModel({ name: 'iris', description: 'Iris classifier', tags: { team: 'ml' } });
+    const model = await suite.registry.api.createRegisteredModel({
+      name: 'iris',
+      description: 'Iris classifier',
+      tags: { team: 'ml' },
+    });
     expect(model).toMatchObject({
       name: 'iris',
       description: 'Iris classifier',
@@ -48,7 +52,9 @@ describe('CreateRegisteredModel', () => {
   it('accepts dots, dashes and underscores in names', async () => {
     const model = await suite.registry.api.createRegisteredModel({ name: 'resnet-50.v2_final' });
     expect(model.name).toBe('resnet-50.v2_final');
-    expect((await suite.registry.api.getRegisteredModel({ name: 'resnet-50.v2_final' })).name).toBe('resnet-50.v2_final');
+    expect((await suite.registry.api.getRegisteredModel({ name: 'resnet-50.v2_final' })).name).toBe(
+      'resnet-50.v2_final',
+    );
   });
 });
 
@@ -63,12 +69,21 @@ describe('GetRegisteredModel', () => {
 
 describe('ListRegisteredModels', () => {
   it('lists by name prefix in name order, paging with next_page_token', async () => {
-    for (const name of ['list-c', 'list-a', 'list-b', 'list-e', 'list-d']) await suite.registry.api.createRegisteredModel({ name });
+    for (const name of ['list-c', 'list-a', 'list-b', 'list-e', 'list-d'])
+      await suite.registry.api.createRegisteredModel({ name });
     const first = await suite.registry.api.listRegisteredModels({ namePrefix: 'list-', pageSize: 2 });
     expect(first.models.map((m) => m.name)).toEqual(['list-a', 'list-b']);
-    const second = await suite.registry.api.listRegisteredModels({ namePrefix: 'list-', pageSize: 2, pageToken: first.nextPageToken });
+    const second = await suite.registry.api.listRegisteredModels({
+      namePrefix: 'list-',
+      pageSize: 2,
+      pageToken: first.nextPageToken,
+    });
     expect(second.models.map((m) => m.name)).toEqual(['list-c', 'list-d']);
-    const third = await suite.registry.api.listRegisteredModels({ namePrefix: 'list-', pageSize: 2, pageToken: second.nextPageToken });
+    const third = await suite.registry.api.listRegisteredModels({
+      namePrefix: 'list-',
+      pageSize: 2,
+      pageToken: second.nextPageToken,
+    });
     expect(third.models.map((m) => m.name)).toEqual(['list-e']);
     expect(third.nextPageToken).toBe('');
   });
@@ -78,14 +93,21 @@ describe('ListRegisteredModels', () => {
       code: status.INVALID_ARGUMENT,
       details: 'page_size: must be 0 (default 100) or a positive number, got -1',
     });
-    expect((await failure(suite.registry.api.listRegisteredModels({ pageToken: 'garbage' }))).code).toBe(status.INVALID_ARGUMENT);
+    expect((await failure(suite.registry.api.listRegisteredModels({ pageToken: 'garbage' }))).code).toBe(
+      status.INVALID_ARGUMENT,
+    );
   });
 });
 
 describe('UpdateRegisteredModel', () => {
   it('sets the description, sets and removes tags, and moves updated_at', async () => {
     const created = await suite.registry.api.createRegisteredModel({ name: 'upd', tags: { a: '1', b: '2' } });
-    const updated = await suite.registry.api.updateRegisteredModel({ name: 'upd', description: 'new', setTags: { c: '3', a: 'x' }, removeTags: ['b'] });
+    const updated = await suite.registry.api.updateRegisteredModel({
+      name: 'upd',
+      description: 'new',
+      setTags: { c: '3', a: 'x' },
+      removeTags: ['b'],
+    });
     expect(updated).toMatchObject({ name: 'upd', description: 'new', tags: { a: 'x', c: '3' } });
     expect(updated.updatedAt!.getTime()).toBeGreaterThanOrEqual(created.updatedAt!.getTime());
     const untouched = await suite.registry.api.updateRegisteredModel({ name: 'upd' });
@@ -94,23 +116,33 @@ describe('UpdateRegisteredModel', () => {
 
   it('refuses a tag both set and removed, and an unknown model', async () => {
     await suite.registry.api.createRegisteredModel({ name: 'upd2' });
-    expect(await failure(suite.registry.api.updateRegisteredModel({ name: 'upd2', setTags: { k: 'v' }, removeTags: ['k'] }))).toEqual({
+    expect(
+      await failure(suite.registry.api.updateRegisteredModel({ name: 'upd2', setTags: { k: 'v' }, removeTags: ['k'] })),
+    ).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'remove_tags: "k" is also in set_tags; set or remove it, not both',
     });
-    expect((await failure(suite.registry.api.updateRegisteredModel({ name: 'ghost', description: 'x' }))).code).toBe(status.NOT_FOUND);
+    expect((await failure(suite.registry.api.updateRegisteredModel({ name: 'ghost', description: 'x' }))).code).toBe(
+      status.NOT_FOUND,
+    );
   });
 });
 
 describe('DeleteRegisteredModel', () => {
   it('deletes the model with its versions and artifacts', async () => {
-    await suite.registry.api.createModelVersion({ name: 'gone', createModel: true }, [{ path: 'model.onnx', format: 'onnx', data: Buffer.from('onnx-bytes') }]);
-    await suite.registry.api.createModelVersion({ name: 'gone' }, [{ path: 'model.onnx', format: 'onnx', data: Buffer.from('more') }]);
+    await suite.registry.api.createModelVersion({ name: 'gone', createModel: true }, [
+      { path: 'model.onnx', format: 'onnx', data: Buffer.from('onnx-bytes') },
+    ]);
+    await suite.registry.api.createModelVersion({ name: 'gone' }, [
+      { path: 'model.onnx', format: 'onnx', data: Buffer.from('more') },
+    ]);
     const objectsBefore = (await suite.registry.artifacts.list()).filter((o) => o.name.startsWith('gone/'));
     expect(objectsBefore).toHaveLength(2);
     expect(await suite.registry.api.deleteRegisteredModel({ name: 'gone' })).toEqual({ deletedVersions: 2 });
     expect((await failure(suite.registry.api.getRegisteredModel({ name: 'gone' }))).code).toBe(status.NOT_FOUND);
-    expect((await failure(suite.registry.api.getModelVersion({ ref: { name: 'gone', version: 1 } }))).code).toBe(status.NOT_FOUND);
+    expect((await failure(suite.registry.api.getModelVersion({ ref: { name: 'gone', version: 1 } }))).code).toBe(
+      status.NOT_FOUND,
+    );
     expect((await suite.registry.artifacts.list()).filter((o) => o.name.startsWith('gone/'))).toEqual([]);
     const search = await suite.registry.api.searchModelVersions({ filter: 'name = "gone"' });
     expect(search.totalSize).toBe(0);
@@ -123,8 +155,12 @@ describe('DeleteRegisteredModel', () => {
       code: status.FAILED_PRECONDITION,
       details: 'model "aliased" has aliases "production" → 1; delete them first or pass force',
     });
-    expect(await suite.registry.api.deleteRegisteredModel({ name: 'aliased', force: true })).toEqual({ deletedVersions: 1 });
-    expect(await suite.registry.api.listAliasHistory({ name: 'aliased' }).catch((e: { code: number }) => e.code)).toBe(status.NOT_FOUND);
+    expect(await suite.registry.api.deleteRegisteredModel({ name: 'aliased', force: true })).toEqual({
+      deletedVersions: 1,
+    });
+    expect(await suite.registry.api.listAliasHistory({ name: 'aliased' }).catch((e: { code: number }) => e.code)).toBe(
+      status.NOT_FOUND,
+    );
   });
 
   it('lets a deleted name be created again, starting at version 1', async () => {

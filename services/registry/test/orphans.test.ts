@@ -15,7 +15,14 @@ async function startRegistryProcess(env: Record<string, string> = {}): Promise<{
   const { child, addr } = await suite.spawn('registry', env);
   const clients = createClients({ addresses: { registry: addr }, tracing: false });
   try {
-    await waitFor(() => clients.registry.listRegisteredModels({}).then(() => true, () => false), { timeoutMs: 30_000, message: 'the registry to answer' });
+    await waitFor(
+      () =>
+        clients.registry.listRegisteredModels({}).then(
+          () => true,
+          () => false,
+        ),
+      { timeoutMs: 30_000, message: 'the registry to answer' },
+    );
   } finally {
     clients.close();
   }
@@ -33,7 +40,9 @@ describe('an upload whose registry is killed half-way', () => {
   it('leaves zero orphan bytes once a registry sweeps: the chunks of the file in flight and the files already complete', async () => {
     const first = await startRegistryProcess();
     const clients = createClients({ addresses: { registry: first.addr }, tracing: false });
-    await uploadModelVersion(clients.registry, { name: 'kept', createModel: true }, [{ path: 'model.bin', format: 'raw', source: Buffer.alloc(300_000, 1) }]);
+    await uploadModelVersion(clients.registry, { name: 'kept', createModel: true }, [
+      { path: 'model.bin', format: 'raw', source: Buffer.alloc(300_000, 1) },
+    ]);
     const baseline = await streamBytes();
 
     let sent = 0;
@@ -57,7 +66,10 @@ describe('an upload whose registry is killed half-way', () => {
 
     // A registry that starts now sweeps what is idle for 2 × 200 ms (at start and then every 400 ms).
     const second = await startRegistryProcess({ AIMAAS_REGISTRY_UPLOAD_IDLE_MS: '200' });
-    await waitFor(async () => (await streamBytes()) === baseline, { timeoutMs: 20_000, message: 'the orphan bytes to be swept' });
+    await waitFor(async () => (await streamBytes()) === baseline, {
+      timeoutMs: 20_000,
+      message: 'the orphan bytes to be swept',
+    });
     expect(await streamBytes()).toBe(baseline);
 
     // The committed version is untouched and still downloads intact; the killed one never existed.
@@ -76,7 +88,9 @@ describe('an upload whose registry is killed half-way', () => {
     try {
       const before = await streamBytes();
       const outcome = new Promise<{ code?: number; details?: string }>((resolve) => {
-        const call = replica.client.createModelVersion((error: { code?: number; details?: string } | null, _reply?: ModelVersion) => resolve(error ?? {}));
+        const call = replica.client.createModelVersion(
+          (error: { code?: number; details?: string } | null, _reply?: ModelVersion) => resolve(error ?? {}),
+        );
         call.write(CreateModelVersionRequest.fromPartial({ header: { name: 'stalled', createModel: true } }));
         call.write(CreateModelVersionRequest.fromPartial({ file: { path: 'a.bin', format: 'raw' } }));
         call.write(CreateModelVersionRequest.fromPartial({ chunk: Buffer.alloc(MiB, 3) }));
@@ -84,8 +98,13 @@ describe('an upload whose registry is killed half-way', () => {
       });
       const { code, details } = await outcome;
       expect(code).toBe(4); // DEADLINE_EXCEEDED
-      expect(details).toMatch(/^CreateModelVersion: no message for 0\.3 s after message 3; the upload was ended and nothing was kept$/);
-      await waitFor(async () => (await streamBytes()) === before, { timeoutMs: 5_000, message: 'the stalled upload to be removed' });
+      expect(details).toMatch(
+        /^CreateModelVersion: no message for 0\.3 s after message 3; the upload was ended and nothing was kept$/,
+      );
+      await waitFor(async () => (await streamBytes()) === before, {
+        timeoutMs: 5_000,
+        message: 'the stalled upload to be removed',
+      });
       const leases = await replica.kv.list('uploads.');
       expect(leases).toEqual([]);
     } finally {

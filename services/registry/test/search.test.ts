@@ -70,12 +70,24 @@ describe('SearchModelVersions', () => {
     const first = await suite.registry.api.searchModelVersions({ filter: 'task = "classification"', pageSize: 2 });
     expect(ids(first.versions)).toEqual(['fmnist@3', 'fmnist@2']);
     expect(first.totalSize).toBe(5);
-    const second = await suite.registry.api.searchModelVersions({ filter: 'task = "classification"', pageSize: 2, pageToken: first.nextPageToken });
+    const second = await suite.registry.api.searchModelVersions({
+      filter: 'task = "classification"',
+      pageSize: 2,
+      pageToken: first.nextPageToken,
+    });
     expect(ids(second.versions)).toEqual(['fmnist@1', 'iris@2']);
-    const third = await suite.registry.api.searchModelVersions({ filter: 'task = "classification"', pageSize: 2, pageToken: second.nextPageToken });
+    const third = await suite.registry.api.searchModelVersions({
+      filter: 'task = "classification"',
+      pageSize: 2,
+      pageToken: second.nextPageToken,
+    });
     expect(ids(third.versions)).toEqual(['iris@1']);
     expect(third.nextPageToken).toBe('');
-    expect(await failure(suite.registry.api.searchModelVersions({ filter: 'name = "iris"', pageToken: first.nextPageToken }))).toEqual({
+    expect(
+      await failure(
+        suite.registry.api.searchModelVersions({ filter: 'name = "iris"', pageToken: first.nextPageToken }),
+      ),
+    ).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'page_token: was issued for another filter or order_by; repeat the query that returned it',
     });
@@ -83,16 +95,23 @@ describe('SearchModelVersions', () => {
 
   it('sees new versions, moved aliases and deletions at once on the same replica', async () => {
     await suite.registry.api.createModelVersion({ name: 'fresh', createModel: true, metrics: { accuracy: 0.99 } });
-    expect(ids((await suite.registry.api.searchModelVersions({ filter: 'metrics.accuracy > 0.98' })).versions)).toEqual(['fresh@1']);
+    expect(ids((await suite.registry.api.searchModelVersions({ filter: 'metrics.accuracy > 0.98' })).versions)).toEqual(
+      ['fresh@1'],
+    );
     await suite.registry.api.setAlias({ name: 'fresh', alias: 'production', version: 1 });
-    expect(ids((await suite.registry.api.searchModelVersions({ filter: 'alias = "production"' })).versions)).toEqual(['fmnist@2', 'fresh@1', 'iris@1']);
+    expect(ids((await suite.registry.api.searchModelVersions({ filter: 'alias = "production"' })).versions)).toEqual([
+      'fmnist@2',
+      'fresh@1',
+      'iris@1',
+    ]);
     await suite.registry.api.deleteRegisteredModel({ name: 'fresh', force: true });
     expect((await suite.registry.api.searchModelVersions({ filter: 'name = "fresh"' })).totalSize).toBe(0);
   });
 
   it('ends a page early when its versions are large, so no response exceeds 4 MiB, and loses none', async () => {
     const pipelineJson = JSON.stringify({ vocabulary: 'w'.repeat(400 * 1024) });
-    for (let i = 0; i < 10; i++) await suite.registry.api.createModelVersion({ name: 'bulky', createModel: true, pipelineJson });
+    for (let i = 0; i < 10; i++)
+      await suite.registry.api.createModelVersion({ name: 'bulky', createModel: true, pipelineJson });
     const seen: number[] = [];
     let pageToken = '';
     let pages = 0;
@@ -110,14 +129,25 @@ describe('SearchModelVersions', () => {
 
   it('answers INVALID_ARGUMENT saying where a bad filter broke', async () => {
     const cases: Array<[string, string]> = [
-      ['metrics.accuracy 0.9', 'filter: expected an operator after "metrics.accuracy" at position 17 (one of =, !=, <, <=, >, >=, LIKE), found "0.9"'],
-      ['name = "iris" AND', 'filter: expected a key (name, version, task, description, created_at, updated_at, alias, tags.<k>, params.<k>, metrics.<k>) at position 17, found the end of the filter'],
+      [
+        'metrics.accuracy 0.9',
+        'filter: expected an operator after "metrics.accuracy" at position 17 (one of =, !=, <, <=, >, >=, LIKE), found "0.9"',
+      ],
+      [
+        'name = "iris" AND',
+        'filter: expected a key (name, version, task, description, created_at, updated_at, alias, tags.<k>, params.<k>, metrics.<k>) at position 17, found the end of the filter',
+      ],
       ['name = "iris', 'filter: unterminated string starting at position 7; close it with "'],
       ['version > "2"', 'filter: version compares with a number, found the string "2" at position 10'],
     ];
     for (const [filter, details] of cases) {
-      expect(await failure(suite.registry.api.searchModelVersions({ filter }))).toEqual({ code: status.INVALID_ARGUMENT, details });
+      expect(await failure(suite.registry.api.searchModelVersions({ filter }))).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details,
+      });
     }
-    expect((await failure(suite.registry.api.searchModelVersions({ orderBy: 'colour' }))).code).toBe(status.INVALID_ARGUMENT);
+    expect((await failure(suite.registry.api.searchModelVersions({ orderBy: 'colour' }))).code).toBe(
+      status.INVALID_ARGUMENT,
+    );
   });
 });

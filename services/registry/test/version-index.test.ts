@@ -39,7 +39,10 @@ function version(name: string, v: number, description = '') {
   };
 }
 
-const listed = (i: VersionIndex, name?: string) => [...i.versions(name)].map((e) => `${e.stored.name}@${e.stored.version}:${e.stored.description}:${e.search.aliases.join('+')}`).sort();
+const listed = (i: VersionIndex, name?: string) =>
+  [...i.versions(name)]
+    .map((e) => `${e.stored.name}@${e.stored.version}:${e.stored.description}:${e.search.aliases.join('+')}`)
+    .sort();
 
 describe('VersionIndex', () => {
   it('holds versions of live models and keeps their aliases current as the model record moves', () => {

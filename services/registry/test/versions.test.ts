@@ -32,7 +32,13 @@ describe('CreateModelVersion', () => {
     const version = await suite.registry.api.createModelVersion(
       { name: 'fmnist', ...header },
       [
-        { path: 'tfjs/model.json', format: 'tfjs-layers', data: modelJson, size: modelJson.length, sha256: sha256(modelJson) },
+        {
+          path: 'tfjs/model.json',
+          format: 'tfjs-layers',
+          data: modelJson,
+          size: modelJson.length,
+          sha256: sha256(modelJson),
+        },
         { path: 'tfjs/group1-shard1of1.bin', format: 'tfjs-layers', data: weights },
         { path: 'model.onnx', format: 'onnx', data: onnx },
       ],
@@ -50,7 +56,9 @@ describe('CreateModelVersion', () => {
       { path: 'tfjs/group1-shard1of1.bin', format: 'tfjs-layers', size: weights.length, sha256: sha256(weights) },
       { path: 'model.onnx', format: 'onnx', size: onnx.length, sha256: sha256(onnx) },
     ]);
-    const second = await suite.registry.api.createModelVersion({ name: 'fmnist' }, [{ path: 'model.onnx', format: 'onnx', data: onnx }]);
+    const second = await suite.registry.api.createModelVersion({ name: 'fmnist' }, [
+      { path: 'model.onnx', format: 'onnx', data: onnx },
+    ]);
     expect(second.version).toBe(2);
     expect(second.createdBy).toBe('anonymous');
     const model = await suite.registry.api.getRegisteredModel({ name: 'fmnist' });
@@ -68,7 +76,9 @@ describe('CreateModelVersion', () => {
   });
 
   it('refuses a stream whose first message is not a header', async () => {
-    expect(await failure(suite.registry.api.sendRaw([{ file: { path: 'a.bin', format: '', size: 0, sha256: '' } }]))).toEqual({
+    expect(
+      await failure(suite.registry.api.sendRaw([{ file: { path: 'a.bin', format: '', size: 0, sha256: '' } }])),
+    ).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'CreateModelVersion: the first message must be a header, got a file header ("a.bin")',
     });
@@ -80,9 +90,12 @@ describe('CreateModelVersion', () => {
 
   it('refuses a chunk before any file header', async () => {
     await suite.registry.api.createRegisteredModel({ name: 'chunky' });
-    expect(await failure(suite.registry.api.sendRaw([{ header: { name: 'chunky' } as never }, { chunk: Buffer.from('x') }]))).toEqual({
+    expect(
+      await failure(suite.registry.api.sendRaw([{ header: { name: 'chunky' } as never }, { chunk: Buffer.from('x') }])),
+    ).toEqual({
       code: status.INVALID_ARGUMENT,
-      details: 'CreateModelVersion message 2: a chunk came before any file header; send a file header (path, format) before its chunks',
+      details:
+        'CreateModelVersion message 2: a chunk came before any file header; send a file header (path, format) before its chunks',
     });
   });
 
@@ -96,7 +109,10 @@ describe('CreateModelVersion', () => {
     ];
     for (const [paths, details] of cases) {
       const files = paths.map((path) => ({ path, data: Buffer.from('x') }));
-      expect(await failure(suite.registry.api.createModelVersion({ name: 'paths' }, files))).toEqual({ code: status.INVALID_ARGUMENT, details });
+      expect(await failure(suite.registry.api.createModelVersion({ name: 'paths' }, files))).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details,
+      });
     }
     expect(await objectsOf('paths')).toEqual([]);
     expect((await suite.registry.api.getRegisteredModel({ name: 'paths' })).latestVersion).toBe(0);
@@ -125,21 +141,27 @@ describe('CreateModelVersion', () => {
 
   it('refuses metrics that are not finite numbers', async () => {
     await suite.registry.api.createRegisteredModel({ name: 'nan' });
-    expect(await failure(suite.registry.api.createModelVersion({ name: 'nan', metrics: { loss: Number.NaN } }))).toEqual({
+    expect(
+      await failure(suite.registry.api.createModelVersion({ name: 'nan', metrics: { loss: Number.NaN } })),
+    ).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'header.metrics.loss: must be a finite number, got NaN',
     });
-    expect((await failure(suite.registry.api.createModelVersion({ name: 'nan', metrics: { loss: Infinity } }))).details).toBe(
-      'header.metrics.loss: must be a finite number, got Infinity',
-    );
+    expect(
+      (await failure(suite.registry.api.createModelVersion({ name: 'nan', metrics: { loss: Infinity } }))).details,
+    ).toBe('header.metrics.loss: must be a finite number, got Infinity');
   });
 
   it('refuses pipeline JSON that is not JSON or too large for a version record', async () => {
     await suite.registry.api.createRegisteredModel({ name: 'piped' });
-    expect((await failure(suite.registry.api.createModelVersion({ name: 'piped', pipelineJson: '{oops' }))).details).toMatch(
-      /^header\.pipeline_json: not valid JSON \(/,
-    );
-    expect(await failure(suite.registry.api.createModelVersion({ name: 'piped', pipelineJson: JSON.stringify('x'.repeat(600 * 1024)) }))).toEqual({
+    expect(
+      (await failure(suite.registry.api.createModelVersion({ name: 'piped', pipelineJson: '{oops' }))).details,
+    ).toMatch(/^header\.pipeline_json: not valid JSON \(/);
+    expect(
+      await failure(
+        suite.registry.api.createModelVersion({ name: 'piped', pipelineJson: JSON.stringify('x'.repeat(600 * 1024)) }),
+      ),
+    ).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'header.pipeline_json: is 614402 characters; at most 524288',
     });
@@ -190,7 +212,12 @@ describe('GetModelVersion', () => {
 
 describe('UpdateModelVersion', () => {
   it('updates description, tags and metrics', async () => {
-    await suite.registry.api.createModelVersion({ name: 'upd-v', createModel: true, tags: { a: '1', b: '2' }, metrics: { acc: 0.5 } });
+    await suite.registry.api.createModelVersion({
+      name: 'upd-v',
+      createModel: true,
+      tags: { a: '1', b: '2' },
+      metrics: { acc: 0.5 },
+    });
     const updated = await suite.registry.api.updateModelVersion({
       name: 'upd-v',
       version: 1,
@@ -200,12 +227,19 @@ describe('UpdateModelVersion', () => {
       setMetrics: { acc: 0.75, f1: 0.7 },
     });
     expect(updated).toMatchObject({ description: 'tuned', tags: { b: '2', c: '3' }, metrics: { acc: 0.75, f1: 0.7 } });
-    expect((await suite.registry.api.getModelVersion({ ref: { name: 'upd-v', version: 1 } })).metrics).toEqual({ acc: 0.75, f1: 0.7 });
+    expect((await suite.registry.api.getModelVersion({ ref: { name: 'upd-v', version: 1 } })).metrics).toEqual({
+      acc: 0.75,
+      f1: 0.7,
+    });
   });
 
   it('refuses non-finite metrics and unknown versions', async () => {
     await suite.registry.api.createModelVersion({ name: 'upd-bad', createModel: true });
-    expect(await failure(suite.registry.api.updateModelVersion({ name: 'upd-bad', version: 1, setMetrics: { acc: -Infinity } }))).toEqual({
+    expect(
+      await failure(
+        suite.registry.api.updateModelVersion({ name: 'upd-bad', version: 1, setMetrics: { acc: -Infinity } }),
+      ),
+    ).toEqual({
       code: status.INVALID_ARGUMENT,
       details: 'set_metrics.acc: must be a finite number, got -Infinity',
     });
@@ -222,13 +256,20 @@ describe('UpdateModelVersion', () => {
 
 describe('DeleteModelVersion', () => {
   it('deletes the version and its files; the number is not reused', async () => {
-    await suite.registry.api.createModelVersion({ name: 'del', createModel: true }, [{ path: 'a.bin', data: Buffer.from('a') }]);
+    await suite.registry.api.createModelVersion({ name: 'del', createModel: true }, [
+      { path: 'a.bin', data: Buffer.from('a') },
+    ]);
     await suite.registry.api.createModelVersion({ name: 'del' }, [{ path: 'a.bin', data: Buffer.from('b') }]);
     expect(await objectsOf('del')).toHaveLength(2);
     expect(await suite.registry.api.deleteModelVersion({ name: 'del', version: 2 })).toEqual({});
     expect(await objectsOf('del')).toHaveLength(1);
-    expect((await failure(suite.registry.api.getModelVersion({ ref: { name: 'del', version: 2 } }))).code).toBe(status.NOT_FOUND);
-    expect(await suite.registry.api.getRegisteredModel({ name: 'del' })).toMatchObject({ latestVersion: 2, versionCount: 1 });
+    expect((await failure(suite.registry.api.getModelVersion({ ref: { name: 'del', version: 2 } }))).code).toBe(
+      status.NOT_FOUND,
+    );
+    expect(await suite.registry.api.getRegisteredModel({ name: 'del' })).toMatchObject({
+      latestVersion: 2,
+      versionCount: 1,
+    });
     expect((await suite.registry.api.createModelVersion({ name: 'del' })).version).toBe(3);
     expect(await failure(suite.registry.api.deleteModelVersion({ name: 'del', version: 2 }))).toEqual({
       code: status.NOT_FOUND,

@@ -74,7 +74,9 @@ export class CheckpointStore {
   async save(jobId: string, checkpoint: Checkpoint, signal?: AbortSignal): Promise<void> {
     const { state, weights, bestWeights, optimizer } = checkpoint;
     const current = await tf.io.encodeWeights(weights.map((tensor, i) => ({ name: `w${i}`, tensor })));
-    const best = bestWeights ? await tf.io.encodeWeights(bestWeights.map((tensor, i) => ({ name: `w${i}`, tensor }))) : undefined;
+    const best = bestWeights
+      ? await tf.io.encodeWeights(bestWeights.map((tensor, i) => ({ name: `w${i}`, tensor })))
+      : undefined;
     // Slot names (`dense_1/kernel/m`, `iter`) are kept: setWeights carries them over.
     const slots = optimizer ? await tf.io.encodeWeights(optimizer) : undefined;
     const header: Header = {
@@ -93,7 +95,11 @@ export class CheckpointStore {
     const view = new DataView(prefix.buffer);
     view.setUint32(0, MAGIC, true);
     view.setUint32(4, json.byteLength, true);
-    const parts = [prefix, json, ...[current, best, slots].flatMap((part) => (part ? [new Uint8Array(part.data)] : []))];
+    const parts = [
+      prefix,
+      json,
+      ...[current, best, slots].flatMap((part) => (part ? [new Uint8Array(part.data)] : [])),
+    ];
     await this.store.put(CheckpointStore.objectName(jobId), iterate(parts), {
       metadata: { job: jobId, epoch: String(state.epoch) },
       ...(signal && { signal }),
@@ -125,7 +131,10 @@ export class CheckpointStore {
     const bestWeights = header.bestSpecs ? decode(bytes, bestStart, bestBytes, header.bestSpecs) : undefined;
     const slotStart = bestStart + bestBytes;
     const optimizer = header.optimizerSpecs
-      ? decode(bytes, slotStart, bytes.byteLength - slotStart, header.optimizerSpecs).map((tensor, i) => ({ name: header.optimizerSpecs![i]!.name, tensor }))
+      ? decode(bytes, slotStart, bytes.byteLength - slotStart, header.optimizerSpecs).map((tensor, i) => ({
+          name: header.optimizerSpecs![i]!.name,
+          tensor,
+        }))
       : undefined;
     return { state: header.state, weights, ...(bestWeights && { bestWeights }), ...(optimizer && { optimizer }) };
   }

@@ -68,9 +68,10 @@ export function createDataPlan(
   const validationSplit = `${prefix}validation`;
   const read = (options: ReadOptions) => readBatches(reader, prepared.id, featureSize, options);
   const { batchSize, seed } = plan;
-  const epochSeed = (epoch: number) => ((seed + epoch) >>> 0) || 1;
+  const epochSeed = (epoch: number) => (seed + epoch) >>> 0 || 1;
   const testRows = rowsOf('test');
-  const test = testRows > 0 ? (signal: AbortSignal) => read({ split: 'test', batchSize, shuffleSeed: 0, signal }) : undefined;
+  const test =
+    testRows > 0 ? (signal: AbortSignal) => read({ split: 'test', batchSize, shuffleSeed: 0, signal }) : undefined;
 
   if (rowsOf(validationSplit) > 0 || plan.validationSplit === 0) {
     const validationRows = rowsOf(validationSplit);
@@ -87,13 +88,18 @@ export function createDataPlan(
   }
   const total = rowsOf(trainSplit);
   const held = Math.max(1, Math.round(total * plan.validationSplit));
-  const fixedSeed = ((seed ^ 0x9e3779b9) >>> 0) || 1;
+  const fixedSeed = (seed ^ 0x9e3779b9) >>> 0 || 1;
   return {
     trainRows: total - held,
     validationRows: held,
     testRows,
     train: (epoch, signal) =>
-      shuffleBlocks(read({ split: trainSplit, batchSize, shuffleSeed: fixedSeed, skipRows: held, signal }), featureSize, batchSize, epochSeed(epoch)),
+      shuffleBlocks(
+        read({ split: trainSplit, batchSize, shuffleSeed: fixedSeed, skipRows: held, signal }),
+        featureSize,
+        batchSize,
+        epochSeed(epoch),
+      ),
     validation: (signal) => read({ split: trainSplit, batchSize, shuffleSeed: fixedSeed, maxRows: held, signal }),
     ...(test && { test }),
   };
@@ -102,7 +108,12 @@ export function createDataPlan(
 /** Rows re-shuffled together when validation is carved out of train. */
 export const SHUFFLE_BLOCK_ROWS = 8_192;
 
-async function* readBatches(reader: SplitReader, id: string, featureSize: number, o: ReadOptions): AsyncGenerator<Batch> {
+async function* readBatches(
+  reader: SplitReader,
+  id: string,
+  featureSize: number,
+  o: ReadOptions,
+): AsyncGenerator<Batch> {
   let skip = o.skipRows ?? 0;
   let left = o.maxRows ?? Number.POSITIVE_INFINITY;
   const stream = reader.readSplit(
@@ -110,7 +121,13 @@ async function* readBatches(reader: SplitReader, id: string, featureSize: number
     { signal: o.signal },
   );
   for await (const message of stream) {
-    let batch = decodeBatch(message.rows, message.features, message.labels, featureSize, `${id}/${o.split} at row ${message.offset}`);
+    let batch = decodeBatch(
+      message.rows,
+      message.features,
+      message.labels,
+      featureSize,
+      `${id}/${o.split} at row ${message.offset}`,
+    );
     if (skip > 0) {
       const drop = Math.min(skip, batch.rows);
       skip -= drop;
@@ -126,14 +143,24 @@ async function* readBatches(reader: SplitReader, id: string, featureSize: number
 }
 
 /** Decodes one ReadSplit message, checking that the tensors hold `rows` examples. */
-export function decodeBatch(rows: number, features: Tensor | undefined, labels: Tensor | undefined, featureSize: number, where: string): Batch {
+export function decodeBatch(
+  rows: number,
+  features: Tensor | undefined,
+  labels: Tensor | undefined,
+  featureSize: number,
+  where: string,
+): Batch {
   const x = toFloat32(features, `features of ${where}`);
   const y = labels && labels.raw.byteLength > 0 ? toFloat32(labels, `labels of ${where}`) : new Float32Array(0);
   if (x.length !== rows * featureSize) {
-    throw new FailedPreconditionError(`prepared dataset ${where}: ${rows} rows should hold ${rows * featureSize} feature values, got ${x.length}`);
+    throw new FailedPreconditionError(
+      `prepared dataset ${where}: ${rows} rows should hold ${rows * featureSize} feature values, got ${x.length}`,
+    );
   }
   if (y.length % Math.max(rows, 1) !== 0) {
-    throw new FailedPreconditionError(`prepared dataset ${where}: ${y.length} label values do not split into ${rows} rows`);
+    throw new FailedPreconditionError(
+      `prepared dataset ${where}: ${y.length} label values do not split into ${rows} rows`,
+    );
   }
   return { rows, features: x, labels: y };
 }
@@ -174,7 +201,12 @@ function sliceBatch(batch: Batch, from: number, to: number, featureSize: number)
 }
 
 /** Re-batches a stream after shuffling the rows within blocks, with a seeded PRNG. */
-async function* shuffleBlocks(source: AsyncIterable<Batch>, featureSize: number, batchSize: number, seed: number): AsyncGenerator<Batch> {
+async function* shuffleBlocks(
+  source: AsyncIterable<Batch>,
+  featureSize: number,
+  batchSize: number,
+  seed: number,
+): AsyncGenerator<Batch> {
   const random = createRandom(seed);
   let block: Batch[] = [];
   let rows = 0;
@@ -189,7 +221,11 @@ async function* shuffleBlocks(source: AsyncIterable<Batch>, featureSize: number,
     const labelWidth = block[0] && block[0].rows > 0 ? block[0].labels.length / block[0].rows : 0;
     for (let start = 0; start < rows; start += batchSize) {
       const n = Math.min(batchSize, rows - start);
-      const out: Batch = { rows: n, features: new Float32Array(n * featureSize), labels: new Float32Array(n * labelWidth) };
+      const out: Batch = {
+        rows: n,
+        features: new Float32Array(n * featureSize),
+        labels: new Float32Array(n * labelWidth),
+      };
       for (let k = 0; k < n; k++) {
         const [b, r] = locate[order[start + k]!]!;
         out.features.set(b.features.subarray(r * featureSize, (r + 1) * featureSize), k * featureSize);

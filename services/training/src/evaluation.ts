@@ -17,7 +17,8 @@ export interface BatchTensors {
 export function toTensors(batch: Batch, shape: DataShape, inputShape: number[], outputShape: number[]): BatchTensors {
   const x = tf.tensor(batch.features, [batch.rows, ...inputShape], 'float32');
   if (shape.task === 'classification') return { x, y: oneHotLabels(batch.labels, shape.outputSize) };
-  if (shape.task === 'reconstruction') return { x, y: tf.tensor(batch.features, [batch.rows, ...outputShape], 'float32') };
+  if (shape.task === 'reconstruction')
+    return { x, y: tf.tensor(batch.features, [batch.rows, ...outputShape], 'float32') };
   const width = batch.labels.length / batch.rows;
   return { x, y: tf.tensor2d(batch.labels, [batch.rows, width]) };
 }
@@ -72,9 +73,17 @@ export interface TargetScaling {
  * split (its registered metrics are then the last epoch's): `mae` and `val_mae` times the scale,
  * the MSE losses `loss` and `val_loss` times its square. Other logs (and other tasks) pass as they are.
  */
-export function epochLogsInTargetUnits(logs: Record<string, number>, scaling: TargetScaling | undefined): Record<string, number> {
+export function epochLogsInTargetUnits(
+  logs: Record<string, number>,
+  scaling: TargetScaling | undefined,
+): Record<string, number> {
   if (!scaling) return { ...logs };
-  const factor: Record<string, number> = { mae: scaling.scale, val_mae: scaling.scale, loss: scaling.scale ** 2, val_loss: scaling.scale ** 2 };
+  const factor: Record<string, number> = {
+    mae: scaling.scale,
+    val_mae: scaling.scale,
+    loss: scaling.scale ** 2,
+    val_loss: scaling.scale ** 2,
+  };
   return Object.fromEntries(Object.entries(logs).map(([name, value]) => [name, value * (factor[name] ?? 1)]));
 }
 

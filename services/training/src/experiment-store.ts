@@ -86,8 +86,11 @@ export class ExperimentStore {
 function memberFrom(member: ExperimentMember, job: JobRecord, experiment: ExperimentRecord): ExperimentMember {
   const next: ExperimentMember = { ...member, state: job.job.state, metrics: job.job.metrics };
   if (experiment.kind === 'search' && experiment.objective) {
-    const values = job.history.map((h) => h.metrics[experiment.objective!]).filter((v): v is number => v !== undefined && Number.isFinite(v));
-    const fallback = job.job.metrics[experiment.objective] ?? job.job.metrics[experiment.objective.replace(/^val_/, '')];
+    const values = job.history
+      .map((h) => h.metrics[experiment.objective!])
+      .filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const fallback =
+      job.job.metrics[experiment.objective] ?? job.job.metrics[experiment.objective.replace(/^val_/, '')];
     const best = values.length > 0 ? (experiment.minimize ? Math.min(...values) : Math.max(...values)) : fallback;
     if (best !== undefined) next.objective = best;
   }
@@ -100,8 +103,11 @@ function conclude(record: ExperimentRecord): Partial<ExperimentRecord> {
   if (ok.length === 0) return { state: JobState.JOB_STATE_FAILED, error: 'no member job succeeded' };
   if (record.kind === 'cv') return { state: JobState.JOB_STATE_SUCCEEDED };
   const scored = ok.filter((m) => m.objective !== undefined);
-  if (scored.length === 0) return { state: JobState.JOB_STATE_FAILED, error: `no trial reported the objective ${record.objective}` };
-  const best = scored.reduce((a, b) => ((record.minimize ? b.objective! < a.objective! : b.objective! > a.objective!) ? b : a));
+  if (scored.length === 0)
+    return { state: JobState.JOB_STATE_FAILED, error: `no trial reported the objective ${record.objective}` };
+  const best = scored.reduce((a, b) =>
+    (record.minimize ? b.objective! < a.objective! : b.objective! > a.objective!) ? b : a,
+  );
   // A search stays RUNNING until the best trial is registered (see the finalizer).
   return { bestJobId: best.jobId };
 }
@@ -109,7 +115,9 @@ function conclude(record: ExperimentRecord): Partial<ExperimentRecord> {
 /** The state of an experiment that is not concluded: QUEUED until a member runs. */
 function liveState(record: ExperimentRecord): JobState {
   if (isTerminal(record.state)) return record.state;
-  return record.members.some((m) => m.state !== JobState.JOB_STATE_QUEUED) ? JobState.JOB_STATE_RUNNING : JobState.JOB_STATE_QUEUED;
+  return record.members.some((m) => m.state !== JobState.JOB_STATE_QUEUED)
+    ? JobState.JOB_STATE_RUNNING
+    : JobState.JOB_STATE_QUEUED;
 }
 
 /** A stored search as the API returns it. */
@@ -117,7 +125,12 @@ export function toSearch(record: ExperimentRecord): Search {
   return Search.fromPartial({
     id: record.id,
     state: liveState(record),
-    trials: record.members.map((m) => ({ jobId: m.jobId, valuesJson: m.values ?? {}, state: m.state, objective: m.objective ?? 0 })),
+    trials: record.members.map((m) => ({
+      jobId: m.jobId,
+      valuesJson: m.values ?? {},
+      state: m.state,
+      objective: m.objective ?? 0,
+    })),
     bestJobId: record.bestJobId ?? '',
     ...(record.modelVersion && { modelVersion: ModelRef.fromPartial(record.modelVersion) }),
   });

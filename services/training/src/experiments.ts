@@ -1,13 +1,25 @@
 import { createHash, randomUUID } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs';
 import {
-  JobState, SubmitTrainingJobRequest, type CrossValidation, type CrossValidateRequest, type PreparedDataset, type Search,
-  type SubmitSearchRequest, type TrainingJob,
+  JobState,
+  SubmitTrainingJobRequest,
+  type CrossValidation,
+  type CrossValidateRequest,
+  type PreparedDataset,
+  type Search,
+  type SubmitSearchRequest,
+  type TrainingJob,
 } from '@aimaas/proto';
 import type { JobQueue } from '@aimaas/events';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, type CallContext } from '@aimaas/runtime';
 import type { Logger } from '@aimaas/telemetry';
-import { baseRequest, ExperimentStore, toCrossValidation, toSearch, type ExperimentRecord } from './experiment-store.js';
+import {
+  baseRequest,
+  ExperimentStore,
+  toCrossValidation,
+  toSearch,
+  type ExperimentRecord,
+} from './experiment-store.js';
 import { jobIdFor, type JobRecord } from './job-store.js';
 import type { JobRunnerDeps } from './job-runner.js';
 import { exportCheckedOnnx, registerModel } from './registration.js';
@@ -27,7 +39,11 @@ export interface ExperimentDeps {
   experiments: ExperimentStore;
   queue: Pick<JobQueue, 'enqueue'>;
   /** Submits one member job (validated again, stored, queued). */
-  submit(request: SubmitTrainingJobRequest, signal: AbortSignal, extra: Pick<JobRecord, 'fold' | 'parent'>): Promise<TrainingJob>;
+  submit(
+    request: SubmitTrainingJobRequest,
+    signal: AbortSignal,
+    extra: Pick<JobRecord, 'fold' | 'parent'>,
+  ): Promise<TrainingJob>;
   loadPrepared(id: string, signal: AbortSignal): Promise<PreparedDataset>;
   logger: Logger;
 }
@@ -39,7 +55,9 @@ export interface ExperimentHandlers {
 }
 
 const idFor = (prefix: string, requestId: string) =>
-  requestId ? `${prefix}-${createHash('sha256').update(`${prefix}:${requestId}`).digest('hex').slice(0, 32)}` : `${prefix}-${randomUUID()}`;
+  requestId
+    ? `${prefix}-${createHash('sha256').update(`${prefix}:${requestId}`).digest('hex').slice(0, 32)}`
+    : `${prefix}-${randomUUID()}`;
 
 /**
  * SubmitSearch and CrossValidate. Both answer at once with the experiment's current state; calling
@@ -62,7 +80,11 @@ export function createExperimentHandlers(deps: ExperimentDeps): ExperimentHandle
     return record && view(record);
   }
 
-  async function start(record: ExperimentRecord, requests: Array<{ request: SubmitTrainingJobRequest; fold?: number }>, signal: AbortSignal): Promise<ExperimentRecord> {
+  async function start(
+    record: ExperimentRecord,
+    requests: Array<{ request: SubmitTrainingJobRequest; fold?: number }>,
+    signal: AbortSignal,
+  ): Promise<ExperimentRecord> {
     try {
       await experiments.create(record);
     } catch (error) {
@@ -85,20 +107,34 @@ export function createExperimentHandlers(deps: ExperimentDeps): ExperimentHandle
       const prepared = await deps.loadPrepared(base.preparedDatasetId, ctx.signal);
       const shape = dataShapeOf(prepared);
       const points = trialPoints(request.dimensions, request.strategy, request.maxTrials, base.config?.seed ?? 0);
-      const trials = points.map((values, i) => ({ values, request: { ...applyTrial(base, values), requestId: `${id}/trial-${i}` } }));
+      const trials = points.map((values, i) => ({
+        values,
+        request: { ...applyTrial(base, values), requestId: `${id}/trial-${i}` },
+      }));
       for (const [i, trial] of trials.entries()) {
         try {
           await validateSubmit(trial.request, prepared);
         } catch (error) {
-          throw new InvalidArgumentError(`trial ${i} ${JSON.stringify(trial.values)}: ${(error as Error).message}`, { cause: error });
+          throw new InvalidArgumentError(`trial ${i} ${JSON.stringify(trial.values)}: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
       }
       const objective = request.objective || (shape.task === 'classification' ? 'val_accuracy' : 'val_loss');
       const minimize = request.objective ? request.minimize : metricMode(objective) === 'min';
       const record = await start(
         {
-          kind: 'search', id, base: SubmitTrainingJobRequest.toJSON(base), objective, minimize, state: JobState.JOB_STATE_QUEUED,
-          members: trials.map((t) => ({ jobId: jobIdFor(t.request.requestId), state: JobState.JOB_STATE_QUEUED, values: t.values })),
+          kind: 'search',
+          id,
+          base: SubmitTrainingJobRequest.toJSON(base),
+          objective,
+          minimize,
+          state: JobState.JOB_STATE_QUEUED,
+          members: trials.map((t) => ({
+            jobId: jobIdFor(t.request.requestId),
+            state: JobState.JOB_STATE_QUEUED,
+            values: t.values,
+          })),
         },
         trials.map((t) => ({ request: t.request })),
         ctx.signal,
@@ -115,18 +151,28 @@ export function createExperimentHandlers(deps: ExperimentDeps): ExperimentHandle
       if (found) return found;
       const prepared = await deps.loadPrepared(base.preparedDatasetId, ctx.signal);
       if (prepared.folds < 2) {
-        throw new InvalidArgumentError(`base.prepared_dataset_id: prepared dataset "${prepared.id}" has no k-fold splits; prepare it with kfold`);
+        throw new InvalidArgumentError(
+          `base.prepared_dataset_id: prepared dataset "${prepared.id}" has no k-fold splits; prepare it with kfold`,
+        );
       }
       const folds = request.folds === 0 ? prepared.folds : request.folds;
       if (!(Number.isInteger(folds) && folds >= 2 && folds <= prepared.folds)) {
-        throw new InvalidArgumentError(`folds: must be in 2..${prepared.folds} (the prepared dataset's folds) or 0 for all, got ${request.folds}`);
+        throw new InvalidArgumentError(
+          `folds: must be in 2..${prepared.folds} (the prepared dataset's folds) or 0 for all, got ${request.folds}`,
+        );
       }
       const fold = (i: number) => ({ ...base, skipRegistration: true, requestId: `${id}/fold-${i}` });
       await validateSubmit(fold(0), prepared);
       const record = await start(
         {
-          kind: 'cv', id, base: SubmitTrainingJobRequest.toJSON(base), state: JobState.JOB_STATE_QUEUED,
-          members: Array.from({ length: folds }, (_, i) => ({ jobId: jobIdFor(fold(i).requestId), state: JobState.JOB_STATE_QUEUED })),
+          kind: 'cv',
+          id,
+          base: SubmitTrainingJobRequest.toJSON(base),
+          state: JobState.JOB_STATE_QUEUED,
+          members: Array.from({ length: folds }, (_, i) => ({
+            jobId: jobIdFor(fold(i).requestId),
+            state: JobState.JOB_STATE_QUEUED,
+          })),
         },
         Array.from({ length: folds }, (_, i) => ({ request: fold(i), fold: i })),
         ctx.signal,
@@ -142,12 +188,17 @@ export function createExperimentHandlers(deps: ExperimentDeps): ExperimentHandle
  * the member in its experiment and, when that completes a search, queues the finalize step that
  * registers the best trial (on whichever worker takes it).
  */
-export function createExperimentTracker(deps: Pick<ExperimentDeps, 'experiments' | 'queue' | 'logger'>): (record: JobRecord) => Promise<void> {
+export function createExperimentTracker(
+  deps: Pick<ExperimentDeps, 'experiments' | 'queue' | 'logger'>,
+): (record: JobRecord) => Promise<void> {
   return async (record) => {
     if (!record.parent) return;
     const { record: experiment, completed } = await deps.experiments.recordMember(record);
     if (!completed) return;
-    deps.logger.info({ experiment: experiment.id, kind: experiment.kind, best: experiment.bestJobId }, 'experiment members all ended');
+    deps.logger.info(
+      { experiment: experiment.id, kind: experiment.kind, best: experiment.bestJobId },
+      'experiment members all ended',
+    );
     if (experiment.kind === 'search' && experiment.bestJobId) {
       const payload: FinalizeSearchPayload = { kind: 'finalize-search', searchId: experiment.id };
       await deps.queue.enqueue(`${experiment.id}-finalize`, payload);
@@ -168,14 +219,25 @@ export async function finalizeSearch(
   signal: AbortSignal,
 ): Promise<void> {
   const search = await deps.experiments.get(searchId);
-  if (!search || search.modelVersion || search.state === JobState.JOB_STATE_SUCCEEDED || search.state === JobState.JOB_STATE_FAILED) return;
+  if (
+    !search ||
+    search.modelVersion ||
+    search.state === JobState.JOB_STATE_SUCCEEDED ||
+    search.state === JobState.JOB_STATE_FAILED
+  )
+    return;
   if (!search.bestJobId) throw new FailedPreconditionError(`search ${searchId} has no best trial yet`);
   const base = baseRequest(search);
   try {
     let version: { name: string; version: number } | undefined;
     if (!base.skipRegistration) {
       const best = (await deps.store.require(search.bestJobId)).record;
-      const request = { ...best.job.request!, modelName: base.modelName, description: base.description, tags: { ...base.tags, search: searchId } };
+      const request = {
+        ...best.job.request!,
+        modelName: base.modelName,
+        description: base.description,
+        tags: { ...base.tags, search: searchId },
+      };
       const prepared = await deps.preprocessing.getPreparedDataset({ id: request.preparedDatasetId }, { signal });
       const shape = dataShapeOf(prepared);
       const plan = toTrainingPlan(request.config);
@@ -187,22 +249,44 @@ export async function finalizeSearch(
         const onnx = await exportCheckedOnnx(model, best.job.id);
         const registered = await registerModel(
           deps.registry,
-          { jobId: best.job.id, request, prepared, shape, plan, model, metrics: best.job.metrics, epochsTrained: checkpoint.state.epoch, signal },
+          {
+            jobId: best.job.id,
+            request,
+            prepared,
+            shape,
+            plan,
+            model,
+            metrics: best.job.metrics,
+            epochsTrained: checkpoint.state.epoch,
+            signal,
+          },
           onnx,
         );
         version = { name: registered.name, version: registered.version };
       } finally {
         model.dispose();
-        tf.dispose([...checkpoint.weights, ...(checkpoint.bestWeights ?? []), ...(checkpoint.optimizer ?? []).map((slot) => slot.tensor)]);
+        tf.dispose([
+          ...checkpoint.weights,
+          ...(checkpoint.bestWeights ?? []),
+          ...(checkpoint.optimizer ?? []).map((slot) => slot.tensor),
+        ]);
       }
     }
-    await deps.experiments.mutate(searchId, (r) => ({ ...r, state: JobState.JOB_STATE_SUCCEEDED, ...(version && { modelVersion: version }) }));
+    await deps.experiments.mutate(searchId, (r) => ({
+      ...r,
+      state: JobState.JOB_STATE_SUCCEEDED,
+      ...(version && { modelVersion: version }),
+    }));
     deps.logger.info({ searchId, best: search.bestJobId, version }, 'search finished');
   } catch (error) {
     if (signal.aborted) throw error;
     const code = (error as { code?: string }).code;
     if (code === 'UNAVAILABLE' || code === 'DEADLINE_EXCEEDED' || code === 'ABORTED') throw error;
-    await deps.experiments.mutate(searchId, (r) => ({ ...r, state: JobState.JOB_STATE_FAILED, error: (error as Error).message }));
+    await deps.experiments.mutate(searchId, (r) => ({
+      ...r,
+      state: JobState.JOB_STATE_FAILED,
+      error: (error as Error).message,
+    }));
     deps.logger.warn({ searchId, err: error }, 'registering the best trial failed');
   }
   for (const member of search.members) await deps.checkpoints.delete(member.jobId).catch(() => undefined);

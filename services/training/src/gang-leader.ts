@@ -4,11 +4,30 @@ import { GangMember, SubmitTrainingJobRequest } from '@aimaas/proto';
 import type { Logger } from '@aimaas/telemetry';
 import type { Batch } from './data-source.js';
 import {
-  FloatAssembler, FrameInbox, GANG_SUBJECTS, GangAbortedError, chunkFloats, decodeFrame, encodeFrame, newGangId, publishFloats, publishQuietly,
-  untilAborted, type GangMessage, type NatsConnection, type PullRange,
+  FloatAssembler,
+  FrameInbox,
+  GANG_SUBJECTS,
+  GangAbortedError,
+  chunkFloats,
+  decodeFrame,
+  encodeFrame,
+  newGangId,
+  publishFloats,
+  publishQuietly,
+  untilAborted,
+  type GangMessage,
+  type NatsConnection,
+  type PullRange,
 } from './gang-protocol.js';
 import {
-  applyFlatGradients, averageGradients, gradientLength, readFlatWeights, shardGradients, shareOf, sliceRows, type ShardGradients,
+  applyFlatGradients,
+  averageGradients,
+  gradientLength,
+  readFlatWeights,
+  shardGradients,
+  shareOf,
+  sliceRows,
+  type ShardGradients,
 } from './shard-gradients.js';
 import { trainOnBatch } from './trainer.js';
 import type { DataShape } from './training-model.js';
@@ -113,16 +132,25 @@ export function createGangLeader(deps: GangLeaderDeps): GangLeader {
 async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Promise<Follower[]> {
   const { nc, logger } = deps;
   const join: GangMessage = {
-    kind: 'join', gang: gangId, job: job.jobId, leader: deps.workerId, timeoutMs: deps.stepTimeoutMs,
-    request: SubmitTrainingJobRequest.toJSON(job.request), ...(job.fold !== undefined && { fold: job.fold }),
+    kind: 'join',
+    gang: gangId,
+    job: job.jobId,
+    leader: deps.workerId,
+    timeoutMs: deps.stepTimeoutMs,
+    request: SubmitTrainingJobRequest.toJSON(job.request),
+    ...(job.fold !== undefined && { fold: job.fold }),
   };
   const joinBytes = encodeFrame(join);
   if (joinBytes.byteLength > (nc.info?.max_payload ?? 1024 * 1024)) {
-    logger.warn({ jobId: job.jobId, bytes: joinBytes.byteLength }, 'the job request is too large for a NATS message: training without followers');
+    logger.warn(
+      { jobId: job.jobId, bytes: joinBytes.byteLength },
+      'the job request is too large for a NATS message: training without followers',
+    );
     return [];
   }
   const offers = new FrameInbox(nc, GANG_SUBJECTS.offers(gangId));
-  const release = (member: string) => publishQuietly(nc, GANG_SUBJECTS.member(member), encodeFrame({ kind: 'release', gang: gangId }));
+  const release = (member: string) =>
+    publishQuietly(nc, GANG_SUBJECTS.member(member), encodeFrame({ kind: 'release', gang: gangId }));
   const joined: Follower[] = [];
   const pending = new Set<Promise<void>>();
   // Workers joined or joining, this one included: one slot per worker (a second slot of one
@@ -142,7 +170,14 @@ async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Prom
       const open = job.followers - joined.length - pending.size;
       if (open > 0 && Date.now() - asked >= 500) {
         asked = Date.now();
-        const ask: GangMessage = { kind: 'recruit', gang: gangId, job: job.jobId, leader: deps.workerId, want: open, reserveMs: deps.recruitTimeoutMs + 2_000 };
+        const ask: GangMessage = {
+          kind: 'recruit',
+          gang: gangId,
+          job: job.jobId,
+          leader: deps.workerId,
+          want: open,
+          reserveMs: deps.recruitTimeoutMs + 2_000,
+        };
         publishQuietly(nc, GANG_SUBJECTS.recruit, encodeFrame(ask), GANG_SUBJECTS.offers(gangId));
       }
       let offer: GangMessage;
@@ -165,10 +200,16 @@ async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Prom
           const answer = decodeFrame(reply.data).message;
           if (answer.kind === 'joined' && answer.ok) {
             joined.push(candidate);
-            ping ??= setInterval(() => publishQuietly(nc, GANG_SUBJECTS.down(gangId), encodeFrame({ kind: 'ping' })), pingIntervalMs(deps));
+            ping ??= setInterval(
+              () => publishQuietly(nc, GANG_SUBJECTS.down(gangId), encodeFrame({ kind: 'ping' })),
+              pingIntervalMs(deps),
+            );
           } else {
             workers.delete(candidate.worker);
-            logger.warn({ jobId: job.jobId, worker: candidate.worker, answer }, 'a worker declined to join a data-parallel gang');
+            logger.warn(
+              { jobId: job.jobId, worker: candidate.worker, answer },
+              'a worker declined to join a data-parallel gang',
+            );
           }
         })
         .catch((err: unknown) => {
@@ -180,7 +221,13 @@ async function recruit(deps: GangLeaderDeps, gangId: string, job: GangJob): Prom
     }
   } catch (error) {
     // Cancelled or shut down while recruiting: whoever joined (or still joins) is told to leave.
-    void Promise.allSettled(pending).then(() => publishQuietly(nc, GANG_SUBJECTS.down(gangId), encodeFrame({ kind: 'stop', reason: 'recruiting was interrupted' })));
+    void Promise.allSettled(pending).then(() =>
+      publishQuietly(
+        nc,
+        GANG_SUBJECTS.down(gangId),
+        encodeFrame({ kind: 'stop', reason: 'recruiting was interrupted' }),
+      ),
+    );
     throw error;
   } finally {
     clearInterval(ping);
@@ -218,7 +265,8 @@ class GradientPulls {
       const [start, end] = shareOf(rows, rank, size);
       const total = end > start ? length : 0;
       const ranges: PullRange[] = [];
-      for (let offset = 0; offset < total || ranges.length === 0; offset += per) ranges.push({ rank, offset, length: Math.min(per, total - offset) });
+      for (let offset = 0; offset < total || ranges.length === 0; offset += per)
+        ranges.push({ rank, offset, length: Math.min(per, total - offset) });
       byRank.push(ranges);
     }
     this.#ranges = [];
@@ -252,17 +300,29 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
   const { nc } = deps;
   const size = followers.length + 1;
   const down = GANG_SUBJECTS.down(gangId);
-  const stats = [{ member: '', worker: deps.workerId }, ...followers].map((f, rank) => ({ ...f, rank, steps: 0, samples: 0 }));
+  const stats = [{ member: '', worker: deps.workerId }, ...followers].map((f, rank) => ({
+    ...f,
+    rank,
+    steps: 0,
+    samples: 0,
+  }));
   const length = gradientLength(job.model);
   let seq = 0;
   let closed = false;
   // Sent even to an empty gang: a worker whose join answer came too late learns it is not in it.
   if (job.followers > 0) {
-    publishQuietly(nc, down, encodeFrame({ kind: 'start', size, ranks: Object.fromEntries(followers.map((f, i) => [f.member, i + 1])) }));
+    publishQuietly(
+      nc,
+      down,
+      encodeFrame({ kind: 'start', size, ranks: Object.fromEntries(followers.map((f, i) => [f.member, i + 1])) }),
+    );
   }
   // Followers give up on a leader they do not hear from within the step timeout (validation and
   // checkpoints happen between steps).
-  const ping = size > 1 ? setInterval(() => publishQuietly(nc, down, encodeFrame({ kind: 'ping' })), pingIntervalMs(deps)) : undefined;
+  const ping =
+    size > 1
+      ? setInterval(() => publishQuietly(nc, down, encodeFrame({ kind: 'ping' })), pingIntervalMs(deps))
+      : undefined;
   const budget = deps.gradientBudgetBytes ?? GANG_GRADIENT_BUDGET_BYTES;
   const count = (rank: number, rows: number) => {
     if (rows === 0) return;
@@ -270,27 +330,50 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
     stats[rank]!.samples += rows;
   };
 
-  async function gather(at: { epoch: number; step: number }, rows: number, pulls: GradientPulls): Promise<ShardGradients[]> {
+  async function gather(
+    at: { epoch: number; step: number },
+    rows: number,
+    pulls: GradientPulls,
+  ): Promise<ShardGradients[]> {
     const shares: Array<ShardGradients | undefined> = new Array(size).fill(undefined);
     const parts = new Map<number, FloatAssembler>();
     let missing = size - 1;
     while (missing > 0) {
       const waiting = stats.filter((s, rank) => rank > 0 && !shares[rank]).map((s) => `${s.worker} (rank ${s.rank})`);
-      const { message, payload } = await up.next(deps.stepTimeoutMs, job.signal, `epoch ${at.epoch} step ${at.step}: gradients from ${waiting.join(', ')}`);
+      const { message, payload } = await up.next(
+        deps.stepTimeoutMs,
+        job.signal,
+        `epoch ${at.epoch} step ${at.step}: gradients from ${waiting.join(', ')}`,
+      );
       if (message.kind === 'error') {
-        throw new GangAbortedError(`data-parallel worker ${message.worker} (rank ${message.rank}) left: ${message.message}`);
+        throw new GangAbortedError(
+          `data-parallel worker ${message.worker} (rank ${message.rank}) left: ${message.message}`,
+        );
       }
-      if (message.kind !== 'grads' || message.seq !== seq || shares[message.rank] || !(message.rank > 0 && message.rank < size)) continue;
+      if (
+        message.kind !== 'grads' ||
+        message.seq !== seq ||
+        shares[message.rank] ||
+        !(message.rank > 0 && message.rank < size)
+      )
+        continue;
       const [start, end] = shareOf(rows, message.rank, size);
       if (message.rows !== end - start) {
-        throw new GangAbortedError(`data-parallel worker ${stats[message.rank]!.worker} computed ${message.rows} rows of epoch ${at.epoch} step ${at.step}, expected ${end - start}`);
+        throw new GangAbortedError(
+          `data-parallel worker ${stats[message.rank]!.worker} computed ${message.rows} rows of epoch ${at.epoch} step ${at.step}, expected ${end - start}`,
+        );
       }
       let assembler = parts.get(message.rank);
       if (!assembler) parts.set(message.rank, (assembler = new FloatAssembler(message.total)));
       const complete = assembler.add(message, payload);
       pulls.received(message.length);
       if (complete) {
-        shares[message.rank] = { rows: message.rows, loss: message.loss, metric: message.metric, grads: assembler.values };
+        shares[message.rank] = {
+          rows: message.rows,
+          loss: message.loss,
+          metric: message.metric,
+          grads: assembler.values,
+        };
         missing--;
       }
     }
@@ -300,7 +383,8 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
   return {
     id: gangId,
     size,
-    members: () => stats.map((s) => GangMember.fromPartial({ worker: s.worker, rank: s.rank, steps: s.steps, samples: s.samples })),
+    members: () =>
+      stats.map((s) => GangMember.fromPartial({ worker: s.worker, rank: s.rank, steps: s.steps, samples: s.samples })),
     async step(batch, at) {
       if (size === 1) {
         // Alone, the leader trains exactly as a one-worker job does (the same bits).
@@ -309,7 +393,12 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
         return Array.isArray(result) ? result : [result];
       }
       seq++;
-      publishFloats(nc, down, { kind: 'weights', seq, epoch: at.epoch, step: at.step, rows: batch.rows }, await readFlatWeights(job.model));
+      publishFloats(
+        nc,
+        down,
+        { kind: 'weights', seq, epoch: at.epoch, step: at.step, rows: batch.rows },
+        await readFlatWeights(job.model),
+      );
       // The first budget of gradients is asked for at once: followers send as soon as their share
       // is computed, while this worker computes its own.
       const pulls = new GradientPulls(nc, down, seq, budget, batch.rows, size, length);

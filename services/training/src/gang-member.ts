@@ -3,8 +3,18 @@ import { SubmitTrainingJobRequest } from '@aimaas/proto';
 import type { Logger } from '@aimaas/telemetry';
 import { createDataPlan, type Batch } from './data-source.js';
 import {
-  FloatAssembler, FrameInbox, GANG_SUBJECTS, GangAbortedError, decodeFrame, encodeFrame, newGangId, publishFloats, publishQuietly,
-  type Frame, type GangMessage, type NatsConnection,
+  FloatAssembler,
+  FrameInbox,
+  GANG_SUBJECTS,
+  GangAbortedError,
+  decodeFrame,
+  encodeFrame,
+  newGangId,
+  publishFloats,
+  publishQuietly,
+  type Frame,
+  type GangMessage,
+  type NatsConnection,
 } from './gang-protocol.js';
 import type { JobRunnerDeps } from './job-runner.js';
 import { shardGradients, shareOf, sliceRows, writeFlatWeights, type ShardGradients } from './shard-gradients.js';
@@ -81,13 +91,18 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
               }
               if (request.kind !== 'join' || signal.aborted) {
                 unreserve(false);
-                if (request.kind === 'join') m.respond(encodeFrame({ kind: 'joined', ok: false, reason: 'shutting down' }));
+                if (request.kind === 'join')
+                  m.respond(encodeFrame({ kind: 'joined', ok: false, reason: 'shutting down' }));
                 return;
               }
               unreserve(true);
               slot.follow();
-              const run: Promise<void> = follow(deps, member, request, signal, (answer) => m.respond(encodeFrame(answer)))
-                .catch((error: unknown) => logger.warn({ err: error, jobId: request.job }, 'following a data-parallel gang failed'))
+              const run: Promise<void> = follow(deps, member, request, signal, (answer) =>
+                m.respond(encodeFrame(answer)),
+              )
+                .catch((error: unknown) =>
+                  logger.warn({ err: error, jobId: request.job }, 'following a data-parallel gang failed'),
+                )
                 .finally(() => {
                   slot.release();
                   gangs.delete(gang);
@@ -106,7 +121,8 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
               } catch {
                 return;
               }
-              if ((message.kind === 'start' && message.ranks[member] === undefined) || message.kind === 'stop') unreserve(false);
+              if ((message.kind === 'start' && message.ranks[member] === undefined) || message.kind === 'stop')
+                unreserve(false);
             },
           });
           // An offer the leader never takes up gives the slot back.
@@ -115,7 +131,9 @@ export function createGangFollower(deps: GangFollowerDeps): GangFollower {
           msg.respond(encodeFrame({ kind: 'offer', member, worker: deps.workerId }));
         },
       });
-      await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+      await new Promise<void>((resolve) =>
+        signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
       recruit.unsubscribe();
       await Promise.allSettled(following);
     },
@@ -174,9 +192,16 @@ async function follow(
     // This step's gradients, sent as the leader pulls them.
     let held: { seq: number; share: ShardGradients } | undefined;
     for (;;) {
-      const { message, payload }: Frame = await down.next(join.timeoutMs, signal, `the leader ${join.leader} of job ${join.job}`);
+      const { message, payload }: Frame = await down.next(
+        join.timeoutMs,
+        signal,
+        `the leader ${join.leader} of job ${join.job}`,
+      );
       if (message.kind === 'stop') {
-        logger.info({ jobId: join.job, leader: join.leader, rank, reason: message.reason, ...stats }, 'left a data-parallel job');
+        logger.info(
+          { jobId: join.job, leader: join.leader, rank, reason: message.reason, ...stats },
+          'left a data-parallel job',
+        );
         return;
       }
       if (message.kind === 'pull') {
@@ -184,7 +209,14 @@ async function follow(
         const { share } = held;
         for (const range of message.ranges) {
           if (range.rank !== rank) continue;
-          const header = { kind: 'grads', seq: message.seq, rank, rows: share.rows, loss: share.loss, metric: share.metric } as const;
+          const header = {
+            kind: 'grads',
+            seq: message.seq,
+            rank,
+            rows: share.rows,
+            loss: share.loss,
+            metric: share.metric,
+          } as const;
           publishFloats(nc, GANG_SUBJECTS.up(join.gang), header, share.grads, range);
         }
         continue;
@@ -203,12 +235,17 @@ async function follow(
       let batch: Batch | undefined;
       while (step < message.step) {
         const next = await batches!.next();
-        if (next.done) throw new GangAbortedError(`the training data of epoch ${epoch} ended after ${step} batches; the leader is at ${message.step}`);
+        if (next.done)
+          throw new GangAbortedError(
+            `the training data of epoch ${epoch} ended after ${step} batches; the leader is at ${message.step}`,
+          );
         batch = next.value;
         step++;
       }
       if (!batch || batch.rows !== message.rows) {
-        throw new GangAbortedError(`epoch ${epoch} step ${message.step}: the leader has ${message.rows} rows, this worker ${batch?.rows ?? 'none'}`);
+        throw new GangAbortedError(
+          `epoch ${epoch} step ${message.step}: the leader has ${message.rows} rows, this worker ${batch?.rows ?? 'none'}`,
+        );
       }
       writeFlatWeights(model, values);
       const [start, end] = shareOf(batch.rows, rank, size);
@@ -219,7 +256,11 @@ async function follow(
   } catch (error) {
     const message = signal.aborted ? `worker ${workerId} is shutting down` : (error as Error).message;
     publishQuietly(nc, GANG_SUBJECTS.up(join.gang), encodeFrame({ kind: 'error', rank, worker: workerId, message }));
-    if (!signal.aborted) logger.warn({ jobId: join.job, leader: join.leader, rank, reason: message, ...stats }, 'dropped a data-parallel job');
+    if (!signal.aborted)
+      logger.warn(
+        { jobId: join.job, leader: join.leader, rank, reason: message, ...stats },
+        'dropped a data-parallel job',
+      );
   } finally {
     await batches?.return?.().catch(() => undefined);
     down.close();

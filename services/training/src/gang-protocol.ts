@@ -33,8 +33,8 @@ export type GangMessage =
   | { kind: 'joined'; ok: boolean; reason?: string }
   | { kind: 'release'; gang: string }
   | { kind: 'start'; size: number; ranks: Record<string, number> }
-  | { kind: 'weights'; seq: number; epoch: number; step: number; rows: number } & Chunk
-  | { kind: 'grads'; seq: number; rank: number; rows: number; loss: number; metric: number } & Chunk
+  | ({ kind: 'weights'; seq: number; epoch: number; step: number; rows: number } & Chunk)
+  | ({ kind: 'grads'; seq: number; rank: number; rows: number; loss: number; metric: number } & Chunk)
   | { kind: 'pull'; seq: number; ranges: PullRange[] }
   | { kind: 'ping' }
   | { kind: 'stop'; reason: string }
@@ -106,7 +106,12 @@ export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal):
   signal.throwIfAborted();
   let onAbort: (() => void) | undefined;
   try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason)), { once: true }))]);
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener('abort', (onAbort = () => reject(signal.reason)), { once: true }),
+      ),
+    ]);
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
@@ -154,7 +159,9 @@ export class FloatAssembler {
   /** Adds a chunk; true once every value arrived. */
   add(chunk: Chunk, payload: Uint8Array): boolean {
     if (payload.byteLength !== chunk.length * 4 || chunk.offset + chunk.length > this.total) {
-      throw new GangAbortedError(`a gang message holds ${payload.byteLength} bytes at float ${chunk.offset}, expected ${chunk.length} floats of ${this.total}`);
+      throw new GangAbortedError(
+        `a gang message holds ${payload.byteLength} bytes at float ${chunk.offset}, expected ${chunk.length} floats of ${this.total}`,
+      );
     }
     new Uint8Array(this.values.buffer).set(payload, chunk.offset * 4);
     this.#received += chunk.length;
@@ -197,7 +204,10 @@ export class FrameInbox {
       if (frame) return frame;
       signal.throwIfAborted();
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => done(new GangAbortedError(`${what}: nothing within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new GangAbortedError(`${what}: nothing within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         const onAbort = () => done(signal.reason);
         const done = (error?: unknown) => {
           clearTimeout(timer);

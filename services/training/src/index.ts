@@ -29,10 +29,22 @@ export { compileTrainingOptions, trainingOptionsFromEnv } from './training-optio
 export type { TrainingOptions, CompiledTrainingOptions } from './training-options.js';
 export { validateSubmit, monitorNames, TRAINING_LIMITS } from './validation.js';
 export { modelLayerCount, modelParameterBound } from './model-size.js';
-export { learningRateAt, toTrainingPlan, toMlModelSpec, flattenParams, DEFAULT_LEARNING_RATES } from './spec-mapping.js';
+export {
+  learningRateAt,
+  toTrainingPlan,
+  toMlModelSpec,
+  flattenParams,
+  DEFAULT_LEARNING_RATES,
+} from './spec-mapping.js';
 export type { TrainingPlan, ScheduleSettings, EarlyStoppingSettings } from './spec-mapping.js';
 export { trialPoints, applyTrial } from './search-space.js';
-export { buildTrainingModel, dataShapeOf, modelInputShape, modelOutputShape, regressionTargetScaling } from './training-model.js';
+export {
+  buildTrainingModel,
+  dataShapeOf,
+  modelInputShape,
+  modelOutputShape,
+  regressionTargetScaling,
+} from './training-model.js';
 export type { DataShape } from './training-model.js';
 export { createDataPlan } from './data-source.js';
 export type { Batch, DataPlan } from './data-source.js';

@@ -9,7 +9,13 @@ import { epochLogsInTargetUnits, testMetrics } from './evaluation.js';
 import type { Gang, GangJob, GangLeader } from './gang-leader.js';
 import { isSearchTrial, isTerminal, type JobRecord, type JobStore } from './job-store.js';
 import { ProgressReporter, type TrainingEventPublisher } from './progress-reporter.js';
-import { exportCheckedOnnx, findRegisteredVersion, modelNameOf, registerModel, type RegistrySink } from './registration.js';
+import {
+  exportCheckedOnnx,
+  findRegisteredVersion,
+  modelNameOf,
+  registerModel,
+  type RegistrySink,
+} from './registration.js';
 import { toTrainingPlan } from './spec-mapping.js';
 import { runTrainer } from './trainer.js';
 import { buildTrainingModel, compileTrainingModel, dataShapeOf, regressionTargetScaling } from './training-model.js';
@@ -59,11 +65,22 @@ export interface JobRunnerHooks {
  * job's seed, resumes from the checkpoint when there is one, trains with per-epoch checkpoints and
  * progress, evaluates the test split, then exports and registers. The model is always disposed.
  */
-export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hooks: JobRunnerHooks): Promise<JobOutcome> {
+export async function runTrainingJob(
+  deps: JobRunnerDeps,
+  record: JobRecord,
+  hooks: JobRunnerHooks,
+): Promise<JobOutcome> {
   const { job } = record;
   const request = job.request!;
   const { signal } = hooks;
-  const reporter = new ProgressReporter(job.id, job.attempts, deps.store, deps.events, deps.progressIntervalMs, deps.logger);
+  const reporter = new ProgressReporter(
+    job.id,
+    job.attempts,
+    deps.store,
+    deps.events,
+    deps.progressIntervalMs,
+    deps.logger,
+  );
   await reporter.phase('loading', `reading prepared dataset ${request.preparedDatasetId}`);
   const prepared = await loadPrepared(deps, request.preparedDatasetId, signal);
   const shape = dataShapeOf(prepared);
@@ -82,7 +99,11 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
       if (resume) deps.logger.info({ jobId: job.id, epoch: resume.state.epoch }, 'resuming from checkpoint');
       let checkpointEpoch = resume?.state.epoch ?? 0;
       state = await runTrainer({
-        model, shape, plan, data, signal,
+        model,
+        shape,
+        plan,
+        data,
+        signal,
         ...(resume && { resume }),
         ...(gang && { trainStep: (batch: Batch, at: { epoch: number; step: number }) => gang.step(batch, at) }),
         onBatch: hooks.heartbeat,
@@ -99,10 +120,16 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
     } finally {
       gang?.close(ending);
     }
-    await reporter.phase('evaluating', data.test ? 'scoring the test split' : 'no test split: reporting the last epoch');
+    await reporter.phase(
+      'evaluating',
+      data.test ? 'scoring the test split' : 'no test split: reporting the last epoch',
+    );
     const metrics = data.test
       ? await testMetrics(model, data.test(signal), shape, hooks.heartbeat, regressionTargetScaling(prepared))
-      : epochLogsInTargetUnits(state.history[state.history.length - 1] ?? {}, shape.task === 'regression' ? regressionTargetScaling(prepared) : undefined);
+      : epochLogsInTargetUnits(
+          state.history[state.history.length - 1] ?? {},
+          shape.task === 'regression' ? regressionTargetScaling(prepared) : undefined,
+        );
     delete metrics.lr;
     const outcome: JobOutcome = { metrics, epochsTrained: state.epoch, state };
     if (request.skipRegistration) {
@@ -118,11 +145,18 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
     }
     hooks.heartbeat();
     await reporter.phase('registering', `registering a version of ${modelNameOf(request, prepared)}`);
-    const earlier = job.attempts > 1 ? await findRegisteredVersion(deps.registry, modelNameOf(request, prepared), job.id, signal) : undefined;
+    const earlier =
+      job.attempts > 1
+        ? await findRegisteredVersion(deps.registry, modelNameOf(request, prepared), job.id, signal)
+        : undefined;
     if (earlier) {
       outcome.modelVersion = earlier;
     } else {
-      const version = await registerModel(deps.registry, { jobId: job.id, request, prepared, shape, plan, model, metrics, epochsTrained: state.epoch, signal }, onnx);
+      const version = await registerModel(
+        deps.registry,
+        { jobId: job.id, request, prepared, shape, plan, model, metrics, epochsTrained: state.epoch, signal },
+        onnx,
+      );
       outcome.modelVersion = { name: version.name, version: version.version };
     }
     return outcome;
@@ -130,7 +164,8 @@ export async function runTrainingJob(deps: JobRunnerDeps, record: JobRecord, hoo
     // compileModel hands the model an optimizer instance, which model.dispose() leaves alone.
     model.optimizer?.dispose();
     model.dispose();
-    if (tf.memory().numTensors > 10_000) deps.logger.warn({ tensors: tf.memory().numTensors }, 'many live tensors after a job');
+    if (tf.memory().numTensors > 10_000)
+      deps.logger.warn({ tensors: tf.memory().numTensors }, 'many live tensors after a job');
   }
 }
 
@@ -149,7 +184,10 @@ async function startGang(
   if (workers <= 1 || !deps.gangs) return undefined;
   await reporter.phase('loading', `recruiting up to ${workers - 1} more workers for data-parallel training`);
   const gang = await deps.gangs.start({
-    jobId: job.id, request: job.request!, followers: workers - 1, ...training,
+    jobId: job.id,
+    request: job.request!,
+    followers: workers - 1,
+    ...training,
     ...(record.fold !== undefined && { fold: record.fold }),
   });
   try {
@@ -158,7 +196,10 @@ async function startGang(
     reporter.gang = () => gang.members();
     await deps.store.mutate(job.id, (r) => (isTerminal(r.job.state) ? r : { ...r, job: { ...r.job, gang: members } }));
     deps.logger.info({ jobId: job.id, gang: gang.id, workers: names }, 'data-parallel training');
-    await reporter.phase('loading', `data-parallel training on ${gang.size} of ${workers} workers: ${names.join(', ')}`);
+    await reporter.phase(
+      'loading',
+      `data-parallel training on ${gang.size} of ${workers} workers: ${names.join(', ')}`,
+    );
     return gang;
   } catch (error) {
     gang.close(`the leader stopped: ${(error as Error).message}`);
@@ -171,7 +212,9 @@ async function loadPrepared(deps: JobRunnerDeps, id: string, signal: AbortSignal
     return await deps.preprocessing.getPreparedDataset({ id }, { signal });
   } catch (error) {
     if ((error as { code?: string }).code === 'NOT_FOUND') {
-      throw new InvalidArgumentError(`prepared_dataset_id: prepared dataset "${id}" no longer exists`, { cause: error });
+      throw new InvalidArgumentError(`prepared_dataset_id: prepared dataset "${id}" no longer exists`, {
+        cause: error,
+      });
     }
     throw error;
   }

@@ -57,7 +57,8 @@ function isJobId(id: string): boolean {
 
 /** NOT_FOUND for a job, quoting at most 100 characters of the id. */
 function jobNotFound(id: string): NotFoundError {
-  const quoted = id.length > 100 ? `${JSON.stringify(id.slice(0, 100))}… (${id.length} characters)` : JSON.stringify(id);
+  const quoted =
+    id.length > 100 ? `${JSON.stringify(id.slice(0, 100))}… (${id.length} characters)` : JSON.stringify(id);
   return new NotFoundError(`training job ${quoted} not found`);
 }
 

@@ -32,7 +32,11 @@ await runServiceProcess({
     await ensureStreams(nc, { jobs: { ackWaitMs: options.ackWaitMs, maxDeliver: options.maxDeliver } });
     const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
-    const queue = createJobQueue(nc, 'training', { ackWaitMs: options.ackWaitMs, maxDeliver: options.maxDeliver, logger });
+    const queue = createJobQueue(nc, 'training', {
+      ackWaitMs: options.ackWaitMs,
+      maxDeliver: options.maxDeliver,
+      logger,
+    });
     const hub = await ProgressHub.start(nc, { logger });
     const clients = createClients({
       addresses: { preprocessing: config.addresses.preprocessing, registry: config.addresses.registry },
@@ -44,7 +48,14 @@ await runServiceProcess({
       createTrainingService({ store, experiments, queue, events, preprocessing: clients.preprocessing, hub, logger }),
     );
     const worker = createTrainingWorker({
-      store, experiments, checkpoints, queue, events, logger, options, gangNc,
+      store,
+      experiments,
+      checkpoints,
+      queue,
+      events,
+      logger,
+      options,
+      gangNc,
       preprocessing: clients.preprocessing,
       registry: clients.registry,
       progressIntervalMs: options.progressIntervalMs,

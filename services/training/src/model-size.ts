@@ -1,7 +1,8 @@
 import type { ModelSpec } from '@aimaas/proto';
 import type { DataShape } from './training-model.js';
 
-const positive = (v: unknown, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback);
+const positive = (v: unknown, fallback: number): number =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
 
 /** Weights and biases of a dense chain through `widths`. */
 function denseChain(widths: number[]): number {
@@ -20,9 +21,18 @@ export function modelParameterBound(spec: ModelSpec, shape: DataShape): number {
   const features = shape.featureSize;
   const out = shape.outputSize;
   if (spec.linear) return denseChain([features, out]);
-  if (spec.mlp) return denseChain([features, ...spec.mlp.hiddenUnits, out]) + (spec.mlp.batchNorm ? 4 * spec.mlp.hiddenUnits.reduce((a, b) => a + b, 0) : 0);
+  if (spec.mlp)
+    return (
+      denseChain([features, ...spec.mlp.hiddenUnits, out]) +
+      (spec.mlp.batchNorm ? 4 * spec.mlp.hiddenUnits.reduce((a, b) => a + b, 0) : 0)
+    );
   if (spec.cnn) {
-    const image = spec.inputShape.length === 3 ? spec.inputShape : shape.featureShape.length === 3 ? shape.featureShape : [features, 1, 1];
+    const image =
+      spec.inputShape.length === 3
+        ? spec.inputShape
+        : shape.featureShape.length === 3
+          ? shape.featureShape
+          : [features, 1, 1];
     let [h, w, c] = image as [number, number, number];
     let total = 0;
     for (const block of spec.cnn.convBlocks) {
@@ -43,7 +53,7 @@ export function modelParameterBound(spec: ModelSpec, shape: DataShape): number {
   if (spec.rnn) {
     const gates = spec.rnn.cell === 'gru' ? 3 : 4;
     const directions = spec.rnn.bidirectional ? 2 : 1;
-    let input = spec.inputShape.length === 2 ? spec.inputShape[1]! : shape.featureShape.at(-1) ?? features;
+    let input = spec.inputShape.length === 2 ? spec.inputShape[1]! : (shape.featureShape.at(-1) ?? features);
     let total = 0;
     for (const units of spec.rnn.units) {
       total += directions * gates * (input * units + units * units + 2 * units);
@@ -71,7 +81,8 @@ function layersJsonBound(json: string, features: number): number {
   const walk = (node: unknown, depth: number): void => {
     if (depth > 16 || node === null || typeof node !== 'object') return;
     const record = node as Record<string, unknown>;
-    if (typeof record.class_name === 'string' && record.config && typeof record.config === 'object') layers.push(record);
+    if (typeof record.class_name === 'string' && record.config && typeof record.config === 'object')
+      layers.push(record);
     for (const value of Object.values(record)) walk(value, depth + 1);
   };
   walk(topology, 0);
@@ -84,9 +95,17 @@ function layersJsonBound(json: string, features: number): number {
     const isConv = /Conv/.test(layer.class_name);
     const units = positive(isConv ? layer.config.filters : layer.config.units, 0);
     if (units === 0) continue;
-    const gates = /LSTM/.test(layer.class_name) ? 4 : /GRU/.test(layer.class_name) ? 3 : /RNN/.test(layer.class_name) ? 1 : 0;
+    const gates = /LSTM/.test(layer.class_name)
+      ? 4
+      : /GRU/.test(layer.class_name)
+        ? 3
+        : /RNN/.test(layer.class_name)
+          ? 1
+          : 0;
     if (isConv) {
-      const kernel = Array.isArray(layer.config.kernel_size) ? (layer.config.kernel_size as unknown[]).reduce((a: number, b) => a * positive(b, 1), 1) : positive(layer.config.kernel_size, 1) ** 2;
+      const kernel = Array.isArray(layer.config.kernel_size)
+        ? (layer.config.kernel_size as unknown[]).reduce((a: number, b) => a * positive(b, 1), 1)
+        : positive(layer.config.kernel_size, 1) ** 2;
       total += kernel * Math.max(filters, features) * units + units;
       filters = Math.max(filters, units);
     } else {
@@ -107,7 +126,12 @@ export function modelLayerCount(spec: ModelSpec): number {
   if (spec.layersJson !== undefined) {
     // Counting `"class_name"` occurrences bounds the layers without parsing an oversized topology.
     let count = 0;
-    for (let at = spec.layersJson.indexOf('"class_name"'); at >= 0; at = spec.layersJson.indexOf('"class_name"', at + 1)) count++;
+    for (
+      let at = spec.layersJson.indexOf('"class_name"');
+      at >= 0;
+      at = spec.layersJson.indexOf('"class_name"', at + 1)
+    )
+      count++;
     return count;
   }
   return 1;

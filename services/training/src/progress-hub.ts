@@ -37,7 +37,10 @@ export class ProgressHub {
    * @example
    * const hub = await ProgressHub.start(nc, { logger, signal: server.stopping });
    */
-  static async start(nc: NatsConnection, options: { logger?: Logger; signal?: AbortSignal } = {}): Promise<ProgressHub> {
+  static async start(
+    nc: NatsConnection,
+    options: { logger?: Logger; signal?: AbortSignal } = {},
+  ): Promise<ProgressHub> {
     const hub = new ProgressHub();
     hub.#subscription = await subscribeEvents({
       nc,

@@ -51,13 +51,16 @@ export async function exportCheckedOnnx(model: tf.LayersModel, jobId: string): P
   const input = Float32Array.from({ length: rows * size }, (_, i) => Math.sin(i * 12.9898) * 2);
   const session = await ort.InferenceSession.create(bytes);
   try {
-    const result = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, [rows, ...inputShape]) });
+    const result = await session.run({
+      [session.inputNames[0]!]: new ort.Tensor('float32', input, [rows, ...inputShape]),
+    });
     const onnx = result[session.outputNames[0]!]!.data as Float32Array;
     const expected = tf.tidy(() => model.predict(tf.tensor(input, [rows, ...inputShape])) as tf.Tensor);
     const tfjs = (await expected.data()) as Float32Array;
     expected.dispose();
     let maxAbsDiff = 0;
-    for (let i = 0; i < tfjs.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(tfjs[i]! - (onnx[i] ?? Number.NaN)));
+    for (let i = 0; i < tfjs.length; i++)
+      maxAbsDiff = Math.max(maxAbsDiff, Math.abs(tfjs[i]! - (onnx[i] ?? Number.NaN)));
     if (!(maxAbsDiff <= PARITY_TOLERANCE) || onnx.length !== tfjs.length) {
       return { error: `ONNX output differs from TF.js by up to ${maxAbsDiff} (tolerance ${PARITY_TOLERANCE})` };
     }
@@ -76,7 +79,11 @@ export async function exportCheckedOnnx(model: tf.LayersModel, jobId: string): P
  * `training_job` names the job, which lets a redelivered job find a version it registered before
  * dying (see {@link findRegisteredVersion}).
  */
-export async function registerModel(registry: RegistrySink, input: RegistrationInput, onnx: OnnxResult): Promise<ModelVersion> {
+export async function registerModel(
+  registry: RegistrySink,
+  input: RegistrationInput,
+  onnx: OnnxResult,
+): Promise<ModelVersion> {
   const { jobId, request, prepared, shape, plan, model } = input;
   const { files: tfjsFiles } = await saveModelToBytes(model, {
     userDefinedMetadata: { training_job: jobId, class_labels: shape.classLabels },
@@ -125,7 +132,12 @@ export function modelNameOf(request: SubmitTrainingJobRequest, prepared: Prepare
 }
 
 /** A version an earlier delivery of `jobId` registered before it could record it, if any. */
-export async function findRegisteredVersion(registry: RegistrySink, name: string, jobId: string, signal: AbortSignal): Promise<ModelRef | undefined> {
+export async function findRegisteredVersion(
+  registry: RegistrySink,
+  name: string,
+  jobId: string,
+  signal: AbortSignal,
+): Promise<ModelRef | undefined> {
   try {
     const found = await registry.searchModelVersions(
       { filter: `name = ${JSON.stringify(name)} AND tags.training_job = ${JSON.stringify(jobId)}`, pageSize: 1 },

@@ -11,7 +11,16 @@ export const MAX_TRIALS = 100;
 const DEFAULT_RANDOM_TRIALS = 10;
 const PATH = /^(model|config)(\.[a-z][a-z0-9_]*)+$/;
 /** Paths whose values are whole numbers (random ranges are rounded). */
-const INTEGER_LEAVES = new Set(['batch_size', 'epochs', 'seed', 'patience', 'step_epochs', 'latent_size', 'filters', 'kernel_size']);
+const INTEGER_LEAVES = new Set([
+  'batch_size',
+  'epochs',
+  'seed',
+  'patience',
+  'step_epochs',
+  'latent_size',
+  'filters',
+  'kernel_size',
+]);
 
 /**
  * The trial points of a search: `grid` takes the cartesian product of every dimension's
@@ -21,17 +30,26 @@ const INTEGER_LEAVES = new Set(['batch_size', 'epochs', 'seed', 'patience', 'ste
  *
  * @throws InvalidArgumentError naming the dimension (`dimensions[1].values_json[0]: …`).
  */
-export function trialPoints(dimensions: SearchDimension[], strategy: string, maxTrials: number, seed: number): TrialValues[] {
+export function trialPoints(
+  dimensions: SearchDimension[],
+  strategy: string,
+  maxTrials: number,
+  seed: number,
+): TrialValues[] {
   if (dimensions.length === 0) throw new InvalidArgumentError('dimensions: at least one dimension is required');
   const kind = strategy || 'grid';
-  if (kind !== 'grid' && kind !== 'random') throw new InvalidArgumentError(`strategy: must be "grid" or "random", got ${JSON.stringify(strategy)}`);
+  if (kind !== 'grid' && kind !== 'random')
+    throw new InvalidArgumentError(`strategy: must be "grid" or "random", got ${JSON.stringify(strategy)}`);
   if (!(Number.isInteger(maxTrials) && maxTrials >= 0 && maxTrials <= MAX_TRIALS)) {
     throw new InvalidArgumentError(`max_trials: must be in 0..${MAX_TRIALS}, got ${maxTrials}`);
   }
   const seen = new Set<string>();
   const parsed = dimensions.map((d, i) => {
     const field = `dimensions[${i}]`;
-    if (!PATH.test(d.path)) throw new InvalidArgumentError(`${field}.path: expected a field path such as "config.optimizer.learning_rate", got ${JSON.stringify(d.path)}`);
+    if (!PATH.test(d.path))
+      throw new InvalidArgumentError(
+        `${field}.path: expected a field path such as "config.optimizer.learning_rate", got ${JSON.stringify(d.path)}`,
+      );
     if (seen.has(d.path)) throw new InvalidArgumentError(`${field}.path: "${d.path}" is given twice`);
     seen.add(d.path);
     const values = d.valuesJson.map((v, j) => {
@@ -47,7 +65,8 @@ export function trialPoints(dimensions: SearchDimension[], strategy: string, max
       if (!(Number.isFinite(d.min) && Number.isFinite(d.max) && d.min < d.max)) {
         throw new InvalidArgumentError(`${field}: give values_json, or min < max (got min ${d.min}, max ${d.max})`);
       }
-      if (d.logScale && d.min <= 0) throw new InvalidArgumentError(`${field}.min: a log scale needs min > 0, got ${d.min}`);
+      if (d.logScale && d.min <= 0)
+        throw new InvalidArgumentError(`${field}.min: a log scale needs min > 0, got ${d.min}`);
     }
     return { ...d, valuesJson: values };
   });
@@ -56,7 +75,9 @@ export function trialPoints(dimensions: SearchDimension[], strategy: string, max
     for (const d of parsed) points = points.flatMap((p) => d.valuesJson.map((v) => ({ ...p, [d.path]: v })));
     if (maxTrials > 0) points = points.slice(0, maxTrials);
     if (points.length > MAX_TRIALS) {
-      throw new InvalidArgumentError(`dimensions: the grid has ${points.length} points, more than ${MAX_TRIALS}; set max_trials or use fewer values`);
+      throw new InvalidArgumentError(
+        `dimensions: the grid has ${points.length} points, more than ${MAX_TRIALS}; set max_trials or use fewer values`,
+      );
     }
     return points;
   }
@@ -69,7 +90,9 @@ export function trialPoints(dimensions: SearchDimension[], strategy: string, max
         continue;
       }
       const u = random();
-      let value = d.logScale ? Math.exp(Math.log(d.min) + u * (Math.log(d.max) - Math.log(d.min))) : d.min + u * (d.max - d.min);
+      let value = d.logScale
+        ? Math.exp(Math.log(d.min) + u * (Math.log(d.max) - Math.log(d.min)))
+        : d.min + u * (d.max - d.min);
       if (INTEGER_LEAVES.has(d.path.split('.').pop()!)) value = Math.round(value);
       point[d.path] = JSON.stringify(value);
     }

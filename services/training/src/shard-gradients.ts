@@ -41,13 +41,17 @@ const LOSSES: Record<string, LossOrMetric> = {
   categoricalCrossentropy: tf.metrics.categoricalCrossentropy,
   meanSquaredError: tf.metrics.meanSquaredError,
 };
-const METRICS: Record<string, LossOrMetric> = { accuracy: tf.metrics.categoricalAccuracy, mae: tf.metrics.meanAbsoluteError };
+const METRICS: Record<string, LossOrMetric> = {
+  accuracy: tf.metrics.categoricalAccuracy,
+  mae: tf.metrics.meanAbsoluteError,
+};
 
 /** The loss and metric a model of `task` is compiled with (the same functions `fit` calls). */
 function lossAndMetric(task: Task): [LossOrMetric, LossOrMetric] {
   const loss = LOSSES[lossForTask(task)];
   const metric = METRICS[metricsForTask(task)[0]!];
-  if (!loss || !metric) throw new Error(`no gradient step for the loss ${lossForTask(task)} and metric ${metricsForTask(task)[0]}`);
+  if (!loss || !metric)
+    throw new Error(`no gradient step for the loss ${lossForTask(task)} and metric ${metricsForTask(task)[0]}`);
   return [loss, metric];
 }
 
@@ -97,12 +101,17 @@ export async function shardGradients(model: tf.LayersModel, batch: Batch, shape:
  * float64 in the order given (rank order), so the average is the gradient of the mean loss over
  * the whole batch and the same bits wherever it is computed. Shares without rows count nothing.
  */
-export function averageGradients(shares: readonly ShardGradients[], length: number): { grads: Float32Array; loss: number; metric: number } {
+export function averageGradients(
+  shares: readonly ShardGradients[],
+  length: number,
+): { grads: Float32Array; loss: number; metric: number } {
   const rows = shares.reduce((n, s) => n + s.rows, 0);
   const used = shares.filter((s) => s.rows > 0);
   for (const share of used) {
     if (share.grads.length !== length) {
-      throw new RangeError(`a share of ${share.rows} rows has ${share.grads.length} gradient values, expected ${length}`);
+      throw new RangeError(
+        `a share of ${share.rows} rows has ${share.grads.length} gradient values, expected ${length}`,
+      );
     }
   }
   const weights = used.map((s) => s.rows / rows);

@@ -44,7 +44,6 @@ export const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerOptions['optimizer
 /** Rows per batch when `batch_size` is 0. */
 export const DEFAULT_BATCH_SIZE = 32;
 
-
 /**
  * Maps the proto `ModelSpec` onto `@aimaas/ml`'s. A CNN whose `input_shape` is an image over flat
  * features gets it as `imageShape`, so the model itself takes the flat pipeline output.
@@ -180,10 +179,19 @@ export function flattenParams(request: SubmitTrainingJobRequest, plan: TrainingP
   const model = { ...request.model };
   if (model.layersJson !== undefined) model.layersJson = `${model.layersJson.length} chars`;
   walk('model', model);
-  walk('config.optimizer', { name: plan.optimizer.optimizer, learningRate: plan.optimizer.learningRate,
-    momentum: plan.optimizer.momentum ?? 0, nesterov: plan.optimizer.nesterov ?? false });
+  walk('config.optimizer', {
+    name: plan.optimizer.optimizer,
+    learningRate: plan.optimizer.learningRate,
+    momentum: plan.optimizer.momentum ?? 0,
+    nesterov: plan.optimizer.nesterov ?? false,
+  });
   walk('config.schedule', plan.schedule);
-  walk('config', { batchSize: plan.batchSize, epochs: plan.epochs, seed: plan.seed, validationSplit: plan.validationSplit });
+  walk('config', {
+    batchSize: plan.batchSize,
+    epochs: plan.epochs,
+    seed: plan.seed,
+    validationSplit: plan.validationSplit,
+  });
   if (plan.earlyStopping) walk('config.early_stopping', { ...plan.earlyStopping });
   params.prepared_dataset_id = request.preparedDatasetId;
   return params;

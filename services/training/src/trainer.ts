@@ -62,7 +62,14 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
   const [lossName, metricName] = metricNames(shape);
   const stepsPerEpoch = Math.ceil(data.trainRows / plan.batchSize);
   const es = plan.earlyStopping && resolveMonitor(plan.earlyStopping, data.validation !== undefined);
-  const state: TrainerState = ctx.resume?.state ?? { epoch: 0, history: [], wait: 0, stopped: false, trainSeconds: 0, samples: 0 };
+  const state: TrainerState = ctx.resume?.state ?? {
+    epoch: 0,
+    history: [],
+    wait: 0,
+    stopped: false,
+    trainSeconds: 0,
+    samples: 0,
+  };
   let bestWeights = ctx.resume?.bestWeights;
   const started = { seconds: state.trainSeconds, samples: state.samples };
   try {
@@ -83,7 +90,10 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
       let sums = [0, 0];
       let rows = 0;
       let step = 0;
-      const rate = () => (state.trainSeconds > started.seconds ? (state.samples - started.samples) / (state.trainSeconds - started.seconds) : 0);
+      const rate = () =>
+        state.trainSeconds > started.seconds
+          ? (state.samples - started.samples) / (state.trainSeconds - started.seconds)
+          : 0;
       let mark = performance.now();
       const eta = (samplesPerSecond: number) => {
         const left = (plan.epochs - epoch) * data.trainRows + Math.max(0, data.trainRows - rows);
@@ -91,7 +101,9 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
       };
       for await (const batch of data.train(epoch, signal)) {
         signal.throwIfAborted();
-        const result = ctx.trainStep ? await ctx.trainStep(batch, { epoch, step: step + 1 }) : await trainOnBatch(model, batch, shape);
+        const result = ctx.trainStep
+          ? await ctx.trainStep(batch, { epoch, step: step + 1 })
+          : await trainOnBatch(model, batch, shape);
         // Wall time of the training loop (reading and decoding batches included, validation not).
         const now = performance.now();
         state.trainSeconds += (now - mark) / 1_000;
@@ -109,9 +121,14 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
         const samplesPerSecond = rate();
         void ctx.onProgress(
           {
-            epoch, epochs: plan.epochs, step, stepsPerEpoch, phase: 'training',
+            epoch,
+            epochs: plan.epochs,
+            step,
+            stepsPerEpoch,
+            phase: 'training',
             metrics: { [lossName]: sums[0]! / rows, ...(values.length > 1 && { [metricName]: sums[1]! / rows }) },
-            samplesPerSecond, etaSeconds: eta(samplesPerSecond),
+            samplesPerSecond,
+            etaSeconds: eta(samplesPerSecond),
           },
           false,
         );
@@ -123,7 +140,19 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
       if (rows === 0) throw new FailedPreconditionError(`the training split has no rows (epoch ${epoch})`);
       const logs: Record<string, number> = { [lossName]: sums[0]! / rows, [metricName]: sums[1]! / rows, lr };
       if (data.validation) {
-        void ctx.onProgress({ epoch, epochs: plan.epochs, step, stepsPerEpoch, phase: 'evaluating', metrics: logs, samplesPerSecond: rate(), etaSeconds: eta(rate()) }, false);
+        void ctx.onProgress(
+          {
+            epoch,
+            epochs: plan.epochs,
+            step,
+            stepsPerEpoch,
+            phase: 'evaluating',
+            metrics: logs,
+            samplesPerSecond: rate(),
+            etaSeconds: eta(rate()),
+          },
+          false,
+        );
         Object.assign(logs, await evaluateSplit(model, data.validation(signal), shape, 'val_', () => ctx.onBatch?.()));
       }
       sums = [0, 0];
@@ -138,7 +167,19 @@ export async function runTrainer(ctx: TrainerContext): Promise<TrainerState> {
         tf.dispose(optimizer.map((slot) => slot.tensor).filter((t) => !(t instanceof tf.Variable)));
       }
       const samplesPerSecond = rate();
-      await ctx.onProgress({ epoch, epochs: plan.epochs, step, stepsPerEpoch, phase: 'training', metrics: logs, samplesPerSecond, etaSeconds: state.stopped ? 0 : eta(samplesPerSecond) }, true);
+      await ctx.onProgress(
+        {
+          epoch,
+          epochs: plan.epochs,
+          step,
+          stepsPerEpoch,
+          phase: 'training',
+          metrics: logs,
+          samplesPerSecond,
+          etaSeconds: state.stopped ? 0 : eta(samplesPerSecond),
+        },
+        true,
+      );
     }
     if (es?.restoreBestWeights && bestWeights && state.best && state.best.epoch !== state.epoch) {
       model.setWeights(bestWeights);
@@ -187,7 +228,8 @@ function applyEarlyStopping(
   const value = logs[es.monitor];
   if (value === undefined || !Number.isFinite(value)) return bestWeights;
   const improved =
-    state.best === undefined || (es.mode === 'min' ? value < state.best.value - es.minDelta : value > state.best.value + es.minDelta);
+    state.best === undefined ||
+    (es.mode === 'min' ? value < state.best.value - es.minDelta : value > state.best.value + es.minDelta);
   if (improved) {
     state.best = { value, epoch: state.epoch };
     state.wait = 0;

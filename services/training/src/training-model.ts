@@ -22,7 +22,8 @@ export interface DataShape {
  * dataset has class labels, else regression.
  */
 export function dataShapeOf(prepared: PreparedDataset): DataShape {
-  const featureShape = prepared.featureShape.length > 0 ? prepared.featureShape.map(Number) : [prepared.featureNames.length];
+  const featureShape =
+    prepared.featureShape.length > 0 ? prepared.featureShape.map(Number) : [prepared.featureNames.length];
   const featureSize = featureShape.reduce((a, b) => a * b, 1);
   const task = taskName(prepared.task) ?? (prepared.classLabels.length > 0 ? 'classification' : 'regression');
   const outputSize = task === 'classification' ? prepared.classLabels.length : task === 'regression' ? 1 : featureSize;
@@ -47,7 +48,11 @@ export function regressionTargetScaling(prepared: PreparedDataset): TargetScalin
  *
  * @throws InvalidModelSpecError from the builder, naming the bad field in its own terms.
  */
-export async function buildTrainingModel(spec: ProtoModelSpec, shape: DataShape, seed: number): Promise<tf.LayersModel> {
+export async function buildTrainingModel(
+  spec: ProtoModelSpec,
+  shape: DataShape,
+  seed: number,
+): Promise<tf.LayersModel> {
   const inner = innerInputShape(spec, shape.featureShape);
   const model = await buildModel(toMlModelSpec(spec, shape.featureShape), {
     inputShape: inner,

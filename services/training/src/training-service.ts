@@ -1,9 +1,17 @@
 import {
-  JobState, TrainingJob, type PreparedDataset, type ProgressUpdate, type SubmitTrainingJobRequest, type TrainingServiceService,
+  JobState,
+  TrainingJob,
+  type PreparedDataset,
+  type ProgressUpdate,
+  type SubmitTrainingJobRequest,
+  type TrainingServiceService,
 } from '@aimaas/proto';
 import type { JobQueue } from '@aimaas/events';
 import {
-  AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, type ServiceImplementation,
+  AlreadyExistsError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  type ServiceImplementation,
 } from '@aimaas/runtime';
 import type { PreprocessingClient } from '@aimaas/sdk';
 import { createLogger, type Logger } from '@aimaas/telemetry';
@@ -54,7 +62,11 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
   const { store } = deps;
 
   /** Submits one job; `extra` marks search trials and cross-validation folds. */
-  async function submit(request: SubmitTrainingJobRequest, signal: AbortSignal, extra: Pick<JobRecord, 'fold' | 'parent'> = {}): Promise<TrainingJob> {
+  async function submit(
+    request: SubmitTrainingJobRequest,
+    signal: AbortSignal,
+    extra: Pick<JobRecord, 'fold' | 'parent'> = {},
+  ): Promise<TrainingJob> {
     const id = jobIdFor(request.requestId);
     if (request.requestId) {
       const existing = await store.get(id);
@@ -83,7 +95,8 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
 
   /** A retried submit re-queues a job that may have missed its enqueue (same message id: queued once). */
   async function requeueIfQueued(record: JobRecord): Promise<TrainingJob> {
-    if (record.job.state === JobState.JOB_STATE_QUEUED) await deps.queue.enqueue(record.job.id, { jobId: record.job.id });
+    if (record.job.state === JobState.JOB_STATE_QUEUED)
+      await deps.queue.enqueue(record.job.id, { jobId: record.job.id });
     return record.job;
   }
 
@@ -93,13 +106,21 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
       return await deps.preprocessing.getPreparedDataset({ id }, { signal });
     } catch (error) {
       const code = (error as { code?: string }).code;
-      if (code === 'NOT_FOUND') throw new InvalidArgumentError(`prepared_dataset_id: prepared dataset "${id}" not found`, { cause: error });
-      if (code === 'INVALID_ARGUMENT') throw new InvalidArgumentError(`prepared_dataset_id: ${(error as Error).message}`, { cause: error });
+      if (code === 'NOT_FOUND')
+        throw new InvalidArgumentError(`prepared_dataset_id: prepared dataset "${id}" not found`, { cause: error });
+      if (code === 'INVALID_ARGUMENT')
+        throw new InvalidArgumentError(`prepared_dataset_id: ${(error as Error).message}`, { cause: error });
       throw error;
     }
   }
 
-  const experiments = createExperimentHandlers({ experiments: deps.experiments, queue: deps.queue, submit, loadPrepared, logger });
+  const experiments = createExperimentHandlers({
+    experiments: deps.experiments,
+    queue: deps.queue,
+    submit,
+    loadPrepared,
+    logger,
+  });
   const onJobFinished = createExperimentTracker({ experiments: deps.experiments, queue: deps.queue, logger });
 
   return {
@@ -113,9 +134,12 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
 
     async listTrainingJobs(request) {
       const pageSize = request.pageSize === 0 ? 100 : request.pageSize;
-      if (!(pageSize >= 1 && pageSize <= MAX_PAGE)) throw new InvalidArgumentError(`page_size: must be in 1..${MAX_PAGE}, got ${request.pageSize}`);
-      const offset = request.pageToken === '' ? 0 : Number.parseInt(Buffer.from(request.pageToken, 'base64url').toString(), 10);
-      if (!(Number.isInteger(offset) && offset >= 0)) throw new InvalidArgumentError('page_token: not a token this service returned');
+      if (!(pageSize >= 1 && pageSize <= MAX_PAGE))
+        throw new InvalidArgumentError(`page_size: must be in 1..${MAX_PAGE}, got ${request.pageSize}`);
+      const offset =
+        request.pageToken === '' ? 0 : Number.parseInt(Buffer.from(request.pageToken, 'base64url').toString(), 10);
+      if (!(Number.isInteger(offset) && offset >= 0))
+        throw new InvalidArgumentError('page_token: not a token this service returned');
       const jobs = (await store.list())
         .map((r) => r.job)
         .filter((j) => request.state === JobState.JOB_STATE_UNSPECIFIED || j.state === request.state)
@@ -131,19 +155,31 @@ export function createTrainingService(deps: TrainingServiceDeps): TrainingServic
         changed = false;
         if (r.job.state === JobState.JOB_STATE_CANCELLED) return r;
         if (isTerminal(r.job.state)) {
-          throw new FailedPreconditionError(`training job "${request.id}" already ended ${JobState[r.job.state].replace('JOB_STATE_', '')}`);
+          throw new FailedPreconditionError(
+            `training job "${request.id}" already ended ${JobState[r.job.state].replace('JOB_STATE_', '')}`,
+          );
         }
-        if (r.registering) throw new FailedPreconditionError(`training job "${request.id}" is registering its model; too late to cancel`);
+        if (r.registering)
+          throw new FailedPreconditionError(
+            `training job "${request.id}" is registering its model; too late to cancel`,
+          );
         changed = true;
         return {
           ...r,
-          job: { ...r.job, state: JobState.JOB_STATE_CANCELLED, finishedAt: new Date(), progress: phaseUpdate(request.id, 'cancelled', 'cancelled by request', r.job.progress) },
+          job: {
+            ...r.job,
+            state: JobState.JOB_STATE_CANCELLED,
+            finishedAt: new Date(),
+            progress: phaseUpdate(request.id, 'cancelled', 'cancelled by request', r.job.progress),
+          },
         };
       });
       if (changed) {
         logger.info({ jobId: request.id }, 'training job cancelled');
         await publishJobEvent(deps.events, 'cancelled', record.job, logger);
-        await onJobFinished(record).catch((err) => logger.warn({ err, jobId: request.id }, 'recording a cancelled member failed'));
+        await onJobFinished(record).catch((err) =>
+          logger.warn({ err, jobId: request.id }, 'recording a cancelled member failed'),
+        );
       }
       return record.job;
     },

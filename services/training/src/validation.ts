@@ -1,6 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import type { PreparedDataset, SubmitTrainingJobRequest } from '@aimaas/proto';
-import { InvalidArgumentError, MEMORY_BUDGET_DEFAULTS_MB, positiveIntegerSetting, ResourceExhaustedError } from '@aimaas/runtime';
+import {
+  InvalidArgumentError,
+  MEMORY_BUDGET_DEFAULTS_MB,
+  positiveIntegerSetting,
+  ResourceExhaustedError,
+} from '@aimaas/runtime';
 import { InvalidModelSpecError } from '@aimaas/ml';
 import { modelLayerCount, modelParameterBound } from './model-size.js';
 import { DEFAULT_BATCH_SIZE, snake } from './spec-mapping.js';
@@ -49,19 +54,31 @@ function checkModelSize(request: SubmitTrainingJobRequest, shape: DataShape): vo
     exhausted('model.layers_json', `at most ${limits.maxLayersJsonChars} characters, got ${model.layersJson.length}`);
   }
   const layers = modelLayerCount(model);
-  if (layers > limits.maxLayers) exhausted('model', `${layers} layers; at most ${limits.maxLayers} (AIMAAS_TRAINING_MAX_LAYERS)`);
+  if (layers > limits.maxLayers)
+    exhausted('model', `${layers} layers; at most ${limits.maxLayers} (AIMAAS_TRAINING_MAX_LAYERS)`);
   const widths: Array<[string, number]> = [
     ...(model.mlp?.hiddenUnits ?? []).map((u, i): [string, number] => [`model.mlp.hidden_units[${i}]`, u]),
-    ...(model.cnn?.convBlocks ?? []).map((b, i): [string, number] => [`model.cnn.conv_blocks[${i}].filters`, b.filters]),
+    ...(model.cnn?.convBlocks ?? []).map((b, i): [string, number] => [
+      `model.cnn.conv_blocks[${i}].filters`,
+      b.filters,
+    ]),
     ...(model.cnn?.denseUnits ?? []).map((u, i): [string, number] => [`model.cnn.dense_units[${i}]`, u]),
     ...(model.rnn?.units ?? []).map((u, i): [string, number] => [`model.rnn.units[${i}]`, u]),
-    ...(model.autoencoder?.encoderUnits ?? []).map((u, i): [string, number] => [`model.autoencoder.encoder_units[${i}]`, u]),
+    ...(model.autoencoder?.encoderUnits ?? []).map((u, i): [string, number] => [
+      `model.autoencoder.encoder_units[${i}]`,
+      u,
+    ]),
     ...(model.autoencoder ? [['model.autoencoder.latent_size', model.autoencoder.latentSize] as [string, number]] : []),
   ];
-  for (const [path, width] of widths) if (width > limits.maxUnits) exhausted(path, `at most ${limits.maxUnits} (AIMAAS_TRAINING_MAX_UNITS), got ${width}`);
+  for (const [path, width] of widths)
+    if (width > limits.maxUnits)
+      exhausted(path, `at most ${limits.maxUnits} (AIMAAS_TRAINING_MAX_UNITS), got ${width}`);
   const parameters = modelParameterBound(model, shape);
   if (parameters > limits.maxParameters) {
-    exhausted('model', `up to ${parameters} parameters; at most ${limits.maxParameters} (AIMAAS_TRAINING_MAX_PARAMETERS)`);
+    exhausted(
+      'model',
+      `up to ${parameters} parameters; at most ${limits.maxParameters} (AIMAAS_TRAINING_MAX_PARAMETERS)`,
+    );
   }
   const neededMb = (parameters * BYTES_PER_PARAMETER) / 1024 / 1024;
   if (neededMb + BASELINE_MB > limits.memoryMb) {
@@ -95,7 +112,10 @@ export async function validateSubmit(request: SubmitTrainingJobRequest, prepared
   validateConfig(request, shape);
   checkModelSize(request, shape);
   if (!request.skipRegistration && request.modelName !== '' && !MODEL_NAME.test(request.modelName)) {
-    invalid('model_name', `must be 1-128 letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(request.modelName)}`);
+    invalid(
+      'model_name',
+      `must be 1-128 letters, digits, ".", "_" or "-" starting with a letter or digit, got ${JSON.stringify(request.modelName)}`,
+    );
   }
   await checkBuilds(request, shape);
   return shape;
@@ -104,7 +124,9 @@ export async function validateSubmit(request: SubmitTrainingJobRequest, prepared
 function validateModelSpec(request: SubmitTrainingJobRequest, shape: DataShape, preparedId: string): void {
   const model = request.model;
   if (!model) invalid('model', 'required: set one of mlp, cnn, rnn, autoencoder, linear, layers_json');
-  const kinds = (['mlp', 'cnn', 'rnn', 'autoencoder', 'linear', 'layersJson'] as const).filter((k) => model[k] !== undefined);
+  const kinds = (['mlp', 'cnn', 'rnn', 'autoencoder', 'linear', 'layersJson'] as const).filter(
+    (k) => model[k] !== undefined,
+  );
   if (kinds.length !== 1) invalid('model', 'set exactly one of mlp, cnn, rnn, autoencoder, linear, layers_json');
   model.inputShape.forEach((d, i) => {
     if (!(Number.isInteger(d) && d > 0)) invalid(`model.input_shape[${i}]`, `must be a positive integer, got ${d}`);
@@ -128,39 +150,55 @@ function validateModelSpec(request: SubmitTrainingJobRequest, shape: DataShape, 
     invalid('model.rnn.cell', `must be "lstm" or "gru", got ${JSON.stringify(model.rnn.cell)}`);
   }
   if ((model.autoencoder !== undefined) !== (shape.task === 'reconstruction') && model.layersJson === undefined) {
-    invalid('model', model.autoencoder
-      ? `an autoencoder needs a reconstruction dataset, but prepared dataset "${preparedId}" is ${shape.task}`
-      : `prepared dataset "${preparedId}" is a reconstruction task: use model.autoencoder (or layers_json)`);
+    invalid(
+      'model',
+      model.autoencoder
+        ? `an autoencoder needs a reconstruction dataset, but prepared dataset "${preparedId}" is ${shape.task}`
+        : `prepared dataset "${preparedId}" is a reconstruction task: use model.autoencoder (or layers_json)`,
+    );
   }
   if (shape.task === 'classification' && shape.outputSize < 2) {
-    invalid('prepared_dataset_id', `prepared dataset "${preparedId}" is a classification task with ${shape.outputSize} class labels; at least 2 are needed`);
+    invalid(
+      'prepared_dataset_id',
+      `prepared dataset "${preparedId}" is a classification task with ${shape.outputSize} class labels; at least 2 are needed`,
+    );
   }
 }
 
 function validateConfig(request: SubmitTrainingJobRequest, shape: DataShape): void {
   const config = request.config;
   if (!config) invalid('config', 'required: at least config.epochs must be set');
-  if (!(Number.isInteger(config.epochs) && config.epochs > 0)) invalid('config.epochs', `must be a positive integer, got ${config.epochs}`);
-  if (config.epochs > TRAINING_LIMITS.maxEpochs) exhausted('config.epochs', `at most ${TRAINING_LIMITS.maxEpochs} (AIMAAS_TRAINING_MAX_EPOCHS), got ${config.epochs}`);
+  if (!(Number.isInteger(config.epochs) && config.epochs > 0))
+    invalid('config.epochs', `must be a positive integer, got ${config.epochs}`);
+  if (config.epochs > TRAINING_LIMITS.maxEpochs)
+    exhausted(
+      'config.epochs',
+      `at most ${TRAINING_LIMITS.maxEpochs} (AIMAAS_TRAINING_MAX_EPOCHS), got ${config.epochs}`,
+    );
   if (config.batchSize < 0 || config.batchSize > MAX_BATCH_SIZE) {
     invalid('config.batch_size', `must be in 1..${MAX_BATCH_SIZE} (0 for the default 32), got ${config.batchSize}`);
   }
   const opt = config.optimizer;
   if (opt) {
-    if (opt.name !== '' && !OPTIMIZERS.includes(opt.name)) invalid('config.optimizer.name', `must be one of ${OPTIMIZERS.join(', ')}, got ${JSON.stringify(opt.name)}`);
+    if (opt.name !== '' && !OPTIMIZERS.includes(opt.name))
+      invalid('config.optimizer.name', `must be one of ${OPTIMIZERS.join(', ')}, got ${JSON.stringify(opt.name)}`);
     if (opt.learningRate !== 0 && !positiveNumber(opt.learningRate)) {
       invalid('config.optimizer.learning_rate', `must be a positive number, got ${opt.learningRate}`);
     }
-    if (!(opt.momentum >= 0 && opt.momentum < 1)) invalid('config.optimizer.momentum', `must be in [0, 1), got ${opt.momentum}`);
+    if (!(opt.momentum >= 0 && opt.momentum < 1))
+      invalid('config.optimizer.momentum', `must be in [0, 1), got ${opt.momentum}`);
     if (opt.momentum > 0 && !['sgd', 'rmsprop'].includes(opt.name)) {
       invalid('config.optimizer.momentum', `applies to sgd and rmsprop only, not ${opt.name || 'adam (the default)'}`);
     }
-    if (opt.nesterov && !(opt.name === 'sgd' && opt.momentum > 0)) invalid('config.optimizer.nesterov', 'needs optimizer sgd with momentum > 0');
+    if (opt.nesterov && !(opt.name === 'sgd' && opt.momentum > 0))
+      invalid('config.optimizer.nesterov', 'needs optimizer sgd with momentum > 0');
   }
   const s = config.schedule;
   if (s) {
-    if (s.kind !== '' && !SCHEDULES.includes(s.kind)) invalid('config.schedule.kind', `must be one of ${SCHEDULES.join(', ')}, got ${JSON.stringify(s.kind)}`);
-    if (s.gamma !== 0 && !(positiveNumber(s.gamma) && s.gamma <= 1)) invalid('config.schedule.gamma', `must be in (0, 1], got ${s.gamma}`);
+    if (s.kind !== '' && !SCHEDULES.includes(s.kind))
+      invalid('config.schedule.kind', `must be one of ${SCHEDULES.join(', ')}, got ${JSON.stringify(s.kind)}`);
+    if (s.gamma !== 0 && !(positiveNumber(s.gamma) && s.gamma <= 1))
+      invalid('config.schedule.gamma', `must be in (0, 1], got ${s.gamma}`);
     if (s.stepEpochs < 0) invalid('config.schedule.step_epochs', `must be a positive integer, got ${s.stepEpochs}`);
     if (!(Number.isFinite(s.minLearningRate) && s.minLearningRate >= 0)) {
       invalid('config.schedule.min_learning_rate', `must be a number ≥ 0, got ${s.minLearningRate}`);
@@ -169,15 +207,24 @@ function validateConfig(request: SubmitTrainingJobRequest, shape: DataShape): vo
   const es = config.earlyStopping;
   if (es) {
     const allowed = monitorNames(shape);
-    if (es.monitor !== '' && !allowed.includes(es.monitor)) invalid('config.early_stopping.monitor', `must be one of ${allowed.join(', ')}, got ${JSON.stringify(es.monitor)}`);
-    if (!(Number.isInteger(es.patience) && es.patience >= 0)) invalid('config.early_stopping.patience', `must be an integer ≥ 0, got ${es.patience}`);
-    if (!(Number.isFinite(es.minDelta) && es.minDelta >= 0)) invalid('config.early_stopping.min_delta', `must be a number ≥ 0, got ${es.minDelta}`);
+    if (es.monitor !== '' && !allowed.includes(es.monitor))
+      invalid(
+        'config.early_stopping.monitor',
+        `must be one of ${allowed.join(', ')}, got ${JSON.stringify(es.monitor)}`,
+      );
+    if (!(Number.isInteger(es.patience) && es.patience >= 0))
+      invalid('config.early_stopping.patience', `must be an integer ≥ 0, got ${es.patience}`);
+    if (!(Number.isFinite(es.minDelta) && es.minDelta >= 0))
+      invalid('config.early_stopping.min_delta', `must be a number ≥ 0, got ${es.minDelta}`);
   }
   if (!(Number.isFinite(config.validationSplit) && config.validationSplit >= 0 && config.validationSplit < 1)) {
     invalid('config.validation_split', `must be in [0, 1), got ${config.validationSplit}`);
   }
   if (!(Number.isInteger(config.workers) && config.workers >= 0 && config.workers <= MAX_WORKERS)) {
-    invalid('config.workers', `must be in 0..${MAX_WORKERS} (0 or 1 for one worker, more for data-parallel training), got ${config.workers}`);
+    invalid(
+      'config.workers',
+      `must be in 0..${MAX_WORKERS} (0 or 1 for one worker, more for data-parallel training), got ${config.workers}`,
+    );
   }
   const batchSize = config.batchSize || DEFAULT_BATCH_SIZE;
   if (config.workers > batchSize) {
@@ -200,9 +247,12 @@ async function checkBuilds(request: SubmitTrainingJobRequest, shape: DataShape):
   try {
     model = await buildTrainingModel(request.model!, shape, request.config?.seed ?? 0);
   } catch (error) {
-    if (error instanceof InvalidModelSpecError) throw new InvalidArgumentError(`model: ${protoPaths(error.message)}`, { cause: error });
+    if (error instanceof InvalidModelSpecError)
+      throw new InvalidArgumentError(`model: ${protoPaths(error.message)}`, { cause: error });
     if (request.model?.layersJson !== undefined) {
-      throw new InvalidArgumentError(`model.layers_json: cannot build the topology: ${(error as Error).message}`, { cause: error });
+      throw new InvalidArgumentError(`model.layers_json: cannot build the topology: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     throw error;
   } finally {
@@ -215,6 +265,9 @@ function protoPaths(message: string): string {
   return message
     .replace(/\binputShape\b/g, 'input_shape')
     .replace(/\bcnn\.imageShape\b/g, 'input_shape')
-    .replace(/\b(mlp|cnn|rnn|autoencoder)\.([A-Za-z]+)/g, (_, kind: string, field: string) => `model.${kind}.${snake(field)}`)
+    .replace(
+      /\b(mlp|cnn|rnn|autoencoder)\.([A-Za-z]+)/g,
+      (_, kind: string, field: string) => `model.${kind}.${snake(field)}`,
+    )
     .replace(/\]\.([a-z][A-Za-z]+)/g, (_, field: string) => `].${snake(field)}`);
 }

@@ -63,7 +63,13 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'ABORTED', 'RESOU
 export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWorker {
   const { store, options, logger, gangNc } = workerDeps;
   const slots = new SlotPool(options.workerConcurrency);
-  const gang = { nc: gangNc, logger, workerId: options.workerId, recruitTimeoutMs: options.gangRecruitTimeoutMs, stepTimeoutMs: options.gangStepTimeoutMs };
+  const gang = {
+    nc: gangNc,
+    logger,
+    workerId: options.workerId,
+    recruitTimeoutMs: options.gangRecruitTimeoutMs,
+    stepTimeoutMs: options.gangStepTimeoutMs,
+  };
   // Every slot may lead a gang at once over the one gang connection: they share the budget.
   const gradientBudgetBytes = Math.floor(GANG_GRADIENT_BUDGET_BYTES / Math.max(1, options.workerConcurrency));
   const deps = { ...workerDeps, gangs: createGangLeader({ ...gang, gradientBudgetBytes }) };
@@ -100,7 +106,8 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
 
   async function handle(delivery: QueuedJob): Promise<void> {
     const payload = delivery.json<{ jobId?: string } | FinalizeSearchPayload>();
-    if ('kind' in payload && payload.kind === 'finalize-search') return finalizeSearch(deps, payload.searchId, delivery.signal);
+    if ('kind' in payload && payload.kind === 'finalize-search')
+      return finalizeSearch(deps, payload.searchId, delivery.signal);
     const jobId = delivery.id;
     const existing = await store.get(jobId);
     if (!existing) throw new PoisonJobError(`training job ${jobId} has no record`);
@@ -112,7 +119,14 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
         const now = new Date();
         return {
           ...r,
-          job: { ...r.job, state: JobState.JOB_STATE_RUNNING, startedAt: r.job.startedAt ?? now, attempts: r.job.attempts + 1, worker: options.workerId, error: '' },
+          job: {
+            ...r.job,
+            state: JobState.JOB_STATE_RUNNING,
+            startedAt: r.job.startedAt ?? now,
+            attempts: r.job.attempts + 1,
+            worker: options.workerId,
+            error: '',
+          },
         };
       });
     } catch (error) {
@@ -133,15 +147,21 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
     };
     const timer = setInterval(() => working(delivery), Math.max(250, options.ackWaitMs / 3));
     try {
-      await store.watch(jobId, (r) => {
-        if (r.job.state === JobState.JOB_STATE_CANCELLED) cancel.abort(new CancelledError(`training job ${jobId} was cancelled`));
-      }, stopWatch.signal);
+      await store.watch(
+        jobId,
+        (r) => {
+          if (r.job.state === JobState.JOB_STATE_CANCELLED)
+            cancel.abort(new CancelledError(`training job ${jobId} was cancelled`));
+        },
+        stopWatch.signal,
+      );
       const outcome = await runTrainingJob(deps, record, {
         signal,
         heartbeat,
         beforeRegister: async () => {
           await store.mutate(jobId, (r) => {
-            if (r.job.state === JobState.JOB_STATE_CANCELLED) throw new CancelledError(`training job ${jobId} was cancelled`);
+            if (r.job.state === JobState.JOB_STATE_CANCELLED)
+              throw new CancelledError(`training job ${jobId} was cancelled`);
             return { ...r, registering: true };
           });
         },
@@ -199,8 +219,17 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
     const transient = TRANSIENT.has(code) && delivery.deliveryCount < options.maxDeliver;
     if (!isDomainError(error) && !code) logger.error({ err: error, jobId }, 'training job failed unexpectedly');
     if (transient) {
-      logger.warn({ err: error, jobId, delivery: delivery.deliveryCount }, 'training job hit a transient failure; it will be retried');
-      await store.mutate(jobId, (r) => ({ ...r, registering: false, job: { ...r.job, error: `attempt ${r.job.attempts}: ${message}` } })).catch(() => undefined);
+      logger.warn(
+        { err: error, jobId, delivery: delivery.deliveryCount },
+        'training job hit a transient failure; it will be retried',
+      );
+      await store
+        .mutate(jobId, (r) => ({
+          ...r,
+          registering: false,
+          job: { ...r.job, error: `attempt ${r.job.attempts}: ${message}` },
+        }))
+        .catch(() => undefined);
       throw error;
     }
     let failed: JobRecord;
@@ -210,7 +239,13 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
         return {
           ...r,
           registering: false,
-          job: { ...r.job, state: JobState.JOB_STATE_FAILED, finishedAt: new Date(), error: message, progress: phaseUpdate(jobId, 'failed', message, r.job.progress) },
+          job: {
+            ...r.job,
+            state: JobState.JOB_STATE_FAILED,
+            finishedAt: new Date(),
+            error: message,
+            progress: phaseUpdate(jobId, 'failed', message, r.job.progress),
+          },
         };
       });
     } catch (e) {
@@ -225,7 +260,10 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
 
   async function afterFinal(jobId: string): Promise<void> {
     const stored = await store.get(jobId);
-    if (stored?.record.parent) await onJobFinished(stored.record).catch((err) => logger.warn({ err, jobId }, 'aggregating a finished job failed'));
+    if (stored?.record.parent)
+      await onJobFinished(stored.record).catch((err) =>
+        logger.warn({ err, jobId }, 'aggregating a finished job failed'),
+      );
   }
 
   return {
@@ -242,7 +280,12 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
           const off = slots.onChange(() => slots.allFollowing && pause.abort());
           if (slots.allFollowing) pause.abort();
           try {
-            await deps.queue.consume({ handler: handleInSlot, concurrency: options.workerConcurrency, signal: AbortSignal.any([signal, pause.signal]), graceMs: 5_000 });
+            await deps.queue.consume({
+              handler: handleInSlot,
+              concurrency: options.workerConcurrency,
+              signal: AbortSignal.any([signal, pause.signal]),
+              graceMs: 5_000,
+            });
           } finally {
             off();
           }
@@ -256,7 +299,9 @@ export function createTrainingWorker(workerDeps: TrainingWorkerDeps): TrainingWo
 }
 
 function summary(outcome: JobOutcome): string {
-  const metrics = Object.entries(outcome.metrics).map(([k, v]) => `${k}=${v.toFixed(4)}`).join(' ');
+  const metrics = Object.entries(outcome.metrics)
+    .map(([k, v]) => `${k}=${v.toFixed(4)}`)
+    .join(' ');
   const version = outcome.modelVersion ? ` → ${outcome.modelVersion.name}@${outcome.modelVersion.version}` : '';
   return `${outcome.epochsTrained} epochs; ${metrics}${version}`;
 }

@@ -13,12 +13,17 @@ describe('CancelTrainingJob', () => {
   beforeAll(async () => {
     // Every batch reports progress here, so the test can see where the worker stopped.
     mesh = await startMesh({ training: { progressIntervalMs: 0 } });
-    iris = (await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-c', name: 'iris', target: 'species' })).id;
+    iris = (
+      await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-c', name: 'iris', target: 'species' })
+    ).id;
   });
   afterAll(() => mesh?.close());
 
   it('stops a running job within one batch; it ends CANCELLED and registers nothing', async () => {
-    const long = irisJob(iris, { modelName: 'iris-cancelled', config: { ...irisJob(iris).config!, epochs: 1_000, batchSize: 2 } });
+    const long = irisJob(iris, {
+      modelName: 'iris-cancelled',
+      config: { ...irisJob(iris).config!, epochs: 1_000, batchSize: 2 },
+    });
     const job = await mesh.clients.training.submitTrainingJob(long);
     await waitFor(async () => (await mesh.clients.training.getTrainingJob({ id: job.id })).checkpointEpoch >= 2, {
       timeoutMs: 30_000,
@@ -30,7 +35,9 @@ describe('CancelTrainingJob', () => {
     expect(cancelled.progress?.phase).toBe('cancelled');
 
     // The worker is free again: the next job runs to the end.
-    const next = await mesh.clients.training.submitTrainingJob(irisJob(iris, { skipRegistration: true, config: { ...irisJob(iris).config!, epochs: 2 } }));
+    const next = await mesh.clients.training.submitTrainingJob(
+      irisJob(iris, { skipRegistration: true, config: { ...irisJob(iris).config!, epochs: 2 } }),
+    );
     expect((await waitForEnd(mesh.clients, next.id)).state).toBe(JobState.JOB_STATE_SUCCEEDED);
 
     const final = await mesh.clients.training.getTrainingJob({ id: job.id });
@@ -50,7 +57,9 @@ describe('CancelTrainingJob', () => {
   });
 
   it('cancels a queued job before any worker runs it', async () => {
-    const submitted = await mesh.clients.training.submitTrainingJob(irisJob(iris, { config: { ...irisJob(iris).config!, epochs: 300, batchSize: 2 } }));
+    const submitted = await mesh.clients.training.submitTrainingJob(
+      irisJob(iris, { config: { ...irisJob(iris).config!, epochs: 300, batchSize: 2 } }),
+    );
     const queued = await mesh.clients.training.submitTrainingJob(irisJob(iris, { modelName: 'never-trained' }));
     const cancelled = await mesh.clients.training.cancelTrainingJob({ id: queued.id });
     expect(cancelled.state).toBe(JobState.JOB_STATE_CANCELLED);
@@ -61,10 +70,15 @@ describe('CancelTrainingJob', () => {
   });
 
   it('refuses to cancel a job that already ended', async () => {
-    const job = await mesh.clients.training.submitTrainingJob(irisJob(iris, { skipRegistration: true, config: { ...irisJob(iris).config!, epochs: 1 } }));
+    const job = await mesh.clients.training.submitTrainingJob(
+      irisJob(iris, { skipRegistration: true, config: { ...irisJob(iris).config!, epochs: 1 } }),
+    );
     await waitForEnd(mesh.clients, job.id);
     const error = await mesh.clients.training.cancelTrainingJob({ id: job.id }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'FAILED_PRECONDITION', details: `training job "${job.id}" already ended SUCCEEDED` });
+    expect(error).toMatchObject({
+      code: 'FAILED_PRECONDITION',
+      details: `training job "${job.id}" already ended SUCCEEDED`,
+    });
   });
 
   async function progressOf(jobId: string): Promise<ProgressUpdate[]> {

@@ -38,7 +38,11 @@ function dataPlan(): DataPlan {
       const order = Array.from({ length: rows }, (_, i) => (i * (2 * epoch + 1) + epoch) % rows);
       for (let start = 0; start < rows; start += 8) {
         const picked = order.slice(start, start + 8);
-        const batch: Batch = { rows: picked.length, features: new Float32Array(picked.length * 4), labels: new Float32Array(picked.length) };
+        const batch: Batch = {
+          rows: picked.length,
+          features: new Float32Array(picked.length * 4),
+          labels: new Float32Array(picked.length),
+        };
         picked.forEach((row, k) => {
           batch.features.set(features.subarray(row * 4, row * 4 + 4), k * 4);
           batch.labels[k] = labels[row]!;
@@ -55,7 +59,13 @@ function maxAbsDiff(a: Float32Array[], b: Float32Array[]): number {
   return max;
 }
 
-const shape: DataShape = { task: 'classification', featureShape: [4], featureSize: 4, outputSize: 3, classLabels: ['a', 'b', 'c'] };
+const shape: DataShape = {
+  task: 'classification',
+  featureShape: [4],
+  featureSize: 4,
+  outputSize: 3,
+  classLabels: ['a', 'b', 'c'],
+};
 const spec = ModelSpec.fromPartial({ mlp: { hiddenUnits: [16], activation: 'relu' } });
 
 describe('checkpoints keep the optimizer state', () => {
@@ -77,8 +87,20 @@ describe('checkpoints keep the optimizer state', () => {
   });
 
   /** Trains `epochs` epochs (resuming from `jobId`'s checkpoint when `resume`), checkpointing each. */
-  async function train(optimizer: string, epochs: number, jobId: string, resume: 'resume' | 'resume without slots' | 'fresh'): Promise<Float32Array[]> {
-    const plan = toTrainingPlan(TrainingConfig.fromPartial({ optimizer: { name: optimizer, learningRate: 0.05, momentum: optimizer === 'sgd' ? 0.9 : 0 }, batchSize: 8, epochs, seed: 5 }));
+  async function train(
+    optimizer: string,
+    epochs: number,
+    jobId: string,
+    resume: 'resume' | 'resume without slots' | 'fresh',
+  ): Promise<Float32Array[]> {
+    const plan = toTrainingPlan(
+      TrainingConfig.fromPartial({
+        optimizer: { name: optimizer, learningRate: 0.05, momentum: optimizer === 'sgd' ? 0.9 : 0 },
+        batchSize: 8,
+        epochs,
+        seed: 5,
+      }),
+    );
     const model = await buildTrainingModel(spec, shape, plan.seed);
     try {
       compileTrainingModel(model, plan.optimizer, shape.task);
@@ -88,7 +110,11 @@ describe('checkpoints keep the optimizer state', () => {
         delete loaded.optimizer;
       }
       await runTrainer({
-        model, shape, plan, data: dataPlan(), signal: new AbortController().signal,
+        model,
+        shape,
+        plan,
+        data: dataPlan(),
+        signal: new AbortController().signal,
         ...(loaded && { resume: loaded }),
         onProgress: () => undefined,
         onEpochEnd: (checkpoint) => checkpoints.save(jobId, checkpoint),
@@ -121,27 +147,55 @@ describe('checkpoints keep the optimizer state', () => {
   );
 
   it('disposes a checkpoint that does not fit the model (weights or optimizer slots), leaving no tensor behind', async () => {
-    const plan = toTrainingPlan(TrainingConfig.fromPartial({ optimizer: { name: 'adam', learningRate: 0.05 }, batchSize: 8, epochs: 2, seed: 5 }));
+    const plan = toTrainingPlan(
+      TrainingConfig.fromPartial({ optimizer: { name: 'adam', learningRate: 0.05 }, batchSize: 8, epochs: 2, seed: 5 }),
+    );
     const model = await buildTrainingModel(spec, shape, plan.seed);
     try {
       compileTrainingModel(model, plan.optimizer, shape.task);
-      const state = { epoch: 1, history: [{ loss: 1, accuracy: 0.5, lr: 0.05 }], wait: 0, stopped: false, trainSeconds: 1, samples: 120 };
+      const state = {
+        epoch: 1,
+        history: [{ loss: 1, accuracy: 0.5, lr: 0.05 }],
+        wait: 0,
+        stopped: false,
+        trainSeconds: 1,
+        samples: 120,
+      };
       const disposedIter = tf.scalar(8);
       disposedIter.dispose();
       const checkpoints: Array<[string, () => LoadedCheckpoint]> = [
-        ['weights of another model', () => ({ state: { ...state }, weights: [tf.zeros([3, 3])], bestWeights: [tf.zeros([3, 3])], optimizer: [{ name: 'iter', tensor: tf.scalar(8) }] })],
-        ['unreadable optimizer slots', () => ({
-          state: { ...state },
-          weights: model.getWeights().map((w) => w.clone()),
-          bestWeights: model.getWeights().map((w) => w.clone()),
-          optimizer: [{ name: 'iter', tensor: disposedIter }, { name: 'm', tensor: tf.zeros([4, 16]) }],
-        })],
+        [
+          'weights of another model',
+          () => ({
+            state: { ...state },
+            weights: [tf.zeros([3, 3])],
+            bestWeights: [tf.zeros([3, 3])],
+            optimizer: [{ name: 'iter', tensor: tf.scalar(8) }],
+          }),
+        ],
+        [
+          'unreadable optimizer slots',
+          () => ({
+            state: { ...state },
+            weights: model.getWeights().map((w) => w.clone()),
+            bestWeights: model.getWeights().map((w) => w.clone()),
+            optimizer: [
+              { name: 'iter', tensor: disposedIter },
+              { name: 'm', tensor: tf.zeros([4, 16]) },
+            ],
+          }),
+        ],
       ];
       for (const [what, checkpoint] of checkpoints) {
         const before = tf.memory().numTensors;
         const resume = checkpoint();
         const error = await runTrainer({
-          model, shape, plan, data: dataPlan(), signal: new AbortController().signal, resume,
+          model,
+          shape,
+          plan,
+          data: dataPlan(),
+          signal: new AbortController().signal,
+          resume,
           onProgress: () => undefined,
           onEpochEnd: async () => undefined,
         }).catch((e: unknown) => e);

@@ -20,7 +20,9 @@ describe('a data-parallel job that loses a worker (real processes, SIGKILL)', ()
   beforeAll(async () => {
     ensureBuilt();
     mesh = await startMesh({ training: false });
-    iris = (await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-dpk', name: 'iris', target: 'species' })).id;
+    iris = (
+      await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-dpk', name: 'iris', target: 'species' })
+    ).id;
   }, 180_000);
 
   afterAll(async () => {
@@ -45,7 +47,11 @@ describe('a data-parallel job that loses a worker (real processes, SIGKILL)', ()
       AIMAAS_TRAINING_GANG_RECRUIT_TIMEOUT_MS: '10000',
       AIMAAS_TRAINING_GANG_STEP_TIMEOUT_MS: '10000',
     });
-    const worker: Worker = { ...p, id, clients: createClients({ addresses: { training: address }, tls: false, tracing: false }) };
+    const worker: Worker = {
+      ...p,
+      id,
+      clients: createClients({ addresses: { training: address }, tls: false, tracing: false }),
+    };
     workers.push(worker);
     await waitFor(() => worker.clients.training.listTrainingJobs({ pageSize: 1 }, { deadlineMs: 1_000 }), {
       timeoutMs: 30_000,

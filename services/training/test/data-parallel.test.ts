@@ -15,7 +15,12 @@ describe('data-parallel training (config.workers = 2)', () => {
   beforeAll(async () => {
     mesh = await startMesh({ training: gangOptions });
     await mesh.startTraining(gangOptions);
-    iris = await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-dp', name: 'iris', target: 'species', seed: 5 });
+    iris = await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), {
+      id: 'iris-dp',
+      name: 'iris',
+      target: 'species',
+      seed: 5,
+    });
     trainRows = Number(iris.splits.find((s) => s.name === 'train')!.rows);
   });
   afterAll(() => mesh?.close());
@@ -42,9 +47,18 @@ describe('data-parallel training (config.workers = 2)', () => {
     const stepsPerEpoch = Math.ceil(trainRows / 16);
     expect(job.gang).toEqual([
       { worker: job.worker, rank: 0, steps: 60 * stepsPerEpoch, samples: rowsOfRank(0, 60, 16) },
-      { worker: job.worker === 'test-0' ? 'test-1' : 'test-0', rank: 1, steps: 60 * stepsPerEpoch, samples: rowsOfRank(1, 60, 16) },
+      {
+        worker: job.worker === 'test-0' ? 'test-1' : 'test-0',
+        rank: 1,
+        steps: 60 * stepsPerEpoch,
+        samples: rowsOfRank(1, 60, 16),
+      },
     ]);
-    expect(updates.some((u) => u.message === `data-parallel training on 2 of 2 workers: ${job.gang.map((m) => m.worker).join(', ')}`)).toBe(true);
+    expect(
+      updates.some(
+        (u) => u.message === `data-parallel training on 2 of 2 workers: ${job.gang.map((m) => m.worker).join(', ')}`,
+      ),
+    ).toBe(true);
     // The leader reports the whole batch: the same steps and samples per second as one worker would.
     const lastEpoch = updates.filter((u) => u.message.endsWith('done')).at(-1)!;
     expect(lastEpoch).toMatchObject({ epoch: 60, stepsPerEpoch });
@@ -54,7 +68,9 @@ describe('data-parallel training (config.workers = 2)', () => {
   it('reaches the weights and metrics of one worker training with the same batch size and seed', async () => {
     const config = { ...irisJob(iris.id).config!, epochs: 20, seed: 11, batchSize: 8 };
     const run = async (workers: number): Promise<TrainingJob> => {
-      const job = await mesh.clients.training.submitTrainingJob(irisJob(iris.id, { modelName: `iris-w${workers}`, config: { ...config, workers } }));
+      const job = await mesh.clients.training.submitTrainingJob(
+        irisJob(iris.id, { modelName: `iris-w${workers}`, config: { ...config, workers } }),
+      );
       return waitForEnd(mesh.clients, job.id);
     };
     const one = await run(1);
@@ -63,16 +79,21 @@ describe('data-parallel training (config.workers = 2)', () => {
     expect(one.gang).toEqual([]);
     expect(two.gang.map((m) => m.samples)).toEqual([rowsOfRank(0, 20, 8), rowsOfRank(1, 20, 8)]);
 
-    for (const [name, value] of Object.entries(one.metrics)) expect(Math.abs(two.metrics[name]! - value), name).toBeLessThan(1e-4);
-    const historyOf = async (id: string) => (await watchAll(mesh.clients, id)).filter((u) => u.message.endsWith('done')).map((u) => u.metrics);
+    for (const [name, value] of Object.entries(one.metrics))
+      expect(Math.abs(two.metrics[name]! - value), name).toBeLessThan(1e-4);
+    const historyOf = async (id: string) =>
+      (await watchAll(mesh.clients, id)).filter((u) => u.message.endsWith('done')).map((u) => u.metrics);
     const [h1, h2] = [await historyOf(one.id), await historyOf(two.id)];
     expect(h2).toHaveLength(20);
     h1.forEach((logs, epoch) => {
-      for (const [name, value] of Object.entries(logs)) expect(Math.abs(h2[epoch]![name]! - value), `epoch ${epoch + 1} ${name}`).toBeLessThan(1e-4);
+      for (const [name, value] of Object.entries(logs))
+        expect(Math.abs(h2[epoch]![name]! - value), `epoch ${epoch + 1} ${name}`).toBeLessThan(1e-4);
     });
 
     const weightsOf = async (job: TrainingJob) => {
-      const bytes = (await downloadFiles(mesh.clients, job.modelVersion as { name: string; version: number })).get('weights.bin')!;
+      const bytes = (await downloadFiles(mesh.clients, job.modelVersion as { name: string; version: number })).get(
+        'weights.bin',
+      )!;
       return new Float32Array(Uint8Array.from(bytes).buffer);
     };
     const [w1, w2] = [await weightsOf(one), await weightsOf(two)];
@@ -97,7 +118,9 @@ describe('data-parallel training (config.workers = 2)', () => {
 
     // A follower still in the cancelled gang would hold its slot until its step timeout (30 s),
     // past the next job's recruit timeout (5 s): that job would then train on one worker.
-    const next = await mesh.clients.training.submitTrainingJob(irisJob(iris.id, { skipRegistration: true, config: { ...config, epochs: 2 } }));
+    const next = await mesh.clients.training.submitTrainingJob(
+      irisJob(iris.id, { skipRegistration: true, config: { ...config, epochs: 2 } }),
+    );
     const done = await waitForEnd(mesh.clients, next.id);
     expect(done.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(done.gang.map((m) => m.worker).sort()).toEqual(['test-0', 'test-1']);
@@ -113,24 +136,36 @@ describe('a data-parallel job no other worker joins', () => {
 
   beforeAll(async () => {
     // Two slots in one process: the free one must not join its own worker's gang.
-    mesh = await startMesh({ training: { workerConcurrency: 2, gangRecruitTimeoutMs: 500, gangStepTimeoutMs: 30_000 } });
-    iris = await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-dp-alone', name: 'iris', target: 'species', seed: 5 });
+    mesh = await startMesh({
+      training: { workerConcurrency: 2, gangRecruitTimeoutMs: 500, gangStepTimeoutMs: 30_000 },
+    });
+    iris = await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), {
+      id: 'iris-dp-alone',
+      name: 'iris',
+      target: 'species',
+      seed: 5,
+    });
   });
   afterAll(() => mesh?.close());
 
-  it('trains on its leader alone, bit for bit as a one-worker job, with the leader\'s steps recorded', async () => {
+  it("trains on its leader alone, bit for bit as a one-worker job, with the leader's steps recorded", async () => {
     const config = { ...irisJob(iris.id).config!, epochs: 5, seed: 13, batchSize: 8 };
     const run = async (workers: number): Promise<TrainingJob> => {
-      const job = await mesh.clients.training.submitTrainingJob(irisJob(iris.id, { modelName: `iris-alone-w${workers}`, config: { ...config, workers } }));
+      const job = await mesh.clients.training.submitTrainingJob(
+        irisJob(iris.id, { modelName: `iris-alone-w${workers}`, config: { ...config, workers } }),
+      );
       return waitForEnd(mesh.clients, job.id);
     };
     const one = await run(1);
     const alone = await run(3);
     expect([one.state, alone.state]).toEqual([JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_SUCCEEDED]);
     const trainRows = Number(iris.splits.find((s) => s.name === 'train')!.rows);
-    expect(alone.gang).toEqual([{ worker: 'test-0', rank: 0, steps: 5 * Math.ceil(trainRows / 8), samples: 5 * trainRows }]);
+    expect(alone.gang).toEqual([
+      { worker: 'test-0', rank: 0, steps: 5 * Math.ceil(trainRows / 8), samples: 5 * trainRows },
+    ]);
     expect(alone.metrics).toEqual(one.metrics);
-    const weightsOf = async (job: TrainingJob) => (await downloadFiles(mesh.clients, job.modelVersion as { name: string; version: number })).get('weights.bin')!;
+    const weightsOf = async (job: TrainingJob) =>
+      (await downloadFiles(mesh.clients, job.modelVersion as { name: string; version: number })).get('weights.bin')!;
     expect((await weightsOf(alone)).equals(await weightsOf(one))).toBe(true);
   });
 });

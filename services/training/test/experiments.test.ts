@@ -11,13 +11,31 @@ describe('SubmitSearch and CrossValidate', () => {
 
   beforeAll(async () => {
     mesh = await startMesh();
-    iris = (await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-s', name: 'iris', target: 'species', seed: 5 })).id;
-    iris3fold = (await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-3fold', name: 'iris', target: 'species', kfold: 3 })).id;
+    iris = (
+      await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), {
+        id: 'iris-s',
+        name: 'iris',
+        target: 'species',
+        seed: 5,
+      })
+    ).id;
+    iris3fold = (
+      await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), {
+        id: 'iris-3fold',
+        name: 'iris',
+        target: 'species',
+        kfold: 3,
+      })
+    ).id;
   });
   afterAll(() => mesh?.close());
 
   it('runs a grid search, one trial job per point, and registers the best trial by the objective', async () => {
-    const base = irisJob(iris, { modelName: 'iris-searched', requestId: 'search-1', config: { ...irisJob(iris).config!, epochs: 8 } });
+    const base = irisJob(iris, {
+      modelName: 'iris-searched',
+      requestId: 'search-1',
+      config: { ...irisJob(iris).config!, epochs: 8 },
+    });
     const request: Partial<SubmitSearchRequest> = {
       base: SubmitTrainingJobRequest.fromPartial(base),
       dimensions: [
@@ -56,7 +74,9 @@ describe('SubmitSearch and CrossValidate', () => {
     const error = await mesh.clients.training
       .submitSearch({
         base: SubmitTrainingJobRequest.fromPartial(irisJob(iris)),
-        dimensions: [{ path: 'config.optimizer.learning_rate', valuesJson: ['0.01', '-1'], min: 0, max: 0, logScale: false }],
+        dimensions: [
+          { path: 'config.optimizer.learning_rate', valuesJson: ['0.01', '-1'], min: 0, max: 0, logScale: false },
+        ],
       })
       .catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT' });
@@ -67,7 +87,9 @@ describe('SubmitSearch and CrossValidate', () => {
 
   it('cross-validates over the folds of a k-fold dataset with mean and std metrics', async () => {
     const request: Partial<CrossValidateRequest> = {
-      base: SubmitTrainingJobRequest.fromPartial(irisJob(iris3fold, { requestId: 'cv-1', config: { ...irisJob(iris3fold).config!, epochs: 5 } })),
+      base: SubmitTrainingJobRequest.fromPartial(
+        irisJob(iris3fold, { requestId: 'cv-1', config: { ...irisJob(iris3fold).config!, epochs: 5 } }),
+      ),
       folds: 0,
     };
     const started = await mesh.clients.training.crossValidate(request);
@@ -84,12 +106,17 @@ describe('SubmitSearch and CrossValidate', () => {
     const accuracies = folds.map((f) => f.metrics.val_accuracy!);
     const mean = accuracies.reduce((a, b) => a + b, 0) / 3;
     expect(cv.meanMetrics.val_accuracy).toBeCloseTo(mean, 10);
-    expect(cv.stdMetrics.val_accuracy).toBeCloseTo(Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / 3), 10);
+    expect(cv.stdMetrics.val_accuracy).toBeCloseTo(
+      Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / 3),
+      10,
+    );
     expect(folds.every((f) => f.modelVersion === undefined)).toBe(true);
   });
 
   it('refuses to cross-validate a dataset that has no folds', async () => {
-    const error = await mesh.clients.training.crossValidate({ base: SubmitTrainingJobRequest.fromPartial(irisJob(iris)), folds: 3 }).catch((e: unknown) => e);
+    const error = await mesh.clients.training
+      .crossValidate({ base: SubmitTrainingJobRequest.fromPartial(irisJob(iris)), folds: 3 })
+      .catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: 'INVALID_ARGUMENT',
       details: `base.prepared_dataset_id: prepared dataset "${iris}" has no k-fold splits; prepare it with kfold`,

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats } from '@aimaas/storage';
 import { startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
-import { FloatAssembler, FrameInbox, GangAbortedError, chunkFloats, publishFloats, type NatsConnection } from '../src/gang-protocol.js';
+import {
+  FloatAssembler,
+  FrameInbox,
+  GangAbortedError,
+  chunkFloats,
+  publishFloats,
+  type NatsConnection,
+} from '../src/gang-protocol.js';
 import { averageGradients, shareOf } from '../src/shard-gradients.js';
 
 describe('gang messages over NATS', () => {
@@ -24,7 +31,12 @@ describe('gang messages over NATS', () => {
     const sizes: number[] = [];
     const sub = nc.subscribe('test.gang.up', { callback: (_, msg) => void sizes.push(msg.data.byteLength) });
     await nc.flush();
-    const sent = publishFloats(nc, 'test.gang.up', { kind: 'grads', seq: 7, rank: 1, rows: 3, loss: 0.25, metric: 1 }, values);
+    const sent = publishFloats(
+      nc,
+      'test.gang.up',
+      { kind: 'grads', seq: 7, rank: 1, rows: 3, loss: 0.25, metric: 1 },
+      values,
+    );
     expect(sent).toBe(Math.ceil(values.length / chunkFloats(nc)));
     expect(sent).toBe(3);
 
@@ -46,7 +58,9 @@ describe('gang messages over NATS', () => {
 
   it('gives up on a silent peer after the timeout, naming what it waited for', async () => {
     const inbox = new FrameInbox(nc, 'test.gang.silent');
-    const error = await inbox.next(150, new AbortController().signal, 'gradients from worker-b (rank 1)').catch((e: unknown) => e);
+    const error = await inbox
+      .next(150, new AbortController().signal, 'gradients from worker-b (rank 1)')
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GangAbortedError);
     expect((error as GangAbortedError).code).toBe('ABORTED');
     expect((error as Error).message).toBe('gradients from worker-b (rank 1): nothing within 150 ms');
@@ -56,8 +70,15 @@ describe('gang messages over NATS', () => {
 
 describe('shares and averages', () => {
   it('gives each rank a contiguous share of the batch, sizes differing by at most one', () => {
-    expect([0, 1, 2].map((rank) => shareOf(16, rank, 3))).toEqual([[0, 5], [5, 10], [10, 16]]);
-    expect([0, 1].map((rank) => shareOf(1, rank, 2))).toEqual([[0, 0], [0, 1]]);
+    expect([0, 1, 2].map((rank) => shareOf(16, rank, 3))).toEqual([
+      [0, 5],
+      [5, 10],
+      [10, 16],
+    ]);
+    expect([0, 1].map((rank) => shareOf(1, rank, 2))).toEqual([
+      [0, 0],
+      [0, 1],
+    ]);
   });
 
   it('averages gradients weighted by rows, so shares of 3 and 1 rows count 3:1, and empty shares not at all', () => {

@@ -19,7 +19,9 @@ describe('a training worker killed mid-job', () => {
   beforeAll(async () => {
     ensureBuilt();
     mesh = await startMesh({ training: false });
-    iris = (await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-k', name: 'iris', target: 'species' })).id;
+    iris = (
+      await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-k', name: 'iris', target: 'species' })
+    ).id;
     const address = `127.0.0.1:${await freePort()}`;
     env = {
       NATS_URL: mesh.nats.url,
@@ -50,7 +52,10 @@ describe('a training worker killed mid-job', () => {
   it('is redelivered after the ack wait and resumes from the last checkpoint, not from zero', async () => {
     const first = await start();
     const job = await clients.training.submitTrainingJob(
-      irisJob(iris, { modelName: 'iris-resumed', config: { ...irisJob(iris).config!, epochs: 40, batchSize: 2, seed: 3 } }),
+      irisJob(iris, {
+        modelName: 'iris-resumed',
+        config: { ...irisJob(iris).config!, epochs: 40, batchSize: 2, seed: 3 },
+      }),
     );
     await waitFor(async () => (await clients.training.getTrainingJob({ id: job.id })).checkpointEpoch >= 2, {
       timeoutMs: 60_000,

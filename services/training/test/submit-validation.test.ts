@@ -19,22 +19,30 @@ describe('SubmitTrainingJob validation', () => {
 
   beforeAll(async () => {
     mesh = await startMesh();
-    iris = (await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-v', name: 'iris', target: 'species' })).id;
+    iris = (
+      await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-v', name: 'iris', target: 'species' })
+    ).id;
   });
   afterAll(() => mesh?.close());
 
   async function rejection(request: Partial<SubmitTrainingJobRequest>): Promise<AimaasError> {
     const preparedDatasetId = request.preparedDatasetId === 'iris-v' ? iris : request.preparedDatasetId;
-    const error = await mesh.clients.training.submitTrainingJob({ ...request, ...(preparedDatasetId !== undefined && { preparedDatasetId }) }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await mesh.clients.training
+      .submitTrainingJob({ ...request, ...(preparedDatasetId !== undefined && { preparedDatasetId }) })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toBeInstanceOf(AimaasError);
     return error as AimaasError;
   }
 
   const cases: Array<[string, Partial<SubmitTrainingJobRequest>, string]> = [
-    ['an unknown prepared dataset', { ...base, preparedDatasetId: 'no-such-dataset' }, 'prepared_dataset_id: prepared dataset "no-such-dataset" not found'],
+    [
+      'an unknown prepared dataset',
+      { ...base, preparedDatasetId: 'no-such-dataset' },
+      'prepared_dataset_id: prepared dataset "no-such-dataset" not found',
+    ],
     ['no prepared dataset', { ...base, preparedDatasetId: '' }, 'prepared_dataset_id: required'],
     ['no model', { ...base, model: undefined }, 'model: required'],
     [
@@ -43,7 +51,11 @@ describe('SubmitTrainingJob validation', () => {
       'model.input_shape: [2, 3] holds 6 values, but prepared dataset "iris-v" has 4 features per example',
     ],
     ['zero epochs', { ...base, config: { ...config, epochs: 0 } }, 'config.epochs: must be a positive integer, got 0'],
-    ['negative epochs', { ...base, config: { ...config, epochs: -3 } }, 'config.epochs: must be a positive integer, got -3'],
+    [
+      'negative epochs',
+      { ...base, config: { ...config, epochs: -3 } },
+      'config.epochs: must be a positive integer, got -3',
+    ],
     [
       'a negative learning rate',
       { ...base, config: { ...config, optimizer: { ...config.optimizer!, learningRate: -1 } } },
@@ -76,16 +88,30 @@ describe('SubmitTrainingJob validation', () => {
     ],
     [
       'an early-stopping metric the job does not report',
-      { ...base, config: { ...config, earlyStopping: { monitor: 'val_auc', patience: 2, minDelta: 0, restoreBestWeights: false } } },
+      {
+        ...base,
+        config: {
+          ...config,
+          earlyStopping: { monitor: 'val_auc', patience: 2, minDelta: 0, restoreBestWeights: false },
+        },
+      },
       'config.early_stopping.monitor: must be one of loss, accuracy, val_loss, val_accuracy, got "val_auc"',
     ],
-    ['a validation split of 1', { ...base, config: { ...config, validationSplit: 1 } }, 'config.validation_split: must be in [0, 1), got 1'],
+    [
+      'a validation split of 1',
+      { ...base, config: { ...config, validationSplit: 1 } },
+      'config.validation_split: must be in [0, 1), got 1',
+    ],
     [
       'a negative number of workers',
       { ...base, config: { ...config, workers: -1 } },
       'config.workers: must be in 0..64 (0 or 1 for one worker, more for data-parallel training), got -1',
     ],
-    ['more workers than one job may use', { ...base, config: { ...config, workers: 65 } }, 'config.workers: must be in 0..64 (0 or 1 for one worker, more for data-parallel training), got 65'],
+    [
+      'more workers than one job may use',
+      { ...base, config: { ...config, workers: 65 } },
+      'config.workers: must be in 0..64 (0 or 1 for one worker, more for data-parallel training), got 65',
+    ],
     [
       'a batch smaller than the workers that share it',
       { ...base, config: { ...config, batchSize: 4, workers: 8 } },
@@ -100,16 +126,30 @@ describe('SubmitTrainingJob validation', () => {
       'a convolution block without filters',
       {
         ...base,
-        model: { cnn: { convBlocks: [{ filters: 0, kernelSize: 3, strides: 0, pool: '', poolSize: 0, activation: '', padding: '' }], denseUnits: [], dropout: 0 }, inputShape: [2, 2, 1] },
+        model: {
+          cnn: {
+            convBlocks: [{ filters: 0, kernelSize: 3, strides: 0, pool: '', poolSize: 0, activation: '', padding: '' }],
+            denseUnits: [],
+            dropout: 0,
+          },
+          inputShape: [2, 2, 1],
+        },
       },
       'model: model.cnn.conv_blocks[0].filters must be a positive integer, got 0',
     ],
     [
       'an rnn cell that does not exist',
-      { ...base, model: { rnn: { cell: 'transformer', units: [4], bidirectional: false, dropout: 0 }, inputShape: [4, 1] } },
+      {
+        ...base,
+        model: { rnn: { cell: 'transformer', units: [4], bidirectional: false, dropout: 0 }, inputShape: [4, 1] },
+      },
       'model.rnn.cell: must be "lstm" or "gru", got "transformer"',
     ],
-    ['an autoencoder on a classification dataset', { ...base, model: { autoencoder: { encoderUnits: [3], latentSize: 2, activation: '' }, inputShape: [] } }, 'model: an autoencoder needs a reconstruction dataset'],
+    [
+      'an autoencoder on a classification dataset',
+      { ...base, model: { autoencoder: { encoderUnits: [3], latentSize: 2, activation: '' }, inputShape: [] } },
+      'model: an autoencoder needs a reconstruction dataset',
+    ],
     ['a bad model name', { ...base, modelName: 'no spaces allowed' }, 'model_name: must be 1-128 letters'],
   ];
 
@@ -119,14 +159,41 @@ describe('SubmitTrainingJob validation', () => {
     expect(error.details).toContain(message.replace('"iris-v"', `"${iris}"`));
   });
 
-  const mlp = (hiddenUnits: number[]) => ({ ...base, model: { mlp: { hiddenUnits, activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] } });
+  const mlp = (hiddenUnits: number[]) => ({
+    ...base,
+    model: { mlp: { hiddenUnits, activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] },
+  });
   const oversized: Array<[string, Partial<SubmitTrainingJobRequest>, RegExp]> = [
-    ['a billion units (the 9.9 GB request)', mlp([1_000_000_000]), /^model\.mlp\.hidden_units\[0\]: at most 65536 \(AIMAAS_TRAINING_MAX_UNITS\), got 1000000000$/],
-    ['too many parameters', mlp([60_000, 60_000]), /^model: up to \d+ parameters; at most 50000000 \(AIMAAS_TRAINING_MAX_PARAMETERS\)$/],
-    ['an MLP over the memory budget', mlp([6_000, 6_000]), /^model: up to \d+ parameters need an estimated \d+ MiB to train \(16 bytes each\) plus 512 MiB; the memory budget is 1024 MiB \(AIMAAS_TRAINING_MEMORY_MB\)$/],
-    ['5,000 layers', mlp(Array.from({ length: 5_000 }, () => 4)), /^model: 5000 layers; at most 256 \(AIMAAS_TRAINING_MAX_LAYERS\)$/],
-    ['2^31 − 1 epochs', { ...base, config: { ...config, epochs: 2_147_483_647 } }, /^config\.epochs: at most 10000 \(AIMAAS_TRAINING_MAX_EPOCHS\), got 2147483647$/],
-    ['a 2 MiB layers_json', { ...base, model: { layersJson: ' '.repeat(2 << 20), inputShape: [] } }, /^model\.layers_json: at most 1048576 characters/],
+    [
+      'a billion units (the 9.9 GB request)',
+      mlp([1_000_000_000]),
+      /^model\.mlp\.hidden_units\[0\]: at most 65536 \(AIMAAS_TRAINING_MAX_UNITS\), got 1000000000$/,
+    ],
+    [
+      'too many parameters',
+      mlp([60_000, 60_000]),
+      /^model: up to \d+ parameters; at most 50000000 \(AIMAAS_TRAINING_MAX_PARAMETERS\)$/,
+    ],
+    [
+      'an MLP over the memory budget',
+      mlp([6_000, 6_000]),
+      /^model: up to \d+ parameters need an estimated \d+ MiB to train \(16 bytes each\) plus 512 MiB; the memory budget is 1024 MiB \(AIMAAS_TRAINING_MEMORY_MB\)$/,
+    ],
+    [
+      '5,000 layers',
+      mlp(Array.from({ length: 5_000 }, () => 4)),
+      /^model: 5000 layers; at most 256 \(AIMAAS_TRAINING_MAX_LAYERS\)$/,
+    ],
+    [
+      '2^31 − 1 epochs',
+      { ...base, config: { ...config, epochs: 2_147_483_647 } },
+      /^config\.epochs: at most 10000 \(AIMAAS_TRAINING_MAX_EPOCHS\), got 2147483647$/,
+    ],
+    [
+      'a 2 MiB layers_json',
+      { ...base, model: { layersJson: ' '.repeat(2 << 20), inputShape: [] } },
+      /^model\.layers_json: at most 1048576 characters/,
+    ],
   ];
 
   it.each(oversized)('refuses %s with RESOURCE_EXHAUSTED before building anything', async (_, request, message) => {

@@ -6,11 +6,17 @@ import { startMesh, type Mesh } from './support/harness.js';
 import type { PrepareCsvOptions } from './support/service-preprocessing.js';
 import { irisJob, readWholeSplit, waitForEnd, watchAll } from './support/helpers.js';
 
-const epochLogs = (updates: ProgressUpdate[]) => updates.filter((u) => u.message.endsWith('done')).map((u) => u.metrics);
+const epochLogs = (updates: ProgressUpdate[]) =>
+  updates.filter((u) => u.message.endsWith('done')).map((u) => u.metrics);
 
 describe('learning-rate schedules', () => {
   const plan = (schedule: TrainingConfig['schedule'], epochs = 10) =>
-    toTrainingPlan({ ...irisJob('x').config!, optimizer: { name: 'sgd', learningRate: 0.1, momentum: 0, nesterov: false }, schedule, epochs });
+    toTrainingPlan({
+      ...irisJob('x').config!,
+      optimizer: { name: 'sgd', learningRate: 0.1, momentum: 0, nesterov: false },
+      schedule,
+      epochs,
+    });
 
   it('keeps a constant rate by default', () => {
     expect([1, 5, 10].map((e) => learningRateAt(plan(undefined), e))).toEqual([0.1, 0.1, 0.1]);
@@ -49,7 +55,12 @@ describe('training options over the service', () => {
     await prepare('iris', 'iris.csv', { name: 'iris', target: 'species', seed: 5 });
     await prepare('noval', 'iris.csv', { name: 'iris', target: 'species', split: [0.8, 0, 0.2] });
     await prepare('width', 'iris.csv', { name: 'iris', target: 'petal_width', task: 'regression' });
-    await prepare('width-notest', 'iris.csv', { name: 'iris', target: 'petal_width', task: 'regression', split: [0.8, 0.2, 0] });
+    await prepare('width-notest', 'iris.csv', {
+      name: 'iris',
+      target: 'petal_width',
+      task: 'regression',
+      split: [0.8, 0.2, 0],
+    });
     await prepare('digits', 'digits.csv', { name: 'digits', target: 'digit' });
   });
   afterAll(() => mesh?.close());
@@ -58,14 +69,23 @@ describe('training options over the service', () => {
     const { job, updates } = await run({
       ...base(),
       skipRegistration: true,
-      config: { ...base().config!, epochs: 4, optimizer: { name: 'sgd', learningRate: 0.2, momentum: 0.9, nesterov: true }, schedule: { kind: 'step', gamma: 0.5, stepEpochs: 2, minLearningRate: 0 } },
+      config: {
+        ...base().config!,
+        epochs: 4,
+        optimizer: { name: 'sgd', learningRate: 0.2, momentum: 0.9, nesterov: true },
+        schedule: { kind: 'step', gamma: 0.5, stepEpochs: 2, minLearningRate: 0 },
+      },
     });
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(epochLogs(updates).map((m) => m.lr)).toEqual([0.2, 0.2, 0.1, 0.1]);
   });
 
   it.each(['rmsprop', 'adagrad'])('trains with %s', async (name) => {
-    const { job, updates } = await run({ ...base(), skipRegistration: true, config: { ...base().config!, epochs: 5, optimizer: { name, learningRate: 0.05, momentum: 0, nesterov: false } } });
+    const { job, updates } = await run({
+      ...base(),
+      skipRegistration: true,
+      config: { ...base().config!, epochs: 5, optimizer: { name, learningRate: 0.05, momentum: 0, nesterov: false } },
+    });
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     const losses = epochLogs(updates).map((m) => m.loss!);
     expect(losses.at(-1)).toBeLessThan(losses[0]!);
@@ -75,7 +95,11 @@ describe('training options over the service', () => {
     const { job, updates } = await run({
       ...base(),
       skipRegistration: true,
-      config: { ...base().config!, epochs: 50, earlyStopping: { monitor: 'val_loss', patience: 2, minDelta: 10, restoreBestWeights: true } },
+      config: {
+        ...base().config!,
+        epochs: 50,
+        earlyStopping: { monitor: 'val_loss', patience: 2, minDelta: 10, restoreBestWeights: true },
+      },
     });
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(epochLogs(updates)).toHaveLength(3);
@@ -84,16 +108,28 @@ describe('training options over the service', () => {
   });
 
   it('holds out validation_split of train when the dataset has no validation split', async () => {
-    const { job, updates } = await run({ ...irisJob(ids.noval!), skipRegistration: true, config: { ...base().config!, epochs: 2, validationSplit: 0.25 } });
+    const { job, updates } = await run({
+      ...irisJob(ids.noval!),
+      skipRegistration: true,
+      config: { ...base().config!, epochs: 2, validationSplit: 0.25 },
+    });
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(Object.keys(epochLogs(updates)[0]!)).toContain('val_accuracy');
     expect(updates.find((u) => u.message.endsWith('done'))?.stepsPerEpoch).toBe(Math.ceil(90 / 16));
-    const { updates: without } = await run({ ...irisJob(ids.noval!), skipRegistration: true, config: { ...base().config!, epochs: 1 } });
+    const { updates: without } = await run({
+      ...irisJob(ids.noval!),
+      skipRegistration: true,
+      config: { ...base().config!, epochs: 1 },
+    });
     expect(Object.keys(epochLogs(without)[0]!).sort()).toEqual(['accuracy', 'loss', 'lr']);
   });
 
   it('trains a regression and reports MAE, MSE, RMSE and R²', async () => {
-    const { job } = await run({ ...irisJob(ids.width!), modelName: 'iris-width', config: { ...base().config!, epochs: 20 } });
+    const { job } = await run({
+      ...irisJob(ids.width!),
+      modelName: 'iris-width',
+      config: { ...base().config!, epochs: 20 },
+    });
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(Object.keys(job.metrics).sort()).toEqual(['mae', 'mse', 'r2', 'rmse']);
     expect(job.metrics.r2).toBeGreaterThan(0.8);
@@ -114,8 +150,12 @@ describe('training options over the service', () => {
     expect(version.signature?.outputs[0]?.shape).toEqual([-1, 1]);
   });
 
-  it('without a test split registers the last epoch\'s regression errors in the target\'s own units too', async () => {
-    const { job, updates } = await run({ ...irisJob(ids['width-notest']!), modelName: 'iris-width-notest', config: { ...base().config!, epochs: 5 } });
+  it("without a test split registers the last epoch's regression errors in the target's own units too", async () => {
+    const { job, updates } = await run({
+      ...irisJob(ids['width-notest']!),
+      modelName: 'iris-width-notest',
+      config: { ...base().config!, epochs: 5 },
+    });
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     const scaled = epochLogs(updates).at(-1)!; // the epoch logs stay in the scaled units the model trains on
     const prepared = await mesh.clients.preprocessing.getPreparedDataset({ id: ids['width-notest']! });
@@ -131,7 +171,13 @@ describe('training options over the service', () => {
       preparedDatasetId: ids.digits!,
       modelName: 'digits-cnn',
       model: {
-        cnn: { convBlocks: [{ filters: 8, kernelSize: 3, strides: 1, pool: 'max', poolSize: 2, activation: 'relu', padding: 'valid' }], denseUnits: [32], dropout: 0 },
+        cnn: {
+          convBlocks: [
+            { filters: 8, kernelSize: 3, strides: 1, pool: 'max', poolSize: 2, activation: 'relu', padding: 'valid' },
+          ],
+          denseUnits: [32],
+          dropout: 0,
+        },
         inputShape: [8, 8, 1],
       },
       config: { ...base().config!, epochs: 3, batchSize: 32 },

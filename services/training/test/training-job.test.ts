@@ -12,25 +12,40 @@ describe('a training job on iris', () => {
 
   beforeAll(async () => {
     mesh = await startMesh();
-    iris = await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), { id: 'iris-prepared', name: 'iris', target: 'species', seed: 5 });
+    iris = await mesh.preprocessing.prepareCsv(fixturePath('iris.csv'), {
+      id: 'iris-prepared',
+      name: 'iris',
+      target: 'species',
+      seed: 5,
+    });
   });
   afterAll(() => mesh?.close());
 
   it('reaches ≥ 0.93 test accuracy and registers tfjs-layers and onnx files, metrics, signature, pipeline and lineage', async () => {
-    const submitted = await mesh.clients.training.submitTrainingJob(irisJob(iris.id, { modelName: 'iris-mlp', tags: { team: 'ml' } }));
+    const submitted = await mesh.clients.training.submitTrainingJob(
+      irisJob(iris.id, { modelName: 'iris-mlp', tags: { team: 'ml' } }),
+    );
     expect(submitted.state).toBe(JobState.JOB_STATE_QUEUED);
     const updates = await watchAll(mesh.clients, submitted.id);
     const job = await mesh.clients.training.getTrainingJob({ id: submitted.id });
 
     expect(job.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(job.metrics.accuracy).toBeGreaterThanOrEqual(0.93);
-    expect(Object.keys(job.metrics).sort()).toEqual(['accuracy', 'f1_macro', 'log_loss', 'precision_macro', 'recall_macro']);
+    expect(Object.keys(job.metrics).sort()).toEqual([
+      'accuracy',
+      'f1_macro',
+      'log_loss',
+      'precision_macro',
+      'recall_macro',
+    ]);
     expect(job.attempts).toBe(1);
     expect(job.checkpointEpoch).toBe(60);
     expect(updates.at(-1)).toMatchObject({ phase: 'succeeded', epoch: 60, epochs: 60 });
     const epochEnds = updates.filter((u) => u.message.endsWith('done')).map((u) => u.epoch);
     expect(epochEnds).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
-    expect(new Set(updates.map((u) => u.phase))).toEqual(new Set(['queued', 'loading', 'training', 'evaluating', 'exporting', 'registering', 'succeeded']));
+    expect(new Set(updates.map((u) => u.phase))).toEqual(
+      new Set(['queued', 'loading', 'training', 'evaluating', 'exporting', 'registering', 'succeeded']),
+    );
     const lastEpoch = updates.filter((u) => u.message.endsWith('done')).at(-1)!;
     expect(Object.keys(lastEpoch.metrics).sort()).toEqual(['accuracy', 'loss', 'lr', 'val_accuracy', 'val_loss']);
     expect(lastEpoch.samplesPerSecond).toBeGreaterThan(0);
@@ -49,7 +64,11 @@ describe('a training job on iris', () => {
     expect(version.signature?.inputs).toEqual([{ name: 'input', datatype: 'FP32', shape: [-1, 4] }]);
     expect(version.signature?.outputs).toEqual([{ name: 'output', datatype: 'FP32', shape: [-1, 3] }]);
     expect(version.pipelineJson).toBe(iris.pipelineJson);
-    expect(version.lineage).toMatchObject({ dataset: { name: 'iris', version: 1 }, preparedDatasetId: iris.id, trainingJobId: job.id });
+    expect(version.lineage).toMatchObject({
+      dataset: { name: 'iris', version: 1 },
+      preparedDatasetId: iris.id,
+      trainingJobId: job.id,
+    });
     expect(version.tags).toMatchObject({ team: 'ml', training_job: job.id });
     expect(version.params).toMatchObject({
       'model.mlp.hidden_units': '[16,16]',
@@ -73,7 +92,9 @@ describe('a training job on iris', () => {
   });
 
   it('replays the whole history to a watcher that comes after the end', async () => {
-    const job = await mesh.clients.training.submitTrainingJob(irisJob(iris.id, { config: { ...irisJob(iris.id).config!, epochs: 5 } }));
+    const job = await mesh.clients.training.submitTrainingJob(
+      irisJob(iris.id, { config: { ...irisJob(iris.id).config!, epochs: 5 } }),
+    );
     await waitForEnd(mesh.clients, job.id);
     const updates = await watchAll(mesh.clients, job.id);
     expect(updates.filter((u) => u.message.endsWith('done')).map((u) => u.epoch)).toEqual([1, 2, 3, 4, 5]);
@@ -93,19 +114,27 @@ describe('a training job on iris', () => {
   });
 
   it('gives identical metrics for the same seed', async () => {
-    const request = irisJob(iris.id, { skipRegistration: true, config: { ...irisJob(iris.id).config!, epochs: 15, seed: 42 } });
+    const request = irisJob(iris.id, {
+      skipRegistration: true,
+      config: { ...irisJob(iris.id).config!, epochs: 15, seed: 42 },
+    });
     const first = await mesh.clients.training.submitTrainingJob(request);
     const second = await mesh.clients.training.submitTrainingJob(request);
     const [a, b] = [await waitForEnd(mesh.clients, first.id), await waitForEnd(mesh.clients, second.id)];
     expect(a.state).toBe(JobState.JOB_STATE_SUCCEEDED);
     expect(b.metrics).toEqual(a.metrics);
-    const historyOf = async (id: string) => (await watchAll(mesh.clients, id)).filter((u) => u.message.endsWith('done')).map((u) => u.metrics);
+    const historyOf = async (id: string) =>
+      (await watchAll(mesh.clients, id)).filter((u) => u.message.endsWith('done')).map((u) => u.metrics);
     expect(await historyOf(second.id)).toEqual(await historyOf(first.id));
     expect(a.modelVersion).toBeUndefined();
   });
 
   it('returns the same job for a repeated request_id', async () => {
-    const request = irisJob(iris.id, { requestId: 'retry-me', skipRegistration: true, config: { ...irisJob(iris.id).config!, epochs: 2 } });
+    const request = irisJob(iris.id, {
+      requestId: 'retry-me',
+      skipRegistration: true,
+      config: { ...irisJob(iris.id).config!, epochs: 2 },
+    });
     const first = await mesh.clients.training.submitTrainingJob(request);
     const again = await mesh.clients.training.submitTrainingJob(request);
     expect(again.id).toBe(first.id);

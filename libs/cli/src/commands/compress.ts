@@ -18,7 +18,12 @@ import {
   type OptionSpec,
   type OptionValues,
 } from '../command.js';
-import { compressionJobDetails, compressionJobsTable, CompressionProgressBar, reportView } from '../output/compression-views.js';
+import {
+  compressionJobDetails,
+  compressionJobsTable,
+  CompressionProgressBar,
+  reportView,
+} from '../output/compression-views.js';
 import { jobState } from '../output/training-views.js';
 import { collectPages } from './models.js';
 import { jobStateArg, modelSpecFromOptions } from './train.js';
@@ -59,7 +64,12 @@ const METHOD_FLAGS: Record<string, readonly Method[]> = {
   optimizer: ['prune', 'distill', 'cluster'],
 };
 
-const STUDENT_FLAGS = { mlp: 'student-mlp', cnn: 'student-cnn', linear: 'student-linear', inputShape: 'student-input-shape' };
+const STUDENT_FLAGS = {
+  mlp: 'student-mlp',
+  cnn: 'student-cnn',
+  linear: 'student-linear',
+  inputShape: 'student-input-shape',
+};
 
 /** `--a`, `--a and --b`, `--a, --b and --c`. */
 function flagList(names: readonly string[]): string {
@@ -75,7 +85,10 @@ function text(values: OptionValues, name: string): string | undefined {
 function nonNegativeInt(flag: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return 0;
   if (!/^(0|[1-9][0-9]*)$/.test(value) || Number(value) > max) {
-    throw new UsageError(`${flag} ${value}: expected a whole number from 0${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}`, COMPRESS_USAGE);
+    throw new UsageError(
+      `${flag} ${value}: expected a whole number from 0${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}`,
+      COMPRESS_USAGE,
+    );
   }
   return Number(value);
 }
@@ -98,7 +111,10 @@ export function parseSparsity(value: string): number {
   const match = /^\s*([0-9]*\.?[0-9]+)(%?)\s*$/.exec(value);
   const n = match === null ? Number.NaN : Number(match[1]) / (match[2] === '%' ? 100 : 1);
   if (!(n > 0 && n < 1)) {
-    throw new UsageError(`--prune ${value}: expected a sparsity between 0 and 1 such as 0.8, or a percentage such as 80%`, COMPRESS_USAGE);
+    throw new UsageError(
+      `--prune ${value}: expected a sparsity between 0 and 1 such as 0.8, or a percentage such as 80%`,
+      COMPRESS_USAGE,
+    );
   }
   return n;
 }
@@ -134,7 +150,10 @@ function methodOf(values: OptionValues): Method {
   for (const [flag, methods] of Object.entries(METHOD_FLAGS)) {
     if (values[flag] === undefined || methods.includes(method)) continue;
     const owners = flagList(methods);
-    throw new UsageError(`--${flag} applies to ${owners}${methods.length === 1 ? ' only' : ''}, not --${method}`, COMPRESS_USAGE);
+    throw new UsageError(
+      `--${flag} applies to ${owners}${methods.length === 1 ? ' only' : ''}, not --${method}`,
+      COMPRESS_USAGE,
+    );
   }
   return method;
 }
@@ -149,7 +168,8 @@ function methodSpec(method: Method, values: OptionValues): Partial<SubmitCompres
       }
       const perChannel = values['per-channel'] === true;
       const perTensor = values['per-tensor'] === true;
-      if (perChannel && perTensor) throw new UsageError('give one of --per-channel and --per-tensor, not both', COMPRESS_USAGE);
+      if (perChannel && perTensor)
+        throw new UsageError('give one of --per-channel and --per-tensor, not both', COMPRESS_USAGE);
       if ((perChannel || perTensor) && dtype !== 'int8') {
         throw new UsageError(
           `--${perChannel ? 'per-channel' : 'per-tensor'} applies to --quantize int8 only (${dtype} has one range per tensor)`,
@@ -160,24 +180,42 @@ function methodSpec(method: Method, values: OptionValues): Partial<SubmitCompres
       if (activations && !['static', 'dynamic'].includes(activations)) {
         throw new UsageError(`--activations ${activations}: expected static or dynamic`, COMPRESS_USAGE);
       }
-      if (activations && dtype !== 'int8') throw new UsageError(`--activations applies to --quantize int8 only (${dtype} quantizes weights only)`, COMPRESS_USAGE);
+      if (activations && dtype !== 'int8')
+        throw new UsageError(
+          `--activations applies to --quantize int8 only (${dtype} quantizes weights only)`,
+          COMPRESS_USAGE,
+        );
       return { quantize: { dtype, perChannel: dtype === 'int8' && !perTensor, activations } };
     }
     case 'prune': {
       const fineTuneEpochs = nonNegativeInt('--fine-tune-epochs', text(values, 'fine-tune-epochs'));
       const pruningSteps = nonNegativeInt('--pruning-steps', text(values, 'pruning-steps'));
       if (pruningSteps > 0 && fineTuneEpochs === 0) {
-        throw new UsageError('--pruning-steps needs --fine-tune-epochs: gradual pruning happens while fine-tuning', COMPRESS_USAGE);
+        throw new UsageError(
+          '--pruning-steps needs --fine-tune-epochs: gradual pruning happens while fine-tuning',
+          COMPRESS_USAGE,
+        );
       }
       const scope = text(values, 'scope') ?? '';
-      if (!['', 'layer', 'global'].includes(scope)) throw new UsageError(`--scope ${scope}: expected layer or global`, COMPRESS_USAGE);
+      if (!['', 'layer', 'global'].includes(scope))
+        throw new UsageError(`--scope ${scope}: expected layer or global`, COMPRESS_USAGE);
       return {
-        prune: { targetSparsity: parseSparsity(text(values, 'prune')!), fineTuneEpochs, pruningSteps, scope, config: trainingConfig(values, 0) },
+        prune: {
+          targetSparsity: parseSparsity(text(values, 'prune')!),
+          fineTuneEpochs,
+          pruningSteps,
+          scope,
+          config: trainingConfig(values, 0),
+        },
       };
     }
     case 'distill': {
       const given = [STUDENT_FLAGS.mlp, STUDENT_FLAGS.cnn, STUDENT_FLAGS.linear].filter((f) => values[f] !== undefined);
-      if (given.length === 0) throw new UsageError('--distill needs a student: give one of --student-mlp, --student-cnn and --student-linear', COMPRESS_USAGE);
+      if (given.length === 0)
+        throw new UsageError(
+          '--distill needs a student: give one of --student-mlp, --student-cnn and --student-linear',
+          COMPRESS_USAGE,
+        );
       const student = modelSpecFromOptions(values, STUDENT_FLAGS, COMPRESS_USAGE) as ModelSpec;
       const temperature = text(values, 'temperature');
       const alpha = text(values, 'alpha');
@@ -185,8 +223,14 @@ function methodSpec(method: Method, values: OptionValues): Partial<SubmitCompres
       return {
         distill: {
           student,
-          temperature: temperature === undefined ? DISTILL_DEFAULTS.temperature : numberIn('--temperature', temperature, 0, Number.MAX_VALUE, true, 'a positive number'),
-          alpha: alpha === undefined ? DISTILL_DEFAULTS.alpha : numberIn('--alpha', alpha, 0, 1, false, 'a weight from 0 to 1'),
+          temperature:
+            temperature === undefined
+              ? DISTILL_DEFAULTS.temperature
+              : numberIn('--temperature', temperature, 0, Number.MAX_VALUE, true, 'a positive number'),
+          alpha:
+            alpha === undefined
+              ? DISTILL_DEFAULTS.alpha
+              : numberIn('--alpha', alpha, 0, 1, false, 'a weight from 0 to 1'),
           config: trainingConfig(values, epochs),
         },
       };
@@ -197,7 +241,8 @@ function methodSpec(method: Method, values: OptionValues): Partial<SubmitCompres
         throw new UsageError(`--cluster ${k}: expected a number of clusters of at least 2, e.g. 16`, COMPRESS_USAGE);
       }
       const init = text(values, 'cluster-init') ?? '';
-      if (!['', 'kmeans++', 'linear'].includes(init)) throw new UsageError(`--cluster-init ${init}: expected kmeans++ or linear`, COMPRESS_USAGE);
+      if (!['', 'kmeans++', 'linear'].includes(init))
+        throw new UsageError(`--cluster-init ${init}: expected kmeans++ or linear`, COMPRESS_USAGE);
       return {
         cluster: {
           clusters: Number(k),
@@ -258,7 +303,10 @@ function reportEnd(ctx: CommandContext, job: CompressionJob, print: 'json' | 'te
     if (report !== '') ctx.print(report);
   }
   if (job.state === JobState.JOB_STATE_FAILED) {
-    throw new AimaasError({ code: 'ABORTED', details: `compression job ${job.id} failed: ${job.error || 'no reason given'}` });
+    throw new AimaasError({
+      code: 'ABORTED',
+      details: `compression job ${job.id} failed: ${job.error || 'no reason given'}`,
+    });
   }
   if (job.state === JobState.JOB_STATE_CANCELLED) {
     throw new AimaasError({ code: 'CANCELLED', details: `compression job ${job.id} was cancelled` });
@@ -268,7 +316,11 @@ function reportEnd(ctx: CommandContext, job: CompressionJob, print: 'json' | 'te
 const FINE_TUNE: Record<string, OptionSpec> = {
   'batch-size': { type: 'string', value: 'n', description: 'Batch size of the fine-tune or distillation' },
   lr: { type: 'string', value: 'x', description: 'Learning rate of the fine-tune or distillation' },
-  optimizer: { type: 'string', value: 'name', description: 'Optimizer of the fine-tune or distillation: sgd, adam, rmsprop, adagrad' },
+  optimizer: {
+    type: 'string',
+    value: 'name',
+    description: 'Optimizer of the fine-tune or distillation: sgd, adam, rmsprop, adagrad',
+  },
 };
 
 const compress: CommandSpec = {
@@ -276,32 +328,90 @@ const compress: CommandSpec = {
   args: '<model>[@version|@alias]',
   summary: 'Compress a model version: quantize, prune, distill or cluster (--watch prints the before/after report)',
   options: {
-    quantize: { type: 'string', value: 'dtype', description: 'Quantize the weights: uint8, uint16, float16 (TF.js, per tensor) or int8 (ONNX, per channel)' },
+    quantize: {
+      type: 'string',
+      value: 'dtype',
+      description: 'Quantize the weights: uint8, uint16, float16 (TF.js, per tensor) or int8 (ONNX, per channel)',
+    },
     'per-channel': { type: 'boolean', description: '--quantize int8: one scale per output channel (the default)' },
     'per-tensor': { type: 'boolean', description: '--quantize int8: one scale per tensor' },
     activations: {
-      type: 'string', value: 'form',
-      description: '--quantize int8: static (calibrated on 256 training rows; the default when there are 100) or dynamic (ranges per call)',
+      type: 'string',
+      value: 'form',
+      description:
+        '--quantize int8: static (calibrated on 256 training rows; the default when there are 100) or dynamic (ranges per call)',
     },
-    prune: { type: 'string', value: 'sparsity', description: 'Prune to this fraction of zero weights, e.g. 0.8 or 80%' },
-    'pruning-steps': { type: 'string', value: 'n', description: '--prune: reach the sparsity gradually over n fine-tune steps (default: one shot)' },
-    scope: { type: 'string', value: 'scope', description: '--prune: global (one threshold over all kernels, the default) or layer (each kernel to the sparsity)' },
-    'fine-tune-epochs': { type: 'string', value: 'n', description: '--prune, --cluster: epochs of fine-tuning afterwards (default 0)' },
-    distill: { type: 'boolean', description: 'Distill into a smaller student model (give --student-mlp, --student-cnn or --student-linear)' },
-    'student-mlp': { type: 'string', value: 'units', description: '--distill: an MLP student, hidden units e.g. 32,16' },
+    prune: {
+      type: 'string',
+      value: 'sparsity',
+      description: 'Prune to this fraction of zero weights, e.g. 0.8 or 80%',
+    },
+    'pruning-steps': {
+      type: 'string',
+      value: 'n',
+      description: '--prune: reach the sparsity gradually over n fine-tune steps (default: one shot)',
+    },
+    scope: {
+      type: 'string',
+      value: 'scope',
+      description:
+        '--prune: global (one threshold over all kernels, the default) or layer (each kernel to the sparsity)',
+    },
+    'fine-tune-epochs': {
+      type: 'string',
+      value: 'n',
+      description: '--prune, --cluster: epochs of fine-tuning afterwards (default 0)',
+    },
+    distill: {
+      type: 'boolean',
+      description: 'Distill into a smaller student model (give --student-mlp, --student-cnn or --student-linear)',
+    },
+    'student-mlp': {
+      type: 'string',
+      value: 'units',
+      description: '--distill: an MLP student, hidden units e.g. 32,16',
+    },
     'student-cnn': { type: 'string', value: 'blocks', description: '--distill: a CNN student, e.g. 16x3/32' },
     'student-linear': { type: 'boolean', description: '--distill: a linear (softmax) student' },
-    'student-input-shape': { type: 'string', value: 'shape', description: '--distill: reshape each example for the student, e.g. 28x28x1' },
-    temperature: { type: 'string', value: 't', description: `--distill: softmax temperature (default ${DISTILL_DEFAULTS.temperature})` },
-    alpha: { type: 'string', value: 'a', description: `--distill: weight of the teacher's soft loss, 0..1 (default ${DISTILL_DEFAULTS.alpha})` },
+    'student-input-shape': {
+      type: 'string',
+      value: 'shape',
+      description: '--distill: reshape each example for the student, e.g. 28x28x1',
+    },
+    temperature: {
+      type: 'string',
+      value: 't',
+      description: `--distill: softmax temperature (default ${DISTILL_DEFAULTS.temperature})`,
+    },
+    alpha: {
+      type: 'string',
+      value: 'a',
+      description: `--distill: weight of the teacher's soft loss, 0..1 (default ${DISTILL_DEFAULTS.alpha})`,
+    },
     epochs: { type: 'string', value: 'n', description: `--distill: epochs (default ${DISTILL_DEFAULTS.epochs})` },
     ...FINE_TUNE,
     cluster: { type: 'string', value: 'k', description: 'Cluster each kernel into k distinct weight values, e.g. 16' },
-    'cluster-init': { type: 'string', value: 'init', description: '--cluster: centroid initialization, kmeans++ (default) or linear' },
-    dataset: { type: 'string', value: 'prepared-id', description: "Prepared dataset to measure (and fine-tune) on (default: the source's lineage)" },
-    'model-name': { type: 'string', value: 'name', description: "Register the result under this model (default: the source's name)" },
+    'cluster-init': {
+      type: 'string',
+      value: 'init',
+      description: '--cluster: centroid initialization, kmeans++ (default) or linear',
+    },
+    dataset: {
+      type: 'string',
+      value: 'prepared-id',
+      description: "Prepared dataset to measure (and fine-tune) on (default: the source's lineage)",
+    },
+    'model-name': {
+      type: 'string',
+      value: 'name',
+      description: "Register the result under this model (default: the source's name)",
+    },
     seed: { type: 'string', value: 'n', description: 'Seed of the fine-tune and of the student' },
-    'request-id': { type: 'string', value: 'id', description: 'Idempotency key: submitting it again returns the same job' },
+    'request-id': {
+      type: 'string',
+      value: 'id',
+      description: 'Idempotency key: submitting it again returns the same job',
+    },
     watch: { type: 'boolean', description: 'Follow the job: live progress, then the before/after report' },
   },
   minArgs: 1,
@@ -309,10 +419,15 @@ const compress: CommandSpec = {
   maxArgs: 2,
   async run(ctx, args, values) {
     if (args[0] === 'jobs') {
-      throw new UsageError(args[1] === undefined ? 'missing command after "compress jobs"' : `unknown command "compress jobs ${args[1]}"`, JOBS_USAGE);
+      throw new UsageError(
+        args[1] === undefined ? 'missing command after "compress jobs"' : `unknown command "compress jobs ${args[1]}"`,
+        JOBS_USAGE,
+      );
     }
     if (args.length > 1) throw new UsageError(`unexpected argument "${args[1]}"`, COMPRESS_USAGE);
-    const job = await ctx.clients().compression.submitCompressionJob(compressRequest(args[0]!, values), ctx.callOptions);
+    const job = await ctx
+      .clients()
+      .compression.submitCompressionJob(compressRequest(args[0]!, values), ctx.callOptions);
     if (values.watch !== true) {
       if (ctx.json) return ctx.printJson(CompressionJob.toJSON(job));
       ctx.print(`Submitted compression job ${job.id} (${jobState(job)}).`);
@@ -328,7 +443,11 @@ const list: CommandSpec = {
   args: '',
   summary: 'List compression jobs',
   options: {
-    state: { type: 'string', value: 'state', description: 'Only jobs in this state: queued, running, succeeded, failed, cancelled' },
+    state: {
+      type: 'string',
+      value: 'state',
+      description: 'Only jobs in this state: queued, running, succeeded, failed, cancelled',
+    },
     'page-size': { type: 'string', value: 'n', description: 'Jobs fetched per request (all pages are shown)' },
   },
   minArgs: 0,

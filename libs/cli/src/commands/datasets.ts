@@ -34,7 +34,11 @@ export function importFormat(path: string, flag: string | undefined): DataFormat
   const word = flag ?? extname(path).slice(1).toLowerCase();
   const format = FORMATS[word];
   if (format === undefined) {
-    throw new UsageError(flag === undefined ? `cannot tell the format of ${basename(path)}: give --format csv|jsonl|json` : `--format ${flag}: expected csv, jsonl or json`);
+    throw new UsageError(
+      flag === undefined
+        ? `cannot tell the format of ${basename(path)}: give --format csv|jsonl|json`
+        : `--format ${flag}: expected csv, jsonl or json`,
+    );
   }
   return format;
 }
@@ -77,17 +81,22 @@ const importCommand: CommandSpec = {
   minArgs: 1,
   async run(ctx, [file], values) {
     const name = values.name as string | undefined;
-    if (name === undefined || name === '') throw new UsageError('--name is required', 'aimaas datasets import <file> --name <name>');
+    if (name === undefined || name === '')
+      throw new UsageError('--name is required', 'aimaas datasets import <file> --name <name>');
     const format = importFormat(file!, values.format as string | undefined);
     const delimiter = values.delimiter as string | undefined;
-    if (delimiter !== undefined && delimiter.length !== 1) throw new UsageError(`--delimiter ${delimiter}: expected one character`);
+    if (delimiter !== undefined && delimiter.length !== 1)
+      throw new UsageError(`--delimiter ${delimiter}: expected one character`);
     const path = ctx.resolvePath(file!);
     const total = (await stat(path)).size;
     const header = ImportHeader.fromPartial({
       name,
       format,
       csv: { delimiter: delimiter ?? '' },
-      onMalformed: values['skip-malformed'] === true ? MalformedRowPolicy.MALFORMED_ROW_POLICY_SKIP : MalformedRowPolicy.MALFORMED_ROW_POLICY_FAIL,
+      onMalformed:
+        values['skip-malformed'] === true
+          ? MalformedRowPolicy.MALFORMED_ROW_POLICY_SKIP
+          : MalformedRowPolicy.MALFORMED_ROW_POLICY_FAIL,
       description: (values.description as string | undefined) ?? '',
       tags: parseKeyValues('tags', values.tags),
     });
@@ -155,12 +164,20 @@ export function prepareRequest(text: string, values: Record<string, unknown>): P
   const taskText = values.task as string | undefined;
   if (taskText === undefined) throw new UsageError('--task is required', PREPARE_USAGE);
   const task = TASKS[taskText];
-  if (task === undefined) throw new UsageError(`--task ${taskText}: expected classification or regression`, PREPARE_USAGE);
+  if (task === undefined)
+    throw new UsageError(`--task ${taskText}: expected classification or regression`, PREPARE_USAGE);
   const partitions = ['split', 'split-column', 'kfold'].filter((flag) => values[flag] !== undefined);
-  if (partitions.length > 1) throw new UsageError(`give one of --split, --split-column or --kfold, not ${partitions.map((f) => `--${f}`).join(' and ')}`, PREPARE_USAGE);
+  if (partitions.length > 1)
+    throw new UsageError(
+      `give one of --split, --split-column or --kfold, not ${partitions.map((f) => `--${f}`).join(' and ')}`,
+      PREPARE_USAGE,
+    );
   const splitColumn = values['split-column'] as string | undefined;
   if (splitColumn === '') throw new UsageError('--split-column must name a column', PREPARE_USAGE);
-  const features = ((values.features as string | undefined) ?? '').split(',').map((f) => f.trim()).filter((f) => f !== '');
+  const features = ((values.features as string | undefined) ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
   const seedText = values.seed as string | undefined;
   const seed = seedText === undefined || seedText === '0' ? 0 : parsePositiveInt('--seed', seedText)!;
   if (seed > 0xffffffff) throw new UsageError(`--seed ${seedText}: expected at most ${0xffffffff}`);
@@ -185,7 +202,11 @@ const prepare: CommandSpec = {
     task: { type: 'string', value: 'classification|regression', description: 'Task (required)' },
     features: { type: 'string', value: 'a,b', description: 'Feature columns (default: every column but the target)' },
     split: { type: 'string', value: 'train,val,test', description: 'Split fractions (default 0.7,0.15,0.15)' },
-    'split-column': { type: 'string', value: 'col', description: 'Column naming each row\'s split (train, validation or test) instead of fractions' },
+    'split-column': {
+      type: 'string',
+      value: 'col',
+      description: "Column naming each row's split (train, validation or test) instead of fractions",
+    },
     kfold: { type: 'string', value: 'k', description: 'K folds instead of a split' },
     seed: { type: 'string', value: 'n', description: 'Seed of the shuffle and split' },
   },

@@ -32,9 +32,17 @@ const deploy: CommandSpec = {
   options: {
     name: { type: 'string', value: 'served', description: 'Name clients predict with (default: the model name)' },
     'max-batch-size': { type: 'string', value: 'n', description: 'Rows per dynamic batch (default 0: no batching)' },
-    'max-queue-delay-us': { type: 'string', value: 'us', description: 'How long a request waits for others to join its batch' },
+    'max-queue-delay-us': {
+      type: 'string',
+      value: 'us',
+      description: 'How long a request waits for others to join its batch',
+    },
     'max-queue-size': { type: 'string', value: 'n', description: 'Requests waiting at most (default 1024)' },
-    runtime: { type: 'string', value: 'auto|onnx|tfjs', description: 'Runtime (default auto: ONNX when there is an onnx file)' },
+    runtime: {
+      type: 'string',
+      value: 'auto|onnx|tfjs',
+      description: 'Runtime (default auto: ONNX when there is an onnx file)',
+    },
   },
   minArgs: 1,
   async run(ctx, [text], values) {
@@ -106,7 +114,10 @@ async function predictInput(
   const given = [records !== undefined, file !== undefined, tensors.length > 0].filter(Boolean).length;
   if (given !== 1) throw new UsageError(`give exactly one of --records, --file and --tensor`, usage);
   if (tensors.length > 0) return { tensors: { tensors: tensors.map(parseTensorArg) } };
-  const list = records !== undefined ? parseRecordsArg(records) : parseRecordsFile(file!, await readFile(resolvePath(file!), 'utf8'));
+  const list =
+    records !== undefined
+      ? parseRecordsArg(records)
+      : parseRecordsFile(file!, await readFile(resolvePath(file!), 'utf8'));
   if (list.length === 0) throw new UsageError('no records to predict', usage);
   return { records: { recordsJson: list.map((r) => JSON.stringify(r)) } };
 }
@@ -119,9 +130,22 @@ const predict: CommandSpec = {
   args: '<served>',
   summary: 'Predict with a deployment: JSON records, a records file (json, jsonl, csv) or tensors',
   options: {
-    records: { type: 'string', value: 'json', description: 'A JSON array of records (objects), run through the fitted pipeline' },
-    file: { type: 'string', value: 'path', description: 'Records from a .json array, a .jsonl file or a .csv file with a header' },
-    tensor: { type: 'string', multiple: true, value: 'name:TYPE:shape:values', description: 'An input tensor, e.g. input:FP32:1x4:1,2,3,4 (repeatable)' },
+    records: {
+      type: 'string',
+      value: 'json',
+      description: 'A JSON array of records (objects), run through the fitted pipeline',
+    },
+    file: {
+      type: 'string',
+      value: 'path',
+      description: 'Records from a .json array, a .jsonl file or a .csv file with a header',
+    },
+    tensor: {
+      type: 'string',
+      multiple: true,
+      value: 'name:TYPE:shape:values',
+      description: 'An input tensor, e.g. input:FP32:1x4:1,2,3,4 (repeatable)',
+    },
   },
   minArgs: 1,
   async run(ctx, [served], values) {
@@ -141,7 +165,11 @@ const predict: CommandSpec = {
 /** `aimaas deploy <model>`. */
 export const deployGroup: CommandGroup = { name: 'deploy', summary: 'Serve a model version', commands: [deploy] };
 /** `aimaas undeploy <served>`. */
-export const undeployGroup: CommandGroup = { name: 'undeploy', summary: 'Stop serving a deployment', commands: [undeploy] };
+export const undeployGroup: CommandGroup = {
+  name: 'undeploy',
+  summary: 'Stop serving a deployment',
+  commands: [undeploy],
+};
 /** `aimaas deployments [show <served>]`. */
 export const deploymentsGroup: CommandGroup = {
   name: 'deployments',
@@ -149,4 +177,8 @@ export const deploymentsGroup: CommandGroup = {
   commands: [deploymentsList, deploymentsShow],
 };
 /** `aimaas predict <served> …`. */
-export const predictGroup: CommandGroup = { name: 'predict', summary: 'Predict with a deployment', commands: [predict] };
+export const predictGroup: CommandGroup = {
+  name: 'predict',
+  summary: 'Predict with a deployment',
+  commands: [predict],
+};

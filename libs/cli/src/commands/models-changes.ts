@@ -69,7 +69,11 @@ const upload: CommandSpec = {
   args: '<model> <file...>',
   summary: 'Create a version from local files (each stored under its base name)',
   options: {
-    format: { type: 'string', value: 'format', description: 'Artifact format of every file (default from the extension)' },
+    format: {
+      type: 'string',
+      value: 'format',
+      description: 'Artifact format of every file (default from the extension)',
+    },
     metrics: { type: 'string', multiple: true, value: 'k=v', description: 'A numeric metric (repeatable)' },
     tags: { type: 'string', multiple: true, value: 'k=v', description: 'A tag (repeatable)' },
     params: { type: 'string', multiple: true, value: 'k=v', description: 'A parameter (repeatable)' },
@@ -93,12 +97,17 @@ const upload: CommandSpec = {
       source: ctx.resolvePath(path),
     }));
     const version = await withProgress(ctx, 'upload', (onProgress) =>
-      uploadModelVersion(ctx.clients().registry, header, files, { ...ctx.callOptions, ...(onProgress && { onProgress }) }),
+      uploadModelVersion(ctx.clients().registry, header, files, {
+        ...ctx.callOptions,
+        ...(onProgress && { onProgress }),
+      }),
     );
     if (ctx.json) return ctx.printJson(ModelVersion.toJSON(version));
     const size = version.files.reduce((sum, f) => sum + f.size, 0);
     const count = version.files.length;
-    ctx.print(`Created ${version.name}@${version.version}: ${count} file${count === 1 ? '' : 's'}, ${formatBytes(size)}.`);
+    ctx.print(
+      `Created ${version.name}@${version.version}: ${count} file${count === 1 ? '' : 's'}, ${formatBytes(size)}.`,
+    );
     ctx.print(filesTable(version.files));
   },
 };
@@ -106,9 +115,13 @@ const upload: CommandSpec = {
 const download: CommandSpec = {
   name: 'download',
   args: '<model>[@version|@alias]',
-  summary: 'Download a version\'s artifacts, checking every SHA-256',
+  summary: "Download a version's artifacts, checking every SHA-256",
   options: {
-    out: { type: 'string', value: 'dir', description: 'Target directory (default ./<model>-v<version>, ./<model>-<alias>)' },
+    out: {
+      type: 'string',
+      value: 'dir',
+      description: 'Target directory (default ./<model>-v<version>, ./<model>-<alias>)',
+    },
     format: { type: 'string', value: 'format', description: 'Only files of this format, e.g. onnx' },
   },
   minArgs: 1,
@@ -131,7 +144,9 @@ const download: CommandSpec = {
     if (ctx.json) return ctx.printJson({ directory: result.directory, version: ModelVersion.toJSON(result.version) });
     const size = result.files.reduce((sum, f) => sum + f.size, 0);
     const count = result.files.length;
-    ctx.print(`Downloaded ${label}: ${count} file${count === 1 ? '' : 's'}, ${formatBytes(size)} to ${result.directory}`);
+    ctx.print(
+      `Downloaded ${label}: ${count} file${count === 1 ? '' : 's'}, ${formatBytes(size)} to ${result.directory}`,
+    );
     ctx.print(filesTable(result.files));
   },
 };
@@ -144,10 +159,12 @@ const aliasSet: CommandSpec = {
   minArgs: 3,
   async run(ctx, [name, alias, versionText], values) {
     const version = parsePositiveInt('version', versionText)!;
-    const response = await ctx.clients().registry.setAlias(
-      { name: name!, alias: alias!, version, reason: (values.reason as string | undefined) ?? '' },
-      ctx.callOptions,
-    );
+    const response = await ctx
+      .clients()
+      .registry.setAlias(
+        { name: name!, alias: alias!, version, reason: (values.reason as string | undefined) ?? '' },
+        ctx.callOptions,
+      );
     if (ctx.json) return ctx.printJson(SetAliasResponse.toJSON(response));
     const was = response.previousVersion > 0 ? `was version ${response.previousVersion}` : 'new alias';
     ctx.print(`${formatModelRef({ name: name!, alias: alias! })} -> version ${version} (${was}).`);
@@ -162,10 +179,12 @@ const aliasDelete: CommandSpec = {
   minArgs: 2,
   async run(ctx, [name, alias], values) {
     if (alias === '') throw new UsageError('alias must not be empty');
-    const response = await ctx.clients().registry.deleteAlias(
-      { name: name!, alias: alias!, reason: (values.reason as string | undefined) ?? '' },
-      ctx.callOptions,
-    );
+    const response = await ctx
+      .clients()
+      .registry.deleteAlias(
+        { name: name!, alias: alias!, reason: (values.reason as string | undefined) ?? '' },
+        ctx.callOptions,
+      );
     if (ctx.json) return ctx.printJson(DeleteAliasResponse.toJSON(response));
     ctx.print(`Deleted ${formatModelRef({ name: name!, alias: alias! })} (was version ${response.previousVersion}).`);
   },

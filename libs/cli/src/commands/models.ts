@@ -7,13 +7,22 @@ import {
   SearchModelVersionsResponse,
 } from '@aimaas/proto';
 import { parsePositiveInt, refArg, type CommandGroup, type CommandSpec } from '../command.js';
-import { historyTable, lineageView, modelDetails, modelsTable, versionDetails, versionsTable } from '../output/model-views.js';
+import {
+  historyTable,
+  lineageView,
+  modelDetails,
+  modelsTable,
+  versionDetails,
+  versionsTable,
+} from '../output/model-views.js';
 import { aliasCommands, transferCommands } from './models-changes.js';
 
 /**
  * Fetches every page of a paged list. Stops on an empty token, or (defensively) a repeated one.
  */
-export async function collectPages<T>(fetch: (pageToken: string) => Promise<{ items: T[]; next: string }>): Promise<T[]> {
+export async function collectPages<T>(
+  fetch: (pageToken: string) => Promise<{ items: T[]; next: string }>,
+): Promise<T[]> {
   const items: T[] = [];
   const seen = new Set<string>();
   let token = '';
@@ -45,7 +54,10 @@ const list: CommandSpec = {
     const models = await collectPages(async (pageToken) => {
       const page = await ctx
         .clients()
-        .registry.listRegisteredModels({ pageSize, pageToken, namePrefix: (values.prefix as string | undefined) ?? '' }, ctx.callOptions);
+        .registry.listRegisteredModels(
+          { pageSize, pageToken, namePrefix: (values.prefix as string | undefined) ?? '' },
+          ctx.callOptions,
+        );
       return { items: page.models, next: page.nextPageToken };
     });
     if (ctx.json) return ctx.printJson(ListRegisteredModelsResponse.toJSON({ models, nextPageToken: '' }));
@@ -88,7 +100,9 @@ const versions: CommandSpec = {
     // An empty result may mean no such model: ask, so that case reads NOT_FOUND.
     if (found.length === 0) await registry.getRegisteredModel({ name: name! }, ctx.callOptions);
     if (ctx.json) {
-      return ctx.printJson(SearchModelVersionsResponse.toJSON({ versions: found, nextPageToken: '', totalSize: found.length }));
+      return ctx.printJson(
+        SearchModelVersionsResponse.toJSON({ versions: found, nextPageToken: '', totalSize: found.length }),
+      );
     }
     if (found.length === 0) return ctx.note(`Model ${name} has no versions.`);
     ctx.print(versionsTable(found, false));
@@ -100,7 +114,11 @@ const search: CommandSpec = {
   args: '<filter>',
   summary: 'Search versions, e.g. \'name = "fmnist" AND metrics.accuracy > 0.9\'',
   options: {
-    'order-by': { type: 'string', value: 'keys', description: 'e.g. "metrics.accuracy DESC" (default "name ASC, version DESC")' },
+    'order-by': {
+      type: 'string',
+      value: 'keys',
+      description: 'e.g. "metrics.accuracy DESC" (default "name ASC, version DESC")',
+    },
     'page-size': { type: 'string', value: 'n', description: 'Versions per page (default 100)' },
     'page-token': { type: 'string', value: 'token', description: 'Continue from a previous page' },
   },
@@ -134,7 +152,10 @@ const history: CommandSpec = {
     const changes = await collectPages(async (pageToken) => {
       const page = await ctx
         .clients()
-        .registry.listAliasHistory({ name: name!, alias: (values.alias as string | undefined) ?? '', pageToken }, ctx.callOptions);
+        .registry.listAliasHistory(
+          { name: name!, alias: (values.alias as string | undefined) ?? '', pageToken },
+          ctx.callOptions,
+        );
       return { items: page.changes, next: page.nextPageToken };
     });
     if (ctx.json) return ctx.printJson(ListAliasHistoryResponse.toJSON({ changes, nextPageToken: '' }));

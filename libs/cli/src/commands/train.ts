@@ -44,20 +44,31 @@ const TRAIN_FLAGS: ArchitectureFlags = { mlp: 'mlp', cnn: 'cnn', linear: 'linear
  * then dense units after `/`) or `--linear`; exactly one is required. `flags` renames the options
  * (e.g. `--student-mlp` of `aimaas compress --distill`) and `usage` is printed with a usage error.
  */
-export function modelSpecFromOptions(values: OptionValues, flags: ArchitectureFlags = TRAIN_FLAGS, usage = TRAIN_USAGE): Partial<ModelSpec> {
+export function modelSpecFromOptions(
+  values: OptionValues,
+  flags: ArchitectureFlags = TRAIN_FLAGS,
+  usage = TRAIN_USAGE,
+): Partial<ModelSpec> {
   const mlp = values[flags.mlp] as string | undefined;
   const cnn = values[flags.cnn] as string | undefined;
   const linear = values[flags.linear] === true;
   const given = [mlp !== undefined, cnn !== undefined, linear].filter(Boolean).length;
-  if (given !== 1) throw new UsageError(`give exactly one of --${flags.mlp}, --${flags.cnn} and --${flags.linear}`, usage);
+  if (given !== 1)
+    throw new UsageError(`give exactly one of --${flags.mlp}, --${flags.cnn} and --${flags.linear}`, usage);
   const shapeText = values[flags.inputShape] as string | undefined;
-  const inputShape = shapeText === undefined ? [] : shapeText.split('x').map((d) => parsePositiveInt(`--${flags.inputShape}`, d)!);
-  if (mlp !== undefined) return { mlp: { hiddenUnits: intList(`--${flags.mlp}`, mlp, usage), activation: '', dropout: 0, batchNorm: false }, inputShape };
+  const inputShape =
+    shapeText === undefined ? [] : shapeText.split('x').map((d) => parsePositiveInt(`--${flags.inputShape}`, d)!);
+  if (mlp !== undefined)
+    return {
+      mlp: { hiddenUnits: intList(`--${flags.mlp}`, mlp, usage), activation: '', dropout: 0, batchNorm: false },
+      inputShape,
+    };
   if (linear) return { linear: {}, inputShape };
   const [blocksText, denseText] = cnn!.split('/');
   const convBlocks = blocksText!.split(',').map((block) => {
     const match = /^\s*([0-9]+)x([0-9]+)\s*$/.exec(block);
-    if (match === null) throw new UsageError(`--${flags.cnn} ${cnn}: expected blocks filters x kernel, e.g. 32x3,64x3/128`, usage);
+    if (match === null)
+      throw new UsageError(`--${flags.cnn} ${cnn}: expected blocks filters x kernel, e.g. 32x3,64x3/128`, usage);
     return {
       filters: parsePositiveInt(`--${flags.cnn} filters`, match[1])!,
       kernelSize: parsePositiveInt(`--${flags.cnn} kernel`, match[2])!,
@@ -68,13 +79,21 @@ export function modelSpecFromOptions(values: OptionValues, flags: ArchitectureFl
       padding: '',
     };
   });
-  return { cnn: { convBlocks, denseUnits: denseText === undefined ? [] : intList(`--${flags.cnn} dense`, denseText, usage), dropout: 0 }, inputShape };
+  return {
+    cnn: {
+      convBlocks,
+      denseUnits: denseText === undefined ? [] : intList(`--${flags.cnn} dense`, denseText, usage),
+      dropout: 0,
+    },
+    inputShape,
+  };
 }
 
 function positiveNumber(flag: string, text: string | undefined): number {
   if (text === undefined) return 0;
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value <= 0) throw new UsageError(`${flag} ${text}: expected a positive number`, TRAIN_USAGE);
+  if (text.trim() === '' || !Number.isFinite(value) || value <= 0)
+    throw new UsageError(`${flag} ${text}: expected a positive number`, TRAIN_USAGE);
   return value;
 }
 
@@ -136,7 +155,10 @@ function reportEnd(ctx: CommandContext, job: TrainingJob, print: 'json' | 'text'
     if (Object.keys(job.metrics).length > 0) ctx.print(metricsTable(job.metrics));
   }
   if (job.state === JobState.JOB_STATE_FAILED) {
-    throw new AimaasError({ code: 'ABORTED', details: `training job ${job.id} failed: ${job.error || 'no reason given'}` });
+    throw new AimaasError({
+      code: 'ABORTED',
+      details: `training job ${job.id} failed: ${job.error || 'no reason given'}`,
+    });
   }
   if (job.state === JobState.JOB_STATE_CANCELLED) {
     throw new AimaasError({ code: 'CANCELLED', details: `training job ${job.id} was cancelled` });
@@ -151,7 +173,11 @@ const train: CommandSpec = {
     dataset: { type: 'string', value: 'prepared-id', description: 'Prepared dataset id (required)' },
     'model-name': { type: 'string', value: 'name', description: 'Register the result under this model (required)' },
     mlp: { type: 'string', value: 'units', description: 'A multilayer perceptron, hidden units e.g. 64,32' },
-    cnn: { type: 'string', value: 'blocks', description: 'A CNN: conv blocks filters x kernel, then dense units, e.g. 32x3,64x3/128' },
+    cnn: {
+      type: 'string',
+      value: 'blocks',
+      description: 'A CNN: conv blocks filters x kernel, then dense units, e.g. 32x3,64x3/128',
+    },
     linear: { type: 'boolean', description: 'Linear (regression) or softmax (classification) model' },
     'input-shape': { type: 'string', value: 'shape', description: 'Reshape each example, e.g. 28x28x1 for a CNN' },
     epochs: { type: 'string', value: 'n', description: 'Epochs' },
@@ -196,7 +222,13 @@ const list: CommandSpec = {
   name: 'list',
   args: '',
   summary: 'List training jobs',
-  options: { state: { type: 'string', value: 'state', description: 'Only jobs in this state: queued, running, succeeded, failed, cancelled' } },
+  options: {
+    state: {
+      type: 'string',
+      value: 'state',
+      description: 'Only jobs in this state: queued, running, succeeded, failed, cancelled',
+    },
+  },
   minArgs: 0,
   async run(ctx, _args, values) {
     const state = jobStateArg(values.state as string | undefined);
@@ -246,6 +278,14 @@ const cancel: CommandSpec = {
 };
 
 /** `aimaas train …`. */
-export const trainGroup: CommandGroup = { name: 'train', summary: 'Train a model on a prepared dataset', commands: [train] };
+export const trainGroup: CommandGroup = {
+  name: 'train',
+  summary: 'Train a model on a prepared dataset',
+  commands: [train],
+};
 /** `aimaas jobs …`. */
-export const jobsGroup: CommandGroup = { name: 'jobs', summary: 'Training jobs', commands: [list, show, watch, cancel] };
+export const jobsGroup: CommandGroup = {
+  name: 'jobs',
+  summary: 'Training jobs',
+  commands: [list, show, watch, cancel],
+};

@@ -47,13 +47,16 @@ export function parseTensorArg(text: string): Tensor {
     if (!/^[0-9]+$/.test(d)) throw new UsageError(`--tensor ${name}: shape ${shapeText}: expected dimensions like 1x4`);
     return Number(d);
   });
-  const values = valuesText.trim() === '' ? [] : valuesText.split(',').map((v) => {
-    const value = v.trim() === 'true' ? 1 : v.trim() === 'false' ? 0 : Number(v);
-    if (v.trim() === '' || !Number.isFinite(value) || (INTEGER.has(datatype) && !Number.isInteger(value))) {
-      throw new UsageError(`--tensor ${name}: value "${v}" is not a ${datatype} number`);
-    }
-    return value;
-  });
+  const values =
+    valuesText.trim() === ''
+      ? []
+      : valuesText.split(',').map((v) => {
+          const value = v.trim() === 'true' ? 1 : v.trim() === 'false' ? 0 : Number(v);
+          if (v.trim() === '' || !Number.isFinite(value) || (INTEGER.has(datatype) && !Number.isInteger(value))) {
+            throw new UsageError(`--tensor ${name}: value "${v}" is not a ${datatype} number`);
+          }
+          return value;
+        });
   const expected = shape.reduce((a, b) => a * b, 1);
   if (values.length !== expected) {
     throw new UsageError(`--tensor ${name}: ${values.length} values, shape ${shapeText} needs ${expected}`);

@@ -1,4 +1,11 @@
-import type { CompressionJob, CompressionReport, ModelMeasurement, ModelSpec, ProgressUpdate, SubmitCompressionJobRequest } from '@aimaas/proto';
+import type {
+  CompressionJob,
+  CompressionReport,
+  ModelMeasurement,
+  ModelSpec,
+  ProgressUpdate,
+  SubmitCompressionJobRequest,
+} from '@aimaas/proto';
 import { formatModelRef } from '@aimaas/sdk';
 import type { CliWritable } from '../command.js';
 import { formatBytes, formatDate, formatFields, formatNumber, formatRecord, formatTable, NONE } from './format.js';
@@ -28,7 +35,8 @@ export function methodText(request: SubmitCompressionJobRequest | undefined): st
     const { dtype, perChannel } = request.quantize;
     return dtype === 'int8' ? `quantize int8 ${perChannel ? 'per-channel' : 'per-tensor'}` : `quantize ${dtype}`;
   }
-  if (request?.prune) return `prune ${formatNumber(request.prune.targetSparsity)}${request.prune.scope === 'global' ? ' global' : ''}`;
+  if (request?.prune)
+    return `prune ${formatNumber(request.prune.targetSparsity)}${request.prune.scope === 'global' ? ' global' : ''}`;
   if (request?.distill) return `distill ${architectureText(request.distill.student)}`;
   if (request?.cluster) return `cluster ${request.cluster.clusters}`;
   return NONE;
@@ -47,7 +55,10 @@ function methodSettings(request: SubmitCompressionJobRequest | undefined): [stri
     fields.push(['Centroid init', request.cluster.init || 'kmeans++']);
   }
   if (request?.distill) {
-    fields.push(['Temperature', formatNumber(request.distill.temperature)], ['Alpha', formatNumber(request.distill.alpha)]);
+    fields.push(
+      ['Temperature', formatNumber(request.distill.temperature)],
+      ['Alpha', formatNumber(request.distill.alpha)],
+    );
     epochs('Epochs', request.distill.config?.epochs ?? 0);
   }
   return fields;
@@ -55,7 +66,14 @@ function methodSettings(request: SubmitCompressionJobRequest | undefined): [stri
 
 /** `after / before` to 4 significant digits, `-` when either is missing or before is 0. */
 function ratio(before: number | undefined, after: number | undefined): string {
-  if (before === undefined || after === undefined || before === 0 || !Number.isFinite(before) || !Number.isFinite(after)) return NONE;
+  if (
+    before === undefined ||
+    after === undefined ||
+    before === 0 ||
+    !Number.isFinite(before) ||
+    !Number.isFinite(after)
+  )
+    return NONE;
   return formatNumber(after / before);
 }
 
@@ -84,19 +102,44 @@ export function reportTable(report: CompressionReport): string {
   const metricNames = [...new Set([...Object.keys(before.metrics ?? {}), ...Object.keys(after.metrics ?? {})])].sort();
   const rows: string[][] = [
     ['size raw', bytes(before.sizeBytes), bytes(after.sizeBytes), ratio(before.sizeBytes, after.sizeBytes)],
-    ['size gzip', bytes(before.gzippedBytes), bytes(after.gzippedBytes), ratio(before.gzippedBytes, after.gzippedBytes)],
+    [
+      'size gzip',
+      bytes(before.gzippedBytes),
+      bytes(after.gzippedBytes),
+      ratio(before.gzippedBytes, after.gzippedBytes),
+    ],
     ['parameters', count(before.parameters), count(after.parameters), ratio(before.parameters, after.parameters)],
-    ['non-zero parameters', count(before.nonzeroParameters), count(after.nonzeroParameters), ratio(before.nonzeroParameters, after.nonzeroParameters)],
+    [
+      'non-zero parameters',
+      count(before.nonzeroParameters),
+      count(after.nonzeroParameters),
+      ratio(before.nonzeroParameters, after.nonzeroParameters),
+    ],
     ...metricNames.map((name) => {
       const b = before.metrics?.[name];
       const a = after.metrics?.[name];
       return [name, b === undefined ? NONE : formatNumber(b), a === undefined ? NONE : formatNumber(a), ratio(b, a)];
     }),
-    ['latency b1 ms', latency(before.latencyMsBatch1), latency(after.latencyMsBatch1), ratio(before.latencyMsBatch1 || undefined, after.latencyMsBatch1 || undefined)],
-    ['latency b256 ms', latency(before.latencyMsBatch256), latency(after.latencyMsBatch256), ratio(before.latencyMsBatch256 || undefined, after.latencyMsBatch256 || undefined)],
+    [
+      'latency b1 ms',
+      latency(before.latencyMsBatch1),
+      latency(after.latencyMsBatch1),
+      ratio(before.latencyMsBatch1 || undefined, after.latencyMsBatch1 || undefined),
+    ],
+    [
+      'latency b256 ms',
+      latency(before.latencyMsBatch256),
+      latency(after.latencyMsBatch256),
+      ratio(before.latencyMsBatch256 || undefined, after.latencyMsBatch256 || undefined),
+    ],
   ];
   return formatTable(
-    ['measure', { header: 'before', align: 'right' }, { header: 'after', align: 'right' }, { header: 'after/before', align: 'right' }],
+    [
+      'measure',
+      { header: 'before', align: 'right' },
+      { header: 'after', align: 'right' },
+      { header: 'after/before', align: 'right' },
+    ],
     rows,
   );
 }
@@ -105,7 +148,9 @@ export function reportTable(report: CompressionReport): string {
 export function reportBasis(report: CompressionReport): string {
   const format = report.after?.format || report.before?.format;
   const split = report.after?.metricsSplit || report.before?.metricsSplit;
-  const parts = [format ? `sizes of the ${format} files` : '', split ? `metrics on the ${split} split` : ''].filter(Boolean);
+  const parts = [format ? `sizes of the ${format} files` : '', split ? `metrics on the ${split} split` : ''].filter(
+    Boolean,
+  );
   if (parts.length === 0) return '';
   const text = parts.join('; ');
   return `${text[0]!.toUpperCase()}${text.slice(1)}.`;
@@ -160,7 +205,10 @@ export class CompressionProgressBar extends JobProgressBar {
     super(
       stream,
       'compress',
-      (update) => (update.epochs > 0 ? { fraction: progressFraction(update), text: compressionProgressText(update) } : { text: compressionProgressText(update) }),
+      (update) =>
+        update.epochs > 0
+          ? { fraction: progressFraction(update), text: compressionProgressText(update) }
+          : { text: compressionProgressText(update) },
       barWidth,
     );
   }

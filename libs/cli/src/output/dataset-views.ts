@@ -6,7 +6,18 @@ import {
   type Dataset,
   type PreparedDataset,
 } from '@aimaas/proto';
-import { formatBytes, formatDate, formatFields, formatList, formatNumber, formatRecord, formatTable, formatTask, NONE, truncate } from './format.js';
+import {
+  formatBytes,
+  formatDate,
+  formatFields,
+  formatList,
+  formatNumber,
+  formatRecord,
+  formatTable,
+  formatTask,
+  NONE,
+  truncate,
+} from './format.js';
 import { enumWord } from './serving-views.js';
 
 const NUMERIC = new Set([ColumnType.COLUMN_TYPE_NUMERIC, ColumnType.COLUMN_TYPE_INTEGER]);
@@ -22,7 +33,14 @@ function summary(c: ColumnProfile): string {
   if (c.type === ColumnType.COLUMN_TYPE_TEXT) {
     return `length ${formatNumber(c.minLength)}..${formatNumber(c.maxLength)} (mean ${formatNumber(c.meanLength)})`;
   }
-  if (c.topValues.length > 0) return truncate(c.topValues.slice(0, 5).map((v) => `${v.value}(${v.count})`).join(' '), 60);
+  if (c.topValues.length > 0)
+    return truncate(
+      c.topValues
+        .slice(0, 5)
+        .map((v) => `${v.value}(${v.count})`)
+        .join(' '),
+      60,
+    );
   return NONE;
 }
 
@@ -30,7 +48,13 @@ function summary(c: ColumnProfile): string {
 export function profileTable(columns: readonly ColumnProfile[]): string {
   return formatTable(
     ['column', 'type', { header: 'missing', align: 'right' }, { header: 'distinct', align: 'right' }, 'summary'],
-    columns.map((c) => [c.name, enumWord(columnTypeToJSON(c.type), 'COLUMN_TYPE_'), String(c.missing), String(c.distinct), summary(c)]),
+    columns.map((c) => [
+      c.name,
+      enumWord(columnTypeToJSON(c.type), 'COLUMN_TYPE_'),
+      String(c.missing),
+      String(c.distinct),
+      summary(c),
+    ]),
   );
 }
 

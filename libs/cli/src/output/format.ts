@@ -66,7 +66,9 @@ export function formatList(items: readonly string[] | undefined): string {
 /** A task as a word: `classification`, `regression`, `reconstruction`, or `-`. */
 export function formatTask(task: Task): string {
   if (task === Task.TASK_UNSPECIFIED) return NONE;
-  return taskToJSON(task).replace(/^TASK_/, '').toLowerCase();
+  return taskToJSON(task)
+    .replace(/^TASK_/, '')
+    .toLowerCase();
 }
 
 /** A version number, `-` for 0 (none). */

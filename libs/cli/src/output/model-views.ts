@@ -30,7 +30,14 @@ function aliasMap(aliases: Record<string, number>): string {
 /** The table of `models list`. */
 export function modelsTable(models: readonly RegisteredModel[]): string {
   return formatTable(
-    ['name', { header: 'latest', align: 'right' }, { header: 'versions', align: 'right' }, 'aliases', 'updated', 'description'],
+    [
+      'name',
+      { header: 'latest', align: 'right' },
+      { header: 'versions', align: 'right' },
+      'aliases',
+      'updated',
+      'description',
+    ],
     models.map((m) => [
       m.name,
       formatVersion(m.latestVersion),
@@ -148,7 +155,10 @@ export function lineageView(lineage: GetLineageResponse): string {
     ['node', 'kind', 'created', 'metrics'],
     lineage.nodes.map((n) => [
       n.id,
-      lineageNodeKindToJSON(n.kind).replace(/^LINEAGE_NODE_KIND_/, '').toLowerCase().replace(/_/g, '-'),
+      lineageNodeKindToJSON(n.kind)
+        .replace(/^LINEAGE_NODE_KIND_/, '')
+        .toLowerCase()
+        .replace(/_/g, '-'),
       formatDate(n.version?.createdAt),
       n.version ? formatRecord(n.version.metrics) : NONE,
     ]),

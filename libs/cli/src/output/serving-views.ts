@@ -38,7 +38,16 @@ function specs(list: readonly TensorSpec[]): string {
 /** The table of `deployments`. */
 export function deploymentsTable(deployments: readonly Deployment[]): string {
   return formatTable(
-    ['served', 'model', { header: 'version', align: 'right' }, 'state', 'runtime', 'batching', { header: 'memory', align: 'right' }, 'updated'],
+    [
+      'served',
+      'model',
+      { header: 'version', align: 'right' },
+      'state',
+      'runtime',
+      'batching',
+      { header: 'memory', align: 'right' },
+      'updated',
+    ],
     deployments.map((d) => [
       d.servedName,
       d.model ? formatModelRef(d.model) : NONE,
@@ -84,12 +93,20 @@ export function predictionView(response: PredictResponse): string {
   if (response.classifications.length > 0) {
     return formatTable(
       [{ header: 'row', align: 'right' }, 'label', { header: 'score', align: 'right' }, 'probabilities'],
-      response.classifications.map((c, i) => [String(i), c.label, formatNumber(c.score), formatRecord(c.probabilities)]),
+      response.classifications.map((c, i) => [
+        String(i),
+        c.label,
+        formatNumber(c.score),
+        formatRecord(c.probabilities),
+      ]),
     );
   }
   if (response.values.length > 0) {
     return formatTable(
-      [{ header: 'row', align: 'right' }, { header: 'value', align: 'right' }],
+      [
+        { header: 'row', align: 'right' },
+        { header: 'value', align: 'right' },
+      ],
       response.values.map((v, i) => [String(i), formatNumber(v)]),
     );
   }
@@ -97,7 +114,12 @@ export function predictionView(response: PredictResponse): string {
     ['output', 'datatype', 'shape', 'values'],
     response.outputs.map((t) => {
       const values = tensorValues(t);
-      return [t.name, t.datatype, `[${t.shape.join(',')}]`, values ? valuesText(values) : `${formatBytes(t.raw.byteLength)} raw`];
+      return [
+        t.name,
+        t.datatype,
+        `[${t.shape.join(',')}]`,
+        values ? valuesText(values) : `${formatBytes(t.raw.byteLength)} raw`,
+      ];
     }),
   );
 }

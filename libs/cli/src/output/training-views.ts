@@ -66,7 +66,10 @@ export function jobDetails(job: TrainingJob): string {
     ['Epochs', config && config.epochs > 0 ? String(config.epochs) : NONE],
     ['Batch size', config && config.batchSize > 0 ? String(config.batchSize) : NONE],
     ['Optimizer', config?.optimizer?.name || NONE],
-    ['Learning rate', config?.optimizer && config.optimizer.learningRate > 0 ? formatNumber(config.optimizer.learningRate) : NONE],
+    [
+      'Learning rate',
+      config?.optimizer && config.optimizer.learningRate > 0 ? formatNumber(config.optimizer.learningRate) : NONE,
+    ],
     ['Progress', job.progress ? progressText(job.progress) : NONE],
     ['Registered', job.modelVersion?.name ? formatModelRef(job.modelVersion) : NONE],
     ['Created', formatDate(job.createdAt)],

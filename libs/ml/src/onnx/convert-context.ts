@@ -49,9 +49,7 @@ export type LayerConverter = (ctx: ConvertContext) => OnnxValue[];
 
 /** Reads a layer weight; copies it so later training never changes the exported bytes. */
 export function readWeight(layer: tf.layers.Layer, suffix: string): WeightArray | undefined {
-  const found = layer.weights.find(
-    (w) => w.originalName === suffix || w.originalName.endsWith(`/${suffix}`),
-  );
+  const found = layer.weights.find((w) => w.originalName === suffix || w.originalName.endsWith(`/${suffix}`));
   if (!found) return undefined;
   const tensor = found.read();
   if (tensor.dtype !== 'float32') {
@@ -80,7 +78,11 @@ export function pairConfig(value: unknown, fallback: number): [number, number] {
  * or 'valid' (none).
  */
 export function spatialPads(
-  size: number | null, kernel: number, stride: number, dilation: number, padding: string,
+  size: number | null,
+  kernel: number,
+  stride: number,
+  dilation: number,
+  padding: string,
 ): [number, number] {
   if (padding === 'valid') return [0, 0];
   if (size == null) throw new Error('same padding needs static spatial sizes');

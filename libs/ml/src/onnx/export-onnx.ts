@@ -28,9 +28,18 @@ const CONVERTERS: Record<string, LayerConverter> = {
 export const ONNX_EXPORTABLE_LAYERS: readonly string[] = Object.keys(CONVERTERS).sort();
 
 /** The parts of tfjs-layers' internal graph the exporter walks. */
-interface SymbolicTensorLike { id: number; shape: Shape; dtype: string }
-interface NodeLike { inputTensors: SymbolicTensorLike[]; outputTensors: SymbolicTensorLike[] }
-interface GraphLayer { inboundNodes: NodeLike[] }
+interface SymbolicTensorLike {
+  id: number;
+  shape: Shape;
+  dtype: string;
+}
+interface NodeLike {
+  inputTensors: SymbolicTensorLike[];
+  outputTensors: SymbolicTensorLike[];
+}
+interface GraphLayer {
+  inboundNodes: NodeLike[];
+}
 
 /**
  * Exports a TF.js layers model to ONNX (a serialized ModelProto), with the same input layout as
@@ -95,7 +104,12 @@ function toLayout(g: OnnxGraph, v: OnnxValue, layout: 'nhwc' | 'nchw', cache: Ma
  * Converts every layer call of `model` whose inputs are in `values`, until the model's outputs
  * are known; nested models (a Sequential used as a layer) are inlined.
  */
-function convertGraph(g: OnnxGraph, model: tf.LayersModel, values: Map<number, OnnxValue>, prefix: string): OnnxValue[] {
+function convertGraph(
+  g: OnnxGraph,
+  model: tf.LayersModel,
+  values: Map<number, OnnxValue>,
+  prefix: string,
+): OnnxValue[] {
   const transposed = new Map<string, string>();
   const pending: Array<{ layer: tf.layers.Layer; node: NodeLike }> = [];
   for (const layer of model.layers) {
@@ -117,13 +131,19 @@ function convertGraph(g: OnnxGraph, model: tf.LayersModel, values: Map<number, O
   }
   return model.outputs.map((t) => {
     const v = values.get(t.id);
-    if (!v) throw new OnnxExportError(model.name, model.getClassName(), `output ${t.id} is not reachable from the inputs`);
+    if (!v)
+      throw new OnnxExportError(model.name, model.getClassName(), `output ${t.id} is not reachable from the inputs`);
     return v;
   });
 }
 
 function convertCall(
-  g: OnnxGraph, layer: tf.layers.Layer, node: NodeLike, inputs: OnnxValue[], prefix: string, transposed: Map<string, string>,
+  g: OnnxGraph,
+  layer: tf.layers.Layer,
+  node: NodeLike,
+  inputs: OnnxValue[],
+  prefix: string,
+  transposed: Map<string, string>,
 ): OnnxValue[] {
   const className = layer.getClassName();
   if (layer instanceof tf.LayersModel) {

@@ -7,8 +7,12 @@ const { DataType } = onnx.TensorProto;
 
 /** An ONNX attribute value, tagged with its type. */
 export type Attr =
-  | { i: number } | { f: number } | { s: string }
-  | { ints: number[] } | { floats: number[] } | { strings: string[] };
+  | { i: number }
+  | { f: number }
+  | { s: string }
+  | { ints: number[] }
+  | { floats: number[] }
+  | { strings: string[] };
 
 /** Shorthands for attribute values. */
 export const attr = {
@@ -88,10 +92,17 @@ export class OnnxGraph {
    * Appends a node and returns its output names (fresh names derived from `hint`). Pass
    * `outputs` to name them yourself; an empty string input marks an omitted optional input.
    */
-  node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, hint = op.toLowerCase(), outputs: number | string[] = 1): string[] {
-    const outNames = typeof outputs === 'number'
-      ? Array.from({ length: outputs }, (_, i) => this.uniqueName(outputs === 1 ? hint : `${hint}_${i}`))
-      : outputs.map((o) => (o === '' ? '' : (this.used.add(o), o)));
+  node(
+    op: string,
+    inputs: string[],
+    attrs: Record<string, Attr> = {},
+    hint = op.toLowerCase(),
+    outputs: number | string[] = 1,
+  ): string[] {
+    const outNames =
+      typeof outputs === 'number'
+        ? Array.from({ length: outputs }, (_, i) => this.uniqueName(outputs === 1 ? hint : `${hint}_${i}`))
+        : outputs.map((o) => (o === '' ? '' : (this.used.add(o), o)));
     this.nodes.push({
       opType: op,
       name: this.uniqueName(`${hint}/${op}`),
@@ -109,8 +120,12 @@ export class OnnxGraph {
 
   /** Encodes the graph as an ONNX ModelProto. */
   encode(meta: {
-    graphName: string; inputs: GraphValue[]; outputs: GraphValue[];
-    producerVersion: string; docString?: string; metadata?: Record<string, string>;
+    graphName: string;
+    inputs: GraphValue[];
+    outputs: GraphValue[];
+    producerVersion: string;
+    docString?: string;
+    metadata?: Record<string, string>;
   }): Uint8Array {
     const model = onnx.ModelProto.create({
       // IR 7 came with opset 13-14, IR 8 with opset 15-18.

@@ -2,8 +2,16 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { InvalidArtifactError } from '../errors.js';
 import {
-  collectInputs, collectNames, compileOptions, decodeModel, dimsOf, floatValues, roundHalfToEven,
-  type CompiledOptions, type OnnxInt8Options, type OnnxInt8Result,
+  collectInputs,
+  collectNames,
+  compileOptions,
+  decodeModel,
+  dimsOf,
+  floatValues,
+  roundHalfToEven,
+  type CompiledOptions,
+  type OnnxInt8Options,
+  type OnnxInt8Result,
 } from './quantize-int8.js';
 
 const { onnx } = onnxProto;
@@ -90,8 +98,12 @@ const CALIBRATION_BATCH = 256;
  * const { bytes } = await quantizeOnnxInt8Static(exportOnnx(model), { calibration: rows });
  * const session = await ort.InferenceSession.create(bytes); // graphOptimizationLevel 'all'
  */
-export async function quantizeOnnxInt8Static(model: Uint8Array, options: OnnxStaticInt8Options): Promise<OnnxStaticInt8Result> {
-  if (!options || typeof options !== 'object') throw new TypeError('options with a calibration Float32Array are required');
+export async function quantizeOnnxInt8Static(
+  model: Uint8Array,
+  options: OnnxStaticInt8Options,
+): Promise<OnnxStaticInt8Result> {
+  if (!options || typeof options !== 'object')
+    throw new TypeError('options with a calibration Float32Array are required');
   const opts = compileOptions(options);
   const proto = decodeModel(model, 13, 'per-axis DequantizeLinear');
   const graph = proto.graph!;
@@ -124,11 +136,15 @@ function floatInput(graph: OnnxTypes.IGraphProto): OnnxTypes.IValueInfoProto {
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name!));
   const inputs = (graph.input ?? []).filter((v) => !initializers.has(v.name!));
   if (inputs.length !== 1) {
-    throw new InvalidArtifactError(`static int8 quantization needs a model with exactly one input, got ${inputs.length}`);
+    throw new InvalidArtifactError(
+      `static int8 quantization needs a model with exactly one input, got ${inputs.length}`,
+    );
   }
   const type = inputs[0]!.type?.tensorType;
   if (!type || type.elemType !== DataType.FLOAT) {
-    throw new InvalidArtifactError(`static int8 quantization needs a float32 model input, ${inputs[0]!.name} is not one`);
+    throw new InvalidArtifactError(
+      `static int8 quantization needs a float32 model input, ${inputs[0]!.name} is not one`,
+    );
   }
   return inputs[0]!;
 }
@@ -143,27 +159,39 @@ function rowShapeOf(input: OnnxTypes.IValueInfoProto, given: readonly number[] |
   const dims = input.type!.tensorType!.shape?.dim ?? [];
   const rest = dims.slice(1).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : 0));
   if (dims.length < 2 || rest.some((d) => !(d > 0))) {
-    throw new TypeError(`inputShape is required: model input ${input.name} has no fixed shape after its batch dimension`);
+    throw new TypeError(
+      `inputShape is required: model input ${input.name} has no fixed shape after its batch dimension`,
+    );
   }
   return rest;
 }
 
-interface Calibration { data: Float32Array; rows: number }
+interface Calibration {
+  data: Float32Array;
+  rows: number;
+}
 
 function checkCalibration(data: unknown, rowShape: number[]): Calibration {
   if (!(data instanceof Float32Array)) throw new TypeError('calibration must be a Float32Array of model input rows');
   const size = rowShape.reduce((a, b) => a * b, 1);
   if (data.length === 0 || data.length % size !== 0) {
-    throw new TypeError(`calibration must hold a whole, non-zero number of rows of ${size} values, got ${data.length} values`);
+    throw new TypeError(
+      `calibration must hold a whole, non-zero number of rows of ${size} values, got ${data.length} values`,
+    );
   }
   for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new TypeError(`calibration holds a non-finite value (${data[i]}) at index ${i}`);
+    if (!Number.isFinite(data[i]!))
+      throw new TypeError(`calibration holds a non-finite value (${data[i]}) at index ${i}`);
   }
   return { data, rows: data.length / size };
 }
 
 /** A float op whose weight will be int8. */
-interface QuantizedNode { node: OnnxTypes.INodeProto; kind: 'Conv' | 'MatMul'; weight: OnnxTypes.ITensorProto }
+interface QuantizedNode {
+  node: OnnxTypes.INodeProto;
+  kind: 'Conv' | 'MatMul';
+  weight: OnnxTypes.ITensorProto;
+}
 
 /** Which activations get a Q/DQ pair, and whose range sets each one's parameters. */
 class ActivationPlan {
@@ -202,7 +230,10 @@ class ActivationPlan {
       if (kind === 'Conv') {
         const y = node.output![0]!;
         const after = consumers.get(y) ?? [];
-        const relu = after.length === 1 && after[0]!.opType === 'Relu' && !after[0]!.domain && !graphOutputs.has(y) ? after[0]! : undefined;
+        const relu =
+          after.length === 1 && after[0]!.opType === 'Relu' && !after[0]!.domain && !graphOutputs.has(y)
+            ? after[0]!
+            : undefined;
         wanted.add(relu ? relu.output![0]! : y);
       }
     }
@@ -241,7 +272,11 @@ type Range = [number, number];
 
 /** min/max of `names` over the calibration rows, running the float model in onnxruntime-node. */
 async function calibrate(
-  model: Uint8Array, inputName: string, rowShape: number[], calibration: Calibration, names: Set<string>,
+  model: Uint8Array,
+  inputName: string,
+  rowShape: number[],
+  calibration: Calibration,
+  names: Set<string>,
 ): Promise<Map<string, Range>> {
   const ranges = new Map<string, Range>();
   if (names.size === 0) return ranges;
@@ -254,7 +289,9 @@ async function calibrate(
   }
   const ort = await import('onnxruntime-node');
   // `disabled`: the values are the float graph's own, unchanged by fusions.
-  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(proto).finish(), { graphOptimizationLevel: 'disabled' });
+  const session = await ort.InferenceSession.create(onnx.ModelProto.encode(proto).finish(), {
+    graphOptimizationLevel: 'disabled',
+  });
   const size = rowShape.reduce((a, b) => a * b, 1);
   const widen = (name: string, data: ArrayLike<number>): void => {
     let [lo, hi] = ranges.get(name) ?? [Infinity, -Infinity];
@@ -274,7 +311,8 @@ async function calibrate(
       const out = await session.run({ [inputName]: new ort.Tensor('float32', x, [rows, ...rowShape]) }, fetch);
       for (const name of fetch) {
         const data = out[name]!.data;
-        if (!(data instanceof Float32Array)) throw new InvalidArtifactError(`activation ${name} is not float32; cannot quantize it`);
+        if (!(data instanceof Float32Array))
+          throw new InvalidArtifactError(`activation ${name} is not float32; cannot quantize it`);
         widen(name, data);
       }
     }
@@ -283,14 +321,19 @@ async function calibrate(
   }
   for (const [name, [lo, hi]] of ranges) {
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
-      throw new InvalidArtifactError(`activation ${name} is not finite on the calibration rows (range ${lo}..${hi}); cannot quantize it`);
+      throw new InvalidArtifactError(
+        `activation ${name} is not finite on the calibration rows (range ${lo}..${hi}); cannot quantize it`,
+      );
     }
   }
   return ranges;
 }
 
 /** uint8 scale and zero point of a calibrated range (widened to include 0). */
-interface ActivationParams { scale: number; zeroPoint: number }
+interface ActivationParams {
+  scale: number;
+  zeroPoint: number;
+}
 
 function activationParams([min, max]: Range): ActivationParams {
   const lo = Math.min(0, min);
@@ -301,7 +344,10 @@ function activationParams([min, max]: Range): ActivationParams {
 }
 
 /** Names of a weight's (or bias's) quantized initializers and its DequantizeLinear output. */
-interface Dequantized { output: string; scales: Float32Array }
+interface Dequantized {
+  output: string;
+  scales: Float32Array;
+}
 
 class StaticRewriter {
   quantizedWeights = 0;
@@ -314,8 +360,10 @@ class StaticRewriter {
   private readonly added: OnnxTypes.ITensorProto[] = [];
 
   constructor(
-    private readonly graph: OnnxTypes.IGraphProto, private readonly opts: CompiledOptions,
-    private readonly plan: ActivationPlan, private readonly ranges: Map<string, Range>,
+    private readonly graph: OnnxTypes.IGraphProto,
+    private readonly opts: CompiledOptions,
+    private readonly plan: ActivationPlan,
+    private readonly ranges: Map<string, Range>,
   ) {
     for (const t of graph.initializer ?? []) this.initializers.set(t.name!, t);
     collectNames(graph, this.used);
@@ -351,7 +399,12 @@ class StaticRewriter {
     const dq = this.name(`${t}_dequantized`);
     nodes.push(
       { opType: 'QuantizeLinear', name: this.name(`${t}/QuantizeLinear`), input: [t, scale, zeroPoint], output: [q] },
-      { opType: 'DequantizeLinear', name: this.name(`${t}/DequantizeLinear`), input: [q, scale, zeroPoint], output: [dq] },
+      {
+        opType: 'DequantizeLinear',
+        name: this.name(`${t}/DequantizeLinear`),
+        input: [q, scale, zeroPoint],
+        output: [dq],
+      },
     );
     this.dequantizedActivations.set(t, dq);
   }
@@ -363,7 +416,12 @@ class StaticRewriter {
       const value = activationParams(this.ranges.get(source)!);
       p = { scale: this.name(`${source}_scale`), zeroPoint: this.name(`${source}_zero_point`), value };
       this.added.push(
-        { name: p.scale, dims: [], dataType: DataType.FLOAT, rawData: new Uint8Array(Float32Array.of(value.scale).buffer) },
+        {
+          name: p.scale,
+          dims: [],
+          dataType: DataType.FLOAT,
+          rawData: new Uint8Array(Float32Array.of(value.scale).buffer),
+        },
         { name: p.zeroPoint, dims: [], dataType: DataType.UINT8, rawData: Uint8Array.of(value.zeroPoint) },
       );
       this.params.set(source, p);
@@ -381,7 +439,8 @@ class StaticRewriter {
     const axis = conv ? 0 : 1;
     const biasName = conv ? node.input![2] : undefined;
     const bias = biasName ? this.initializers.get(biasName) : undefined;
-    const biasValues = bias && bias.dataType === DataType.FLOAT && dimsOf(bias).length === 1 ? floatValues(bias) : undefined;
+    const biasValues =
+      bias && bias.dataType === DataType.FLOAT && dimsOf(bias).length === 1 ? floatValues(bias) : undefined;
     const xSource = this.plan.wanted.get(x);
     const xScale = xSource === undefined ? undefined : this.activationParams(xSource).value.scale;
     // The smallest weight scale per channel at which the int32 bias still fits.
@@ -397,8 +456,13 @@ class StaticRewriter {
   }
 
   private dequantizedWeight(
-    name: string, weight: OnnxTypes.ITensorProto, channels: number, channelOf: (i: number) => number, axis: number,
-    minScales: Float64Array, nodes: OnnxTypes.INodeProto[],
+    name: string,
+    weight: OnnxTypes.ITensorProto,
+    channels: number,
+    channelOf: (i: number) => number,
+    axis: number,
+    minScales: Float64Array,
+    nodes: OnnxTypes.INodeProto[],
   ): Dequantized {
     const known = this.weights.get(name);
     if (known) return known;
@@ -430,7 +494,10 @@ class StaticRewriter {
       { name: zeroName, dims: shape, dataType: DataType.INT8, rawData: new Uint8Array(count) },
     );
     nodes.push({
-      opType: 'DequantizeLinear', name: this.name(`${name}/DequantizeLinear`), input: [base, scaleName, zeroName], output: [output],
+      opType: 'DequantizeLinear',
+      name: this.name(`${name}/DequantizeLinear`),
+      input: [base, scaleName, zeroName],
+      output: [output],
       attribute: perChannel ? [{ name: 'axis', type: AttributeType.INT, i: axis }] : [],
     });
     this.replaced.add(name);
@@ -442,10 +509,16 @@ class StaticRewriter {
 
   /** `DequantizeLinear(B_q int32, x_scale · w_scale, 0, axis 0)`, the bias form QLinearConv needs. */
   private dequantizedBias(
-    name: string, values: Float32Array, xScale: number, wScales: Float32Array, nodes: OnnxTypes.INodeProto[],
+    name: string,
+    values: Float32Array,
+    xScale: number,
+    wScales: Float32Array,
+    nodes: OnnxTypes.INodeProto[],
   ): string {
     const scales = Float32Array.from(wScales, (s) => Math.fround(s * xScale));
-    const q = Int32Array.from(values, (v, c) => Math.max(-INT32_MAX, Math.min(INT32_MAX, roundHalfToEven(v / scales[c]!))));
+    const q = Int32Array.from(values, (v, c) =>
+      Math.max(-INT32_MAX, Math.min(INT32_MAX, roundHalfToEven(v / scales[c]!))),
+    );
     const base = this.name(`${name}_quantized`);
     const scaleName = this.name(`${name}_scale`);
     const zeroName = this.name(`${name}_zero_point`);
@@ -456,7 +529,10 @@ class StaticRewriter {
       { name: zeroName, dims: [values.length], dataType: DataType.INT32, rawData: new Uint8Array(4 * values.length) },
     );
     nodes.push({
-      opType: 'DequantizeLinear', name: this.name(`${name}/DequantizeLinear`), input: [base, scaleName, zeroName], output: [output],
+      opType: 'DequantizeLinear',
+      name: this.name(`${name}/DequantizeLinear`),
+      input: [base, scaleName, zeroName],
+      output: [output],
       attribute: [{ name: 'axis', type: AttributeType.INT, i: 0 }],
     });
     this.replaced.add(name);

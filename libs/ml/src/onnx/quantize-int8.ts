@@ -53,7 +53,12 @@ export interface OnnxInt8Result {
 }
 
 /** @internal Shared with `quantize-int8-static.ts`. */
-export interface CompiledOptions { perChannel: boolean; minElements: number; matMulQMax: number; opTypes: Set<string> }
+export interface CompiledOptions {
+  perChannel: boolean;
+  minElements: number;
+  matMulQMax: number;
+  opTypes: Set<string>;
+}
 
 /** @internal */
 export function compileOptions(options: OnnxInt8Options): CompiledOptions {
@@ -64,7 +69,8 @@ export function compileOptions(options: OnnxInt8Options): CompiledOptions {
   if (!Number.isInteger(minElements) || minElements < 0) {
     throw new TypeError(`minElements must be a non-negative integer, got ${String(minElements)}`);
   }
-  if (typeof reduceRange !== 'boolean') throw new TypeError(`reduceRange must be a boolean, got ${String(reduceRange)}`);
+  if (typeof reduceRange !== 'boolean')
+    throw new TypeError(`reduceRange must be a boolean, got ${String(reduceRange)}`);
   const opTypes = options.opTypes ?? ['MatMul', 'Conv'];
   if (!Array.isArray(opTypes) || opTypes.some((op) => op !== 'MatMul' && op !== 'Conv')) {
     throw new TypeError(`opTypes must list 'MatMul' and/or 'Conv', got ${JSON.stringify(opTypes)}`);
@@ -124,12 +130,15 @@ export function quantizeOnnxInt8(model: Uint8Array, options: OnnxInt8Options = {
 
 /** @internal `minOpset` and `needs` name what the caller's form requires. */
 export function decodeModel(bytes: Uint8Array, minOpset = 11, needs = 'DynamicQuantizeLinear'): OnnxTypes.ModelProto {
-  if (!(bytes instanceof Uint8Array)) throw new InvalidArtifactError('ONNX model must be given as bytes (a Uint8Array)');
+  if (!(bytes instanceof Uint8Array))
+    throw new InvalidArtifactError('ONNX model must be given as bytes (a Uint8Array)');
   let proto: OnnxTypes.ModelProto;
   try {
     proto = onnx.ModelProto.decode(bytes);
   } catch (error) {
-    throw new InvalidArtifactError(`not an ONNX model (ModelProto does not decode: ${(error as Error).message})`, { cause: error });
+    throw new InvalidArtifactError(`not an ONNX model (ModelProto does not decode: ${(error as Error).message})`, {
+      cause: error,
+    });
   }
   if (Number(proto.irVersion) <= 0 || !proto.graph || !proto.graph.node?.length) {
     throw new InvalidArtifactError('not an ONNX model (no ir_version or no graph nodes)');
@@ -137,7 +146,9 @@ export function decodeModel(bytes: Uint8Array, minOpset = 11, needs = 'DynamicQu
   const opset = proto.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx');
   if (!opset || Number(opset.version) < minOpset) {
     const got = opset ? Number(opset.version) : 'none';
-    throw new InvalidArtifactError(`ONNX model needs a default-domain opset of at least ${minOpset} for ${needs}, got ${got}`);
+    throw new InvalidArtifactError(
+      `ONNX model needs a default-domain opset of at least ${minOpset} for ${needs}, got ${got}`,
+    );
   }
   const done = proto.metadataProps.find((p) => p.key === 'quantization');
   if (done) throw new InvalidArtifactError(`ONNX model is already quantized (quantization = ${done.value})`);
@@ -145,10 +156,17 @@ export function decodeModel(bytes: Uint8Array, minOpset = 11, needs = 'DynamicQu
 }
 
 /** Names of a quantized weight's initializers; `zeroName` only for the uint8 offset form. */
-interface StoredWeight { qName: string; scaleName: string; zeroName?: string }
+interface StoredWeight {
+  qName: string;
+  scaleName: string;
+  zeroName?: string;
+}
 
 /** A float weight turned into int8 values and scales. */
-interface QuantizedWeight { q: Int8Array; scales: Float32Array }
+interface QuantizedWeight {
+  q: Int8Array;
+  scales: Float32Array;
+}
 
 /** `round` with ties to the even neighbour, as ONNX QuantizeLinear rounds. @internal */
 export function roundHalfToEven(v: number): number {
@@ -160,7 +178,12 @@ export function roundHalfToEven(v: number): number {
 }
 
 /** Symmetric quantization with `channels` scales; `channelOf(i)` maps an element to its scale. */
-function quantizeSymmetric(values: Float32Array, channels: number, channelOf: (i: number) => number, qMax: number): QuantizedWeight {
+function quantizeSymmetric(
+  values: Float32Array,
+  channels: number,
+  channelOf: (i: number) => number,
+  qMax: number,
+): QuantizedWeight {
   const maxAbs = new Float64Array(channels);
   for (let i = 0; i < values.length; i++) {
     const c = channelOf(i);
@@ -195,7 +218,10 @@ class Int8Rewriter {
   private readonly activations = new Map<string, [string, string, string]>();
   private readonly added: OnnxTypes.ITensorProto[] = [];
 
-  constructor(private readonly graph: OnnxTypes.IGraphProto, private readonly opts: CompiledOptions) {
+  constructor(
+    private readonly graph: OnnxTypes.IGraphProto,
+    private readonly opts: CompiledOptions,
+  ) {
     for (const t of graph.initializer ?? []) this.initializers.set(t.name!, t);
     this.graphInputs = new Set((graph.input ?? []).map((v) => v.name!));
     collectNames(graph, this.used);
@@ -247,12 +273,27 @@ class Int8Rewriter {
   }
 
   private integerChain(
-    node: OnnxTypes.INodeProto, op: 'MatMulInteger' | 'ConvInteger', x: string, w: string, weight: OnnxTypes.ITensorProto,
-    channels: number, channelOf: (i: number) => number, scaleDims: number[], attribute: OnnxTypes.IAttributeProto[], bias?: string,
+    node: OnnxTypes.INodeProto,
+    op: 'MatMulInteger' | 'ConvInteger',
+    x: string,
+    w: string,
+    weight: OnnxTypes.ITensorProto,
+    channels: number,
+    channelOf: (i: number) => number,
+    scaleDims: number[],
+    attribute: OnnxTypes.IAttributeProto[],
+    bias?: string,
   ): OnnxTypes.INodeProto[] {
     const nodes: OnnxTypes.INodeProto[] = [];
     const [xq, xScale, xZero] = this.quantizedActivation(x, nodes);
-    const { qName, scaleName, zeroName } = this.quantizedWeight(w, weight, channels, channelOf, scaleDims, op === 'ConvInteger');
+    const { qName, scaleName, zeroName } = this.quantizedWeight(
+      w,
+      weight,
+      channels,
+      channelOf,
+      scaleDims,
+      op === 'ConvInteger',
+    );
     const base = node.name || node.output![0]!;
     const y = node.output![0]!;
     const scale = this.name(`${base}_scale`);
@@ -261,11 +302,17 @@ class Int8Rewriter {
     nodes.push(
       { opType: 'Mul', name: this.name(`${base}/scale/Mul`), input: [xScale, scaleName], output: [scale] },
       {
-        opType: op, name: this.name(`${base}/${op}`), attribute, output: [integer],
+        opType: op,
+        name: this.name(`${base}/${op}`),
+        attribute,
+        output: [integer],
         input: zeroName ? [xq, qName, xZero, zeroName] : [xq, qName, xZero],
       },
       {
-        opType: 'Cast', name: this.name(`${base}/Cast`), input: [integer], output: [float],
+        opType: 'Cast',
+        name: this.name(`${base}/Cast`),
+        input: [integer],
+        output: [float],
         attribute: [{ name: 'to', type: AttributeType.INT, i: DataType.FLOAT }],
       },
     );
@@ -284,7 +331,12 @@ class Int8Rewriter {
     let outs = this.activations.get(x);
     if (!outs) {
       outs = [this.name(`${x}_quantized`), this.name(`${x}_scale`), this.name(`${x}_zero_point`)];
-      nodes.push({ opType: 'DynamicQuantizeLinear', name: this.name(`${x}/DynamicQuantizeLinear`), input: [x], output: [...outs] });
+      nodes.push({
+        opType: 'DynamicQuantizeLinear',
+        name: this.name(`${x}/DynamicQuantizeLinear`),
+        input: [x],
+        output: [...outs],
+      });
       this.activations.set(x, outs);
       this.integerOps.add('DynamicQuantizeLinear');
     }
@@ -296,7 +348,12 @@ class Int8Rewriter {
    * true): the same symmetric values, in the U8U8 form ONNX Runtime's ConvInteger runs fastest.
    */
   private quantizedWeight(
-    w: string, weight: OnnxTypes.ITensorProto, channels: number, channelOf: (i: number) => number, scaleDims: number[], offset: boolean,
+    w: string,
+    weight: OnnxTypes.ITensorProto,
+    channels: number,
+    channelOf: (i: number) => number,
+    scaleDims: number[],
+    offset: boolean,
   ): StoredWeight {
     const known = this.quantized.get(w);
     if (known) return known;
@@ -317,7 +374,12 @@ class Int8Rewriter {
     this.replaced.add(w);
     this.added.push(
       { name: stored.qName, dims: weight.dims, dataType: offset ? DataType.UINT8 : DataType.INT8, rawData: raw },
-      { name: stored.scaleName, dims: perChannel ? scaleDims : [], dataType: DataType.FLOAT, rawData: new Uint8Array(scales.buffer) },
+      {
+        name: stored.scaleName,
+        dims: perChannel ? scaleDims : [],
+        dataType: DataType.FLOAT,
+        rawData: new Uint8Array(scales.buffer),
+      },
     );
     return stored;
   }
@@ -364,14 +426,16 @@ class Int8Rewriter {
 /** @internal */
 export function floatValues(t: OnnxTypes.ITensorProto): Float32Array {
   const count = dimsOf(t).reduce((a, c) => a * c, 1);
-  const values = t.rawData && t.rawData.length > 0
-    ? new Float32Array(Uint8Array.from(t.rawData).buffer, 0, t.rawData.length >> 2)
-    : Float32Array.from(t.floatData ?? []);
+  const values =
+    t.rawData && t.rawData.length > 0
+      ? new Float32Array(Uint8Array.from(t.rawData).buffer, 0, t.rawData.length >> 2)
+      : Float32Array.from(t.floatData ?? []);
   if (values.length !== count) {
     throw new InvalidArtifactError(`initializer ${t.name}: ${values.length} float values for dims [${dimsOf(t)}]`);
   }
   for (const v of values) {
-    if (!Number.isFinite(v)) throw new InvalidArtifactError(`initializer ${t.name} holds a non-finite value (${v}); cannot quantize it`);
+    if (!Number.isFinite(v))
+      throw new InvalidArtifactError(`initializer ${t.name} holds a non-finite value (${v}); cannot quantize it`);
   }
   return values;
 }

@@ -22,7 +22,12 @@ interface CellKind {
 }
 
 const KINDS: Record<string, CellKind> = {
-  LSTM: { op: 'LSTM', gates: 4, order: [0, 3, 1, 2], activationKeys: ['recurrentActivation', 'activation', 'activation'] },
+  LSTM: {
+    op: 'LSTM',
+    gates: 4,
+    order: [0, 3, 1, 2],
+    activationKeys: ['recurrentActivation', 'activation', 'activation'],
+  },
   GRU: { op: 'GRU', gates: 3, order: [0, 1, 2], activationKeys: ['recurrentActivation', 'activation'] },
   SimpleRNN: { op: 'RNN', gates: 1, order: [0], activationKeys: ['activation'] },
 };
@@ -32,13 +37,23 @@ const KINDS: Record<string, CellKind> = {
  * TF.js's (HardSigmoid 0.2/0.5, Elu 1) are listed, so no activation_alpha/beta is needed.
  */
 const RNN_ACTIVATIONS: Record<string, string> = {
-  sigmoid: 'Sigmoid', tanh: 'Tanh', relu: 'Relu', hardSigmoid: 'HardSigmoid',
-  softsign: 'Softsign', softplus: 'Softplus', elu: 'Elu',
+  sigmoid: 'Sigmoid',
+  tanh: 'Tanh',
+  relu: 'Relu',
+  hardSigmoid: 'HardSigmoid',
+  softsign: 'Softsign',
+  softplus: 'Softplus',
+  elu: 'Elu',
 };
 
 const INT64_MIN = -(2 ** 63);
 
-interface DirectionWeights { w: Float32Array; r: Float32Array; b: Float32Array; activations: string[] }
+interface DirectionWeights {
+  w: Float32Array;
+  r: Float32Array;
+  b: Float32Array;
+  activations: string[];
+}
 
 function checkRecurrentLayer(ctx: ConvertContext, layer: tf.layers.Layer, config: Record<string, unknown>): CellKind {
   const kind = KINDS[layer.getClassName()];
@@ -50,7 +65,12 @@ function checkRecurrentLayer(ctx: ConvertContext, layer: tf.layers.Layer, config
 }
 
 /** One direction's W `[G·U, in]`, R `[G·U, U]` and B `[2·G·U]` in ONNX gate order. */
-function directionWeights(ctx: ConvertContext, layer: tf.layers.Layer, kind: CellKind, units: number): DirectionWeights {
+function directionWeights(
+  ctx: ConvertContext,
+  layer: tf.layers.Layer,
+  kind: CellKind,
+  units: number,
+): DirectionWeights {
   const kernel = ctx.weight('kernel', layer);
   const recurrent = ctx.weight('recurrent_kernel', layer);
   const bias = ctx.maybeWeight('bias', layer);
@@ -72,7 +92,8 @@ function directionWeights(ctx: ConvertContext, layer: tf.layers.Layer, kind: Cel
   const activations = kind.activationKeys.map((key) => {
     const name = String(config[key] ?? 'tanh');
     const onnxName = RNN_ACTIVATIONS[name];
-    if (!onnxName) return ctx.fail(`recurrent ${key} "${name}" (supported: ${Object.keys(RNN_ACTIVATIONS).join(', ')})`);
+    if (!onnxName)
+      return ctx.fail(`recurrent ${key} "${name}" (supported: ${Object.keys(RNN_ACTIVATIONS).join(', ')})`);
     return onnxName;
   });
   return { w, r, b, activations };
@@ -90,7 +111,11 @@ function concat(parts: Float32Array[]): Float32Array {
 
 /** Emits the ONNX recurrent node; returns Y `[T, D, B, U]` and Y_h `[D, B, U]`. */
 function emitRecurrent(
-  ctx: ConvertContext, kind: CellKind, units: number, dirs: DirectionWeights[], direction: string,
+  ctx: ConvertContext,
+  kind: CellKind,
+  units: number,
+  dirs: DirectionWeights[],
+  direction: string,
 ): { y: string; yH: string } {
   const { g, hint } = ctx;
   const d = dirs.length;
@@ -111,7 +136,15 @@ function emitRecurrent(
 }
 
 /** `[…, D, U]` → TF.js output: directions concatenated, summed, multiplied or averaged. */
-function mergeDirections(ctx: ConvertContext, t: string, dirAxis: number, keep: number[], units: number, mode: string, d: number): string {
+function mergeDirections(
+  ctx: ConvertContext,
+  t: string,
+  dirAxis: number,
+  keep: number[],
+  units: number,
+  mode: string,
+  d: number,
+): string {
   const { g, hint } = ctx;
   if (d === 1 || mode === 'concat') {
     return g.op('Reshape', [t, g.int64Const(`${hint}/shape`, [...keep.map(() => 0), d * units])], {}, hint);
@@ -121,13 +154,20 @@ function mergeDirections(ctx: ConvertContext, t: string, dirAxis: number, keep: 
   const [a, b] = [pick(0), pick(1)];
   if (mode === 'sum') return g.op('Add', [a, b], {}, hint);
   if (mode === 'mul') return g.op('Mul', [a, b], {}, hint);
-  if (mode === 'ave') return g.op('Mul', [g.op('Add', [a, b], {}, hint), g.floatConst(`${hint}/half`, [0.5], [])], {}, hint);
+  if (mode === 'ave')
+    return g.op('Mul', [g.op('Add', [a, b], {}, hint), g.floatConst(`${hint}/half`, [0.5], [])], {}, hint);
   return ctx.fail(`mergeMode ${mode}`);
 }
 
 function recurrentOutput(
-  ctx: ConvertContext, kind: CellKind, units: number, dirs: DirectionWeights[],
-  direction: string, returnSequences: boolean, mergeMode: string, reverseTime: boolean,
+  ctx: ConvertContext,
+  kind: CellKind,
+  units: number,
+  dirs: DirectionWeights[],
+  direction: string,
+  returnSequences: boolean,
+  mergeMode: string,
+  reverseTime: boolean,
 ): OnnxValue[] {
   const { g, hint } = ctx;
   const { y, yH } = emitRecurrent(ctx, kind, units, dirs, direction);
@@ -136,8 +176,18 @@ function recurrentOutput(
     let seq = y;
     if (reverseTime) {
       // A lone go_backwards layer returns its outputs in processing (reversed) order.
-      seq = g.op('Slice', [y, g.int64Const(`${hint}/starts`, [-1]), g.int64Const(`${hint}/ends`, [INT64_MIN]),
-        g.int64Const(`${hint}/axes`, [0]), g.int64Const(`${hint}/steps`, [-1])], {}, hint);
+      seq = g.op(
+        'Slice',
+        [
+          y,
+          g.int64Const(`${hint}/starts`, [-1]),
+          g.int64Const(`${hint}/ends`, [INT64_MIN]),
+          g.int64Const(`${hint}/axes`, [0]),
+          g.int64Const(`${hint}/steps`, [-1]),
+        ],
+        {},
+        hint,
+      );
     }
     const batchFirst = g.op('Transpose', [seq], { perm: attr.ints([2, 0, 1, 3]) }, hint); // [B, T, D, U]
     out = mergeDirections(ctx, batchFirst, 2, [0, 0], units, mergeMode, dirs.length);
@@ -153,24 +203,46 @@ const Recurrent: LayerConverter = (ctx) => {
   const units = Number(ctx.config['units']);
   const backwards = ctx.config['goBackwards'] === true;
   const weights = directionWeights(ctx, ctx.layer, kind, units);
-  return recurrentOutput(ctx, kind, units, [weights], backwards ? 'reverse' : 'forward',
-    ctx.config['returnSequences'] === true, 'concat', backwards);
+  return recurrentOutput(
+    ctx,
+    kind,
+    units,
+    [weights],
+    backwards ? 'reverse' : 'forward',
+    ctx.config['returnSequences'] === true,
+    'concat',
+    backwards,
+  );
 };
 
 const Bidirectional: LayerConverter = (ctx) => {
-  const wrapper = ctx.layer as unknown as { forwardLayer: tf.layers.Layer; backwardLayer: tf.layers.Layer; mergeMode: string | null };
+  const wrapper = ctx.layer as unknown as {
+    forwardLayer: tf.layers.Layer;
+    backwardLayer: tf.layers.Layer;
+    mergeMode: string | null;
+  };
   const forwardConfig = wrapper.forwardLayer.getConfig() as Record<string, unknown>;
   const backwardConfig = wrapper.backwardLayer.getConfig() as Record<string, unknown>;
   const kind = checkRecurrentLayer(ctx, wrapper.forwardLayer, forwardConfig);
   checkRecurrentLayer(ctx, wrapper.backwardLayer, backwardConfig);
   if (wrapper.mergeMode == null) ctx.fail('mergeMode null (separate outputs per direction)');
-  if (forwardConfig['goBackwards'] === true || backwardConfig['goBackwards'] !== true) ctx.fail('a forward layer that goes backwards');
+  if (forwardConfig['goBackwards'] === true || backwardConfig['goBackwards'] !== true)
+    ctx.fail('a forward layer that goes backwards');
   const units = Number(forwardConfig['units']);
   const dirs = [
     directionWeights(ctx, wrapper.forwardLayer, kind, units),
     directionWeights(ctx, wrapper.backwardLayer, kind, units),
   ];
-  return recurrentOutput(ctx, kind, units, dirs, 'bidirectional', forwardConfig['returnSequences'] === true, wrapper.mergeMode!, false);
+  return recurrentOutput(
+    ctx,
+    kind,
+    units,
+    dirs,
+    'bidirectional',
+    forwardConfig['returnSequences'] === true,
+    wrapper.mergeMode!,
+    false,
+  );
 };
 
 /** Converters by TF.js class name. */

@@ -1,8 +1,12 @@
 import { attr } from './onnx-graph.js';
 import { activate } from './activations.js';
 import {
-  pairConfig, spatialPads,
-  type ConvertContext, type LayerConverter, type OnnxValue, type WeightArray,
+  pairConfig,
+  spatialPads,
+  type ConvertContext,
+  type LayerConverter,
+  type OnnxValue,
+  type WeightArray,
 } from './convert-context.js';
 
 /** Converters for Dense and the 2-D spatial layers (convolutions, pooling, padding). */
@@ -13,7 +17,13 @@ function checkChannelsLast(ctx: ConvertContext): void {
 }
 
 /** `[top, left, bottom, right]` ONNX pads for a 2-D window over `v`. */
-function pads2d(ctx: ConvertContext, v: OnnxValue, kernel: [number, number], strides: [number, number], dilations: [number, number]): number[] {
+function pads2d(
+  ctx: ConvertContext,
+  v: OnnxValue,
+  kernel: [number, number],
+  strides: [number, number],
+  dilations: [number, number],
+): number[] {
   const padding = String(ctx.config['padding'] ?? 'valid');
   if (padding !== 'same' && padding !== 'valid') ctx.fail(`padding ${padding}`);
   try {
@@ -32,7 +42,8 @@ function convKernel(k: WeightArray): { values: Float32Array; dims: number[] } {
   for (let y = 0; y < kh; y++) {
     for (let x = 0; x < kw; x++) {
       for (let i = 0; i < ci; i++) {
-        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + y) * kw + x] = k.values[((y * kw + x) * ci + i) * co + o]!;
+        for (let o = 0; o < co; o++)
+          out[((o * ci + i) * kh + y) * kw + x] = k.values[((y * kw + x) * ci + i) * co + o]!;
       }
     }
   }
@@ -53,19 +64,34 @@ function depthwiseKernel(k: WeightArray): { values: Float32Array; dims: number[]
   return { values: out, dims: [c * m, 1, kh, kw], groups: c };
 }
 
-function conv(ctx: ConvertContext, x: string, kernel: { values: Float32Array; dims: number[] }, extra: {
-  strides: [number, number]; dilations: [number, number]; pads: number[]; group?: number; bias?: WeightArray; tag: string;
-}): string {
+function conv(
+  ctx: ConvertContext,
+  x: string,
+  kernel: { values: Float32Array; dims: number[] },
+  extra: {
+    strides: [number, number];
+    dilations: [number, number];
+    pads: number[];
+    group?: number;
+    bias?: WeightArray;
+    tag: string;
+  },
+): string {
   const { g, hint } = ctx;
   const inputs = [x, g.floatConst(`${hint}/${extra.tag}`, kernel.values, kernel.dims)];
   if (extra.bias) inputs.push(g.floatConst(`${hint}/bias`, extra.bias.values, extra.bias.shape));
-  return g.op('Conv', inputs, {
-    kernel_shape: attr.ints(kernel.dims.slice(2)),
-    strides: attr.ints(extra.strides),
-    dilations: attr.ints(extra.dilations),
-    pads: attr.ints(extra.pads),
-    group: attr.int(extra.group ?? 1),
-  }, hint);
+  return g.op(
+    'Conv',
+    inputs,
+    {
+      kernel_shape: attr.ints(kernel.dims.slice(2)),
+      strides: attr.ints(extra.strides),
+      dilations: attr.ints(extra.dilations),
+      pads: attr.ints(extra.pads),
+      group: attr.int(extra.group ?? 1),
+    },
+    hint,
+  );
 }
 
 const Dense: LayerConverter = (ctx) => {
@@ -97,7 +123,12 @@ const DepthwiseConv2D: LayerConverter = (ctx) => {
   const dilations = pairConfig(ctx.config['dilationRate'], 1);
   const pads = pads2d(ctx, v, [kernel.dims[2]!, kernel.dims[3]!], strides, dilations);
   const y = conv(ctx, ctx.nchw(v), kernel, {
-    strides, dilations, pads, group: kernel.groups, bias: ctx.maybeWeight('bias'), tag: 'depthwise_kernel',
+    strides,
+    dilations,
+    pads,
+    group: kernel.groups,
+    bias: ctx.maybeWeight('bias'),
+    tag: 'depthwise_kernel',
   });
   return [activate(ctx, { name: y, shape: ctx.outputShapes[0]!, layout: 'nchw' }, ctx.config['activation'])];
 };
@@ -109,9 +140,19 @@ const SeparableConv2D: LayerConverter = (ctx) => {
   const strides = pairConfig(ctx.config['strides'], 1);
   const dilations = pairConfig(ctx.config['dilationRate'], 1);
   const pads = pads2d(ctx, v, [depthwise.dims[2]!, depthwise.dims[3]!], strides, dilations);
-  const mid = conv(ctx, ctx.nchw(v), depthwise, { strides, dilations, pads, group: depthwise.groups, tag: 'depthwise_kernel' });
+  const mid = conv(ctx, ctx.nchw(v), depthwise, {
+    strides,
+    dilations,
+    pads,
+    group: depthwise.groups,
+    tag: 'depthwise_kernel',
+  });
   const y = conv(ctx, mid, convKernel(ctx.weight('pointwise_kernel')), {
-    strides: [1, 1], dilations: [1, 1], pads: [0, 0, 0, 0], bias: ctx.maybeWeight('bias'), tag: 'pointwise_kernel',
+    strides: [1, 1],
+    dilations: [1, 1],
+    pads: [0, 0, 0, 0],
+    bias: ctx.maybeWeight('bias'),
+    tag: 'pointwise_kernel',
   });
   return [activate(ctx, { name: y, shape: ctx.outputShapes[0]!, layout: 'nchw' }, ctx.config['activation'])];
 };
@@ -195,7 +236,15 @@ const RepeatVector: LayerConverter = (ctx) => {
 
 /** Converters by TF.js class name. */
 export const SPATIAL_CONVERTERS: Record<string, LayerConverter> = {
-  Dense, Conv2D, DepthwiseConv2D, SeparableConv2D, ZeroPadding2D, Flatten, Reshape, Permute, RepeatVector,
+  Dense,
+  Conv2D,
+  DepthwiseConv2D,
+  SeparableConv2D,
+  ZeroPadding2D,
+  Flatten,
+  Reshape,
+  Permute,
+  RepeatVector,
   MaxPooling2D: pooling('MaxPool'),
   AveragePooling2D: pooling('AveragePool'),
   GlobalAveragePooling2D: globalPooling2d('GlobalAveragePool'),

@@ -41,7 +41,15 @@ const BatchNormalization: LayerConverter = (ctx) => {
   const trailing = channelsFirst ? 2 : rank - 1 - axis;
   const dims = [mean.length, ...Array<number>(trailing).fill(1)];
   const { g, hint } = ctx;
-  const y = g.op('Add', [g.op('Mul', [x, g.floatConst(`${hint}/scale`, scale, dims)], {}, hint), g.floatConst(`${hint}/shift`, shift, dims)], {}, hint);
+  const y = g.op(
+    'Add',
+    [
+      g.op('Mul', [x, g.floatConst(`${hint}/scale`, scale, dims)], {}, hint),
+      g.floatConst(`${hint}/shift`, shift, dims),
+    ],
+    {},
+    hint,
+  );
   return [{ name: y, shape: ctx.outputShapes[0]!, layout: channelsFirst ? 'nchw' : 'nhwc' }];
 };
 
@@ -71,7 +79,12 @@ const ReLU: LayerConverter = (ctx) => {
   const max = ctx.config['maxValue'];
   if (max == null) return [activate(ctx, v, 'relu')];
   const { g, hint } = ctx;
-  const y = g.op('Clip', [v.name, g.floatConst(`${hint}/min`, [0], []), g.floatConst(`${hint}/max`, [Number(max)], [])], {}, hint);
+  const y = g.op(
+    'Clip',
+    [v.name, g.floatConst(`${hint}/min`, [0], []), g.floatConst(`${hint}/max`, [Number(max)], [])],
+    {},
+    hint,
+  );
   return [{ ...v, name: y }];
 };
 
@@ -86,7 +99,12 @@ function withAlpha(op: string, key: string, fallback: number): LayerConverter {
 const PReLU: LayerConverter = (ctx) => {
   const v = single(ctx);
   const alpha = ctx.weight('alpha');
-  const y = ctx.g.op('PRelu', [ctx.nhwc(v), ctx.g.floatConst(`${ctx.hint}/alpha`, alpha.values, alpha.shape)], {}, ctx.hint);
+  const y = ctx.g.op(
+    'PRelu',
+    [ctx.nhwc(v), ctx.g.floatConst(`${ctx.hint}/alpha`, alpha.values, alpha.shape)],
+    {},
+    ctx.hint,
+  );
   return [{ name: y, shape: ctx.outputShapes[0]!, layout: 'nhwc' }];
 };
 
@@ -120,7 +138,12 @@ const Multiply: LayerConverter = (ctx) => {
 const Concatenate: LayerConverter = (ctx) => {
   const rank = ctx.inputs[0]!.shape.length;
   const axis = axisOf(ctx, rank);
-  const y = ctx.g.op('Concat', ctx.inputs.map((v) => ctx.nhwc(v)), { axis: attr.int(axis) }, ctx.hint);
+  const y = ctx.g.op(
+    'Concat',
+    ctx.inputs.map((v) => ctx.nhwc(v)),
+    { axis: attr.int(axis) },
+    ctx.hint,
+  );
   return [{ name: y, shape: ctx.outputShapes[0]!, layout: 'nhwc' }];
 };
 
@@ -131,7 +154,12 @@ const Embedding: LayerConverter = (ctx) => {
   const table = ctx.weight('embeddings');
   const { g, hint } = ctx;
   const ids = g.op('Cast', [ctx.nhwc(v)], { to: attr.int(ElemType.INT64) }, hint);
-  const y = g.op('Gather', [g.floatConst(`${hint}/embeddings`, table.values, table.shape), ids], { axis: attr.int(0) }, hint);
+  const y = g.op(
+    'Gather',
+    [g.floatConst(`${hint}/embeddings`, table.values, table.shape), ids],
+    { axis: attr.int(0) },
+    hint,
+  );
   return [{ name: y, shape: ctx.outputShapes[0]!, layout: 'nhwc' }];
 };
 

@@ -116,7 +116,8 @@ export class WeightClusterer {
       const distinct = new Set(nonzero);
       const centroids = distinct.size <= k ? Float64Array.from(distinct).sort() : kMeans1d(nonzero, k, init, seed + n);
       const indices = new Int32Array(values.length);
-      for (let i = 0; i < values.length; i++) indices[i] = values[i] === 0 || centroids.length === 0 ? centroids.length : nearest(centroids, values[i]!);
+      for (let i = 0; i < values.length; i++)
+        indices[i] = values[i] === 0 || centroids.length === 0 ? centroids.length : nearest(centroids, values[i]!);
       const stored = new Float32Array(centroids.length + 1);
       stored.set(centroids);
       this.#kernels.push({
@@ -157,7 +158,12 @@ export class WeightClusterer {
 
   /** The most distinct non-zero values in any clustered kernel. */
   maxDistinct(): number {
-    return Math.max(0, ...this.#kernels.map((kernel) => new Set((kernel.variable.dataSync() as Float32Array).filter((v) => v !== 0)).size));
+    return Math.max(
+      0,
+      ...this.#kernels.map(
+        (kernel) => new Set((kernel.variable.dataSync() as Float32Array).filter((v) => v !== 0)).size,
+      ),
+    );
   }
 
   dispose(): void {

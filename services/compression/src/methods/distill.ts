@@ -19,16 +19,23 @@ export interface DistillationSettings {
  * @example
  * await fineTune({ model: student, loss: distillationLoss(teacher, { temperature: 4, alpha: 0.9 }), … });
  */
-export function distillationLoss(teacher: tf.LayersModel, settings: DistillationSettings): (output: tf.Tensor, batch: FineTuneBatch) => tf.Scalar {
+export function distillationLoss(
+  teacher: tf.LayersModel,
+  settings: DistillationSettings,
+): (output: tf.Tensor, batch: FineTuneBatch) => tf.Scalar {
   const { temperature: t, alpha } = settings;
   return (output, batch) =>
     tf.tidy(() => {
       // The batch is shaped for the student; the teacher takes the same features in its own shape.
-      const teacherProbs = teacher.predict(tf.reshape(batch.x, [-1, ...(teacher.inputs[0]!.shape.slice(1) as number[])])) as tf.Tensor;
+      const teacherProbs = teacher.predict(
+        tf.reshape(batch.x, [-1, ...(teacher.inputs[0]!.shape.slice(1) as number[])]),
+      ) as tf.Tensor;
       const softTeacher = tf.softmax(tf.div(tf.log(tf.clipByValue(teacherProbs, 1e-7, 1)), t));
       const logStudent = tf.log(tf.clipByValue(output, 1e-7, 1));
       const logSoftStudent = tf.logSoftmax(tf.div(logStudent, t));
-      const kl = tf.mean(tf.sum(tf.mul(softTeacher, tf.sub(tf.log(tf.clipByValue(softTeacher, 1e-12, 1)), logSoftStudent)), -1));
+      const kl = tf.mean(
+        tf.sum(tf.mul(softTeacher, tf.sub(tf.log(tf.clipByValue(softTeacher, 1e-12, 1)), logSoftStudent)), -1),
+      );
       const ce = tf.neg(tf.mean(tf.sum(tf.mul(batch.y, logStudent), -1)));
       return tf.add(tf.mul(alpha * t * t, kl), tf.mul(1 - alpha, ce)) as tf.Scalar;
     });

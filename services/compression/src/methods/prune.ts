@@ -12,7 +12,9 @@ export interface KernelWeight {
  * vectors are left alone: they are few and the accuracy depends on them.
  */
 export function kernelWeights(model: tf.LayersModel): KernelWeight[] {
-  return model.trainableWeights.filter((w) => w.shape.length >= 2).map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }));
+  return model.trainableWeights
+    .filter((w) => w.shape.length >= 2)
+    .map((w) => ({ name: w.originalName, variable: w.read() as tf.Variable }));
 }
 
 /** The polynomial schedule of one pruning run (Zhu & Gupta 2017; TF-MOT `PolynomialDecay`). */
@@ -79,22 +81,28 @@ export class MagnitudePruner {
   readonly #kernels: KernelWeight[];
   readonly #masks = new Map<string, tf.Tensor>();
 
-  constructor(model: tf.LayersModel, private readonly scope: 'layer' | 'global') {
+  constructor(
+    model: tf.LayersModel,
+    private readonly scope: 'layer' | 'global',
+  ) {
     this.#kernels = kernelWeights(model);
   }
 
   /** Recomputes the masks for `sparsity` from the current weights and applies them. */
   update(sparsity: number): void {
     const values = this.#kernels.map((k) => k.variable.dataSync() as Float32Array);
-    const masks = this.scope === 'global'
-      ? smallestMasks(values, Math.floor(sparsity * values.reduce((sum, v) => sum + v.length, 0)))
-      : values.map((v) => smallestMasks([v], Math.floor(sparsity * v.length))[0]!);
+    const masks =
+      this.scope === 'global'
+        ? smallestMasks(values, Math.floor(sparsity * values.reduce((sum, v) => sum + v.length, 0)))
+        : values.map((v) => smallestMasks([v], Math.floor(sparsity * v.length))[0]!);
     this.#setMasks(masks);
   }
 
   /** Masks exactly the weights that are zero now: a resumed fine-tune's checkpoint carries its masks in its zeros. */
   maskZeros(): void {
-    this.#setMasks(this.#kernels.map((k) => Float32Array.from(k.variable.dataSync() as Float32Array, (v) => (v === 0 ? 0 : 1))));
+    this.#setMasks(
+      this.#kernels.map((k) => Float32Array.from(k.variable.dataSync() as Float32Array, (v) => (v === 0 ? 0 : 1))),
+    );
   }
 
   #setMasks(masks: Float32Array[]): void {

@@ -4,7 +4,13 @@
  * compression replicas wired with `openCompression` as main.ts wires them, and optionally the
  * inference service.
  */
-import { CompressionServiceService, GRPCInferenceServiceService, InferenceServiceService, JobState, type CompressionJob } from '@aimaas/proto';
+import {
+  CompressionServiceService,
+  GRPCInferenceServiceService,
+  InferenceServiceService,
+  JobState,
+  type CompressionJob,
+} from '@aimaas/proto';
 import { openInference } from '@aimaas/inference';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
 import { AimaasError, createClients, type AimaasClients } from '@aimaas/sdk';
@@ -35,18 +41,34 @@ export interface CompressionMesh {
 }
 
 /** Starts the mesh with one compression replica (with a worker unless `worker` is false). */
-export async function startCompressionMesh(options: { worker?: CompressionWorkerOptions | false; inference?: boolean } = {}): Promise<CompressionMesh> {
+export async function startCompressionMesh(
+  options: { worker?: CompressionWorkerOptions | false; inference?: boolean } = {},
+): Promise<CompressionMesh> {
   const base = await startTrainingMesh();
   const stops: Array<() => Promise<void>> = [];
   async function startCompression(worker: CompressionWorkerOptions | false = {}): Promise<CompressionUnderTest> {
     const nc = await connectNats(base.nats.url, { name: 'compression-test' });
-    const deps = createClients({ addresses: { preprocessing: base.preprocessing.address, registry: base.registryAddress }, tls: false, tracing: false });
+    const deps = createClients({
+      addresses: { preprocessing: base.preprocessing.address, registry: base.registryAddress },
+      tls: false,
+      tracing: false,
+    });
     const replica = await openCompression(nc, {
-      registry: deps.registry, preprocessing: deps.preprocessing, logger,
-      worker: worker === false ? false : { workerId: `compression-test-${stops.length}`, ackWaitMs: 5_000, progressIntervalMs: 50, ...worker },
+      registry: deps.registry,
+      preprocessing: deps.preprocessing,
+      logger,
+      worker:
+        worker === false
+          ? false
+          : { workerId: `compression-test-${stops.length}`, ackWaitMs: 5_000, progressIntervalMs: 50, ...worker },
       latencyRuns: { batch1: 10, batch256: 3, minMs: 0 },
     });
-    const server = createGrpcServer({ serviceName: 'compression', logger, metricsAddr: 'off', shutdownGraceMs: 500 }).add(CompressionServiceService, replica.handlers);
+    const server = createGrpcServer({
+      serviceName: 'compression',
+      logger,
+      metricsAddr: 'off',
+      shutdownGraceMs: 500,
+    }).add(CompressionServiceService, replica.handlers);
     const address = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
     const stop = async () => {
       await server.shutdown({ graceMs: 500 });
@@ -76,8 +98,12 @@ export async function startCompressionMesh(options: { worker?: CompressionWorker
   }
   const clients = createClients({
     addresses: {
-      compression: compression.address, registry: base.registryAddress, preprocessing: base.preprocessing.address,
-      training: base.training.address, inference: inferenceAddress, oip: inferenceAddress,
+      compression: compression.address,
+      registry: base.registryAddress,
+      preprocessing: base.preprocessing.address,
+      training: base.training.address,
+      inference: inferenceAddress,
+      oip: inferenceAddress,
     },
     tls: false,
     tracing: false,
@@ -99,30 +125,60 @@ export async function startCompressionMesh(options: { worker?: CompressionWorker
 export async function trainSource(
   mesh: CompressionMesh,
   fixture: 'iris.csv' | 'digits.csv' | 'wine.csv',
-  options: { name: string; target: string; hidden?: number[]; epochs?: number; task?: 'classification' | 'regression'; split?: [number, number, number] },
+  options: {
+    name: string;
+    target: string;
+    hidden?: number[];
+    epochs?: number;
+    task?: 'classification' | 'regression';
+    split?: [number, number, number];
+  },
 ): Promise<{ name: string; version: number; preparedDatasetId: string }> {
   const prepared = await mesh.base.preprocessing.prepareCsv(fixturePath(fixture), {
-    id: options.name, name: options.name, target: options.target, seed: 7, ...(options.task && { task: options.task }), ...(options.split && { split: options.split }),
+    id: options.name,
+    name: options.name,
+    target: options.target,
+    seed: 7,
+    ...(options.task && { task: options.task }),
+    ...(options.split && { split: options.split }),
   });
-  const job = await mesh.clients.training.submitTrainingJob(irisJob(prepared.id, {
-    modelName: options.name,
-    model: { mlp: { hiddenUnits: options.hidden ?? [16, 16], activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] },
-    config: {
-      optimizer: { name: 'adam', learningRate: 0.01, momentum: 0, nesterov: false }, schedule: undefined,
-      batchSize: 32, epochs: options.epochs ?? 40, seed: 1, earlyStopping: undefined, validationSplit: 0, workers: 0,
-    },
-  }));
+  const job = await mesh.clients.training.submitTrainingJob(
+    irisJob(prepared.id, {
+      modelName: options.name,
+      model: {
+        mlp: { hiddenUnits: options.hidden ?? [16, 16], activation: 'relu', dropout: 0, batchNorm: false },
+        inputShape: [],
+      },
+      config: {
+        optimizer: { name: 'adam', learningRate: 0.01, momentum: 0, nesterov: false },
+        schedule: undefined,
+        batchSize: 32,
+        epochs: options.epochs ?? 40,
+        seed: 1,
+        earlyStopping: undefined,
+        validationSplit: 0,
+        workers: 0,
+      },
+    }),
+  );
   const done = await waitForEnd(mesh.clients, job.id, 120_000);
   if (done.state !== JobState.JOB_STATE_SUCCEEDED) throw new Error(`training ${options.name} failed: ${done.error}`);
   return { name: done.modelVersion!.name, version: done.modelVersion!.version!, preparedDatasetId: prepared.id };
 }
 
 /** Waits for a compression job to end and returns it. */
-export async function waitForCompression(clients: AimaasClients, id: string, timeoutMs = 120_000): Promise<CompressionJob> {
+export async function waitForCompression(
+  clients: AimaasClients,
+  id: string,
+  timeoutMs = 120_000,
+): Promise<CompressionJob> {
   return waitFor(
     async () => {
       const job = await clients.compression.getCompressionJob({ id });
-      return [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED].includes(job.state) && job;
+      return (
+        [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED].includes(job.state) &&
+        job
+      );
     },
     { timeoutMs, intervalMs: 100, message: `compression job ${id} to end` },
   );
@@ -134,6 +190,7 @@ export async function failure(call: Promise<unknown>): Promise<AimaasError> {
     () => undefined,
     (e: unknown) => e,
   );
-  if (!(error instanceof AimaasError)) throw new Error(`expected the call to fail with a gRPC status, got ${String(error)}`);
+  if (!(error instanceof AimaasError))
+    throw new Error(`expected the call to fail with a gRPC status, got ${String(error)}`);
   return error;
 }

@@ -13,7 +13,12 @@ import { connectNats } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
 import {
-  compileTrainingOptions, createTrainingService, createTrainingWorker, openTrainingStores, ProgressHub, type TrainingOptions,
+  compileTrainingOptions,
+  createTrainingService,
+  createTrainingWorker,
+  openTrainingStores,
+  ProgressHub,
+  type TrainingOptions,
 } from '../../src/index.js';
 import { startServicePreprocessing, type PreprocessingUnderTest } from './service-preprocessing.js';
 
@@ -45,10 +50,12 @@ export async function startMesh(options: { training?: TrainingOptions | false } 
   const nats = await startNatsServer();
   const registryNc = await connectNats(nats.url, { name: 'registry-test' });
   const registry = await openRegistry(registryNc, { logger });
-  const registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off', shutdownGraceMs: 500 }).add(
-    RegistryServiceService,
-    registry.handlers,
-  );
+  const registryServer = createGrpcServer({
+    serviceName: 'registry',
+    logger,
+    metricsAddr: 'off',
+    shutdownGraceMs: 500,
+  }).add(RegistryServiceService, registry.handlers);
   const registryAddress = `127.0.0.1:${await registryServer.listen('127.0.0.1:0')}`;
   const preprocessing = await startServicePreprocessing(nats.url);
   const replicas: TrainingReplica[] = [];
@@ -60,16 +67,39 @@ export async function startMesh(options: { training?: TrainingOptions | false } 
     await ensureStreams(nc, { jobs: { ackWaitMs: compiled.ackWaitMs, maxDeliver: compiled.maxDeliver } });
     const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
     const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
-    const queue = createJobQueue(nc, 'training', { ackWaitMs: compiled.ackWaitMs, maxDeliver: compiled.maxDeliver, logger, retryBaseMs: 200 });
+    const queue = createJobQueue(nc, 'training', {
+      ackWaitMs: compiled.ackWaitMs,
+      maxDeliver: compiled.maxDeliver,
+      logger,
+      retryBaseMs: 200,
+    });
     const hub = await ProgressHub.start(nc, { logger });
-    const clients = createClients({ addresses: { preprocessing: preprocessing.address, registry: registryAddress }, tls: false, tracing: false });
-    const server = createGrpcServer({ serviceName: 'training', logger, metricsAddr: 'off', shutdownGraceMs: 1_000 }).add(
+    const clients = createClients({
+      addresses: { preprocessing: preprocessing.address, registry: registryAddress },
+      tls: false,
+      tracing: false,
+    });
+    const server = createGrpcServer({
+      serviceName: 'training',
+      logger,
+      metricsAddr: 'off',
+      shutdownGraceMs: 1_000,
+    }).add(
       TrainingServiceService,
       createTrainingService({ store, experiments, queue, events, preprocessing: clients.preprocessing, hub, logger }),
     );
     const worker = createTrainingWorker({
-      store, experiments, checkpoints, queue, events, logger, options: compiled, gangNc,
-      preprocessing: clients.preprocessing, registry: clients.registry, progressIntervalMs: compiled.progressIntervalMs,
+      store,
+      experiments,
+      checkpoints,
+      queue,
+      events,
+      logger,
+      options: compiled,
+      gangNc,
+      preprocessing: clients.preprocessing,
+      registry: clients.registry,
+      progressIntervalMs: compiled.progressIntervalMs,
     });
     const port = await server.listen('127.0.0.1:0');
     const working = worker.run(server.stopping).catch((err) => logger.error({ err }, 'worker stopped'));
@@ -91,7 +121,11 @@ export async function startMesh(options: { training?: TrainingOptions | false } 
 
   const training = options.training === false ? undefined : await startTraining(options.training || {});
   const clients = createClients({
-    addresses: { training: training?.address ?? '127.0.0.1:1', registry: registryAddress, preprocessing: preprocessing.address },
+    addresses: {
+      training: training?.address ?? '127.0.0.1:1',
+      registry: registryAddress,
+      preprocessing: preprocessing.address,
+    },
     tls: false,
     tracing: false,
   });

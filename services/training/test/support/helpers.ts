@@ -3,7 +3,10 @@ import { downloadModelArtifacts, type AimaasClients } from '@aimaas/sdk';
 import { waitFor } from '@aimaas/testing';
 
 /** A small, quick iris job (an MLP 4-16-16-3, adam) that the tests vary. */
-export function irisJob(preparedDatasetId: string, overrides: Partial<SubmitTrainingJobRequest> = {}): Partial<SubmitTrainingJobRequest> {
+export function irisJob(
+  preparedDatasetId: string,
+  overrides: Partial<SubmitTrainingJobRequest> = {},
+): Partial<SubmitTrainingJobRequest> {
   return {
     preparedDatasetId,
     model: { mlp: { hiddenUnits: [16, 16], activation: 'relu', dropout: 0, batchNorm: false }, inputShape: [] },
@@ -27,7 +30,10 @@ export async function waitForEnd(clients: AimaasClients, id: string, timeoutMs =
   return waitFor(
     async () => {
       const job = await clients.training.getTrainingJob({ id });
-      return [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED].includes(job.state) && job;
+      return (
+        [JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_CANCELLED].includes(job.state) &&
+        job
+      );
     },
     { timeoutMs, intervalMs: 100, message: `training job ${id} to end` },
   );
@@ -41,24 +47,35 @@ export async function watchAll(clients: AimaasClients, id: string): Promise<Prog
 }
 
 /** The files of a registered version, by path. */
-export async function downloadFiles(clients: AimaasClients, ref: { name: string; version: number }): Promise<Map<string, Buffer>> {
+export async function downloadFiles(
+  clients: AimaasClients,
+  ref: { name: string; version: number },
+): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
   const parts = new Map<string, Buffer[]>();
-  await downloadModelArtifacts(clients.registry, { ref: { name: ref.name, version: ref.version } }, {
-    onChunk: (chunk, file) => {
-      const list = parts.get(file.path) ?? [];
-      list.push(Buffer.from(chunk));
-      parts.set(file.path, list);
+  await downloadModelArtifacts(
+    clients.registry,
+    { ref: { name: ref.name, version: ref.version } },
+    {
+      onChunk: (chunk, file) => {
+        const list = parts.get(file.path) ?? [];
+        list.push(Buffer.from(chunk));
+        parts.set(file.path, list);
+      },
+      onFileEnd: (file) => {
+        files.set(file.path, Buffer.concat(parts.get(file.path) ?? []));
+      },
     },
-    onFileEnd: (file) => {
-      files.set(file.path, Buffer.concat(parts.get(file.path) ?? []));
-    },
-  });
+  );
   return files;
 }
 
 /** Every row of a split as one features array and one labels array. */
-export async function readWholeSplit(clients: AimaasClients, preparedDatasetId: string, split: string): Promise<{ rows: number; features: Float32Array; labels: Float32Array }> {
+export async function readWholeSplit(
+  clients: AimaasClients,
+  preparedDatasetId: string,
+  split: string,
+): Promise<{ rows: number; features: Float32Array; labels: Float32Array }> {
   const features: number[] = [];
   const labels: number[] = [];
   let rows = 0;

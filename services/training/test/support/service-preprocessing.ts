@@ -5,7 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import {
-  DataFormat, ImportDatasetRequest, PrepareDatasetRequest, PreprocessingServiceService, Task, type PreparedDataset,
+  DataFormat,
+  ImportDatasetRequest,
+  PrepareDatasetRequest,
+  PreprocessingServiceService,
+  Task,
+  type PreparedDataset,
 } from '@aimaas/proto';
 import { createGrpcServer } from '@aimaas/runtime';
 import { createEventPublisher, ensureStreams } from '@aimaas/events';
@@ -44,10 +49,12 @@ export async function startServicePreprocessing(natsUrl: string): Promise<Prepro
   await ensureStreams(nc);
   const { kv, objects } = await openDatasetBuckets(nc);
   const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
-  const server = createGrpcServer({ serviceName: 'preprocessing', logger, metricsAddr: 'off', shutdownGraceMs: 500 }).add(
-    PreprocessingServiceService,
-    createPreprocessingService({ kv, objects, events, logger }),
-  );
+  const server = createGrpcServer({
+    serviceName: 'preprocessing',
+    logger,
+    metricsAddr: 'off',
+    shutdownGraceMs: 500,
+  }).add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger }));
   const address = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
   const clients = createClients({ addresses: { preprocessing: address }, tls: false, tracing: false });
   return {

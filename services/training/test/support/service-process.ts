@@ -14,7 +14,10 @@ export function ensureBuilt(): string {
   const src = join(packageDir(), 'src');
   const newest = Math.max(...readdirSync(src).map((f) => statSync(join(src, f)).mtimeMs));
   if (!existsSync(main) || statSync(main).mtimeMs < newest) {
-    const result = spawnSync('npx', ['tsc', '-p', join(packageDir(), 'tsconfig.build.json')], { cwd: repoRoot(), encoding: 'utf8' });
+    const result = spawnSync('npx', ['tsc', '-p', join(packageDir(), 'tsconfig.build.json')], {
+      cwd: repoRoot(),
+      encoding: 'utf8',
+    });
     if (result.status !== 0) throw new Error(`building @aimaas/training failed:\n${result.stdout}${result.stderr}`);
   }
   return main;
@@ -39,6 +42,8 @@ export function spawnTrainingProcess(env: Record<string, string>): ServiceProces
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return { child, output: () => output, exited };
 }
