@@ -22,7 +22,8 @@ const SERVICES = [
   ['registry', 50054],
   ['inference', 50055],
 ];
-const env = { ...process.env };
+// onnxruntime-node's install script would download CUDA files; the CPU build is in the package.
+const env = { ONNXRUNTIME_NODE_INSTALL: 'skip', ...process.env };
 const dataDir = path.resolve(root, env.AIMAAS_DATA_DIR ?? '.aimaas');
 const logDir = path.join(dataDir, 'logs');
 const demoMarker = path.join(dataDir, 'demo-seeded');
@@ -90,7 +91,12 @@ function spawnChild(entry) {
   // Its own process group: a terminal's Ctrl-C reaches only this launcher, which then stops the
   // services one by one (a service that got SIGINT from the terminal and SIGTERM from here would
   // take the second signal as impatience and exit without draining).
-  const child = spawn(entry.command, entry.commandArgs, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(entry.command, entry.commandArgs, {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   entry.child = child;
   entry.startedAt = Date.now();
   say(`${name} started (pid ${child.pid})`);
@@ -113,7 +119,9 @@ function spawnChild(entry) {
     const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** entry.restarts);
     entry.restarts += 1;
     const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-    say(`${name} died (${why}); restarting in ${(delay / 1000).toFixed(1)} s (restart ${entry.restarts}); see ${path.join(logDir, `${name}.log`)}`);
+    say(
+      `${name} died (${why}); restarting in ${(delay / 1000).toFixed(1)} s (restart ${entry.restarts}); see ${path.join(logDir, `${name}.log`)}`,
+    );
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
       if (stopping) return;
@@ -203,7 +211,11 @@ async function main() {
   env.NATS_URL = natsUrl;
 
   const addresses = SERVICES.map(([name, port]) => env[`AIMAAS_${name.toUpperCase()}_ADDR`] ?? `127.0.0.1:${port}`);
-  SERVICES.forEach(([name], i) => startChild(name, process.execPath, [`services/${name}/dist/main.js`], addresses[i]));
+  // Inference runs a full collection after an Undeploy to hand a model's memory back: --expose-gc.
+  const nodeArgs = (name) => (name === 'inference' ? ['--expose-gc'] : []);
+  SERVICES.forEach(([name], i) =>
+    startChild(name, process.execPath, [...nodeArgs(name), `services/${name}/dist/main.js`], addresses[i]),
+  );
   await Promise.all(SERVICES.map(([name], i) => waitForHealth(name, addresses[i], 60_000)));
   say('all five services are SERVING');
   if (!args.has('--no-demo') && !existsSync(demoMarker)) await seedDemo();
@@ -221,7 +233,11 @@ const DEMO_RECORDS = JSON.stringify([{ sepal_length: 5.1, sepal_width: 3.5, peta
  * worked). A failed seed leaves the services running and is tried again on the next start.
  */
 async function seedDemo() {
-  seeding = spawn(process.execPath, [path.join(root, 'scripts', 'seed-demo.mjs'), demoMarker], { cwd: root, env, stdio: 'inherit' });
+  seeding = spawn(process.execPath, [path.join(root, 'scripts', 'seed-demo.mjs'), demoMarker], {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+  });
   const code = await new Promise((resolve) => seeding.once('exit', (c, signal) => resolve(c ?? signal)));
   seeding = undefined;
   if (code !== 0 && !stopping) {

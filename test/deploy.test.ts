@@ -31,7 +31,8 @@ describe('deploy/Dockerfile', () => {
     for (const [service, port] of Object.entries(SERVICES)) {
       const stage = new RegExp(`FROM runtime AS ${service}\\n([^]*?)(?:\\n\\n|$)`).exec(dockerfile);
       expect(stage, `target ${service}`).not.toBeNull();
-      expect(stage![1]).toContain(`CMD ["node", "services/${service}/dist/main.js"]`);
+      const flags = service === 'inference' ? '"--expose-gc", ' : '';
+      expect(stage![1]).toContain(`CMD ["node", ${flags}"services/${service}/dist/main.js"]`);
       expect(stage![1]).toContain(`EXPOSE ${port}`);
       expect(existsSync(`${root}services/${service}/src/main.ts`)).toBe(true);
     }
@@ -89,7 +90,9 @@ describe('deploy/k8s (kustomize)', () => {
   });
 
   it('autoscales inference and the training workers', () => {
-    const targets = byKind('HorizontalPodAutoscaler').map((h) => h.spec.scaleTargetRef.name).sort();
+    const targets = byKind('HorizontalPodAutoscaler')
+      .map((h) => h.spec.scaleTargetRef.name)
+      .sort();
     expect(targets).toEqual(['inference', 'training']);
   });
 });

@@ -1,6 +1,4 @@
 import { createRequire } from 'node:module';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /** What {@link releaseFreedMemory} could do in this process. */
 export interface MemoryRelease {
@@ -17,20 +15,14 @@ interface Releasers {
 
 let releasers: Releasers | undefined;
 
-/** A full-GC function without `--expose-gc` on the command line (the way Jest gets one). */
+/**
+ * The full-GC function `node --expose-gc` gives (the launcher, the Dockerfile and the tests start
+ * inference with it); undefined without the flag. Flipping V8 flags at run time is documented as
+ * unsafe, so this never does.
+ */
 function findGc(): (() => void) | undefined {
   const exposed = (globalThis as { gc?: () => void }).gc;
-  if (typeof exposed === 'function') return exposed;
-  try {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as unknown;
-    return typeof gc === 'function' ? (gc as () => void) : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    // The function stays usable; new contexts (and this process's globals) do not get `gc`.
-    setFlagsFromString('--no-expose-gc');
-  }
+  return typeof exposed === 'function' ? exposed : undefined;
 }
 
 /** glibc's malloc_trim through koffi (an optional dependency); undefined elsewhere (musl, macOS, Windows). */

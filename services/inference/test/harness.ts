@@ -23,7 +23,11 @@ export interface OipClient {
 /** Loads `proto/inference/grpc_predict_v2.proto` and connects to `addr`. */
 export function oipClient(addr: string): OipClient {
   const definition = protoLoader.loadSync(join(repoRoot(), 'proto/inference/grpc_predict_v2.proto'), {
-    keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true,
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
   });
   const pkg = grpc.loadPackageDefinition(definition) as any;
   const client: grpc.Client = new pkg.inference.GRPCInferenceService(addr, grpc.credentials.createInsecure());
@@ -31,7 +35,9 @@ export function oipClient(addr: string): OipClient {
     call(method, request, options = {}) {
       return new Promise((resolve, reject) => {
         const deadline = options.deadlineMs === undefined ? Infinity : Date.now() + options.deadlineMs;
-        (client as any)[method](request, { deadline }, (error: grpc.ServiceError | null, response: any) => (error ? reject(error) : resolve(response)));
+        (client as any)[method](request, { deadline }, (error: grpc.ServiceError | null, response: any) =>
+          error ? reject(error) : resolve(response),
+        );
       });
     },
     close: () => client.close(),
@@ -62,7 +68,11 @@ export interface Mesh {
 
 const logger = createLogger('inference-test', process.env.LOG_LEVEL ?? 'silent');
 
-async function startInference(natsUrl: string, registryAddr: string, options: Partial<InferenceOptions>): Promise<InferenceNode> {
+async function startInference(
+  natsUrl: string,
+  registryAddr: string,
+  options: Partial<InferenceOptions>,
+): Promise<InferenceNode> {
   const nc: Nats = await connectNats(natsUrl, { name: 'inference-test' });
   const registryClients = createClients({ addresses: { registry: registryAddr }, tracing: false });
   const replica = await openInference(nc, { registry: registryClients.registry, logger, ...options });
@@ -75,7 +85,11 @@ async function startInference(natsUrl: string, registryAddr: string, options: Pa
   const oip = oipClient(addr);
   await replica.restored;
   return {
-    replica, server, addr, oip, clients,
+    replica,
+    server,
+    addr,
+    oip,
+    clients,
     async close() {
       oip.close();
       clients.close();
@@ -100,8 +114,12 @@ export async function startRegistry(): Promise<RegistryNode> {
   const nats = await startNatsServer();
   const registryNc: Nats = await connectNats(nats.url, { name: 'registry-test' });
   const registry = await openRegistry(registryNc, { logger });
-  const registryServer = createGrpcServer({ serviceName: 'registry', logger, metricsAddr: 'off', shutdownGraceMs: 500 })
-    .add(RegistryServiceService, registry.handlers);
+  const registryServer = createGrpcServer({
+    serviceName: 'registry',
+    logger,
+    metricsAddr: 'off',
+    shutdownGraceMs: 500,
+  }).add(RegistryServiceService, registry.handlers);
   const registryAddr = `127.0.0.1:${await registryServer.listen('127.0.0.1:0')}`;
   return {
     nats,
@@ -165,21 +183,34 @@ export interface InferenceProcess {
 }
 
 /** Starts `services/inference/dist/main.js` against a running NATS and registry (build it first). */
-export async function startInferenceProcess(natsUrl: string, registryAddr: string, nodeArgs: string[] = []): Promise<InferenceProcess> {
+export async function startInferenceProcess(
+  natsUrl: string,
+  registryAddr: string,
+  nodeArgs: string[] = [],
+): Promise<InferenceProcess> {
   const addr = `127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, [...nodeArgs, join(repoRoot(), 'services/inference/dist/main.js')], {
-    env: {
-      ...process.env, NATS_URL: natsUrl, AIMAAS_REGISTRY_ADDR: registryAddr, AIMAAS_INFERENCE_ADDR: addr,
-      AIMAAS_METRICS_ADDR: 'off', LOG_LEVEL: 'info',
+  const child = spawn(
+    process.execPath,
+    ['--expose-gc', ...nodeArgs, join(repoRoot(), 'services/inference/dist/main.js')],
+    {
+      env: {
+        ...process.env,
+        NATS_URL: natsUrl,
+        AIMAAS_REGISTRY_ADDR: registryAddr,
+        AIMAAS_INFERENCE_ADDR: addr,
+        AIMAAS_METRICS_ADDR: 'off',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let output = '';
   child.stdout.on('data', (chunk) => (output += chunk));
   child.stderr.on('data', (chunk) => (output += chunk));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitFor(() => output.includes('"msg":"inference serving"') || child.exitCode !== null, {
-    timeoutMs: 60_000, message: 'the inference process to serve',
+    timeoutMs: 60_000,
+    message: 'the inference process to serve',
   });
   if (child.exitCode !== null) throw new Error(`the inference process exited (${child.exitCode}): ${output}`);
   const clients = createClients({ addresses: { registry: registryAddr, inference: addr }, tracing: false });

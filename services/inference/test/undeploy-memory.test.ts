@@ -50,7 +50,8 @@ async function deployAndInfer(): Promise<void> {
   for (let k = 1; k <= 3; k++) {
     const x = features(4, INPUT, k);
     const response = await inference.predict({
-      servedName: 'big', tensors: { tensors: [{ name: 'input', datatype: 'FP32', shape: [4, INPUT], raw: raw(x) }] },
+      servedName: 'big',
+      tensors: { tensors: [{ name: 'input', datatype: 'FP32', shape: [4, INPUT], raw: raw(x) }] },
     });
     expect(floats(response.outputs[0]!.raw)).toEqual(await onnxReference(big, x, 4));
   }
@@ -59,14 +60,21 @@ async function deployAndInfer(): Promise<void> {
 /** RSS once it is at most `limitMiB`, else (after a few seconds of polling) the last reading. */
 async function rssSettledBelow(limitMiB: number): Promise<number> {
   let last = service.rssMiB();
-  await waitFor(() => (last = service.rssMiB()) <= limitMiB, { timeoutMs: 5_000, intervalMs: 100 }).catch(() => undefined);
+  await waitFor(() => (last = service.rssMiB()) <= limitMiB, { timeoutMs: 5_000, intervalMs: 100 }).catch(
+    () => undefined,
+  );
   return last;
 }
 
 describe('Undeploy', () => {
-  it('can collect garbage and trim malloc in this process (what the service does after freeing a model)', () => {
-    // The RSS checks below rely on both; on glibc Linux with koffi installed, both must be there.
-    expect(releaseFreedMemory()).toEqual({ collected: true, trimmed: true });
+  it('collects garbage only when the process was started with --expose-gc, and trims malloc', () => {
+    // The service process below is started with --expose-gc (as the launcher and the Dockerfile
+    // start it); this test worker may not be. On glibc Linux with koffi, malloc_trim is there.
+    expect(releaseFreedMemory()).toEqual({
+      collected: typeof (globalThis as { gc?: unknown }).gc === 'function',
+      trimmed: true,
+    });
+    expect(service.output()).not.toContain('setFlagsFromString');
   });
 
   it('gives the session memory back: RSS returns near its level before Deploy, and repeated cycles do not grow it', async () => {
