@@ -3,7 +3,7 @@
 // and threads don't colour the next), then writes bench/results/<name>.json and a markdown summary
 // bench/results/README.md with every table.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 

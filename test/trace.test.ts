@@ -5,14 +5,14 @@ import { runCli } from '@aimaas/cli';
 import { subscribeEvents, type ReceivedEvent } from '@aimaas/events';
 import { openRegistry, type RegistryReplica } from '@aimaas/registry';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { connectNats } from '@aimaas/storage';
+import { connectNats, type NatsConnection } from '@aimaas/storage';
 import { createLogger, InMemorySpanExporter, initTelemetry, type Telemetry } from '@aimaas/telemetry';
 import { startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
 
 const exporter = new InMemorySpanExporter();
 let telemetry: Telemetry;
 let nats: TestNatsServer;
-let nc: Awaited<ReturnType<typeof connectNats>>;
+let nc: NatsConnection;
 let registry: RegistryReplica;
 let server: GrpcServer;
 let address: string;

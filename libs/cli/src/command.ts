@@ -1,13 +1,9 @@
 import type { ModelRef } from '@aimaas/proto';
 import { parseModelRef, type AimaasClients, type CallOptions } from '@aimaas/sdk';
 import type { ProgressBar } from './output/progress-bar.js';
+import type { CliWritable } from './output/writable.js';
 
-/** Where the CLI writes: `process.stdout`/`process.stderr`, or anything with `write` in tests. */
-export interface CliWritable {
-  write(chunk: string): unknown;
-  /** True when the stream is a terminal (progress bars are drawn only then, unless `--progress`). */
-  isTTY?: boolean;
-}
+export type { CliWritable } from './output/writable.js';
 
 /** The outside world of one CLI run; everything is injectable so tests run it in-process. */
 export interface CliIo {

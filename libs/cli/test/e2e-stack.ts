@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { openCompression } from '@aimaas/compression';
-import { createEventPublisher, createJobQueue, ensureStreams } from '@aimaas/events';
 import { openInference, type InferenceReplica } from '@aimaas/inference';
 import { initBackend } from '@aimaas/ml';
-import { createPreprocessingService, openDatasetBuckets } from '@aimaas/preprocessing';
+import { openPreprocessing } from '@aimaas/preprocessing';
 import {
   CompressionServiceService,
   GRPCInferenceServiceService,
@@ -24,18 +23,12 @@ import {
 import { openRegistry, type RegistryReplica } from '@aimaas/registry';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
 import { createClients, type AimaasClients } from '@aimaas/sdk';
-import { connectNats } from '@aimaas/storage';
+import { connectNats, type NatsConnection } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import {
-  compileTrainingOptions,
-  createTrainingService,
-  createTrainingWorker,
-  openTrainingStores,
-  ProgressHub,
-} from '@aimaas/training';
+import { compileTrainingOptions, openTraining } from '@aimaas/training';
 
-type Nats = Awaited<ReturnType<typeof connectNats>>;
+type Nats = NatsConnection;
 
 /** Which services {@link useCliStack} starts. */
 export interface CliStackOptions {
@@ -100,36 +93,15 @@ export function useCliStack(options: CliStackOptions): CliStack {
     const trainingOptions = compileTrainingOptions({ workerId: `${options.name}-training`, progressIntervalMs: 50 });
     const nc = await connect('training');
     const gangNc = await connect('training-gang');
-    await ensureStreams(nc, { jobs: { ackWaitMs: trainingOptions.ackWaitMs, maxDeliver: trainingOptions.maxDeliver } });
-    const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
-    const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
-    const queue = createJobQueue(nc, 'training', {
-      ackWaitMs: trainingOptions.ackWaitMs,
-      maxDeliver: trainingOptions.maxDeliver,
-      logger,
-    });
-    const hub = await ProgressHub.start(nc, { logger });
-    stops.unshift(() => hub.stop());
-    const server = grpcServer('training').add(
-      TrainingServiceService,
-      createTrainingService({ store, experiments, queue, events, preprocessing: deps.preprocessing, hub, logger }),
-    );
-    const worker = createTrainingWorker({
-      store,
-      experiments,
-      checkpoints,
-      queue,
-      events,
+    const training = await openTraining(nc, gangNc, {
       logger,
       options: trainingOptions,
-      gangNc,
       preprocessing: deps.preprocessing,
       registry: deps.registry,
-      progressIntervalMs: trainingOptions.progressIntervalMs,
     });
-    const working = worker
-      .run(server.stopping)
-      .catch((err: unknown) => logger.error({ err }, 'training worker stopped'));
+    stops.unshift(() => training.close());
+    const server = grpcServer('training').add(TrainingServiceService, training.handlers);
+    const working = training.run(server.stopping);
     stops.unshift(() => working);
     return serve(server);
   };
@@ -177,15 +149,10 @@ export function useCliStack(options: CliStackOptions): CliStack {
       await inference.restored;
     }
     if (options.preprocessing === true) {
-      const nc = await connect('preprocessing');
-      await ensureStreams(nc);
-      const { kv, objects } = await openDatasetBuckets(nc);
-      const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
+      const preprocessing = await openPreprocessing(await connect('preprocessing'), { logger });
+      stops.unshift(() => preprocessing.close());
       env.AIMAAS_PREPROCESSING_ADDR = await serve(
-        grpcServer('preprocessing').add(
-          PreprocessingServiceService,
-          createPreprocessingService({ kv, objects, events, logger, options: {} }),
-        ),
+        grpcServer('preprocessing').add(PreprocessingServiceService, preprocessing.handlers),
       );
     }
     if (options.training === true || options.compression === true) {

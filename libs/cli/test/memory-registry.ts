@@ -137,13 +137,11 @@ export async function startMemoryRegistry(): Promise<MemoryRegistry> {
       const chain = versions.filter((v) => v.name === version.name && v.version <= version.version).reverse();
       return {
         nodes: chain.map((v) => ({ id: `model:${v.name}@${v.version}`, kind: 1, version: v })),
-        edges: chain
-          .slice(1)
-          .map((v, i) => ({
-            from: `model:${v.name}@${v.version + 1}`,
-            to: `model:${chain[i + 1]!.name}@${chain[i + 1]!.version}`,
-            relation: 'derived_from',
-          })),
+        edges: chain.slice(1).map((v, i) => ({
+          from: `model:${v.name}@${v.version + 1}`,
+          to: `model:${chain[i + 1]!.name}@${chain[i + 1]!.version}`,
+          relation: 'derived_from',
+        })),
       };
     }),
     createModelVersion: (call, callback) => {

@@ -5,12 +5,7 @@ import { extractHeaders, getTracer } from '@aimaas/telemetry';
 import { MalformedEventError, decodeEvent, type ReceivedEvent } from './cloud-event.js';
 import { EVENTS_STREAM, ensureConsumer } from './ensure-streams.js';
 import { filterSubjectFor, selectEventTypes } from './event-catalog.js';
-import {
-  compileSubscribeOptions,
-  type EventTypeSelector,
-  type SelectedEventTypes,
-  type SubscribeEventsOptions,
-} from './subscribe-options.js';
+import { compileSubscribeOptions, type EventTypeSelector, type SubscribeEventsOptions } from './subscribe-options.js';
 import { backoffDelay, sleep, toJetStream } from './nats-connection.js';
 
 /** A running subscription. */

@@ -60,7 +60,8 @@ export async function saveModelToBytes(model: tf.LayersModel, options: SaveModel
     weightsManifest,
   };
   if (captured.trainingConfig) json.trainingConfig = captured.trainingConfig;
-  if (options.userDefinedMetadata) json.userDefinedMetadata = options.userDefinedMetadata as { [key: string]: {} };
+  if (options.userDefinedMetadata)
+    json.userDefinedMetadata = options.userDefinedMetadata as tf.io.ModelJSON['userDefinedMetadata'];
   const modelJson = new TextEncoder().encode(JSON.stringify(json));
   const files = new Map<string, Uint8Array>([
     [MODEL_JSON, modelJson],

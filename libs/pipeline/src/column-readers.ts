@@ -1,8 +1,8 @@
 import { parseBooleanText, parseDatetimeText, parseNumberText } from './cell-values.js';
 import type { ColumnType } from './cell-values.js';
 import { PipelineInputError, describeValue } from './errors.js';
-import { columnValues } from './table.js';
-import type { Table } from './table.js';
+import { columnValues, identityRows, tableRowCount } from './table.js';
+import type { ColumnSchema, ColumnValues, Table } from './table.js';
 
 /**
  * How a reader treats a value that is missing (null, undefined, NaN, '' outside text, or an absent
@@ -172,4 +172,32 @@ export function readStrings(
     out[i] = value;
   }
   return out;
+}
+
+/**
+ * Converts the columns named in `schema` to their compact typed form: numeric, integer, boolean
+ * (0/1) and datetime (epoch ms, UTC) become Float64Array with NaN for missing; categorical and
+ * text become arrays of strings with null for missing. Other columns, and schema columns the
+ * table lacks, are left as they are.
+ * The table records the types (`types`), so fitting or profiling it does not re-infer them.
+ * Transforming the coerced table gives exactly what transforming the raw one gives.
+ *
+ * @throws PipelineInputError naming the record and column of the first value that does not read
+ *   as its column's type.
+ */
+export function coerceTable(table: Table, schema: readonly ColumnSchema[]): Table {
+  const rows = tableRowCount(table);
+  const all = identityRows(rows);
+  const values: Record<string, ColumnValues> = { ...table.values };
+  const types: Record<string, ColumnType> = { ...table.types };
+  const policy = { missing: 'keep', invalid: 'error' } as const;
+  for (const { name, type } of schema) {
+    if (columnValues(table, name) === undefined) continue;
+    types[name] = type;
+    values[name] =
+      type === 'categorical' || type === 'text'
+        ? readStrings(table, name, type, all, policy)
+        : readNumbers(table, name, type, all, policy);
+  }
+  return { columns: table.columns, values, rows, types };
 }

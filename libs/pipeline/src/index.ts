@@ -8,7 +8,8 @@ export type { PipelineInputProblem } from './errors.js';
 export { COLUMN_TYPES, DEFAULT_MISSING_TOKENS, parseCell } from './cell-values.js';
 export type { CellValue, ColumnType, ParseCellOptions } from './cell-values.js';
 
-export { coerceTable, tableFromRecords, tableRowCount } from './table.js';
+export { tableFromRecords, tableRowCount } from './table.js';
+export { coerceTable } from './column-readers.js';
 export type { ColumnSchema, ColumnValues, Table } from './table.js';
 
 export { inferSchema } from './schema-inference.js';

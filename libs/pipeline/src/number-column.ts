@@ -140,7 +140,7 @@ function applyStep(step: FittedStep, values: Float64Array, rows: Uint32Array, na
       const upper = step.upper ?? Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
         const v = values[i]!;
-        values[i] = v < lower ? lower : v > upper ? upper : v;
+        values[i] = v < lower ? lower : Math.min(v, upper);
       }
       return;
     }

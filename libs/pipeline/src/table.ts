@@ -1,6 +1,5 @@
 import { PipelineInputError, describeValue } from './errors.js';
 import type { ColumnType } from './cell-values.js';
-import { readNumbers, readStrings } from './column-readers.js';
 
 /**
  * The values of one column. Numeric, integer, boolean (0/1) and datetime (epoch ms, UTC) columns
@@ -28,7 +27,7 @@ export interface Table {
   /** Number of rows; needed only for a table without columns. @default length of the first column */
   readonly rows?: number;
   /**
-   * Known column types (set by {@link coerceTable}): type inference, fitting and profiling use
+   * Known column types (set by `coerceTable`): type inference, fitting and profiling use
    * them instead of guessing, so a datetime held as epoch ms stays a datetime.
    */
   readonly types?: Readonly<Record<string, ColumnType>>;
@@ -119,34 +118,6 @@ function collectKeys(records: readonly Record<string, unknown>[]): string[] {
   const keys = new Set<string>();
   for (const record of records) for (const key of Object.keys(record)) keys.add(key);
   return [...keys];
-}
-
-/**
- * Converts the columns named in `schema` to their compact typed form: numeric, integer, boolean
- * (0/1) and datetime (epoch ms, UTC) become Float64Array with NaN for missing; categorical and
- * text become arrays of strings with null for missing. Other columns, and schema columns the
- * table lacks, are left as they are.
- * The table records the types (`types`), so fitting or profiling it does not re-infer them.
- * Transforming the coerced table gives exactly what transforming the raw one gives.
- *
- * @throws PipelineInputError naming the record and column of the first value that does not read
- *   as its column's type.
- */
-export function coerceTable(table: Table, schema: readonly ColumnSchema[]): Table {
-  const rows = tableRowCount(table);
-  const all = identityRows(rows);
-  const values: Record<string, ColumnValues> = { ...table.values };
-  const types: Record<string, ColumnType> = { ...table.types };
-  const policy = { missing: 'keep', invalid: 'error' } as const;
-  for (const { name, type } of schema) {
-    if (columnValues(table, name) === undefined) continue;
-    types[name] = type;
-    values[name] =
-      type === 'categorical' || type === 'text'
-        ? readStrings(table, name, type, all, policy)
-        : readNumbers(table, name, type, all, policy);
-  }
-  return { columns: table.columns, values, rows, types };
 }
 
 /** Row indices 0 … n−1. */

@@ -3,7 +3,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { initTelemetry, InMemorySpanExporter, type Telemetry } from '@aimaas/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientOptions, NotFoundError } from '../src/index.js';
-import { callUnary, EchoClient, type EchoResponse } from './fixtures/echo-service.js';
+import { callUnary, type EchoClient, type EchoResponse } from './fixtures/echo-service.js';
 import { startEcho, type EchoHarness } from './fixtures/harness.js';
 
 const exporter = new InMemorySpanExporter();

@@ -1,7 +1,7 @@
 import type { Client, ClientDuplexStream, ClientWritableStream } from '@grpc/grpc-js';
 import { prepareCall, withDefaults, type CallDefaults, type CallOptions } from './call-options.js';
 import { abortedError, toAimaasError } from './errors.js';
-import type { MethodDefinitionLike, RequestSource } from './typed-client.js';
+import type { MethodDefinitionLike, RequestSource } from './method-types.js';
 
 /** What every wrapped method knows about itself. */
 export interface StreamMethodContext {

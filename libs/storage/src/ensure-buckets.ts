@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { KvStore, openKv } from './kv-store.js';
+import { type KvStore, openKv } from './kv-store.js';
 import type { KvStoreOptions, ObjectStoreOptions } from './bucket-options.js';
-import { ObjectStore, openObjectStore } from './object-store.js';
+import { type ObjectStore, openObjectStore } from './object-store.js';
 
 /** Buckets to make sure of, by name, with the options to create each with. */
 export interface BucketSpec {

@@ -17,3 +17,4 @@ export { WriterLease, listWriterLeases } from './writer-lease.js';
 export type { WriterLeaseRecord } from './writer-lease.js';
 export { sweepOrphans, startOrphanSweeper } from './orphan-sweep.js';
 export type { SweepResult, SweepTarget } from './orphan-sweep.js';
+export type { NatsConnection } from '@nats-io/transport-node';

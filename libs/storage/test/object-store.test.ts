@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jet
 import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortedError, DataLossError, InvalidArgumentError, NotFoundError } from '@aimaas/runtime';
+import { DataLossError, InvalidArgumentError, NotFoundError } from '@aimaas/runtime';
 import { collect, startNatsServer, type TestNatsServer } from '@aimaas/testing';
 import { openObjectStore, type ObjectStore } from '../src/index.js';
 

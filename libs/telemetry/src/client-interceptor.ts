@@ -75,7 +75,7 @@ export const tracingClientInterceptor: Interceptor = (options, nextCall) => {
     endRpcSpan(span, code, details);
   };
   return new InterceptingCall(nextCall(options), {
-    start(metadata, listener, next) {
+    start(metadata, _listener, next) {
       injectMetadata(metadata, spanContext);
       next(metadata, {
         onReceiveStatus(status, nextStatus) {

@@ -55,7 +55,7 @@ describe('createLogger', () => {
     logger.error({ err: new Error('boom') }, 'failed');
     const lines = destination.lines();
     expect(lines).toHaveLength(1);
-    expect((lines[0]?.err as { stack: string }).stack).toContain('Error: boom');
+    expect((lines[0]!.err as { stack: string }).stack).toContain('Error: boom');
   });
 
   it('rejects an unknown level naming the accepted ones', () => {

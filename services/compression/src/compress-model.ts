@@ -73,7 +73,7 @@ function restore(model: tf.LayersModel, resume: FineTuneCheckpoint | undefined):
 export async function compressModel(context: MethodContext): Promise<CompressedModel> {
   const { request } = context;
   if (request.quantize) {
-    const { dtype, perChannel } = request.quantize;
+    const { dtype } = request.quantize;
     if (dtype === 'int8') return quantizeInt8(context);
     return {
       model: context.source,

@@ -1,5 +1,5 @@
 import { createEventPublisher, createJobQueue, ensureStreams } from '@aimaas/events';
-import { ensureBuckets, type connectNats } from '@aimaas/storage';
+import { ensureBuckets, type NatsConnection } from '@aimaas/storage';
 import type { PreprocessingClient, RegistryClient } from '@aimaas/sdk';
 import type { Logger } from '@aimaas/telemetry';
 import { CheckpointStore, JOBS_BUCKET } from '@aimaas/training';
@@ -79,7 +79,7 @@ export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): CompressionWorkerO
  * server.add(CompressionServiceService, compression.handlers).onShutdown(() => compression.close());
  */
 export async function openCompression(
-  nc: Awaited<ReturnType<typeof connectNats>>,
+  nc: NatsConnection,
   options: CompressionOpenOptions,
 ): Promise<CompressionReplica> {
   const { logger } = options;

@@ -9,14 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeEvents, type EventSubscription } from '@aimaas/events';
 import type { SubmitCompressionJobRequest } from '@aimaas/proto';
 import { uploadModelVersion } from '@aimaas/sdk';
-import { connectNats } from '@aimaas/storage';
+import { connectNats, type NatsConnection } from '@aimaas/storage';
 import { downloadVersionFiles } from '../src/compression-runner.js';
 import { failure, startCompressionMesh, trainSource, type CompressionMesh } from './support/harness.js';
 
 let mesh: CompressionMesh;
 let iris: { name: string; version: number; preparedDatasetId: string };
 let digitsPrepared: string;
-let nc: Awaited<ReturnType<typeof connectNats>>;
+let nc: NatsConnection;
 let subscription: EventSubscription;
 let announced = 0;
 

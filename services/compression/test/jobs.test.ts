@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeEvents, type EventSubscription } from '@aimaas/events';
 import { JobState, type CompressionJob, type SubmitCompressionJobRequest } from '@aimaas/proto';
-import { connectNats } from '@aimaas/storage';
+import { connectNats, type NatsConnection } from '@aimaas/storage';
 import { waitFor } from '@aimaas/testing';
 import {
   failure,
@@ -18,7 +18,7 @@ import {
 
 let mesh: CompressionMesh;
 let iris: { name: string; version: number };
-let nc: Awaited<ReturnType<typeof connectNats>>;
+let nc: NatsConnection;
 let subscription: EventSubscription;
 const events: Array<{ type: string; job: CompressionJob }> = [];
 

@@ -1,4 +1,4 @@
-import { DeploymentState, Runtime, type DeployRequest, type Deployment, type ModelRef } from '@aimaas/proto';
+import { type DeploymentState, Runtime, type DeployRequest, type Deployment, type ModelRef } from '@aimaas/proto';
 import {
   DataLossError,
   DomainError,

@@ -1,5 +1,5 @@
 import { createEventPublisher, ensureStreams, subscribeEvents, type EventSubscription } from '@aimaas/events';
-import { decodeKey, openKv, type connectNats, type KvStore } from '@aimaas/storage';
+import { decodeKey, openKv, type KvStore, type NatsConnection } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';
 import type { Registry } from 'prom-client';
 import { DeploymentManager } from './deployment-manager.js';
@@ -39,7 +39,7 @@ export interface InferenceReplica {
   close(): Promise<void>;
 }
 
-type Nats = Awaited<ReturnType<typeof connectNats>>;
+type Nats = NatsConnection;
 
 /** Compiles the memory options, naming a bad one. */
 function memoryLimitBytes(options: InferenceOptions): number | undefined {

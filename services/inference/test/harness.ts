@@ -7,12 +7,12 @@ import { GRPCInferenceServiceService, InferenceServiceService, RegistryServiceSe
 import { openRegistry } from '@aimaas/registry';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
 import { createClients, type AimaasClients } from '@aimaas/sdk';
-import { connectNats } from '@aimaas/storage';
+import { connectNats, type NatsConnection } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { freePort, repoRoot, startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
 import { openInference, type InferenceOptions, type InferenceReplica } from '../src/index.js';
 
-type Nats = Awaited<ReturnType<typeof connectNats>>;
+type Nats = NatsConnection;
 
 /** An OIP client built at run time from the public .proto with proto-loader (snake_case fields). */
 export interface OipClient {

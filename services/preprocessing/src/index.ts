@@ -1,3 +1,5 @@
+export { openPreprocessing } from './open-preprocessing.js';
+export type { PreprocessingReplica } from './open-preprocessing.js';
 /**
  * @aimaas/preprocessing: the preprocessing service. Imports datasets (CSV, JSON Lines, JSON
  * arrays) as versioned columnar shards with profiles, prepares them with a fitted pipeline into

@@ -3,7 +3,7 @@
  * store `aimaas_datasets`), so any number of replicas can serve the same datasets.
  */
 import type { PreprocessingServiceService } from '@aimaas/proto';
-import { InvalidArgumentError, type ServiceImplementation } from '@aimaas/runtime';
+import type { ServiceImplementation } from '@aimaas/runtime';
 import type { EventPublisher } from '@aimaas/events';
 import type { KvStore, ObjectStore } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';

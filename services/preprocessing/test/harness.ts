@@ -20,11 +20,10 @@ import {
   type TransformRecordsResponse,
 } from '@aimaas/proto';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { createEventPublisher, ensureStreams } from '@aimaas/events';
-import { connectNats, type KvStore, type ObjectStore } from '@aimaas/storage';
+import { connectNats, type KvStore, type ObjectStore, type NatsConnection } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import { createPreprocessingService, openDatasetBuckets, type PreprocessingOptions } from '../src/index.js';
+import { openPreprocessing, type PreprocessingOptions } from '../src/index.js';
 
 /** A request with every field optional, nested ones too. */
 export type DeepPartial<T> = T extends Buffer | Date | Uint8Array
@@ -36,7 +35,7 @@ export type DeepPartial<T> = T extends Buffer | Date | Uint8Array
       : T;
 
 /** The NATS connection type, as the storage library returns it. */
-export type Nats = Awaited<ReturnType<typeof connectNats>>;
+export type Nats = NatsConnection;
 
 /** Starts a nats-server for a suite. */
 export function startNats(): Promise<TestNatsServer> {
@@ -58,15 +57,14 @@ export interface Running {
 export async function startService(natsUrl: string, options: PreprocessingOptions = {}): Promise<Running> {
   const logger = createLogger('preprocessing-test', process.env.LOG_LEVEL ?? 'silent');
   const nc = await connectNats(natsUrl, { name: 'preprocessing-test' });
-  await ensureStreams(nc);
-  const { kv, objects } = await openDatasetBuckets(nc);
-  const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
+  const preprocessing = await openPreprocessing(nc, { logger, options });
+  const { kv, objects } = preprocessing;
   const server = createGrpcServer({
     serviceName: 'preprocessing',
     logger,
     metricsAddr: 'off',
     shutdownGraceMs: 1_000,
-  }).add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger, options }));
+  }).add(PreprocessingServiceService, preprocessing.handlers);
   const port = await server.listen('127.0.0.1:0');
   const client = new PreprocessingServiceClient(`127.0.0.1:${port}`, credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
@@ -82,6 +80,7 @@ export async function startService(natsUrl: string, options: PreprocessingOption
     async close() {
       client.close();
       await server.shutdown({ graceMs: 1_000 });
+      await preprocessing.close();
       await nc.drain();
     },
   };

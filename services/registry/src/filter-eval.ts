@@ -21,7 +21,7 @@ export type Predicate = (record: SearchRecord) => boolean;
 
 type Scalar = string | number | undefined;
 
-function valueOf(record: SearchRecord, key: FilterKey): Scalar {
+function scalarOf(record: SearchRecord, key: FilterKey): Scalar {
   switch (key.kind) {
     case 'tags':
     case 'params':
@@ -127,7 +127,7 @@ function compileTerm(term: Comparison): Predicate {
     const matches = likeMatcher(String(value), operator === 'ILIKE');
     if (key.kind === 'attribute' && key.name === 'alias') return (r) => r.aliases.some(matches);
     return (r) => {
-      const v = valueOf(r, key);
+      const v = scalarOf(r, key);
       return typeof v === 'string' && matches(v);
     };
   }
@@ -139,7 +139,7 @@ function compileTerm(term: Comparison): Predicate {
   if (key.kind === 'params' && typeof value === 'number') {
     // Params are strings; a numeric literal compares them as numbers where they parse as numbers.
     return (r) => {
-      const v = valueOf(r, key);
+      const v = scalarOf(r, key);
       if (v === undefined || String(v).trim() === '') return false;
       const n = Number(v);
       return Number.isFinite(n) && compare(operator, n, value);
@@ -147,7 +147,7 @@ function compileTerm(term: Comparison): Predicate {
   }
   // SQL semantics: a missing tag, param or metric satisfies no comparison, "!=" included.
   return (r) => {
-    const v = valueOf(r, key);
+    const v = scalarOf(r, key);
     return v !== undefined && compare(operator, v, value);
   };
 }
@@ -166,7 +166,7 @@ export const DEFAULT_ORDER: readonly OrderKey[] = [
 ];
 
 function sortValue(record: SearchRecord, key: FilterKey): Scalar {
-  const v = valueOf(record, key);
+  const v = scalarOf(record, key);
   if (key.kind === 'params' && typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   return v;
 }

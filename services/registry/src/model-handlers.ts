@@ -1,6 +1,6 @@
 import { FailedPreconditionError, InvalidArgumentError } from '@aimaas/runtime';
 import { aliasesOf, toModelVersion, toRegisteredModel, type StoredModel } from './records.js';
-import type { RegistryContext, RegistryServiceHandlers } from './registry-service.js';
+import type { RegistryContext, RegistryServiceHandlers } from './registry-context.js';
 import { newModelRecord } from './version-allocator.js';
 import { pageSize, validateDescription, validateModelName, validateStringMap, validateTagEdits } from './validation.js';
 

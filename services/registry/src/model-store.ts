@@ -1,8 +1,7 @@
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '@aimaas/runtime';
 import type { ModelRef, ModelVersion } from '@aimaas/proto';
 import { encodeKey, joinKey, splitKey, type KvStore } from '@aimaas/storage';
-import type { AliasChangeRecord } from './alias-history.js';
-import { aliasesOf, toModelVersion, type StoredModel, type StoredVersion } from './records.js';
+import { aliasesOf, toModelVersion, type AliasChangeRecord, type StoredModel, type StoredVersion } from './records.js';
 import { validateAlias, validateModelName, validateVersion } from './validation.js';
 
 /**

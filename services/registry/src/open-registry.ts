@@ -1,13 +1,9 @@
 import { createEventPublisher, ensureStreams } from '@aimaas/events';
-import { startOrphanSweeper, type connectNats } from '@aimaas/storage';
+import { startOrphanSweeper, type NatsConnection } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';
-import {
-  createRegistryService,
-  openRegistryStores,
-  UPLOAD_IDLE_MS,
-  type RegistryServiceHandlers,
-  type RegistryStores,
-} from './registry-service.js';
+import { openRegistryStores, type RegistryStores } from './registry-buckets.js';
+import type { RegistryServiceHandlers } from './registry-context.js';
+import { createRegistryService, UPLOAD_IDLE_MS } from './registry-service.js';
 import { UPLOAD_LEASES } from './model-store.js';
 import { startVersionIndex, type VersionIndex } from './version-index.js';
 
@@ -31,7 +27,7 @@ export interface RegistryReplica extends RegistryStores {
  * server.add(RegistryServiceService, registry.handlers).onShutdown(() => registry.close());
  */
 export async function openRegistry(
-  nc: Awaited<ReturnType<typeof connectNats>>,
+  nc: NatsConnection,
   options: {
     logger: Logger;
     /** See `RegistryServiceDeps.uploadIdleMs`; the orphan sweep runs at start and every 2× this. */

@@ -1,7 +1,7 @@
 import {
   Lineage,
   Signature,
-  Task,
+  type Task,
   taskToJSON,
   type ModelFile,
   type ModelVersion,
@@ -149,4 +149,18 @@ export function taskName(task: number): string {
   return taskToJSON(task as Task)
     .toLowerCase()
     .replace(/^task_/, '');
+}
+
+/** One alias move as stored under `aliashist.<name>.<seq>`. */
+export interface AliasChangeRecord {
+  name: string;
+  alias: string;
+  /** 0 when the alias was created. */
+  fromVersion: number;
+  /** 0 when the alias was deleted. */
+  toVersion: number;
+  actor: string;
+  /** ISO-8601 UTC. */
+  changedAt: string;
+  reason: string;
 }

@@ -3,7 +3,7 @@ import { DataLossError, FailedPreconditionError, NotFoundError } from '@aimaas/r
 import { WriterLease } from '@aimaas/storage';
 import { walkLineage } from './lineage.js';
 import { aliasesOf, toModelFile, toModelVersion, toRegisteredModel } from './records.js';
-import type { RegistryContext, RegistryServiceHandlers } from './registry-service.js';
+import type { RegistryContext, RegistryServiceHandlers } from './registry-context.js';
 import { ArtifactStore, downloadChunkSize } from './artifact-store.js';
 import { draftFromHeader } from './version-header.js';
 import { publicVersion, resolveRef, UPLOAD_LEASES, versionNotFound } from './model-store.js';

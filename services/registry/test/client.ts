@@ -7,7 +7,7 @@ import {
   DeleteModelVersionRequest,
   DeleteRegisteredModelRequest,
   DownloadModelArtifactsRequest,
-  FileHeader,
+  type FileHeader,
   GetLineageRequest,
   GetModelVersionRequest,
   GetRegisteredModelRequest,

@@ -2,14 +2,14 @@ import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll } from 'vitest';
 import { RegistryServiceClient, RegistryServiceService } from '@aimaas/proto';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { connectNats, type KvStore, type ObjectStore } from '@aimaas/storage';
+import { connectNats, type KvStore, type ObjectStore, type NatsConnection } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
 import { openRegistry, type VersionIndex } from '../src/index.js';
 import { registryApi, type RegistryApi } from './client.js';
 
 /** The NATS connection type, as the storage library returns it. */
-export type Nats = Awaited<ReturnType<typeof connectNats>>;
+export type Nats = NatsConnection;
 
 /** One registry replica: its own NATS connection, index and gRPC server on a free port. */
 export interface Replica {

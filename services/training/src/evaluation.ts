@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { classificationReport, oneHotLabels, regressionReport } from '@aimaas/ml';
 import type { Batch } from './data-source.js';
-import type { DataShape } from './training-model.js';
+import type { DataShape, TargetScaling } from './training-model.js';
+
+export type { TargetScaling } from './training-model.js';
 
 /** Input and target tensors of one batch, shaped for the model. */
 export interface BatchTensors {
@@ -60,12 +62,6 @@ export async function evaluateSplit(
   }
   if (rows === 0) return {};
   return Object.fromEntries(names.map((name, i) => [`${prefix}${name}`, sums[i]! / rows]));
-}
-
-/** How the pipeline scaled a regression target: stored value = (y − center) / scale. */
-export interface TargetScaling {
-  center: number;
-  scale: number;
 }
 
 /**

@@ -15,7 +15,7 @@ import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, type
 import type { Logger } from '@aimaas/telemetry';
 import {
   baseRequest,
-  ExperimentStore,
+  type ExperimentStore,
   toCrossValidation,
   toSearch,
   type ExperimentRecord,

@@ -16,7 +16,6 @@ import {
   publishQuietly,
   untilAborted,
   type GangMessage,
-  type NatsConnection,
   type PullRange,
 } from './gang-protocol.js';
 import {
@@ -31,6 +30,7 @@ import {
 } from './shard-gradients.js';
 import { trainOnBatch } from './trainer.js';
 import type { DataShape } from './training-model.js';
+import type { NatsConnection } from '@aimaas/storage';
 
 /**
  * Gradient bytes all the gangs a process leads may have on their way to it at once (32 MiB):
@@ -339,7 +339,7 @@ function runGang(deps: GangLeaderDeps, gangId: string, job: GangJob, followers: 
     const parts = new Map<number, FloatAssembler>();
     let missing = size - 1;
     while (missing > 0) {
-      const waiting = stats.filter((s, rank) => rank > 0 && !shares[rank]).map((s) => `${s.worker} (rank ${s.rank})`);
+      const waiting = stats.filter((_s, rank) => rank > 0 && !shares[rank]).map((s) => `${s.worker} (rank ${s.rank})`);
       const { message, payload } = await up.next(
         deps.stepTimeoutMs,
         job.signal,

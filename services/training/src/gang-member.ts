@@ -14,13 +14,13 @@ import {
   publishQuietly,
   type Frame,
   type GangMessage,
-  type NatsConnection,
 } from './gang-protocol.js';
 import type { JobRunnerDeps } from './job-runner.js';
 import { shardGradients, shareOf, sliceRows, writeFlatWeights, type ShardGradients } from './shard-gradients.js';
 import type { SlotPool } from './slot-pool.js';
 import { toTrainingPlan } from './spec-mapping.js';
 import { buildTrainingModel, compileTrainingModel, dataShapeOf, type DataShape } from './training-model.js';
+import type { NatsConnection } from '@aimaas/storage';
 
 /** What a worker needs to follow other workers' data-parallel jobs. */
 export interface GangFollowerDeps {

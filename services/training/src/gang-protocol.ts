@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AbortedError } from '@aimaas/runtime';
-import type { connectNats } from '@aimaas/storage';
-
-/** The NATS connection a training process holds. */
-export type NatsConnection = Awaited<ReturnType<typeof connectNats>>;
+import type { NatsConnection } from '@aimaas/storage';
 
 /**
  * Core NATS subjects of data-parallel training (no JetStream: a gang lives as long as its leader's

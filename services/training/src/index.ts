@@ -9,6 +9,8 @@
  * server.add(TrainingServiceService, createTrainingService({ store, experiments, queue, events, preprocessing, hub }));
  * void createTrainingWorker({ ...deps, gangNc, queue, experiments, options }).run(server.stopping);
  */
+export { openTraining } from './open-training.js';
+export type { OpenTrainingConfig, TrainingReplica } from './open-training.js';
 export { createTrainingService } from './training-service.js';
 export type { TrainingServiceDeps, TrainingServiceHandlers } from './training-service.js';
 export { createTrainingWorker } from './worker.js';

@@ -1,6 +1,7 @@
 import type { TrainingJob } from '@aimaas/proto';
-import { subscribeEvents, type EventSubscription, type SubscribeEventsOptions } from '@aimaas/events';
+import { subscribeEvents, type EventSubscription } from '@aimaas/events';
 import type { Logger } from '@aimaas/telemetry';
+import type { NatsConnection } from '@aimaas/storage';
 
 /** One `training.job.*` event as watchers see it. */
 export interface JobEvent {
@@ -17,7 +18,6 @@ export interface JobListener {
 }
 
 /** A NATS connection, as `@aimaas/events` takes it. */
-type NatsConnection = NonNullable<SubscribeEventsOptions['nc']>;
 
 /** Largest backlog of events kept for a watcher that does not read (the oldest go first). */
 const MAX_BACKLOG = 1_000;

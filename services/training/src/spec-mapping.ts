@@ -1,6 +1,5 @@
 import type { ModelSpec as ProtoModelSpec, SubmitTrainingJobRequest, TrainingConfig } from '@aimaas/proto';
-import { Task } from '@aimaas/proto';
-import type { ModelSpec, OptimizerOptions, Task as MlTask } from '@aimaas/ml';
+import type { ModelSpec, OptimizerOptions } from '@aimaas/ml';
 
 /** How the learning rate changes from epoch to epoch. */
 export interface ScheduleSettings {

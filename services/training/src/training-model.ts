@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import { taskName, type ModelSpec as ProtoModelSpec, type PreparedDataset } from '@aimaas/proto';
 import { buildModel, compileModel, type OptimizerOptions, type Task } from '@aimaas/ml';
 import { parsePipeline } from '@aimaas/pipeline';
-import type { TargetScaling } from './evaluation.js';
 import { innerInputShape, toMlModelSpec } from './spec-mapping.js';
 
 /** What the data says about the model to build. */
@@ -95,4 +94,10 @@ export function setLearningRate(optimizer: tf.Optimizer, learningRate: number): 
   const target = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
   if (typeof target.setLearningRate === 'function') target.setLearningRate(learningRate);
   else target.learningRate = learningRate;
+}
+
+/** How the pipeline scaled a regression target: stored value = (y − center) / scale. */
+export interface TargetScaling {
+  center: number;
+  scale: number;
 }

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { PreparedDataset, SubmitTrainingJobRequest } from '@aimaas/proto';
 import {
   InvalidArgumentError,

@@ -5,7 +5,7 @@ import type { ExperimentStore } from './experiment-store.js';
 import { createExperimentTracker, finalizeSearch, type FinalizeSearchPayload } from './experiments.js';
 import { GANG_GRADIENT_BUDGET_BYTES, createGangLeader } from './gang-leader.js';
 import { createGangFollower } from './gang-member.js';
-import type { NatsConnection } from './gang-protocol.js';
+import type { NatsConnection } from '@aimaas/storage';
 import { isSearchTrial, isTerminal, type JobRecord } from './job-store.js';
 import { runTrainingJob, type JobOutcome, type JobRunnerDeps } from './job-runner.js';
 import { phaseUpdate, publishJobEvent } from './progress-reporter.js';

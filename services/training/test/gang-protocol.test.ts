@@ -1,15 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats } from '@aimaas/storage';
 import { startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
-import {
-  FloatAssembler,
-  FrameInbox,
-  GangAbortedError,
-  chunkFloats,
-  publishFloats,
-  type NatsConnection,
-} from '../src/gang-protocol.js';
+import { FloatAssembler, FrameInbox, GangAbortedError, chunkFloats, publishFloats } from '../src/gang-protocol.js';
 import { averageGradients, shareOf } from '../src/shard-gradients.js';
+import type { NatsConnection } from '@aimaas/storage';
 
 describe('gang messages over NATS', () => {
   let nats: TestNatsServer;

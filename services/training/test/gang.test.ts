@@ -8,18 +8,12 @@ import { startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
 import type { Batch } from '../src/data-source.js';
 import { createGangLeader, type Gang } from '../src/gang-leader.js';
 import { createGangFollower, type GangFollowerDeps } from '../src/gang-member.js';
-import {
-  GANG_SUBJECTS,
-  chunkFloats,
-  decodeFrame,
-  encodeFrame,
-  type GangMessage,
-  type NatsConnection,
-} from '../src/gang-protocol.js';
+import { GANG_SUBJECTS, chunkFloats, decodeFrame, encodeFrame, type GangMessage } from '../src/gang-protocol.js';
 import { SlotPool } from '../src/slot-pool.js';
 import { toTrainingPlan } from '../src/spec-mapping.js';
 import { trainOnBatch } from '../src/trainer.js';
 import { buildTrainingModel, compileTrainingModel, dataShapeOf } from '../src/training-model.js';
+import type { NatsConnection } from '@aimaas/storage';
 
 const logger = createLogger('gang-test', process.env.LOG_LEVEL ?? 'silent');
 

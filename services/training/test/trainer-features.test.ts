@@ -4,7 +4,7 @@ import { fixturePath } from '@aimaas/testing';
 import { learningRateAt, toTrainingPlan } from '../src/index.js';
 import { startMesh, type Mesh } from './support/harness.js';
 import type { PrepareCsvOptions } from './support/service-preprocessing.js';
-import { irisJob, readWholeSplit, waitForEnd, watchAll } from './support/helpers.js';
+import { irisJob, readWholeSplit, watchAll } from './support/helpers.js';
 
 const epochLogs = (updates: ProgressUpdate[]) =>
   updates.filter((u) => u.message.endsWith('done')).map((u) => u.metrics);

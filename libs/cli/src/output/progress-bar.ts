@@ -1,4 +1,4 @@
-import type { CliWritable } from '../command.js';
+import type { CliWritable } from './writable.js';
 import { formatBytes } from './format.js';
 
 /** Options of {@link ProgressBar}. */

@@ -2,8 +2,8 @@ import { attr, type OnnxGraph } from './onnx-graph.js';
 import type { ConvertContext, OnnxValue } from './convert-context.js';
 
 /** TF.js selu constants (tfjs-core `selu_util`): alpha = SCALEALPHA / SCALE. */
-const SELU_SCALE = 1.0507009873554804934193349852946;
-const SELU_ALPHA = 1.7580993408473768599402175208123 / SELU_SCALE;
+const SELU_SCALE = 1.0507009873554805;
+const SELU_ALPHA = 1.7580993408473768 / SELU_SCALE;
 
 type ElementWise = (g: OnnxGraph, x: string, hint: string) => string;
 

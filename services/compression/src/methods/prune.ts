@@ -139,7 +139,7 @@ export class MagnitudePruner {
   }
 }
 
-function concat(parts: Float32Array[]): Float32Array {
+function _concat(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
   for (const p of parts) {

@@ -5,21 +5,13 @@
  */
 import { RegistryServiceService, TrainingServiceService } from '@aimaas/proto';
 import { createGrpcServer, type GrpcServer } from '@aimaas/runtime';
-import { createEventPublisher, createJobQueue, ensureStreams } from '@aimaas/events';
 import { initBackend } from '@aimaas/ml';
 import { openRegistry } from '@aimaas/registry';
 import { createClients, type AimaasClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import {
-  compileTrainingOptions,
-  createTrainingService,
-  createTrainingWorker,
-  openTrainingStores,
-  ProgressHub,
-  type TrainingOptions,
-} from '../../src/index.js';
+import { compileTrainingOptions, openTraining, type TrainingOptions } from '../../src/index.js';
 import { startServicePreprocessing, type PreprocessingUnderTest } from './service-preprocessing.js';
 
 /** One training replica: the service on a real gRPC server, with or without a worker. */
@@ -64,52 +56,33 @@ export async function startMesh(options: { training?: TrainingOptions | false } 
     const compiled = compileTrainingOptions({ workerId: `test-${replicas.length}`, ...trainingOptions });
     const nc = await connectNats(nats.url, { name: 'training-test' });
     const gangNc = await connectNats(nats.url, { name: 'training-test-gang' });
-    await ensureStreams(nc, { jobs: { ackWaitMs: compiled.ackWaitMs, maxDeliver: compiled.maxDeliver } });
-    const { jobs: store, experiments, checkpoints } = await openTrainingStores(nc);
-    const events = createEventPublisher(nc, { source: '/aimaas/training', logger });
-    const queue = createJobQueue(nc, 'training', {
-      ackWaitMs: compiled.ackWaitMs,
-      maxDeliver: compiled.maxDeliver,
-      logger,
-      retryBaseMs: 200,
-    });
-    const hub = await ProgressHub.start(nc, { logger });
     const clients = createClients({
       addresses: { preprocessing: preprocessing.address, registry: registryAddress },
       tls: false,
       tracing: false,
+    });
+    const opened = await openTraining(nc, gangNc, {
+      logger,
+      options: compiled,
+      preprocessing: clients.preprocessing,
+      registry: clients.registry,
+      queueRetryBaseMs: 200,
     });
     const server = createGrpcServer({
       serviceName: 'training',
       logger,
       metricsAddr: 'off',
       shutdownGraceMs: 1_000,
-    }).add(
-      TrainingServiceService,
-      createTrainingService({ store, experiments, queue, events, preprocessing: clients.preprocessing, hub, logger }),
-    );
-    const worker = createTrainingWorker({
-      store,
-      experiments,
-      checkpoints,
-      queue,
-      events,
-      logger,
-      options: compiled,
-      gangNc,
-      preprocessing: clients.preprocessing,
-      registry: clients.registry,
-      progressIntervalMs: compiled.progressIntervalMs,
-    });
+    }).add(TrainingServiceService, opened.handlers);
     const port = await server.listen('127.0.0.1:0');
-    const working = worker.run(server.stopping).catch((err) => logger.error({ err }, 'worker stopped'));
+    const working = opened.run(server.stopping);
     const replica: TrainingReplica = {
       address: `127.0.0.1:${port}`,
       server,
       async stop() {
         await server.shutdown({ graceMs: 1_000 });
         await working;
-        await hub.stop();
+        await opened.close();
         clients.close();
         await gangNc.drain();
         await nc.drain();

@@ -13,8 +13,7 @@ import {
   type PreparedDataset,
 } from '@aimaas/proto';
 import { createGrpcServer } from '@aimaas/runtime';
-import { createEventPublisher, ensureStreams } from '@aimaas/events';
-import { createPreprocessingService, openDatasetBuckets } from '@aimaas/preprocessing';
+import { openPreprocessing } from '@aimaas/preprocessing';
 import { createClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
 import { createLogger } from '@aimaas/telemetry';
@@ -46,15 +45,13 @@ export interface PreprocessingUnderTest {
 export async function startServicePreprocessing(natsUrl: string): Promise<PreprocessingUnderTest> {
   const logger = createLogger('preprocessing-test', process.env.LOG_LEVEL ?? 'silent');
   const nc = await connectNats(natsUrl, { name: 'preprocessing-test' });
-  await ensureStreams(nc);
-  const { kv, objects } = await openDatasetBuckets(nc);
-  const events = createEventPublisher(nc, { source: '/aimaas/preprocessing', logger });
+  const preprocessing = await openPreprocessing(nc, { logger });
   const server = createGrpcServer({
     serviceName: 'preprocessing',
     logger,
     metricsAddr: 'off',
     shutdownGraceMs: 500,
-  }).add(PreprocessingServiceService, createPreprocessingService({ kv, objects, events, logger }));
+  }).add(PreprocessingServiceService, preprocessing.handlers);
   const address = `127.0.0.1:${await server.listen('127.0.0.1:0')}`;
   const clients = createClients({ addresses: { preprocessing: address }, tls: false, tracing: false });
   return {
@@ -80,6 +77,7 @@ export async function startServicePreprocessing(natsUrl: string): Promise<Prepro
     async close() {
       clients.close();
       await server.shutdown({ graceMs: 500 });
+      await preprocessing.close();
       await nc.drain();
     },
   };
