@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Metadata, status as grpcStatus, type ServerUnaryCall, type StatusObject } from '@grpc/grpc-js';
+import { Metadata, status as grpcStatus, type ServerUnaryCall } from '@grpc/grpc-js';
 import { context, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import {
   endRpcSpan,
@@ -12,6 +12,7 @@ import {
   type GrpcServerMetrics,
   type Logger,
 } from '@aimaas/telemetry';
+import { errorStatus, status, type CallStatus } from './error-status.js';
 import { CancelledError, DeadlineExceededError, isDomainError } from './errors.js';
 import type { CallContext } from './handler-types.js';
 
@@ -31,8 +32,7 @@ type SurfaceCall = Pick<ServerUnaryCall<unknown, unknown>, 'metadata' | 'getPeer
   off(event: 'cancelled', listener: () => void): unknown;
 };
 
-/** A gRPC status on its way to the client. */
-export type CallStatus = Pick<StatusObject, 'code' | 'details'> & { metadata: Metadata };
+export type { CallStatus } from './error-status.js';
 
 /** One call in flight: its context for the handler, its span, and how to close both. */
 export interface CallScope {
@@ -45,26 +45,6 @@ export interface CallScope {
   /** Records the outcome (span, metrics) and releases timers and listeners. Idempotent. */
   finish(outcome: CallStatus | 'OK'): void;
 }
-
-/** Longest status message a call answers with; a longer one (an echoed input) is cut. */
-export const MAX_STATUS_DETAILS = 1_024;
-
-/**
- * A call's status. Details over {@link MAX_STATUS_DETAILS} characters are cut, with an ellipsis
- * and the full length, so no message can echo a huge input back (or stall the connection with it);
- * a lone surrogate (an echoed `"\ud800"`, or a pair the cut split) becomes U+FFFD, since grpc-js
- * URI-encodes the message and would throw, taking the process down.
- */
-export function status(code: grpcStatus, details: string): CallStatus {
-  const cut =
-    details.length > MAX_STATUS_DETAILS
-      ? `${details.slice(0, MAX_STATUS_DETAILS - 40)}… (${details.length} characters)`
-      : details;
-  return { code, details: cut.replace(LONE_SURROGATE, '\uFFFD'), metadata: new Metadata() };
-}
-
-/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** Opens the scope of one call: SERVER span under the caller's trace, abort signal, checks. */
 export function openCall(call: SurfaceCall, type: GrpcMethodType, policy: CallPolicy): CallScope {
@@ -146,16 +126,17 @@ export function openCall(call: SurfaceCall, type: GrpcMethodType, policy: CallPo
     otelContext,
     refusal,
     statusOf(error) {
-      if (isDomainError(error)) {
-        if (error.publicMessage !== error.message)
-          policy.logger.warn({ err: error, method: path }, `${path}: ${error.message}`);
-        return status(grpcStatus[error.code], error.publicMessage);
+      const known = errorStatus(error);
+      if (known) {
+        if (isDomainError(error) && error.publicMessage !== error.message)
+          policy.logger.warn({ err: error, method: path }, `${path}: ${(error as Error).message}`);
+        return known;
       }
-      const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
-      if (isDomainError(reason)) {
+      const aborted = controller.signal.aborted ? errorStatus(controller.signal.reason) : undefined;
+      if (aborted) {
         // Work stopped because the call was aborted; the abort reason says why.
         policy.logger.debug({ err: error, method: path }, 'handler stopped after abort');
-        return status(grpcStatus[reason.code], reason.publicMessage);
+        return aborted;
       }
       span.recordException(error instanceof Error ? error : String(error));
       policy.logger.error({ err: error, method: path, peer: ctx.peer }, `unexpected error in ${path}`);

@@ -45,6 +45,7 @@ export type {
 } from './handler-types.js';
 
 export { createGrpcServer } from './grpc-server.js';
+export { errorStatus, MAX_STATUS_DETAILS } from './error-status.js';
 export type { GrpcServer, ShutdownHook } from './grpc-server.js';
 export type { GrpcServerOptions } from './server-options.js';
 export { HEALTH_SERVICE_NAME } from './server-support.js';

@@ -1,5 +1,5 @@
 import { Task, type Classification, type PredictRequest, type PredictResponse } from '@aimaas/proto';
-import { decodeTarget, PipelineInputError, transformRecords, type FittedPipeline } from '@aimaas/pipeline';
+import { decodeTarget, transformRecords, type FittedPipeline } from '@aimaas/pipeline';
 import { FailedPreconditionError, InvalidArgumentError, type CallContext } from '@aimaas/runtime';
 import { decodeInput, rawBytes, type RunnerTensor } from './datatypes.js';
 import { decodeInputs, type DecodedInputs } from './infer-request.js';
@@ -35,13 +35,8 @@ function recordInputs(live: LiveModel, pipeline: FittedPipeline, texts: readonly
       );
     }
   });
-  let features: Float32Array;
-  try {
-    features = transformRecords(pipeline, records, { labels: false, dropRows: false }).features;
-  } catch (error) {
-    if (error instanceof PipelineInputError) throw new InvalidArgumentError(error.message, { cause: error });
-    throw error;
-  }
+  // A PipelineInputError carries INVALID_ARGUMENT itself (see @aimaas/runtime's error-status).
+  const { features } = transformRecords(pipeline, records, { labels: false, dropRows: false });
   const spec = live.runner.inputs[0]!;
   if (live.runner.inputs.length !== 1)
     throw new FailedPreconditionError(

@@ -27,7 +27,7 @@ import { checkClasses, labelKeys, planPrepare, predefinedSplit, usableRows, type
 import type { CompiledPreprocessingOptions } from './preprocessing-options.js';
 import { TensorWriter, tensorShardRows } from './tensor-shards.js';
 import { toProtoTask } from './type-mapping.js';
-import { checkDatasetRef, checkPartition, pipelineErrorToDomain, type Partition } from './validation.js';
+import { checkDatasetRef, checkPartition, namingDatasetRow, type Partition } from './validation.js';
 
 /** What a preparation needs from the service. */
 export interface PrepareDeps {
@@ -79,7 +79,7 @@ export async function prepareDataset(
   try {
     pipeline = fitPipeline(fitTable, plan.spec);
   } catch (error) {
-    throw pipelineErrorToDomain(error, (record) => `dataset row ${fitRows[record]}`);
+    throw namingDatasetRow(error, (record) => `dataset row ${fitRows[record]}`);
   }
   signal.throwIfAborted();
 
@@ -265,7 +265,7 @@ async function writeTensors(
       try {
         result = transformTable(pipeline, sliceRows(table, start, end, plan.load), { labels: withLabels });
       } catch (error) {
-        throw pipelineErrorToDomain(error, (record) => `dataset row ${start + record}`);
+        throw namingDatasetRow(error, (record) => `dataset row ${start + record}`);
       }
       const dropped = result.droppedRows;
       for (let r = 0, d = 0, out = 0; r < end - start; r++) {

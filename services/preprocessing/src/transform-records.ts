@@ -8,7 +8,7 @@ import type { TransformRecordsRequest, TransformRecordsResponse } from '@aimaas/
 import { parsePipeline, transformRecords, type FittedPipeline } from '@aimaas/pipeline';
 import { InvalidArgumentError } from '@aimaas/runtime';
 import type { DatasetStore } from './dataset-store.js';
-import { checkPreparedId, pipelineErrorToDomain } from './validation.js';
+import { checkPreparedId } from './validation.js';
 
 /** Parsed pipelines of prepared datasets, by id (they never change once prepared). */
 export class PipelineCache {
@@ -51,21 +51,13 @@ export async function transformRecordsCall(
   if (request.preparedDatasetId !== undefined && request.preparedDatasetId !== '') {
     pipeline = await pipelines.get(checkPreparedId(request.preparedDatasetId, 'prepared_dataset_id'));
   } else if (request.pipelineJson !== undefined && request.pipelineJson !== '') {
-    try {
-      pipeline = parsePipeline(request.pipelineJson);
-    } catch (error) {
-      throw pipelineErrorToDomain(error);
-    }
+    // A PipelineFormatError carries INVALID_ARGUMENT itself (see @aimaas/runtime's error-status).
+    pipeline = parsePipeline(request.pipelineJson);
   } else {
     throw new InvalidArgumentError('pipeline is missing; expected prepared_dataset_id or pipeline_json');
   }
   const records = request.recordsJson.map((text, index) => parseRecord(text, index));
-  let result;
-  try {
-    result = transformRecords(pipeline, records, { labels: false, dropRows: false });
-  } catch (error) {
-    throw pipelineErrorToDomain(error);
-  }
+  const result = transformRecords(pipeline, records, { labels: false, dropRows: false });
   const width = result.featureNames.length;
   return {
     features: {

@@ -9,7 +9,7 @@ import {
   type ImportHeader,
   type PrepareDatasetRequest,
 } from '@aimaas/proto';
-import { PipelineFormatError, PipelineInputError, PipelineSpecError, type ColumnType } from '@aimaas/pipeline';
+import { PipelineInputError, type ColumnType } from '@aimaas/pipeline';
 import { InvalidArgumentError } from '@aimaas/runtime';
 import { toImportFormat, toPipelineType, type ImportFormat } from './type-mapping.js';
 
@@ -240,24 +240,15 @@ export function checkPageToken(token: string): string {
 }
 
 /**
- * The pipeline library's errors (spec, input, format) as INVALID_ARGUMENT with the same message;
- * `rowOf` turns a record index of the table the pipeline saw into the row to name instead.
- * Anything else is returned unchanged.
+ * A pipeline input error about record `i` of the table the pipeline saw, renamed to the row the
+ * user knows (`rowOf(i)`, e.g. `dataset row 1234`); anything else unchanged. The pipeline's
+ * errors carry their status (INVALID_ARGUMENT) themselves.
  */
-export function pipelineErrorToDomain(error: unknown, rowOf?: (record: number) => string): unknown {
-  if (error instanceof PipelineInputError && error.record !== null && rowOf !== undefined) {
-    const where = [
-      rowOf(error.record),
-      ...(error.column === null ? [] : [`column ${JSON.stringify(error.column)}`]),
-    ].join(', ');
-    return new InvalidArgumentError(`${where}: ${error.problem}; expected ${error.expected}`, { cause: error });
-  }
-  if (
-    error instanceof PipelineInputError ||
-    error instanceof PipelineSpecError ||
-    error instanceof PipelineFormatError
-  ) {
-    return new InvalidArgumentError(error.message, { cause: error });
-  }
-  return error;
+export function namingDatasetRow(error: unknown, rowOf: (record: number) => string): unknown {
+  if (!(error instanceof PipelineInputError) || error.record === null) return error;
+  const where = [
+    rowOf(error.record),
+    ...(error.column === null ? [] : [`column ${JSON.stringify(error.column)}`]),
+  ].join(', ');
+  return new InvalidArgumentError(`${where}: ${error.problem}; expected ${error.expected}`, { cause: error });
 }
