@@ -6,7 +6,8 @@ import { MalformedEventError, decodeEvent, type ReceivedEvent } from './cloud-ev
 import { EVENTS_STREAM, ensureConsumer } from './ensure-streams.js';
 import { filterSubjectFor, selectEventTypes } from './event-catalog.js';
 import { compileSubscribeOptions, type EventTypeSelector, type SubscribeEventsOptions } from './subscribe-options.js';
-import { backoffDelay, sleep, toJetStream } from './nats-connection.js';
+import { backoffDelay, delay } from '@aimaas/runtime';
+import { toJetStream } from './nats-connection.js';
 
 /** A running subscription. */
 export interface EventSubscription {
@@ -160,7 +161,7 @@ export async function subscribeEvents<const S extends EventTypeSelector>(
         );
         return msg.term();
       }
-      const delayMs = backoffDelay(msg.info.deliveryCount, o.retryBaseMs, o.retryMaxMs);
+      const delayMs = backoffDelay(msg.info.deliveryCount, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs });
       log.warn(
         { ...fields, err: outcome.error, attempt: msg.info.deliveryCount, delayMs },
         'event handler failed; redelivering',
@@ -174,9 +175,9 @@ export async function subscribeEvents<const S extends EventTypeSelector>(
         log.error({ ...fields, err: outcome.error, attempts: n }, 'event handler failed; giving up');
         return;
       }
-      const delayMs = backoffDelay(n, o.retryBaseMs, o.retryMaxMs);
+      const delayMs = backoffDelay(n, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs });
       log.warn({ ...fields, err: outcome.error, attempt: n, delayMs }, 'event handler failed; retrying');
-      await sleep(delayMs, stopSignal.signal);
+      await delay(delayMs, stopSignal.signal).catch(() => undefined);
     }
   };
 

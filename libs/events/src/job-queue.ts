@@ -1,7 +1,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
-import { UnavailableError } from '@aimaas/runtime';
+import { backoffDelay, delay, UnavailableError } from '@aimaas/runtime';
 import { extractHeaders, getTracer, injectHeaders } from '@aimaas/telemetry';
 import { checkHeaderValue } from './cloud-event.js';
 import {
@@ -16,14 +16,7 @@ import {
 } from './ensure-streams.js';
 import { compileJobQueueOptions, type ConsumeJobsOptions, type JobQueueOptions } from './job-queue-options.js';
 import { JOB_ID_HEADER, activeJob, isPoisonError, type ActiveJob } from './queued-job.js';
-import {
-  backoffDelay,
-  isConnectionClosed,
-  publishWithRetry,
-  sleep,
-  toJetStream,
-  type NatsOrJetStream,
-} from './nats-connection.js';
+import { isConnectionClosed, publishWithRetry, toJetStream, type NatsOrJetStream } from './nats-connection.js';
 
 /** Where an enqueued job was stored. */
 export interface EnqueuedJob {
@@ -190,7 +183,7 @@ export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: 
       } else if (job.deliveryCount >= settings.maxDeliver) {
         active.term(`failed on all ${settings.maxDeliver} deliveries; last error: ${(err as Error)?.message}`);
       } else {
-        const delayMs = backoffDelay(job.deliveryCount, o.retryBaseMs, o.retryMaxMs);
+        const delayMs = backoffDelay(job.deliveryCount, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs });
         log.warn({ ...fields, err, delayMs }, 'job failed; it will be redelivered');
         active.nak(delayMs);
       }
@@ -243,7 +236,7 @@ export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: 
           }
           failures++;
           log.warn({ err, queue: kind, failures }, 'pulling jobs failed; retrying');
-          await sleep(backoffDelay(failures, 250, 5_000), stopping.signal);
+          await delay(backoffDelay(failures, { baseMs: 250, maxMs: 5_000 }), stopping.signal).catch(() => undefined);
         }
       }
     } finally {
@@ -254,7 +247,7 @@ export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: 
     }
     if (inflight.size > 0) {
       const grace = new AbortController();
-      await Promise.race([Promise.allSettled(inflight), sleep(graceMs, grace.signal)]);
+      await Promise.race([Promise.allSettled(inflight), delay(graceMs, grace.signal).catch(() => undefined)]);
       grace.abort();
       if (inflight.size > 0) {
         log.warn(

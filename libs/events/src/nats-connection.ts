@@ -5,16 +5,11 @@ import {
   type JetStreamManager,
   type PubAck,
 } from '@nats-io/jetstream';
-import {
-  ClosedConnectionError,
-  DrainingConnectionError,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
-  type MsgHdrs,
-  type NatsConnection,
-} from '@nats-io/transport-node';
-import { UnavailableError } from '@aimaas/runtime';
+import { type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { backoffDelay, delay, UnavailableError } from '@aimaas/runtime';
+import { isTransientNatsError } from '@aimaas/storage';
+
+export { isConnectionClosed, isTransientNatsError } from '@aimaas/storage';
 import { createLogger, type Logger } from '@aimaas/telemetry';
 
 /** A NATS connection, or a JetStream context made from one; every entry point takes either. */
@@ -47,43 +42,6 @@ export async function toJetStreamManager(source: NatsOrJetStream | JetStreamMana
   if (isJetStreamManager(source)) return source;
   if (isJetStreamClient(source)) return source.jetstreamManager();
   return jetstreamManager(source);
-}
-
-/**
- * True for failures worth retrying with the same message id: a request that timed out, nobody
- * answering (JetStream restarting, a stream leader moving), JetStream not reachable.
- */
-export function isTransientNatsError(err: unknown): boolean {
-  if (err instanceof TimeoutError || err instanceof NoRespondersError) return true;
-  if (err instanceof RequestError) return err.isNoResponders() || err.cause instanceof TimeoutError;
-  return err instanceof Error && err.name === 'JetStreamNotEnabled';
-}
-
-/** True when the connection under a call is closed or draining: nothing more can be done on it. */
-export function isConnectionClosed(err: unknown): boolean {
-  return err instanceof ClosedConnectionError || err instanceof DrainingConnectionError;
-}
-
-/**
- * Exponential backoff without randomness: `baseMs * 2^(attempt-1)`, capped at `maxMs`.
- * @param attempt 1 for the first retry.
- */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-}
-
-/** Resolves after `ms`, or early (without throwing) once `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** How {@link publishWithRetry} retries. */
@@ -120,9 +78,9 @@ export async function publishWithRetry(
           { cause: err },
         );
       }
-      const delayMs = backoffDelay(attempt, retry.retryBaseMs, 2_000);
+      const delayMs = backoffDelay(attempt, { baseMs: retry.retryBaseMs, maxMs: 2_000 });
       retry.onRetry(attempt, err, delayMs);
-      await sleep(delayMs);
+      await delay(delayMs);
     }
   }
 }

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Metadata, status as grpcStatus, type ServerUnaryCall } from '@grpc/grpc-js';
+import { type Metadata, status as grpcStatus, type ServerUnaryCall } from '@grpc/grpc-js';
 import { context, SpanKind, trace, type Context, type Span } from '@opentelemetry/api';
 import {
   endRpcSpan,

@@ -64,3 +64,5 @@ export type { ClientConfig } from './credentials.js';
 
 export { runServiceProcess } from './service-process.js';
 export type { ServiceProcessContext, ServiceProcessOptions } from './service-process.js';
+export { backoffDelay, delay } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';

@@ -1,3 +1,4 @@
+import { backoffDelay, delay } from '@aimaas/runtime';
 import { AimaasError, abortedError } from './errors.js';
 
 /**
@@ -56,9 +57,13 @@ export function isRetryableError(error: unknown): boolean {
 }
 
 /** The wait before attempt `attempt + 1` (attempt counts from 1), with jitter in [50%, 100%]. */
-export function backoffDelay(policy: RetryPolicy, attempt: number): number {
-  const base = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * policy.backoffMultiplier ** (attempt - 1));
-  return base * (0.5 + Math.random() / 2);
+export function retryDelay(policy: RetryPolicy, attempt: number): number {
+  return backoffDelay(attempt, {
+    baseMs: policy.initialBackoffMs,
+    maxMs: policy.maxBackoffMs,
+    multiplier: policy.backoffMultiplier,
+    jitter: 'half',
+  });
 }
 
 /**
@@ -78,24 +83,11 @@ export async function withRetry<T>(
       return await attempt();
     } catch (error) {
       if (n >= policy.maxAttempts || !isRetryableError(error)) throw error;
-      const delay = backoffDelay(policy, n);
-      if (deadline !== undefined && Date.now() + delay >= deadline.getTime()) throw error;
-      await sleep(delay, method, signal);
+      const wait = retryDelay(policy, n);
+      if (deadline !== undefined && Date.now() + wait >= deadline.getTime()) throw error;
+      await delay(wait, signal).catch(() => {
+        throw abortedError(method, signal!);
+      });
     }
   }
-}
-
-function sleep(ms: number, method: string, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortedError(method, signal));
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortedError(method, signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -12,7 +12,7 @@ export type { ObjectInfo } from './object-meta.js';
 export type { ObjectReader, ObjectSource } from './object-chunks.js';
 export { ensureBuckets } from './ensure-buckets.js';
 export type { BucketSpec, EnsuredBuckets } from './ensure-buckets.js';
-export { toDomainError } from './nats-connection.js';
+export { isConnectionClosed, isTransientNatsError, toDomainError } from './nats-connection.js';
 export { WriterLease, listWriterLeases } from './writer-lease.js';
 export type { WriterLeaseRecord } from './writer-lease.js';
 export { sweepOrphans, startOrphanSweeper } from './orphan-sweep.js';

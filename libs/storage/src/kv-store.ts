@@ -4,6 +4,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import {
   AbortedError,
   AlreadyExistsError,
+  backoffDelay,
+  delay,
   InvalidArgumentError,
   NotFoundError,
   ResourceExhaustedError,
@@ -198,7 +200,8 @@ export class KvStore<T> {
             { cause: err },
           );
         }
-        await backoff(attempt, opts.signal);
+        // Full jitter: contending writers spread out instead of colliding again.
+        await delay(backoffDelay(attempt + 2, { baseMs: 1, maxMs: 100, jitter: 'full' }), opts.signal);
       }
     }
   }
@@ -287,23 +290,6 @@ export class KvStore<T> {
 
 function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Full-jitter exponential backoff: 0..min(100, 2·2^attempt) ms. */
-function backoff(attempt: number, signal?: AbortSignal): Promise<void> {
-  const ms = Math.random() * Math.min(100, 2 * 2 ** attempt);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      signal?.removeEventListener('abort', abort);
-      resolve();
-    }
-    function abort() {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    }
-    signal?.addEventListener('abort', abort, { once: true });
-  });
 }
 
 /**

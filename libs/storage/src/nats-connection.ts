@@ -109,14 +109,21 @@ export function actualRevision(err: JetStreamApiError): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-const TRANSPORT_ERRORS = [
-  TimeoutError,
-  NoRespondersError,
-  ClosedConnectionError,
-  ConnectionError,
-  DrainingConnectionError,
-  RequestError,
-];
+/**
+ * True for failures worth retrying on the same connection: a request that timed out, nobody
+ * answering (JetStream restarting, a stream leader moving), JetStream not reachable. The one test
+ * of the tree (storage's error mapping and the event publisher's retries use it).
+ */
+export function isTransientNatsError(err: unknown): boolean {
+  if (err instanceof TimeoutError || err instanceof NoRespondersError) return true;
+  if (err instanceof RequestError) return err.isNoResponders() || err.cause instanceof TimeoutError;
+  return err instanceof Error && err.name === 'JetStreamNotEnabled';
+}
+
+/** True when the connection under a call is closed or draining: nothing more can be done on it. */
+export function isConnectionClosed(err: unknown): boolean {
+  return err instanceof ClosedConnectionError || err instanceof DrainingConnectionError;
+}
 
 /**
  * Translate what the NATS client threw into the domain vocabulary: an unreachable or timed-out
@@ -129,7 +136,13 @@ const TRANSPORT_ERRORS = [
 export function toDomainError(err: unknown, what: string): unknown {
   if (isDomainError(err)) return err;
   if (!(err instanceof Error)) return err;
-  if (TRANSPORT_ERRORS.some((type) => err instanceof type) || err.name === 'JetStreamNotEnabled') {
+  // UNAVAILABLE: a caller may retry, here or on another replica.
+  if (
+    isTransientNatsError(err) ||
+    isConnectionClosed(err) ||
+    err instanceof ConnectionError ||
+    err instanceof RequestError
+  ) {
     return storeError(UnavailableError, `${what} failed: NATS JetStream is unavailable (${err.message})`, {
       cause: err,
     });
