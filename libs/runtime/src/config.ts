@@ -68,7 +68,33 @@ export function positiveIntegerSetting(variable: string, fallback: number, env: 
   return readVariable(env, variable, fallback, (value) => positiveInteger(value, variable, 'a positive integer'));
 }
 
-/** The five AIMaaS services, in port order. */
+/**
+ * A whole-number setting (0 allowed) from `env`, or undefined when unset or empty (the caller's
+ * default applies); a bad value throws a {@link ConfigError} naming the variable.
+ *
+ * @example
+ * const workers = wholeNumberSetting('AIMAAS_TRAINING_WORKERS'); // undefined, or e.g. 0
+ */
+export function wholeNumberSetting(variable: string, env: Env = process.env): number | undefined {
+  return readVariable(env, variable, undefined, (value) => positiveInteger(value, variable, 'a whole number', true));
+}
+
+/**
+ * A positive (possibly fractional) number setting from `env`: `fallback` when unset or empty; a bad
+ * value throws a {@link ConfigError} naming the variable.
+ *
+ * @example
+ * const factor = positiveNumberSetting('AIMAAS_INFERENCE_MEMORY_FACTOR', 2);
+ */
+export function positiveNumberSetting(variable: string, fallback: number, env: Env = process.env): number {
+  return readVariable(env, variable, fallback, (value) => {
+    const number = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN;
+    if (!(number > 0)) throw new ConfigError(variable, value, 'a positive number');
+    return number;
+  });
+}
+
+/** The five AIMaaS services, in port order. */ /** The five AIMaaS services, in port order. */
 export const SERVICE_NAMES = ['preprocessing', 'training', 'compression', 'registry', 'inference'] as const;
 /** One of {@link SERVICE_NAMES}. */
 export type ServiceName = (typeof SERVICE_NAMES)[number];

@@ -21,6 +21,8 @@ export {
   ConfigError,
   parseHostPort,
   positiveIntegerSetting,
+  positiveNumberSetting,
+  wholeNumberSetting,
   SERVICE_NAMES,
   DEFAULT_ADDRESSES,
   DEFAULT_MAX_MESSAGE_BYTES,

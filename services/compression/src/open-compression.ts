@@ -1,3 +1,4 @@
+import { wholeNumberSetting } from '@aimaas/runtime';
 import { createEventPublisher, createJobQueue, ensureStreams } from '@aimaas/events';
 import { ensureBuckets, type NatsConnection } from '@aimaas/storage';
 import type { PreprocessingClient, RegistryClient } from '@aimaas/sdk';
@@ -51,7 +52,7 @@ export function compileWorkerOptions(options: CompressionWorkerOptions = {}): Re
  * `AIMAAS_COMPRESSION_PROGRESS_INTERVAL_MS` (unset: the defaults of {@link compileWorkerOptions}).
  */
 export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): CompressionWorkerOptions {
-  const number = (name: string) => (env[name] ? Number(env[name]) : undefined);
+  const number = (name: string): number | undefined => wholeNumberSetting(name, env);
   const options: CompressionWorkerOptions = {
     ...(env.AIMAAS_COMPRESSION_WORKER_ID && { workerId: env.AIMAAS_COMPRESSION_WORKER_ID }),
     ...(number('AIMAAS_COMPRESSION_ACK_WAIT_MS') !== undefined && {

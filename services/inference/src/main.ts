@@ -5,7 +5,7 @@
  * bucket watches stop, models are freed, the registry client closes, NATS drains, telemetry flushes.
  */
 import { reflectionFiles, InferenceServiceService, GRPCInferenceServiceService } from '@aimaas/proto';
-import { positiveIntegerSetting, runServiceProcess } from '@aimaas/runtime';
+import { positiveIntegerSetting, positiveNumberSetting, runServiceProcess } from '@aimaas/runtime';
 import { createClients } from '@aimaas/sdk';
 import { connectNats } from '@aimaas/storage';
 import { openInference } from './open-inference.js';
@@ -16,7 +16,7 @@ await runServiceProcess({
   async wire({ config, logger, server, metrics }) {
     // The models' estimated memory (not the RSS gate of the other services): 4 GiB unless set.
     const memory = positiveIntegerSetting('AIMAAS_INFERENCE_MEMORY_MB', 4096);
-    const factor = process.env.AIMAAS_INFERENCE_MEMORY_FACTOR;
+    const factor = positiveNumberSetting('AIMAAS_INFERENCE_MEMORY_FACTOR', 2);
     const nc = await connectNats(config.natsUrl, { name: 'inference', logger });
     const clients = createClients({ addresses: { registry: config.addresses.registry }, actor: 'inference' });
     const inference = await openInference(nc, {
@@ -24,7 +24,7 @@ await runServiceProcess({
       logger,
       metricsRegistry: metrics,
       memoryLimitMb: memory,
-      ...(factor && { memoryFactor: Number(factor) }),
+      memoryFactor: factor,
     });
     server
       .add(InferenceServiceService, inference.handlers.inference)

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Env } from '@aimaas/runtime';
+import { wholeNumberSetting, type Env } from '@aimaas/runtime';
 
 /**
  * Settings of the training service and its worker, compiled once at start by
@@ -81,12 +81,7 @@ export function compileTrainingOptions(options: TrainingOptions = {}): CompiledT
  * @throws TypeError naming the variable and its bad value.
  */
 export function trainingOptionsFromEnv(env: Env = process.env): CompiledTrainingOptions {
-  const read = (name: string): number | undefined => {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '') return undefined;
-    if (!/^\d+$/.test(raw)) throw new TypeError(`${name}=${JSON.stringify(raw)}: expected a whole number`);
-    return Number(raw);
-  };
+  const read = (name: string): number | undefined => wholeNumberSetting(name, env);
   const options: TrainingOptions = {};
   const ackWaitMs = read('AIMAAS_TRAINING_ACK_WAIT_MS');
   const maxDeliver = read('AIMAAS_TRAINING_MAX_DELIVER');
