@@ -59,14 +59,14 @@ export type BidiStreamingHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx:
  * One method of a grpc-js service definition, as ts-proto (`outputServices=grpc-js`) or
  * proto-loader produce it.
  */
-export interface MethodDefinitionLike {
+export interface MethodDefinitionLike<Req = any, Res = any> {
   readonly path: string;
   readonly requestStream: boolean;
   readonly responseStream: boolean;
-  readonly requestSerialize: (value: any) => Buffer;
-  readonly requestDeserialize: (bytes: Buffer) => any;
-  readonly responseSerialize: (value: any) => Buffer;
-  readonly responseDeserialize: (bytes: Buffer) => any;
+  readonly requestSerialize: (value: Req) => Buffer;
+  readonly requestDeserialize: (bytes: Buffer) => Req;
+  readonly responseSerialize: (value: Res) => Buffer;
+  readonly responseDeserialize: (bytes: Buffer) => Res;
   readonly originalName?: string;
 }
 

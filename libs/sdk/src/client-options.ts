@@ -2,20 +2,13 @@ import { readFileSync } from 'node:fs';
 import type { Interceptor } from '@grpc/grpc-js';
 import { compileRetryPolicy, type RetryOptions, type RetryPolicy } from './retry.js';
 
-/** The AIMaaS services, as named in `AIMAAS_<SERVICE>_ADDR`. */
-export type ServiceName = 'preprocessing' | 'training' | 'compression' | 'registry' | 'inference';
+import { DEFAULT_ADDRESSES, type ServiceName } from '@aimaas/runtime';
+
+/** The AIMaaS services, as named in `AIMAAS_<SERVICE>_ADDR`, and their default addresses. */
+export { DEFAULT_ADDRESSES, type ServiceName };
 
 /** Every client {@link createClients} makes: the services plus `oip` (KServe v2, on the inference port). */
 export type ClientName = ServiceName | 'oip';
-
-/** The services in port order, with their default addresses. */
-export const DEFAULT_ADDRESSES: Readonly<Record<ServiceName, string>> = Object.freeze({
-  preprocessing: '127.0.0.1:50051',
-  training: '127.0.0.1:50052',
-  compression: '127.0.0.1:50053',
-  registry: '127.0.0.1:50054',
-  inference: '127.0.0.1:50055',
-});
 
 /** The environment variable holding a service's address, e.g. `AIMAAS_REGISTRY_ADDR`. */
 export function addressEnvName(service: ServiceName): string {

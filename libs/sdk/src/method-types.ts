@@ -1,12 +1,6 @@
 /** One method of a ts-proto `outputServices=grpc-js` service definition (`RegistryServiceService.getModelVersion`). */
-export interface MethodDefinitionLike<Req = any, Res = any> {
-  readonly path: string;
-  readonly requestStream: boolean;
-  readonly responseStream: boolean;
-  readonly requestSerialize: (value: Req) => Buffer;
-  readonly requestDeserialize: (value: Buffer) => Req;
-  readonly responseDeserialize: (value: Buffer) => Res;
-}
+export type { MethodDefinitionLike } from '@aimaas/runtime';
+import type { MethodDefinitionLike } from '@aimaas/runtime';
 
 /** A ts-proto grpc-js service definition such as `RegistryServiceService`. */
 export type ServiceDefinitionLike = { readonly [method: string]: MethodDefinitionLike };

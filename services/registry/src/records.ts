@@ -2,7 +2,7 @@ import {
   Lineage,
   Signature,
   type Task,
-  taskToJSON,
+  taskName,
   type ModelFile,
   type ModelVersion,
   type RegisteredModel,
@@ -133,7 +133,7 @@ export function toSearchRecord(version: StoredVersion, aliases: string[]): Searc
   return {
     name: version.name,
     version: version.version,
-    task: taskName(version.task),
+    task: taskName(version.task as Task) ?? 'unspecified',
     description: version.description,
     createdAt: version.createdAt,
     updatedAt: version.updatedAt,
@@ -142,13 +142,6 @@ export function toSearchRecord(version: StoredVersion, aliases: string[]): Searc
     metrics: version.metrics,
     aliases,
   };
-}
-
-/** "classification" for TASK_CLASSIFICATION, and so on. */
-export function taskName(task: number): string {
-  return taskToJSON(task as Task)
-    .toLowerCase()
-    .replace(/^task_/, '');
 }
 
 /** One alias move as stored under `aliashist.<name>.<seq>`. */
