@@ -8,19 +8,9 @@
  * const compression = await openCompression(nc, { registry: clients.registry, preprocessing: clients.preprocessing, logger });
  * server.add(CompressionServiceService, compression.handlers).onShutdown(() => compression.close());
  */
-export {
-  openCompression,
-  compileWorkerOptions,
-  workerOptionsFromEnv,
-  COMPRESSION_CHECKPOINTS_BUCKET,
-} from './open-compression.js';
+export { openCompression, COMPRESSION_CHECKPOINTS_BUCKET } from './open-compression.js';
 export type { CompressionOpenOptions, CompressionReplica } from './open-compression.js';
-export { createCompressionService } from './compression-service.js';
-export type { CompressionServiceDeps, CompressionServiceHandlers } from './compression-service.js';
 export type { CompressionWorkerOptions } from './worker.js';
-export { CompressionJobStore } from './job-store.js';
-export type { CompressionRecord } from './job-store.js';
-export { COMPRESSION_LIMITS } from './limits.js';
 export { polynomialSparsity, MagnitudePruner } from './methods/prune.js';
 export { kMeans1d, WeightClusterer } from './methods/cluster.js';
 export { distillationLoss } from './methods/distill.js';

@@ -6,18 +6,9 @@ export type { PreprocessingReplica } from './open-preprocessing.js';
  * float32 tensors per split, streams those splits, and applies fitted pipelines to raw records.
  * `src/main.ts` is the process; this module is the service for tests and embedding.
  */
-export { createPreprocessingService } from './preprocessing-service.js';
-export type { PreprocessingServiceDeps } from './preprocessing-service.js';
-export { compilePreprocessingOptions } from './preprocessing-options.js';
-export type { PreprocessingOptions, CompiledPreprocessingOptions } from './preprocessing-options.js';
-export { DATASETS_BUCKET, DatasetStore, openDatasetBuckets } from './dataset-store.js';
-export type { DatasetRecord, PreparedRecord, StoredDataset, StoredObject, TensorLayout } from './dataset-store.js';
+export type { PreprocessingOptions } from './preprocessing-options.js';
+export { openDatasetBuckets } from './dataset-store.js';
 export { CsvParser, recordFields } from './csv-parser.js';
-export type { CsvParserOptions, CsvRecord, CsvRecordHandler } from './csv-parser.js';
 export { JsonArrayParser, JsonLinesParser } from './json-parser.js';
-export type { JsonRecordHandler, RecordParser } from './json-parser.js';
 export { Utf8StreamDecoder } from './utf8-stream.js';
-export type { DecodedText } from './utf8-stream.js';
 export { decodeShard, encodeShard } from './shard-codec.js';
-export type { DecodedShard, ShardColumn } from './shard-codec.js';
-export { DEFAULT_NULL_MARKERS } from './validation.js';

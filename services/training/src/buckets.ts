@@ -1,7 +1,7 @@
 import { ensureBuckets, type ObjectStore } from '@aimaas/storage';
-import { CHECKPOINTS_BUCKET, CheckpointStore } from './checkpoints.js';
-import { ExperimentStore } from './experiment-store.js';
-import { JOBS_BUCKET, JobStore } from './job-store.js';
+import { CHECKPOINTS_BUCKET, CheckpointStore } from './jobs/checkpoints.js';
+import { ExperimentStore } from './experiments/experiment-store.js';
+import { JOBS_BUCKET, JobStore } from './jobs/job-store.js';
 
 /** The training service's stores over its NATS buckets. */
 export interface TrainingStores {

@@ -3,10 +3,10 @@ import type { PreprocessingClient, RegistryClient } from '@aimaas/sdk';
 import type { NatsConnection } from '@aimaas/storage';
 import type { Logger } from '@aimaas/telemetry';
 import { openTrainingStores, type TrainingStores } from './buckets.js';
-import { ProgressHub } from './progress-hub.js';
+import { ProgressHub } from './jobs/progress-hub.js';
 import type { CompiledTrainingOptions } from './training-options.js';
 import { createTrainingService, type TrainingServiceHandlers } from './training-service.js';
-import { createTrainingWorker } from './worker.js';
+import { createTrainingWorker } from './jobs/worker.js';
 
 /** What a training replica needs besides its NATS connections. */
 export interface OpenTrainingConfig {

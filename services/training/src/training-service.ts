@@ -15,11 +15,11 @@ import {
 } from '@aimaas/runtime';
 import type { PreprocessingClient } from '@aimaas/sdk';
 import { createLogger, type Logger } from '@aimaas/telemetry';
-import { isTerminal, jobIdFor, type JobRecord, type JobStore } from './job-store.js';
-import type { ProgressHub } from './progress-hub.js';
-import { phaseUpdate, publishJobEvent, type TrainingEventPublisher } from './progress-reporter.js';
-import type { ExperimentStore } from './experiment-store.js';
-import { createExperimentHandlers, createExperimentTracker } from './experiments.js';
+import { isTerminal, jobIdFor, type JobRecord, type JobStore } from './jobs/job-store.js';
+import type { ProgressHub } from './jobs/progress-hub.js';
+import { phaseUpdate, publishJobEvent, type TrainingEventPublisher } from './jobs/progress-reporter.js';
+import type { ExperimentStore } from './experiments/experiment-store.js';
+import { createExperimentHandlers, createExperimentTracker } from './experiments/experiments.js';
 import { validateSubmit } from './validation.js';
 
 /** What the TrainingService handlers need. All state lives in NATS, so replicas share it. */

@@ -7,9 +7,9 @@ import {
   ResourceExhaustedError,
 } from '@aimaas/runtime';
 import { InvalidModelSpecError } from '@aimaas/ml';
-import { modelLayerCount, modelParameterBound } from './model-size.js';
-import { DEFAULT_BATCH_SIZE, snake } from './spec-mapping.js';
-import { buildTrainingModel, dataShapeOf, type DataShape } from './training-model.js';
+import { modelLayerCount, modelParameterBound } from './model/model-size.js';
+import { DEFAULT_BATCH_SIZE, snake } from './model/spec-mapping.js';
+import { buildTrainingModel, dataShapeOf, type DataShape } from './model/training-model.js';
 
 const OPTIMIZERS = ['sgd', 'adam', 'rmsprop', 'adagrad'];
 const SCHEDULES = ['constant', 'step', 'exponential', 'cosine'];

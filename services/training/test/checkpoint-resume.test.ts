@@ -5,9 +5,9 @@ import { initBackend } from '@aimaas/ml';
 import { connectNats } from '@aimaas/storage';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
 import { openTrainingStores, toTrainingPlan, type CheckpointStore, type LoadedCheckpoint } from '../src/index.js';
-import type { Batch, DataPlan } from '../src/data-source.js';
-import { runTrainer } from '../src/trainer.js';
-import { buildTrainingModel, compileTrainingModel, type DataShape } from '../src/training-model.js';
+import type { Batch, DataPlan } from '../src/data/data-source.js';
+import { runTrainer } from '../src/model/trainer.js';
+import { buildTrainingModel, compileTrainingModel, type DataShape } from '../src/model/training-model.js';
 
 /** Three Gaussian-ish blobs in 4-D from a seeded generator: 120 rows. */
 function blobs(): { features: Float32Array; labels: Float32Array } {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobState, type PreparedDataset, type TrainingJob } from '@aimaas/proto';
 import { fixturePath, waitFor } from '@aimaas/testing';
-import { shareOf } from '../src/shard-gradients.js';
+import { shareOf } from '../src/gang/shard-gradients.js';
 import { startMesh, type Mesh } from './support/harness.js';
 import { downloadFiles, irisJob, waitForEnd, watchAll } from './support/helpers.js';
 

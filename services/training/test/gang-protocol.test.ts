@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNats } from '@aimaas/storage';
 import { startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
-import { FloatAssembler, FrameInbox, GangAbortedError, chunkFloats, publishFloats } from '../src/gang-protocol.js';
-import { averageGradients, shareOf } from '../src/shard-gradients.js';
+import { FloatAssembler, FrameInbox, GangAbortedError, chunkFloats, publishFloats } from '../src/gang/gang-protocol.js';
+import { averageGradients, shareOf } from '../src/gang/shard-gradients.js';
 import type { NatsConnection } from '@aimaas/storage';
 
 describe('gang messages over NATS', () => {

@@ -1,5 +1,5 @@
 /**
- * The real PreprocessingService (services/preprocessing's `createPreprocessingService`) in this
+ * The real PreprocessingService (services/preprocessing's `openPreprocessing`) in this
  * process on a real gRPC server, with `prepareCsv` doing what a user does: ImportDataset (the CSV
  * streamed in chunks) then PrepareDataset.
  */

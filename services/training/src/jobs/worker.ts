@@ -1,16 +1,16 @@
 import { JobState } from '@aimaas/proto';
 import { PoisonJobError, type JobQueue, type QueuedJob } from '@aimaas/events';
 import { CancelledError, isDomainError } from '@aimaas/runtime';
-import type { ExperimentStore } from './experiment-store.js';
-import { createExperimentTracker, finalizeSearch, type FinalizeSearchPayload } from './experiments.js';
-import { GANG_GRADIENT_BUDGET_BYTES, createGangLeader } from './gang-leader.js';
-import { createGangFollower } from './gang-member.js';
+import type { ExperimentStore } from '../experiments/experiment-store.js';
+import { createExperimentTracker, finalizeSearch, type FinalizeSearchPayload } from '../experiments/experiments.js';
+import { GANG_GRADIENT_BUDGET_BYTES, createGangLeader } from '../gang/gang-leader.js';
+import { createGangFollower } from '../gang/gang-member.js';
 import type { NatsConnection } from '@aimaas/storage';
 import { isSearchTrial, isTerminal, type JobRecord } from './job-store.js';
 import { runTrainingJob, type JobOutcome, type JobRunnerDeps } from './job-runner.js';
 import { phaseUpdate, publishJobEvent } from './progress-reporter.js';
 import { SlotPool, type ReleaseSlot } from './slot-pool.js';
-import type { CompiledTrainingOptions } from './training-options.js';
+import type { CompiledTrainingOptions } from '../training-options.js';
 
 /** What a training worker needs: the runner's dependencies, the queue and the options. */
 export interface TrainingWorkerDeps extends Omit<JobRunnerDeps, 'gangs'> {

@@ -2,7 +2,7 @@ import type { PreparedDataset, Tensor } from '@aimaas/proto';
 import { createRandom } from '@aimaas/pipeline';
 import { FailedPreconditionError } from '@aimaas/runtime';
 import type { PreprocessingClient } from '@aimaas/sdk';
-import type { TrainingPlan } from './spec-mapping.js';
+import type { TrainingPlan } from '../model/spec-mapping.js';
 
 /** One batch of a split: row-major float32 features and one label value (or more) per row. */
 export interface Batch {

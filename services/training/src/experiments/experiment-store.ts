@@ -1,7 +1,7 @@
 import { CrossValidation, JobState, ModelRef, Search, SubmitTrainingJobRequest } from '@aimaas/proto';
 import { NotFoundError } from '@aimaas/runtime';
 import type { KvStore } from '@aimaas/storage';
-import { isTerminal, type JobRecord } from './job-store.js';
+import { isTerminal, type JobRecord } from '../jobs/job-store.js';
 import type { TrialValues } from './search-space.js';
 
 /** One job of an experiment (a search trial or a cross-validation fold). */

@@ -20,13 +20,13 @@ import {
   toSearch,
   type ExperimentRecord,
 } from './experiment-store.js';
-import { jobIdFor, type JobRecord } from './job-store.js';
-import type { JobRunnerDeps } from './job-runner.js';
-import { exportCheckedOnnx, registerModel } from './registration.js';
+import { jobIdFor, type JobRecord } from '../jobs/job-store.js';
+import type { JobRunnerDeps } from '../jobs/job-runner.js';
+import { exportCheckedOnnx, registerModel } from '../jobs/registration.js';
 import { applyTrial, trialPoints } from './search-space.js';
-import { metricMode, toTrainingPlan } from './spec-mapping.js';
-import { buildTrainingModel, dataShapeOf } from './training-model.js';
-import { validateSubmit } from './validation.js';
+import { metricMode, toTrainingPlan } from '../model/spec-mapping.js';
+import { buildTrainingModel, dataShapeOf } from '../model/training-model.js';
+import { validateSubmit } from '../validation.js';
 
 /** The payload of the queued job that registers a finished search's best trial. */
 export interface FinalizeSearchPayload {

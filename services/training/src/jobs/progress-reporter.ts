@@ -2,7 +2,7 @@ import { JobState, ProgressUpdate, TrainingJob, type GangMember } from '@aimaas/
 import type { EventPublisher } from '@aimaas/events';
 import type { Logger } from '@aimaas/telemetry';
 import { isTerminal, withHistory, type JobStore } from './job-store.js';
-import type { TrainerProgress } from './trainer.js';
+import type { TrainerProgress } from '../model/trainer.js';
 
 /** The events this service publishes (`training.job.*`). */
 export type TrainingEventPublisher = Pick<EventPublisher, 'publish'>;

@@ -3,8 +3,8 @@ import * as ort from 'onnxruntime-node';
 import { ModelRef, Task, type ModelVersion, type PreparedDataset, type SubmitTrainingJobRequest } from '@aimaas/proto';
 import { exportOnnx, MODEL_JSON, OnnxExportError, saveModelToBytes, WEIGHTS_BIN } from '@aimaas/ml';
 import { uploadModelVersion, type RegistryClient, type UploadFile } from '@aimaas/sdk';
-import { flattenParams, type TrainingPlan } from './spec-mapping.js';
-import { modelInputShape, modelOutputShape, type DataShape } from './training-model.js';
+import { flattenParams, type TrainingPlan } from '../model/spec-mapping.js';
+import { modelInputShape, modelOutputShape, type DataShape } from '../model/training-model.js';
 
 /** The registry calls registration makes. */
 export type RegistrySink = Pick<RegistryClient, 'createModelVersion' | 'searchModelVersions'>;

@@ -1,8 +1,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs';
 import { FailedPreconditionError } from '@aimaas/runtime';
-import type { Checkpoint, LoadedCheckpoint, TrainerState } from './checkpoints.js';
-import type { Batch, DataPlan } from './data-source.js';
+import type { Checkpoint, LoadedCheckpoint, TrainerState } from '../jobs/checkpoints.js';
+import type { Batch, DataPlan } from '../data/data-source.js';
 import { evaluateSplit, metricNames, toTensors } from './evaluation.js';
 import { learningRateAt, type TrainingPlan } from './spec-mapping.js';
 import { modelInputShape, modelOutputShape, setLearningRate, type DataShape } from './training-model.js';

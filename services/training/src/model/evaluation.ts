@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { classificationReport, oneHotLabels, regressionReport } from '@aimaas/ml';
-import type { Batch } from './data-source.js';
+import type { Batch } from '../data/data-source.js';
 import type { DataShape, TargetScaling } from './training-model.js';
 
 export type { TargetScaling } from './training-model.js';

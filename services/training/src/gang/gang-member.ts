@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { SubmitTrainingJobRequest } from '@aimaas/proto';
 import type { Logger } from '@aimaas/telemetry';
-import { createDataPlan, type Batch } from './data-source.js';
+import { createDataPlan, type Batch } from '../data/data-source.js';
 import {
   FloatAssembler,
   FrameInbox,
@@ -15,11 +15,11 @@ import {
   type Frame,
   type GangMessage,
 } from './gang-protocol.js';
-import type { JobRunnerDeps } from './job-runner.js';
+import type { JobRunnerDeps } from '../jobs/job-runner.js';
 import { shardGradients, shareOf, sliceRows, writeFlatWeights, type ShardGradients } from './shard-gradients.js';
-import type { SlotPool } from './slot-pool.js';
-import { toTrainingPlan } from './spec-mapping.js';
-import { buildTrainingModel, compileTrainingModel, dataShapeOf, type DataShape } from './training-model.js';
+import type { SlotPool } from '../jobs/slot-pool.js';
+import { toTrainingPlan } from '../model/spec-mapping.js';
+import { buildTrainingModel, compileTrainingModel, dataShapeOf, type DataShape } from '../model/training-model.js';
 import type { NatsConnection } from '@aimaas/storage';
 
 /** What a worker needs to follow other workers' data-parallel jobs. */

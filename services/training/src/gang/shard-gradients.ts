@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { lossForTask, metricsForTask, type Task } from '@aimaas/ml';
-import type { Batch } from './data-source.js';
-import { toTensors } from './evaluation.js';
-import { modelInputShape, modelOutputShape, type DataShape } from './training-model.js';
+import type { Batch } from '../data/data-source.js';
+import { toTensors } from '../model/evaluation.js';
+import { modelInputShape, modelOutputShape, type DataShape } from '../model/training-model.js';
 
 /** The gradients one worker computed on its share of a batch, flattened in `trainableWeights` order. */
 export interface ShardGradients {

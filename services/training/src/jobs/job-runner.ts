@@ -4,9 +4,9 @@ import { InvalidArgumentError } from '@aimaas/runtime';
 import type { PreprocessingClient } from '@aimaas/sdk';
 import type { Logger } from '@aimaas/telemetry';
 import type { CheckpointStore, TrainerState } from './checkpoints.js';
-import { createDataPlan, type Batch } from './data-source.js';
-import { epochLogsInTargetUnits, testMetrics } from './evaluation.js';
-import type { Gang, GangJob, GangLeader } from './gang-leader.js';
+import { createDataPlan, type Batch } from '../data/data-source.js';
+import { epochLogsInTargetUnits, testMetrics } from '../model/evaluation.js';
+import type { Gang, GangJob, GangLeader } from '../gang/gang-leader.js';
 import { isSearchTrial, isTerminal, type JobRecord, type JobStore } from './job-store.js';
 import { ProgressReporter, type TrainingEventPublisher } from './progress-reporter.js';
 import {
@@ -16,9 +16,14 @@ import {
   registerModel,
   type RegistrySink,
 } from './registration.js';
-import { toTrainingPlan } from './spec-mapping.js';
-import { runTrainer } from './trainer.js';
-import { buildTrainingModel, compileTrainingModel, dataShapeOf, regressionTargetScaling } from './training-model.js';
+import { toTrainingPlan } from '../model/spec-mapping.js';
+import { runTrainer } from '../model/trainer.js';
+import {
+  buildTrainingModel,
+  compileTrainingModel,
+  dataShapeOf,
+  regressionTargetScaling,
+} from '../model/training-model.js';
 
 /** What running a job needs. */
 export interface JobRunnerDeps {

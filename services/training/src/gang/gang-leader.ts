@@ -2,7 +2,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type * as tf from '@tensorflow/tfjs';
 import { GangMember, SubmitTrainingJobRequest } from '@aimaas/proto';
 import type { Logger } from '@aimaas/telemetry';
-import type { Batch } from './data-source.js';
+import type { Batch } from '../data/data-source.js';
 import {
   FloatAssembler,
   FrameInbox,
@@ -28,8 +28,8 @@ import {
   sliceRows,
   type ShardGradients,
 } from './shard-gradients.js';
-import { trainOnBatch } from './trainer.js';
-import type { DataShape } from './training-model.js';
+import { trainOnBatch } from '../model/trainer.js';
+import type { DataShape } from '../model/training-model.js';
 import type { NatsConnection } from '@aimaas/storage';
 
 /**
