@@ -1,5 +1,3 @@
-import { SpanKind, SpanStatusCode, context } from '@opentelemetry/api';
-import { getTracer, injectHeaders } from '@aimaas/telemetry';
 import { checkHeaderValue, encodeEvent, newEventId } from './cloud-event.js';
 import { eventSubject, isEventType, type EventPayload, type EventType } from './event-catalog.js';
 import {
@@ -10,6 +8,7 @@ import {
   type EventsLogger,
   type NatsOrJetStream,
 } from './nats-connection.js';
+import { withPublishSpan } from './message-spans.js';
 
 /** Options of {@link createEventPublisher}. */
 export interface EventPublisherOptions {
@@ -138,49 +137,34 @@ export function createEventPublisher(source: NatsOrJetStream, options: EventPubl
       ...(subjectAttr === undefined ? {} : { subject: subjectAttr }),
     });
 
-    return getTracer().startActiveSpan(
-      `${subject} publish`,
+    return withPublishSpan(
+      subject,
+      id,
+      headers,
       {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'send',
-          'messaging.operation.name': 'publish',
-          'messaging.destination.name': subject,
-          'messaging.message.id': id,
-          'messaging.message.body.size': body.byteLength,
-          'cloudevents.event_type': type,
-          'cloudevents.event_source': compiled.source,
-        },
+        'messaging.message.body.size': body.byteLength,
+        'cloudevents.event_type': type,
+        'cloudevents.event_source': compiled.source,
       },
       async (span) => {
-        try {
-          injectHeaders((key, value) => headers.set(key, value), context.active());
-          const ack = await publishWithRetry(
-            js,
-            subject,
-            body,
-            { msgID: id, headers, timeoutMs: compiled.timeoutMs },
-            {
-              maxAttempts: compiled.maxAttempts,
-              retryBaseMs: compiled.retryBaseMs,
-              what: `event ${type} (ce-id ${id})`,
-              onRetry(attempt, err, delayMs) {
-                span.addEvent('retry', { attempt, 'error.message': (err as Error).message, delay_ms: delayMs });
-                compiled.logger.warn({ err, type, id, attempt, delayMs }, 'event publish failed transiently; retrying');
-              },
+        const ack = await publishWithRetry(
+          js,
+          subject,
+          body,
+          { msgID: id, headers, timeoutMs: compiled.timeoutMs },
+          {
+            maxAttempts: compiled.maxAttempts,
+            retryBaseMs: compiled.retryBaseMs,
+            what: `event ${type} (ce-id ${id})`,
+            onRetry(attempt, err, delayMs) {
+              span.addEvent('retry', { attempt, 'error.message': (err as Error).message, delay_ms: delayMs });
+              compiled.logger.warn({ err, type, id, attempt, delayMs }, 'event publish failed transiently; retrying');
             },
-          );
-          span.setAttribute('messaging.nats.stream.sequence', ack.seq);
-          if (ack.duplicate) span.setAttribute('messaging.nats.duplicate', true);
-          return { seq: ack.seq, duplicate: ack.duplicate, id };
-        } catch (err) {
-          span.recordException(err as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-          throw err;
-        } finally {
-          span.end();
-        }
+          },
+        );
+        span.setAttribute('messaging.nats.stream.sequence', ack.seq);
+        if (ack.duplicate) span.setAttribute('messaging.nats.duplicate', true);
+        return { seq: ack.seq, duplicate: ack.duplicate, id };
       },
     );
   }

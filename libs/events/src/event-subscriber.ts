@@ -1,13 +1,13 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { context } from '@opentelemetry/api';
 import { AckPolicy, DeliverPolicy, type Consumer, type ConsumerConfig, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { extractHeaders, getTracer } from '@aimaas/telemetry';
 import { MalformedEventError, decodeEvent, type ReceivedEvent } from './cloud-event.js';
 import { EVENTS_STREAM, ensureConsumer } from './ensure-streams.js';
 import { filterSubjectFor, selectEventTypes } from './event-catalog.js';
 import { compileSubscribeOptions, type EventTypeSelector, type SubscribeEventsOptions } from './subscribe-options.js';
 import { backoffDelay, delay } from '@aimaas/runtime';
 import { toJetStream } from './nats-connection.js';
+import { failSpan, startDeliverySpan } from './message-spans.js';
 
 /** A running subscription. */
 export interface EventSubscription {
@@ -99,36 +99,22 @@ export async function subscribeEvents<const S extends EventTypeSelector>(
   const log = o.logger;
 
   const attempt = async (msg: JsMsg, event: ReceivedEvent, deliveryCount: number): Promise<Outcome> => {
-    const parent = extractHeaders((key) => msg.headers?.get(key) || undefined, ROOT_CONTEXT);
-    const span = getTracer().startSpan(
-      `${msg.subject} process`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'process',
-          'messaging.operation.name': 'process',
-          'messaging.destination.name': msg.subject,
-          'messaging.message.id': event.id,
-          'messaging.nats.stream.sequence': msg.seq,
-          'messaging.nats.delivery_count': deliveryCount,
-          'cloudevents.event_type': event.type,
-          'cloudevents.event_source': event.source,
-          ...(o.durable === undefined ? {} : { 'messaging.consumer.group.name': o.durable }),
-        },
-      },
-      parent,
-    );
+    const { span, context: spanContext } = startDeliverySpan(msg, {
+      'messaging.message.id': event.id,
+      'messaging.nats.delivery_count': deliveryCount,
+      'cloudevents.event_type': event.type,
+      'cloudevents.event_source': event.source,
+      ...(o.durable === undefined ? {} : { 'messaging.consumer.group.name': o.durable }),
+    });
     // Keep the ack deadline moving while a slow handler runs, so the event is not redelivered
     // to another replica meanwhile.
     const heartbeat = acks ? setInterval(() => msg.working(), Math.max(500, o.ackWaitMs / 3)) : undefined;
     try {
       const view = deliveryCount === event.deliveryCount ? event : { ...event, deliveryCount };
-      await context.with(trace.setSpan(parent, span), () => o.handler(view as never));
+      await context.with(spanContext, () => o.handler(view as never));
       return { ok: true };
     } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error)?.message });
+      failSpan(span, error);
       return { ok: false, error };
     } finally {
       clearInterval(heartbeat);

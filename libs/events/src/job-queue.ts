@@ -1,8 +1,7 @@
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { context } from '@opentelemetry/api';
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { backoffDelay, delay, UnavailableError } from '@aimaas/runtime';
-import { extractHeaders, getTracer, injectHeaders } from '@aimaas/telemetry';
 import { checkHeaderValue } from './cloud-event.js';
 import {
   JOB_QUEUES,
@@ -17,6 +16,7 @@ import {
 import { compileJobQueueOptions, type ConsumeJobsOptions, type JobQueueOptions } from './job-queue-options.js';
 import { JOB_ID_HEADER, activeJob, isPoisonError, type ActiveJob } from './queued-job.js';
 import { isConnectionClosed, publishWithRetry, toJetStream, type NatsOrJetStream } from './nats-connection.js';
+import { failSpan, startDeliverySpan, withPublishSpan } from './message-spans.js';
 
 /** Where an enqueued job was stored. */
 export interface EnqueuedJob {
@@ -103,76 +103,41 @@ export function createJobQueue(source: NatsOrJetStream, kind: JobKind, options: 
     }
     const body = binary ? payload : new TextEncoder().encode(JSON.stringify(payload));
     await ensureReady();
-    return getTracer().startActiveSpan(
-      `${names.subject} publish`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'send',
-          'messaging.destination.name': names.subject,
-          'messaging.message.id': msgId,
-          'aimaas.job.id': jobId,
+    const headers = natsHeaders();
+    headers.set(JOB_ID_HEADER, jobId);
+    headers.set('content-type', binary ? 'application/octet-stream' : 'application/json');
+    return withPublishSpan(names.subject, msgId, headers, { 'aimaas.job.id': jobId }, async (span) => {
+      const ack = await publishWithRetry(
+        js,
+        names.subject,
+        body,
+        { msgID: msgId, headers, timeoutMs: o.timeoutMs },
+        {
+          maxAttempts: o.publishAttempts,
+          retryBaseMs: 100,
+          what: `${kind} job ${jobId}`,
+          onRetry: (attempt, err, delayMs) =>
+            log.warn({ err, jobId, attempt, delayMs }, 'enqueue failed transiently; retrying with the same msg id'),
         },
-      },
-      async (span) => {
-        try {
-          const headers = natsHeaders();
-          headers.set(JOB_ID_HEADER, jobId);
-          headers.set('content-type', binary ? 'application/octet-stream' : 'application/json');
-          injectHeaders((key, value) => headers.set(key, value), context.active());
-          const ack = await publishWithRetry(
-            js,
-            names.subject,
-            body,
-            { msgID: msgId, headers, timeoutMs: o.timeoutMs },
-            {
-              maxAttempts: o.publishAttempts,
-              retryBaseMs: 100,
-              what: `${kind} job ${jobId}`,
-              onRetry: (attempt, err, delayMs) =>
-                log.warn({ err, jobId, attempt, delayMs }, 'enqueue failed transiently; retrying with the same msg id'),
-            },
-          );
-          span.setAttribute('messaging.nats.stream.sequence', ack.seq);
-          return { seq: ack.seq, duplicate: ack.duplicate };
-        } catch (err) {
-          span.recordException(err as Error);
-          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-          throw err;
-        } finally {
-          span.end();
-        }
-      },
-    );
+      );
+      span.setAttribute('messaging.nats.stream.sequence', ack.seq);
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    });
   }
 
   async function runJob(active: ActiveJob, msg: JsMsg, handler: ConsumeJobsOptions['handler']): Promise<void> {
     const { job } = active;
     const fields = { queue: kind, jobId: job.id, seq: job.seq, deliveryCount: job.deliveryCount };
-    const parent = extractHeaders((key) => msg.headers?.get(key) || undefined, ROOT_CONTEXT);
-    const span = getTracer().startSpan(
-      `${msg.subject} process`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'nats',
-          'messaging.operation.type': 'process',
-          'messaging.destination.name': msg.subject,
-          'messaging.consumer.group.name': names.consumer,
-          'messaging.nats.stream.sequence': job.seq,
-          'messaging.nats.delivery_count': job.deliveryCount,
-          'aimaas.job.id': job.id,
-        },
-      },
-      parent,
-    );
+    const { span, context: spanContext } = startDeliverySpan(msg, {
+      'messaging.consumer.group.name': names.consumer,
+      'messaging.nats.delivery_count': job.deliveryCount,
+      'aimaas.job.id': job.id,
+    });
     try {
-      await context.with(trace.setSpan(parent, span), () => handler(job));
+      await context.with(spanContext, () => handler(job));
       await active.ack();
     } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+      failSpan(span, err);
       if (active.settled) {
         log.warn({ ...fields, err }, 'job handler threw after settling the job itself');
       } else if (isPoisonError(err)) {

@@ -5,7 +5,7 @@ import {
   type JetStreamManager,
   type PubAck,
 } from '@nats-io/jetstream';
-import { type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { backoffDelay, delay, UnavailableError } from '@aimaas/runtime';
 import { isTransientNatsError } from '@aimaas/storage';
 

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { InvalidArtifactError } from './errors.js';
+import { roundHalfToEven } from './rounding.js';
 
 /** Weight quantizations the TF.js loader understands (`weightsManifest[].weights[].quantization`). */
 export type WeightQuantization = 'uint8' | 'uint16' | 'float16';
@@ -19,12 +20,6 @@ export interface NamedWeight {
   shape: number[];
   dtype: 'float32' | 'int32';
   values: Float32Array | Int32Array;
-}
-
-/** numpy's `round` (half to even), which the TF.js converter uses. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**
@@ -65,12 +60,12 @@ export function quantizeArray(values: Float32Array | Int32Array, dtype: WeightQu
   let min = lo;
   let max = hi;
   if (lo <= 0 && 0 <= hi) {
-    min = -roundHalfEven(-lo / scale) * scale;
+    min = -roundHalfToEven(-lo / scale) * scale;
     max = qMax * scale + min;
   }
   for (let i = 0; i < values.length; i++) {
     const clipped = Math.min(Math.max(values[i]!, min), max);
-    q[i] = Math.min(qMax, Math.max(0, roundHalfEven((clipped - min) / scale)));
+    q[i] = Math.min(qMax, Math.max(0, roundHalfToEven((clipped - min) / scale)));
   }
   return { bytes: new Uint8Array(q.buffer), quantization: { dtype, scale, min } };
 }

@@ -1,5 +1,6 @@
 import { InferTensorContents } from '@aimaas/proto';
 import { InvalidArgumentError } from '@aimaas/runtime';
+import { float16BitsToFloat32 } from '@aimaas/ml';
 
 /** The element types a model input or output can have (ONNX Runtime's names). */
 export type ElementType = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'bool';
@@ -71,15 +72,6 @@ function aligned(bytes: Uint8Array): ArrayBuffer {
   return copy.buffer;
 }
 
-function float16ToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
 /** Decodes raw little-endian bytes (`raw_input_contents`, `Tensor.raw`) of `count` elements. */
 function decodeRaw(name: string, datatype: string, raw: Uint8Array, count: number): WireValues {
   if (datatype === 'BYTES') {
@@ -127,7 +119,7 @@ function decodeRaw(name: string, datatype: string, raw: Uint8Array, count: numbe
     case 'UINT64':
       return { kind: 'bigint', values: new BigUint64Array(buffer) };
     default:
-      return { kind: 'number', values: Array.from(new Uint16Array(buffer), float16ToNumber) };
+      return { kind: 'number', values: Array.from(new Uint16Array(buffer), float16BitsToFloat32) };
   }
 }
 

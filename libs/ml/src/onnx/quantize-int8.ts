@@ -1,6 +1,7 @@
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
 import { InvalidArtifactError } from '../errors.js';
+import { roundHalfToEven } from '../rounding.js';
 
 const { onnx } = onnxProto;
 const { DataType } = onnx.TensorProto;
@@ -168,14 +169,7 @@ interface QuantizedWeight {
   scales: Float32Array;
 }
 
-/** `round` with ties to the even neighbour, as ONNX QuantizeLinear rounds. @internal */
-export function roundHalfToEven(v: number): number {
-  const f = Math.floor(v);
-  const d = v - f;
-  if (d < 0.5) return f;
-  if (d > 0.5) return f + 1;
-  return f % 2 === 0 ? f : f + 1;
-}
+export { roundHalfToEven } from '../rounding.js';
 
 /** Symmetric quantization with `channels` scales; `channelOf(i)` maps an element to its scale. */
 function quantizeSymmetric(
