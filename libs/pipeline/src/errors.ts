@@ -106,3 +106,13 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function' || typeof value === 'symbol') return `a ${typeof value}`;
   return String(value);
 }
+
+/** Input past a documented limit (a CSV field or record too large); RESOURCE_EXHAUSTED at the RPC edge. */
+export class PipelineLimitError extends Error {
+  readonly code = 'RESOURCE_EXHAUSTED';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PipelineLimitError';
+  }
+}

@@ -65,3 +65,5 @@ export { parsePipeline, serializePipeline } from './serialization.js';
 
 export { createRandom, kFoldIndices, shuffleInPlace, splitIndices } from './splits.js';
 export type { Fold, KFoldOptions, SplitIndices, SplitOptions } from './splits.js';
+export { CsvParser, recordFields } from './csv-parser.js';
+export type { CsvParserOptions, CsvRecord, CsvRecordHandler } from './csv-parser.js';

@@ -19,7 +19,7 @@ import {
   storageKind,
   type NullMarkers,
 } from './cell-conversion.js';
-import { recordFields, type CsvRecord } from './csv-parser.js';
+import { recordFields, type CsvRecord } from '@aimaas/pipeline';
 import type { ShardColumn } from './shard-codec.js';
 import { checkColumnNameLength, quoteInput } from './validation.js';
 

@@ -8,7 +8,6 @@ export type { PreprocessingReplica } from './open-preprocessing.js';
  */
 export type { PreprocessingOptions } from './preprocessing-options.js';
 export { openDatasetBuckets } from './dataset-store.js';
-export { CsvParser, recordFields } from './csv-parser.js';
 export { JsonArrayParser, JsonLinesParser } from './json-parser.js';
 export { Utf8StreamDecoder } from './utf8-stream.js';
 export { decodeShard, encodeShard } from './shard-codec.js';

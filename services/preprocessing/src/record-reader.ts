@@ -4,7 +4,7 @@
  * and hands every other record to the {@link ImportTable}.
  */
 import { InvalidArgumentError } from '@aimaas/runtime';
-import { CsvParser, recordFields, type CsvRecord } from './csv-parser.js';
+import { CsvParser, recordFields, type CsvRecord } from '@aimaas/pipeline';
 import type { ImportTable } from './import-table.js';
 import { JsonArrayParser, JsonLinesParser, type RecordParser } from './json-parser.js';
 import type { DecodedText } from './utf8-stream.js';

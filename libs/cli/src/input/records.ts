@@ -1,54 +1,26 @@
 import { extname } from 'node:path';
+import { CsvParser, recordFields } from '@aimaas/pipeline';
 import { UsageError } from '../command.js';
 
 /** One JSON record: column name → value. */
 export type JsonRecord = Record<string, unknown>;
 
 /**
- * Splits CSV text into rows of cells (RFC 4180: quoted cells may hold the delimiter, newlines and
- * doubled quotes). Blank lines are skipped.
+ * Splits CSV text into rows of cells with `@aimaas/pipeline`'s CSV parser, the one preprocessing
+ * imports with (RFC 4180: quoted cells may hold the delimiter, newlines and doubled quotes).
+ * Blank lines are skipped.
  *
  * @example
  * parseCsvRows('a,b\n1,"x,y"\n'); // [['a', 'b'], ['1', 'x,y']]
  */
 export function parseCsvRows(text: string, delimiter = ','): string[][] {
   const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  let touched = false;
-  const endRow = (): void => {
-    if (touched || row.length > 0 || cell !== '') {
-      row.push(cell);
-      rows.push(row);
-    }
-    row = [];
-    cell = '';
-    touched = false;
-  };
-  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  for (let i = 0; i < body.length; i += 1) {
-    const ch = body[i]!;
-    if (quoted) {
-      if (ch !== '"') cell += ch;
-      else if (body[i + 1] === '"') {
-        cell += '"';
-        i += 1;
-      } else quoted = false;
-    } else if (ch === '"' && cell === '') {
-      quoted = true;
-      touched = true;
-    } else if (ch === delimiter) {
-      row.push(cell);
-      cell = '';
-      touched = true;
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && body[i + 1] === '\n') i += 1;
-      endRow();
-    } else cell += ch;
-  }
-  if (quoted) throw new UsageError('CSV: a quoted cell is not closed');
-  endRow();
+  const parser = new CsvParser({ delimiter }, (record) => {
+    if (record.problem !== null) throw new UsageError(`CSV line ${record.line}: ${record.problem}`);
+    rows.push(recordFields(record));
+  });
+  parser.push(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  parser.end();
   return rows;
 }
 

@@ -9,7 +9,7 @@
  * without a quote take a fast path.
  */
 
-import { ResourceExhaustedError } from '@aimaas/runtime';
+import { PipelineLimitError } from './errors.js';
 
 /** Options of {@link CsvParser}. */
 export interface CsvParserOptions {
@@ -291,14 +291,14 @@ export class CsvParser implements CsvRecord {
   }
 
   private fieldTooLong(k: number, hint = ''): never {
-    throw new ResourceExhaustedError(
+    throw new PipelineLimitError(
       `line ${this.line}: field ${k + 1} is longer than ${this.maxFieldChars} characters${hint}; the limit is AIMAAS_PREPROCESSING_MAX_CELL_CHARS`,
     );
   }
 
   private grow(k: number): void {
     if (k >= this.maxFields) {
-      throw new ResourceExhaustedError(
+      throw new PipelineLimitError(
         `line ${this.line}: a record has more than ${this.maxFields} fields; the limit is AIMAAS_PREPROCESSING_MAX_COLUMNS`,
       );
     }
