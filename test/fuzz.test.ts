@@ -11,9 +11,16 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
+import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
 import { encodeMessage, hostileMessage, randomBytes, seededRandom } from './support/hostile.js';
-import { healthStatus, ROOT, SERVICES, spawnService, type Service, type ServiceProcess } from './support/services.js';
+import {
+  healthStatus,
+  startFiveServices,
+  ROOT,
+  SERVICES,
+  type Service,
+  type ServiceProcess,
+} from './support/services.js';
 
 const SEED = 20_261_203;
 const RANDOM_PER_METHOD = 60;
@@ -61,22 +68,9 @@ beforeAll(async () => {
     AIMAAS_METRICS_ADDR: 'off',
     LOG_LEVEL: 'warn',
   };
-  for (const service of SERVICES)
-    addresses[service] = env[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
-  for (const service of SERVICES) processes.set(service, spawnService(service, env));
-  for (const service of SERVICES) {
-    await waitFor(
-      () =>
-        healthStatus(addresses[service], 1_000).then(
-          (status) => status === 'SERVING',
-          () => false,
-        ),
-      {
-        timeoutMs: 60_000,
-        message: `${service} to report SERVING`,
-      },
-    );
-  }
+  const started = await startFiveServices(env);
+  for (const [service, process] of started.processes) processes.set(service, process);
+  Object.assign(addresses, started.addresses);
 }, 120_000);
 
 afterAll(async () => {

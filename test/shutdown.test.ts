@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startNatsServer, waitFor, type TestNatsServer } from '@aimaas/testing';
-import { healthStatus, SERVICES, spawnService, type ServiceProcess } from './support/services.js';
+import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
+import { startFiveServices, type ServiceProcess } from './support/services.js';
 
 const GRACE_MS = 3_000;
 
@@ -22,22 +22,9 @@ beforeAll(async () => {
     LOG_LEVEL: 'info',
   };
   const addresses: Record<string, string> = {};
-  for (const service of SERVICES)
-    addresses[service] = env[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
-  for (const service of SERVICES) processes.set(service, spawnService(service, env));
-  for (const service of SERVICES) {
-    await waitFor(
-      () =>
-        healthStatus(addresses[service]!, 1_000).then(
-          (status) => status === 'SERVING',
-          () => false,
-        ),
-      {
-        timeoutMs: 60_000,
-        message: `${service} to report SERVING`,
-      },
-    );
-  }
+  const started = await startFiveServices(env);
+  for (const [service, process] of started.processes) processes.set(service, process);
+  Object.assign(addresses, started.addresses);
 }, 120_000);
 
 afterAll(async () => {

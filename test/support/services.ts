@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { protoPath as healthProtoPath } from 'grpc-health-check';
-import { spawnService, type SpawnedService } from '@aimaas/testing';
+import { freePort, spawnService, waitFor, type SpawnedService } from '@aimaas/testing';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const SERVICES = ['preprocessing', 'training', 'compression', 'registry', 'inference'] as const;
@@ -30,3 +30,27 @@ export function healthStatus(address: string, deadlineMs = 5_000): Promise<strin
 /** A built service as its own process (see `@aimaas/testing`'s `spawnService`). */
 export type ServiceProcess = SpawnedService;
 export { spawnService };
+
+/**
+ * The five services as processes against `env` (NATS_URL and the rest), each on a free port in
+ * its `AIMAAS_<SERVICE>_ADDR`; resolves once every one reports SERVING.
+ */
+export async function startFiveServices(
+  env: Record<string, string>,
+): Promise<{ processes: Map<Service, ServiceProcess>; addresses: Record<Service, string> }> {
+  const addresses = {} as Record<Service, string>;
+  const withPorts = { ...env };
+  for (const service of SERVICES)
+    addresses[service] = withPorts[`AIMAAS_${service.toUpperCase()}_ADDR`] = `127.0.0.1:${await freePort()}`;
+  const processes = new Map<Service, ServiceProcess>();
+  for (const service of SERVICES) processes.set(service, spawnService(service, withPorts));
+  for (const service of SERVICES) {
+    const serving = () =>
+      healthStatus(addresses[service], 1_000).then(
+        (status) => status === 'SERVING',
+        () => false,
+      );
+    await waitFor(serving, { timeoutMs: 60_000, message: `${service} to report SERVING` });
+  }
+  return { processes, addresses };
+}
