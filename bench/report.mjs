@@ -20,7 +20,7 @@ export async function measure(fn, { seconds = 3, concurrency = 1, warmup = 20 } 
   return { opsPerSecond: latencies.length / elapsed, ...percentiles(latencies) };
 }
 
-export function percentiles(values) {
+function percentiles(values) {
   const sorted = Float64Array.from(values).sort();
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
   return { count: sorted.length, p50: at(0.5), p99: at(0.99) };

@@ -21,7 +21,7 @@ export function randomBytes(random: () => number): Buffer {
 
 const LONG = 'x'.repeat(100_000);
 /** String values of the hostile families. */
-export const HOSTILE_STRINGS: readonly string[] = [
+const HOSTILE_STRINGS: readonly string[] = [
   '',
   LONG,
   'a'.repeat(5_000),

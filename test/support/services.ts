@@ -29,7 +29,6 @@ export function healthStatus(address: string, deadlineMs = 5_000): Promise<strin
 
 /** A built service as its own process (see `@aimaas/testing`'s `spawnService`). */
 export type ServiceProcess = SpawnedService;
-export { spawnService };
 
 /**
  * The five services as processes against `env` (NATS_URL and the rest), each on a free port in

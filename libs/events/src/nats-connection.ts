@@ -9,7 +9,7 @@ import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { backoffDelay, delay, UnavailableError } from '@aimaas/runtime';
 import { isTransientNatsError } from '@aimaas/storage';
 
-export { isConnectionClosed, isTransientNatsError } from '@aimaas/storage';
+export { isConnectionClosed } from '@aimaas/storage';
 import { createLogger, type Logger } from '@aimaas/telemetry';
 
 /** A NATS connection, or a JetStream context made from one; every entry point takes either. */

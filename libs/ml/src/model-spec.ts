@@ -220,7 +220,7 @@ export class SeedSequence {
 }
 
 /** A 32-bit avalanche hash of (seed, index); equal inputs give equal outputs. */
-export function mixSeed(seed: number, index: number): number {
+function mixSeed(seed: number, index: number): number {
   let h = (Math.trunc(seed) ^ Math.imul(index, 0x9e3779b1)) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;

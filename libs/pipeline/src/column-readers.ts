@@ -41,7 +41,7 @@ const NOUN: Record<ColumnType, string> = {
 };
 
 /** What a column of `type` expects, for error messages. */
-export function expectedValue(type: ColumnType): string {
+function expectedValue(type: ColumnType): string {
   return EXPECTED[type];
 }
 

@@ -51,7 +51,7 @@ export function parseHostPort(
  * Reads `variable` from `env`: `fallback` when unset or empty, else `parse(value)` (which throws a
  * {@link ConfigError} for a bad value).
  */
-export function readVariable<T, F>(env: Env, variable: string, fallback: F, parse: (value: string) => T): T | F {
+function readVariable<T, F>(env: Env, variable: string, fallback: F, parse: (value: string) => T): T | F {
   const raw = env[variable];
   if (raw === undefined || raw.trim() === '') return fallback;
   return parse(raw.trim());

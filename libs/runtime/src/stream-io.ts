@@ -67,7 +67,7 @@ export async function* readRequests<T>(stream: Readable, signal: AbortSignal): A
 }
 
 /** `promise`, or a rejection with `signal.reason` if `signal` aborts first. */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
     promise.catch(() => undefined);
     return Promise.reject(signal.reason);

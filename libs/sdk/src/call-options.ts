@@ -61,7 +61,7 @@ export function prepareCall(options: CallOptions | undefined, defaults: CallDefa
 }
 
 /** Copies `source` (a `Metadata` or a plain record) into a new `Metadata`. */
-export function toMetadata(source: CallOptions['metadata']): Metadata {
+function toMetadata(source: CallOptions['metadata']): Metadata {
   if (source instanceof Metadata) return source.clone();
   const metadata = new Metadata();
   for (const [key, value] of Object.entries(source ?? {})) {

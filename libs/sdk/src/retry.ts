@@ -52,12 +52,12 @@ export function isIdempotentRead(method: string): boolean {
 }
 
 /** True for failures worth another attempt: the server could not be reached or was overloaded. */
-export function isRetryableError(error: unknown): boolean {
+function isRetryableError(error: unknown): boolean {
   return error instanceof AimaasError && error.code === 'UNAVAILABLE';
 }
 
 /** The wait before attempt `attempt + 1` (attempt counts from 1), with jitter in [50%, 100%]. */
-export function retryDelay(policy: RetryPolicy, attempt: number): number {
+function retryDelay(policy: RetryPolicy, attempt: number): number {
   return backoffDelay(attempt, {
     baseMs: policy.initialBackoffMs,
     maxMs: policy.maxBackoffMs,

@@ -59,7 +59,7 @@ export function toDigestField(sha256: Uint8Array): string {
  * The lower-case hex SHA-256 in a meta `digest` field (base64url, padded or not, or hex, as the
  * NATS clients write it). An unreadable digest means the record is damaged: `DataLossError`.
  */
-export function sha256HexOf(meta: ServerObjectMeta): string {
+function sha256HexOf(meta: ServerObjectMeta): string {
   const digest = meta.digest ?? '';
   const value = digest.startsWith(DIGEST_PREFIX) ? digest.slice(DIGEST_PREFIX.length) : undefined;
   if (value !== undefined && /^[0-9a-fA-F]{64}$/.test(value)) return value.toLowerCase();

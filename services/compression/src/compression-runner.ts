@@ -28,7 +28,7 @@ import { COMPRESSION_LIMITS } from './limits.js';
 import { evaluationSplit, readSplit, type SplitData } from './split-data.js';
 
 /** The ONNX file of a version. */
-export const ONNX_FILE = 'model.onnx';
+const ONNX_FILE = 'model.onnx';
 
 /** The registry calls a compression job makes. */
 export type RegistryAccess = Pick<
@@ -106,7 +106,7 @@ function tfjsFiles(files: readonly ArtifactFile[]): Map<string, Uint8Array> {
  * same model), then quantized to int8 when asked (static from calibration rows, or dynamic). A model the exporter cannot express is
  * registered without ONNX.
  */
-export async function writeCompressedFiles(
+async function writeCompressedFiles(
   result: CompressedModel,
   jobId: string,
 ): Promise<{ files: ArtifactFile[]; onnxError?: string }> {
@@ -269,7 +269,7 @@ async function loadResume(checkpoints: CheckpointStore, jobId: string): Promise<
 }
 
 /** A one-line description of the job's method, for progress and the version's description. */
-export function describe(job: CompressionJob): string {
+function describe(job: CompressionJob): string {
   const r = job.request!;
   if (r.quantize)
     return `quantize ${r.quantize.dtype}${r.quantize.dtype === 'int8' ? (r.quantize.perChannel ? ' per channel' : ' per tensor') : ''}`;

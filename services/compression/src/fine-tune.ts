@@ -5,7 +5,7 @@ import { CancelledError, FailedPreconditionError } from '@aimaas/runtime';
 import type { SplitData } from './split-data.js';
 
 /** One optimizer slot, as `tf.Optimizer.getWeights()` names it. */
-export type OptimizerSlot = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
+type OptimizerSlot = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
 
 /** A fine-tune's progress after a batch or an epoch. */
 export interface FineTuneProgress {
@@ -77,7 +77,7 @@ export function stepsPerEpoch(rows: number, batchSize: number): number {
 }
 
 /** A permutation of 0..n−1 for epoch `epoch` of seed `seed` (Fisher–Yates). */
-export function epochOrder(n: number, seed: number, epoch: number): Uint32Array {
+function epochOrder(n: number, seed: number, epoch: number): Uint32Array {
   return shuffleInPlace(
     Uint32Array.from({ length: n }, (_, i) => i),
     createRandom((seed * 1_000_003 + epoch) >>> 0),
@@ -85,7 +85,7 @@ export function epochOrder(n: number, seed: number, epoch: number): Uint32Array 
 }
 
 /** The task's loss on the model's output: cross-entropy of softmax probabilities, or MSE. */
-export function taskLoss(task: Task, output: tf.Tensor, y: tf.Tensor): tf.Scalar {
+function taskLoss(task: Task, output: tf.Tensor, y: tf.Tensor): tf.Scalar {
   return tf.tidy(() =>
     task === 'classification'
       ? tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.clipByValue(output, 1e-7, 1))), -1)))
@@ -94,7 +94,7 @@ export function taskLoss(task: Task, output: tf.Tensor, y: tf.Tensor): tf.Scalar
 }
 
 /** The batch `rows` of `data` as tensors shaped for `model`. */
-export function batchTensors(
+function batchTensors(
   model: tf.LayersModel,
   data: SplitData,
   rows: ArrayLike<number>,

@@ -50,7 +50,7 @@ function median(values: number[]): number {
 }
 
 /** The metrics of `predict` on `data`: accuracy and log loss, or RMSE and MAE in target units. */
-export async function splitMetrics(
+async function splitMetrics(
   predict: Predict,
   context: Pick<MeasureContext, 'task' | 'outputSize' | 'data' | 'scaling'>,
 ): Promise<Record<string, number>> {
@@ -77,7 +77,7 @@ export async function splitMetrics(
 }
 
 /** Predicts with a TF.js model in batches, reading outputs outside `tidy`. */
-export function tfjsPredict(model: tf.LayersModel): Predict {
+function tfjsPredict(model: tf.LayersModel): Predict {
   const inputShape = model.inputs[0]!.shape.slice(1) as number[];
   return async (features, rows) => {
     const output = tf.tidy(() => model.predict(tf.tensor(features, [rows, ...inputShape], 'float32')) as tf.Tensor);
@@ -90,7 +90,7 @@ export function tfjsPredict(model: tf.LayersModel): Predict {
 }
 
 /** Opens an ONNX Runtime session the way inference serves it here (one intra- and inter-op thread). */
-export function openOnnxSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
+function openOnnxSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
@@ -99,7 +99,7 @@ export function openOnnxSession(bytes: Uint8Array): Promise<ort.InferenceSession
 }
 
 /** Predicts with an ONNX Runtime session whose one input is `[batch, …inputShape]`. */
-export function onnxPredict(session: ort.InferenceSession, inputShape: number[]): Predict {
+function onnxPredict(session: ort.InferenceSession, inputShape: number[]): Predict {
   const input = session.inputNames[0]!;
   const output = session.outputNames[0]!;
   return async (features, rows) => {

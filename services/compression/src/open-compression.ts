@@ -32,7 +32,7 @@ export interface CompressionReplica {
 }
 
 /** Applies the worker defaults, naming a bad setting. */
-export function compileWorkerOptions(options: CompressionWorkerOptions = {}): Required<CompressionWorkerOptions> {
+function compileWorkerOptions(options: CompressionWorkerOptions = {}): Required<CompressionWorkerOptions> {
   const compiled = {
     workerId: options.workerId ?? `compression-${process.pid}`,
     ackWaitMs: options.ackWaitMs ?? 30_000,

@@ -52,7 +52,7 @@ const ELEMENT_BYTES: Readonly<Record<string, number>> = {
 };
 
 /** Every datatype name of the protocol. */
-export const OIP_DATATYPE_NAMES = [...Object.keys(ELEMENT_BYTES), 'BYTES'] as const;
+const OIP_DATATYPE_NAMES = [...Object.keys(ELEMENT_BYTES), 'BYTES'] as const;
 
 /** Element values as decoded from the wire, before conversion to the model's type. */
 type WireValues =
@@ -61,7 +61,7 @@ type WireValues =
   | { kind: 'bytes'; count: number };
 
 /** Number of elements of a shape. */
-export function elementCount(shape: readonly number[]): number {
+function elementCount(shape: readonly number[]): number {
   return shape.reduce((n, d) => n * d, 1);
 }
 

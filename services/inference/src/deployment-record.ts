@@ -12,7 +12,7 @@ import { AimaasError } from '@aimaas/sdk';
 import type { LiveModel } from './live-model.js';
 
 /** Requests a deployment queues at most when DeployRequest.max_queue_size is 0. */
-export const DEFAULT_MAX_QUEUE_SIZE = 1024;
+const DEFAULT_MAX_QUEUE_SIZE = 1024;
 
 /**
  * A deployment as stored in the `aimaas_deployments` KV bucket (key: the encoded served name), so

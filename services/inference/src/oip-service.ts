@@ -56,7 +56,7 @@ function wireTensors(request: ModelInferRequest): { tensors: WireTensor[]; raw: 
 }
 
 /** Runs one ModelInfer on a live model; shared by ModelInfer and the benchmarks. */
-export async function modelInfer(
+async function modelInfer(
   live: LiveModel,
   request: ModelInferRequest,
   ctx?: Pick<CallContext, 'signal' | 'deadline'>,

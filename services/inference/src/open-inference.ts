@@ -10,7 +10,7 @@ import type { RegistryReader } from './live-model.js';
 import { createOipService, type OipHandlers } from './oip-service.js';
 
 /** The KV bucket holding the deployments of every replica. */
-export const DEPLOYMENTS_BUCKET = 'aimaas_deployments';
+const DEPLOYMENTS_BUCKET = 'aimaas_deployments';
 
 /** Options of {@link openInference}. */
 export interface InferenceOptions {

@@ -15,13 +15,13 @@ import { openInference, type InferenceOptions, type InferenceReplica } from '../
 type Nats = NatsConnection;
 
 /** An OIP client built at run time from the public .proto with proto-loader (snake_case fields). */
-export interface OipClient {
+interface OipClient {
   call<T = any>(method: string, request: object, options?: { deadlineMs?: number }): Promise<T>;
   close(): void;
 }
 
 /** Loads `proto/inference/grpc_predict_v2.proto` and connects to `addr`. */
-export function oipClient(addr: string): OipClient {
+function oipClient(addr: string): OipClient {
   const definition = protoLoader.loadSync(join(repoRoot(), 'proto/inference/grpc_predict_v2.proto'), {
     keepCase: true,
     longs: Number,

@@ -98,7 +98,7 @@ function invalid(value: unknown, noun: string, expected: string): typeof INVALID
 }
 
 /** A value for a message: strings quoted and cut to 40 characters. */
-export function describe(value: unknown): string {
+function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';

@@ -105,7 +105,7 @@ export function shardToTable(shard: DecodedShard, types: Record<string, ColumnTy
  * datetimes min and max as epoch milliseconds (UTC); booleans, categories and text their top
  * values; categories and text their lengths in characters.
  */
-export function toProtoProfile(
+function toProtoProfile(
   profile: ColumnProfile | undefined,
   name: string,
   type: ColumnSchema['type'],

@@ -15,7 +15,7 @@ import { encodeKey, ensureBuckets, WriterLease, type KvStore, type ObjectStore }
 import type { Logger } from '@aimaas/telemetry';
 
 /** The KV bucket and object store of the preprocessing service. */
-export const DATASETS_BUCKET = 'aimaas_datasets';
+const DATASETS_BUCKET = 'aimaas_datasets';
 
 /** One stored blob: its object name, rows (for shards), size and digest. */
 export interface StoredObject {
@@ -26,7 +26,7 @@ export interface StoredObject {
 }
 
 /** What the KV holds per dataset version. */
-export interface DatasetRecord {
+interface DatasetRecord {
   /** The Dataset as protobuf JSON. */
   dataset: unknown;
   schema: ColumnSchema[];

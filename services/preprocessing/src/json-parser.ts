@@ -6,7 +6,7 @@
 import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 
 /** Receives each record: the parsed value (undefined when it is not valid JSON), its lines, and what is wrong with it. */
-export type JsonRecordHandler = (
+type JsonRecordHandler = (
   value: Record<string, unknown> | undefined,
   line: number,
   endLine: number,
@@ -14,7 +14,7 @@ export type JsonRecordHandler = (
 ) => void;
 
 /** What a JSON record may be: checked before it is parsed. */
-export interface JsonRecordLimits {
+interface JsonRecordLimits {
   /** Longest record, in characters (RESOURCE_EXHAUSTED past it). @default Infinity */
   maxRecordChars?: number;
   /** Deepest nesting of arrays and objects (the record is malformed past it). @default Infinity */

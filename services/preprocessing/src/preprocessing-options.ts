@@ -86,7 +86,7 @@ export interface ImportLimits {
 }
 
 /** The defaults of {@link ImportLimits}, and the variables that override them. */
-export const IMPORT_LIMITS = {
+const IMPORT_LIMITS = {
   maxColumns: { default: 2048, variable: 'AIMAAS_PREPROCESSING_MAX_COLUMNS' },
   maxCellChars: { default: 65_536, variable: 'AIMAAS_PREPROCESSING_MAX_CELL_CHARS' },
   maxRecordChars: { default: 4 * 1024 * 1024, variable: 'AIMAAS_PREPROCESSING_MAX_RECORD_CHARS' },
@@ -149,7 +149,7 @@ export function compilePreprocessingOptions(options: PreprocessingOptions = {}):
 }
 
 /** The default of {@link PreprocessingOptions.importIdleMs}. */
-export const IMPORT_IDLE_MS = 300_000;
+const IMPORT_IDLE_MS = 300_000;
 
 /** The limits and the import idle time from the environment (`AIMAAS_PREPROCESSING_*`), for `main.ts`. */
 export function preprocessingOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): PreprocessingOptions {

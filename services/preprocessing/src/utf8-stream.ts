@@ -84,7 +84,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
  * continuation bytes have not all arrived yet is left for the next chunk. Invalid bytes are not
  * held back (they are reported where they are).
  */
-export function completeLength(bytes: Uint8Array): number {
+function completeLength(bytes: Uint8Array): number {
   const n = bytes.length;
   for (let back = 1; back <= Math.min(3, n); back++) {
     const byte = bytes[n - back]!;

@@ -16,7 +16,7 @@ import { toImportFormat, toPipelineType, type ImportFormat } from './type-mappin
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Null markers when the header gives none (see CsvOptions.null_markers). */
-export const DEFAULT_NULL_MARKERS: readonly string[] = ['', 'NA', 'N/A', 'null', 'NaN'];
+const DEFAULT_NULL_MARKERS: readonly string[] = ['', 'NA', 'N/A', 'null', 'NaN'];
 
 /** `text` quoted for an error message: at most 100 characters, then an ellipsis and the full length. */
 export function quoteInput(text: string): string {
@@ -153,7 +153,7 @@ export function checkColumnNames(names: readonly string[], field: string): void 
 }
 
 /** Longest column name, in characters. */
-export const MAX_COLUMN_NAME_CHARS = 256;
+const MAX_COLUMN_NAME_CHARS = 256;
 
 /** INVALID_ARGUMENT for a column name longer than {@link MAX_COLUMN_NAME_CHARS}. */
 export function checkColumnNameLength(name: string, where: string): void {

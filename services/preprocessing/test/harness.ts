@@ -35,7 +35,7 @@ export type DeepPartial<T> = T extends Buffer | Date | Uint8Array
       : T;
 
 /** The NATS connection type, as the storage library returns it. */
-export type Nats = NatsConnection;
+type Nats = NatsConnection;
 
 /** Starts a nats-server for a suite. */
 export function startNats(): Promise<TestNatsServer> {
@@ -101,13 +101,13 @@ function unary<Req, Res>(
 }
 
 /** Import options of the test client. */
-export interface ImportOptions {
+interface ImportOptions {
   /** Bytes per chunk message. @default 65536 */
   chunkSize?: number;
 }
 
 /** Promise-returning wrappers over the grpc-js client, taking partial requests. */
-export function preprocessingApi(client: PreprocessingServiceClient) {
+function preprocessingApi(client: PreprocessingServiceClient) {
   return {
     /** Streams `data` after `header` in chunks, honouring flow control. */
     importDataset(

@@ -3,9 +3,9 @@ import type { ObjectStore } from '@aimaas/storage';
 import type { StoredFile } from './records.js';
 
 /** Default bytes per DownloadModelArtifacts chunk message (256 KiB). */
-export const DEFAULT_DOWNLOAD_CHUNK = 256 * 1024;
+const DEFAULT_DOWNLOAD_CHUNK = 256 * 1024;
 /** Largest chunk a download may ask for (4 MiB). */
-export const MAX_DOWNLOAD_CHUNK = 4 * 1024 * 1024;
+const MAX_DOWNLOAD_CHUNK = 4 * 1024 * 1024;
 
 /** What a file header announced about an upload; 0 and '' mean unknown. */
 export interface ExpectedFile {
@@ -117,7 +117,7 @@ async function* capped(chunks: AsyncIterable<Uint8Array>, limit: number, where: 
  * into a fresh buffer (never reused: the transport may still hold the one before). At most one
  * `size` buffer is held.
  */
-export async function* rechunk(pieces: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
+async function* rechunk(pieces: AsyncIterable<Uint8Array>, size: number): AsyncGenerator<Buffer> {
   let pending: Uint8Array[] = [];
   let filled = 0;
   for await (const piece of pieces) {

@@ -160,7 +160,7 @@ export function compileFilter(terms: readonly Comparison[]): Predicate {
 }
 
 /** The ordering when order_by is empty, and the tie-breakers appended to any other. */
-export const DEFAULT_ORDER: readonly OrderKey[] = [
+const DEFAULT_ORDER: readonly OrderKey[] = [
   { key: { kind: 'attribute', name: 'name' }, descending: false },
   { key: { kind: 'attribute', name: 'version' }, descending: true },
 ];

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, ResourceExhaustedError } from '@aimaas/runtime';
 
 /** A plain attribute of a model version that a filter or order_by can name. */
-export type AttributeName = 'name' | 'version' | 'task' | 'description' | 'created_at' | 'updated_at' | 'alias';
+type AttributeName = 'name' | 'version' | 'task' | 'description' | 'created_at' | 'updated_at' | 'alias';
 
 /** What a filter term looks at: an attribute, or one entry of a map (tags, params, metrics). */
 export type FilterKey =
@@ -227,7 +227,7 @@ function checkTypes(
 }
 
 /** Bounds of a SearchModelVersions filter (each term's LIKE runs in O(value × pattern)). */
-export const FILTER_LIMITS = { maxLength: 4_096, maxTerms: 32 } as const;
+const FILTER_LIMITS = { maxLength: 4_096, maxTerms: 32 } as const;
 
 /**
  * Parses a SearchModelVersions filter: `key op value` terms joined by AND (any case), e.g.

@@ -7,12 +7,12 @@ import type { ResolvedVersion } from './model-store.js';
 const MAX_DEPTH = 64;
 
 /** The lineage node id of a model version: `model:fmnist@3`. */
-export function modelNodeId(name: string, version: number): string {
+function modelNodeId(name: string, version: number): string {
   return `model:${name}@${version}`;
 }
 
 /** The lineage node id of a dataset: `dataset:iris@1` (`@latest` for version 0). */
-export function datasetNodeId(name: string, version: number): string {
+function datasetNodeId(name: string, version: number): string {
   return `dataset:${name}@${version === 0 ? 'latest' : version}`;
 }
 

@@ -203,7 +203,7 @@ export class ModelStore {
 }
 
 /** NOT_FOUND for a model. */
-export function modelNotFound(name: string): NotFoundError {
+function modelNotFound(name: string): NotFoundError {
   return new NotFoundError(`model "${name}" not found`);
 }
 
@@ -250,7 +250,7 @@ export async function resolveRef(
 }
 
 /** The highest-numbered live version of a model; NOT_FOUND when it has none. */
-export async function latestVersion(store: ModelStore, model: StoredModel): Promise<Revisioned<StoredVersion>> {
+async function latestVersion(store: ModelStore, model: StoredModel): Promise<Revisioned<StoredVersion>> {
   const deleted = new Set(model.deletedVersions);
   for (let v = model.latestVersion; v >= 1; v--) {
     if (deleted.has(v)) continue;

@@ -64,7 +64,7 @@ export interface StoredVersion {
 }
 
 /** Live versions of a model: every number up to latestVersion that is not deleted. */
-export function liveVersionCount(model: StoredModel): number {
+function liveVersionCount(model: StoredModel): number {
   return model.latestVersion - model.deletedVersions.length;
 }
 

@@ -1,9 +1,9 @@
 import { ensureBuckets, type KvStore, type ObjectStore } from '@aimaas/storage';
 
 /** The KV bucket of models, versions and alias history. */
-export const REGISTRY_BUCKET = 'aimaas_registry';
+const REGISTRY_BUCKET = 'aimaas_registry';
 /** The object store of version artifacts. */
-export const ARTIFACTS_BUCKET = 'aimaas_artifacts';
+const ARTIFACTS_BUCKET = 'aimaas_artifacts';
 
 /** The registry's two buckets. */
 export interface RegistryStores {

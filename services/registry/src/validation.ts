@@ -1,10 +1,10 @@
 import { InvalidArgumentError } from '@aimaas/runtime';
 
 /** Registered model names: what the registry accepts in every `name` field. */
-export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 /** Alias names: lower case, starting with a letter, so an alias can never read as a version number. */
-export const ALIAS_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
+const ALIAS_PATTERN = /^[a-z][a-z0-9_-]{0,63}$/;
 
 /** Aliases a caller may not set: `latest` is what a ModelRef without selector already means. */
 const RESERVED_ALIASES = new Set(['latest']);

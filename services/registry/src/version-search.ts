@@ -32,12 +32,12 @@ function queryHash(filter: string, orderBy: string): string {
 }
 
 /** Encodes a page token (base64url JSON). */
-export function encodePageToken(offset: number, hash: string): string {
+function encodePageToken(offset: number, hash: string): string {
   return Buffer.from(JSON.stringify({ o: offset, q: hash } satisfies PageToken)).toString('base64url');
 }
 
 /** Decodes a page token issued for `hash`, or throws INVALID_ARGUMENT saying why it is refused. */
-export function decodePageToken(token: string, hash: string, field = 'page_token'): number {
+function decodePageToken(token: string, hash: string, field = 'page_token'): number {
   let parsed: Partial<PageToken> | undefined;
   try {
     parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Partial<PageToken>;

@@ -5,7 +5,7 @@ import type { StoredFile } from './records.js';
 import { validateFilePath, validateFormat, validateSha256 } from './validation.js';
 
 /** Most files one version may have. */
-export const MAX_FILES_PER_VERSION = 1000;
+const MAX_FILES_PER_VERSION = 1000;
 
 /** Reads a client stream one message at a time, with one message of look-ahead. */
 export class RequestCursor<T> {

@@ -9,7 +9,7 @@ import { openRegistry, type VersionIndex } from '../src/index.js';
 import { registryApi, type RegistryApi } from './client.js';
 
 /** The NATS connection type, as the storage library returns it. */
-export type Nats = NatsConnection;
+type Nats = NatsConnection;
 
 /** One registry replica: its own NATS connection, index and gRPC server on a free port. */
 export interface Replica {

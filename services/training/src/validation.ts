@@ -22,7 +22,7 @@ const MAX_WORKERS = 64;
  * The size limits of a model and its training (see README), checked at submit before the model is
  * built: building allocates every weight, so a spec is bounded from its numbers first.
  */
-export const TRAINING_LIMITS = {
+const TRAINING_LIMITS = {
   /** Most parameters, bounded from the spec (`AIMAAS_TRAINING_MAX_PARAMETERS`). */
   maxParameters: positiveIntegerSetting('AIMAAS_TRAINING_MAX_PARAMETERS', 50_000_000),
   /** Most layers (hidden layers, conv blocks + dense layers, recurrent layers, topology layers). */
@@ -236,7 +236,7 @@ function validateConfig(request: SubmitTrainingJobRequest, shape: DataShape): vo
 }
 
 /** The metric names a job reports per epoch, and so may monitor. */
-export function monitorNames(shape: DataShape): string[] {
+function monitorNames(shape: DataShape): string[] {
   const metric = shape.task === 'classification' ? 'accuracy' : 'mae';
   return ['loss', metric, 'val_loss', `val_${metric}`];
 }

@@ -30,7 +30,7 @@ const FORMATS: Record<string, DataFormat> = {
 };
 
 /** The format of an import: `--format`, else the file extension (`.csv`, `.jsonl`/`.ndjson`, `.json`). */
-export function importFormat(path: string, flag: string | undefined): DataFormat {
+function importFormat(path: string, flag: string | undefined): DataFormat {
   const word = flag ?? extname(path).slice(1).toLowerCase();
   const format = FORMATS[word];
   if (format === undefined) {

@@ -28,7 +28,7 @@ export async function withProgress<T>(
 }
 
 /** The artifact format of a file from its name: `.onnx` → onnx, `.json`/`.bin` → tfjs-layers, else `file`. */
-export function inferFormat(path: string): string {
+function inferFormat(path: string): string {
   const ext = extname(path).toLowerCase();
   if (ext === '.onnx') return 'onnx';
   if (ext === '.json' || ext === '.bin') return 'tfjs-layers';
@@ -36,7 +36,7 @@ export function inferFormat(path: string): string {
 }
 
 /** The default `--out` of a download: `./<name>-v<version>`, `./<name>-<alias>` or `./<name>-latest`. */
-export function defaultDownloadDir(ref: ModelRef): string {
+function defaultDownloadDir(ref: ModelRef): string {
   if (ref.version !== undefined) return `${ref.name}-v${ref.version}`;
   return `${ref.name}-${ref.alias ?? 'latest'}`;
 }

@@ -145,7 +145,7 @@ export function reportTable(report: CompressionReport): string {
 }
 
 /** What the sizes and metrics of a report were measured on: `Sizes of tfjs-layers files; metrics on the test split.` */
-export function reportBasis(report: CompressionReport): string {
+function reportBasis(report: CompressionReport): string {
   const format = report.after?.format || report.before?.format;
   const split = report.after?.metricsSplit || report.before?.metricsSplit;
   const parts = [format ? `sizes of the ${format} files` : '', split ? `metrics on the ${split} split` : ''].filter(

@@ -45,7 +45,7 @@ function summary(c: ColumnProfile): string {
 }
 
 /** The column profile table of `datasets import` and `datasets show`. */
-export function profileTable(columns: readonly ColumnProfile[]): string {
+function profileTable(columns: readonly ColumnProfile[]): string {
   return formatTable(
     ['column', 'type', { header: 'missing', align: 'right' }, { header: 'distinct', align: 'right' }, 'summary'],
     columns.map((c) => [

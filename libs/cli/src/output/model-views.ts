@@ -121,7 +121,7 @@ export function filesTable(files: readonly Pick<ModelFile, 'path' | 'format' | '
 }
 
 /** One line naming where a version came from. */
-export function lineageSummary(lineage: Lineage | undefined): string {
+function lineageSummary(lineage: Lineage | undefined): string {
   if (lineage === undefined) return NONE;
   const parts: string[] = [];
   if (lineage.dataset?.name) {

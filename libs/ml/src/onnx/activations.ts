@@ -41,7 +41,7 @@ const ELEMENT_WISE: Record<string, ElementWise> = {
 };
 
 /** Activation names this exporter can write. */
-export const EXPORTABLE_ACTIVATIONS = ['linear', 'softmax', 'logSoftmax', ...Object.keys(ELEMENT_WISE)];
+const EXPORTABLE_ACTIVATIONS = ['linear', 'softmax', 'logSoftmax', ...Object.keys(ELEMENT_WISE)];
 
 /**
  * Applies a TF.js activation (by its serialized name) to `v`. softmax/logSoftmax act on the last

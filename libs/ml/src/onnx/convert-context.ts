@@ -58,13 +58,6 @@ export function readWeight(layer: tf.layers.Layer, suffix: string): WeightArray 
   return { values: Float32Array.from(tensor.dataSync() as Float32Array), shape: [...found.shape] as number[] };
 }
 
-/** Transposes a row-major matrix `[rows, cols]` to `[cols, rows]`. */
-export function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
-  return out;
-}
-
 /** Normalizes a TF.js `number | number[]` config entry to a pair. */
 export function pairConfig(value: unknown, fallback: number): [number, number] {
   if (value == null) return [fallback, fallback];

@@ -106,7 +106,7 @@ export function createDataPlan(
 }
 
 /** Rows re-shuffled together when validation is carved out of train. */
-export const SHUFFLE_BLOCK_ROWS = 8_192;
+const SHUFFLE_BLOCK_ROWS = 8_192;
 
 async function* readBatches(
   reader: SplitReader,
@@ -143,7 +143,7 @@ async function* readBatches(
 }
 
 /** Decodes one ReadSplit message, checking that the tensors hold `rows` examples. */
-export function decodeBatch(
+function decodeBatch(
   rows: number,
   features: Tensor | undefined,
   labels: Tensor | undefined,

@@ -5,7 +5,7 @@ import { isTerminal, type JobRecord } from '../jobs/job-store.js';
 import type { TrialValues } from './search-space.js';
 
 /** One job of an experiment (a search trial or a cross-validation fold). */
-export interface ExperimentMember {
+interface ExperimentMember {
   jobId: string;
   state: JobState;
   /** search: the trial's point. */

@@ -6,7 +6,7 @@ import { createRandom } from '@aimaas/pipeline';
 export type TrialValues = Record<string, string>;
 
 /** Most trials one search may run. */
-export const MAX_TRIALS = 100;
+const MAX_TRIALS = 100;
 /** Trials of a random search that gives no `max_trials`. */
 const DEFAULT_RANDOM_TRIALS = 10;
 const PATH = /^(model|config)(\.[a-z][a-z0-9_]*)+$/;

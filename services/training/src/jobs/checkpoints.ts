@@ -26,7 +26,7 @@ export interface TrainerState {
 }
 
 /** One optimizer slot, as `tf.Optimizer.getWeights()` names it. */
-export type OptimizerSlot = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
+type OptimizerSlot = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
 
 /** What a checkpoint holds: the state, the weights in `model.weights` order, and so on. */
 export interface Checkpoint {

@@ -36,7 +36,7 @@ interface EncodedRecord {
 }
 
 /** States after which a job never changes again. */
-export const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
+const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
   JobState.JOB_STATE_SUCCEEDED,
   JobState.JOB_STATE_FAILED,
   JobState.JOB_STATE_CANCELLED,

@@ -10,7 +10,7 @@ import { modelInputShape, modelOutputShape, type DataShape } from '../model/trai
 export type RegistrySink = Pick<RegistryClient, 'createModelVersion' | 'searchModelVersions'>;
 
 /** The ONNX file of a registered version. */
-export const ONNX_FILE = 'model.onnx';
+const ONNX_FILE = 'model.onnx';
 /** Largest |ONNX − TF.js| accepted on the parity check before the ONNX file is left out. */
 const PARITY_TOLERANCE = 1e-3;
 

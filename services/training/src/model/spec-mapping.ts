@@ -2,7 +2,7 @@ import type { ModelSpec as ProtoModelSpec, SubmitTrainingJobRequest, TrainingCon
 import type { ModelSpec, OptimizerOptions } from '@aimaas/ml';
 
 /** How the learning rate changes from epoch to epoch. */
-export interface ScheduleSettings {
+interface ScheduleSettings {
   kind: 'constant' | 'step' | 'exponential' | 'cosine';
   /** step: factor every `stepEpochs`; exponential: factor per epoch. */
   gamma: number;
@@ -12,7 +12,7 @@ export interface ScheduleSettings {
 }
 
 /** Early stopping as the trainer runs it. */
-export interface EarlyStoppingSettings {
+interface EarlyStoppingSettings {
   monitor: string;
   /** 'min' for losses and errors, 'max' for accuracies, precision, recall, F1, R². */
   mode: 'min' | 'max';
@@ -34,7 +34,7 @@ export interface TrainingPlan {
 }
 
 /** The default step size of each optimizer, used when `learning_rate` is left at 0 (unset). */
-export const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerOptions['optimizer'], number>> = {
+const DEFAULT_LEARNING_RATES: Readonly<Record<OptimizerOptions['optimizer'], number>> = {
   sgd: 0.01,
   adam: 0.001,
   rmsprop: 0.001,

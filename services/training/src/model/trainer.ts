@@ -46,7 +46,7 @@ export interface TrainerContext {
 }
 
 /** The loss went to NaN or infinity: retrying the same job cannot help. */
-export class TrainingDivergedError extends FailedPreconditionError {}
+class TrainingDivergedError extends FailedPreconditionError {}
 
 /**
  * Trains epoch by epoch with `model.trainOnBatch` (or `trainStep`) on batches streamed from the data plan: sets

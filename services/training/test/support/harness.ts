@@ -15,7 +15,7 @@ import { compileTrainingOptions, openTraining, type TrainingOptions } from '../.
 import { startServicePreprocessing, type PreprocessingUnderTest } from './service-preprocessing.js';
 
 /** One training replica: the service on a real gRPC server, with or without a worker. */
-export interface TrainingReplica {
+interface TrainingReplica {
   address: string;
   server: GrpcServer;
   stop(): Promise<void>;
