@@ -58,8 +58,8 @@ interface Outcome {
 
 let nats: TestNatsServer;
 let dataDir: string;
-const processes = new Map<Service, ServiceProcess>();
-const addresses = {} as Record<Service, string>;
+let processes = new Map<Service, ServiceProcess>();
+let addresses = {} as Record<Service, string>;
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -70,9 +70,7 @@ beforeAll(async () => {
     AIMAAS_METRICS_ADDR: 'off',
     LOG_LEVEL: 'warn',
   };
-  const started = await startFiveServices(env);
-  for (const [service, process] of started.processes) processes.set(service, process);
-  Object.assign(addresses, started.addresses);
+  ({ processes, addresses } = await startFiveServices(env));
 }, 120_000);
 
 afterAll(async () => {

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type TestNatsServer } from '@aimaas/testing';
-import { startFiveServices, type ServiceProcess } from './support/services.js';
+import { type Service, startFiveServices, type ServiceProcess } from './support/services.js';
 
 const GRACE_MS = 3_000;
 
 let nats: TestNatsServer;
 let dataDir: string;
-const processes = new Map<string, ServiceProcess>();
+let processes = new Map<Service, ServiceProcess>();
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -21,10 +21,7 @@ beforeAll(async () => {
     AIMAAS_SHUTDOWN_GRACE_MS: String(GRACE_MS),
     LOG_LEVEL: 'info',
   };
-  const addresses: Record<string, string> = {};
-  const started = await startFiveServices(env);
-  for (const [service, process] of started.processes) processes.set(service, process);
-  Object.assign(addresses, started.addresses);
+  ({ processes } = await startFiveServices(env));
 }, 120_000);
 
 afterAll(async () => {

@@ -67,4 +67,5 @@ export type { ClientConfig } from './credentials.js';
 export { runServiceProcess } from './service-process.js';
 export type { ServiceProcessContext, ServiceProcessOptions } from './service-process.js';
 export { backoffDelay, delay } from './backoff.js';
+export { nextWithin } from './stream-io.js';
 export type { BackoffOptions } from './backoff.js';

@@ -87,3 +87,28 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
     );
   });
 }
+
+/**
+ * `iterator.next()`, or a rejection with `onIdle()` when nothing arrives within `idleMs` (a client
+ * stream that went quiet: an upload or import is ended instead of holding its resources forever).
+ * An infinite `idleMs` waits as long as it takes.
+ *
+ * @example
+ * const next = await nextWithin(parts, 300_000, () => new DeadlineExceededError('ImportDataset: no message for 300 s'));
+ */
+export async function nextWithin<T>(
+  iterator: AsyncIterator<T>,
+  idleMs: number,
+  onIdle: () => Error,
+): Promise<IteratorResult<T>> {
+  if (!Number.isFinite(idleMs)) return iterator.next();
+  let timer: NodeJS.Timeout | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onIdle()), idleMs);
+  });
+  try {
+    return await Promise.race([iterator.next(), idle]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

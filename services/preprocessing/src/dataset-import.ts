@@ -7,7 +7,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { DatasetImported, type Dataset, type ImportDatasetRequest } from '@aimaas/proto';
-import { DeadlineExceededError, InvalidArgumentError } from '@aimaas/runtime';
+import { DeadlineExceededError, InvalidArgumentError, nextWithin } from '@aimaas/runtime';
 import type { EventPublisher } from '@aimaas/events';
 import type { Logger } from '@aimaas/telemetry';
 import { BlobUploader } from './blob-uploader.js';
@@ -78,27 +78,11 @@ export async function importDataset(
 
 /** `parts`, ending with DEADLINE_EXCEEDED when the client sends nothing for `idleMs`. */
 function idleLimited(parts: AsyncIterator<ImportDatasetRequest>, idleMs: number): AsyncIterator<ImportDatasetRequest> {
-  return {
-    async next() {
-      let timer: NodeJS.Timeout | undefined;
-      const idle = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new DeadlineExceededError(
-                `ImportDataset: no message for ${idleMs / 1000} s; the import was ended and nothing was kept`,
-              ),
-            ),
-          idleMs,
-        );
-      });
-      try {
-        return await Promise.race([parts.next(), idle]);
-      } finally {
-        clearTimeout(timer);
-      }
-    },
-  };
+  const idle = (): Error =>
+    new DeadlineExceededError(
+      `ImportDataset: no message for ${idleMs / 1000} s; the import was ended and nothing was kept`,
+    );
+  return { next: () => nextWithin(parts, idleMs, idle) };
 }
 
 async function readFile(

@@ -1,4 +1,4 @@
-import { DeadlineExceededError, InvalidArgumentError } from '@aimaas/runtime';
+import { DeadlineExceededError, InvalidArgumentError, nextWithin } from '@aimaas/runtime';
 import type { CreateModelVersionRequest, ModelVersionHeader } from '@aimaas/proto';
 import { ArtifactStore } from './artifact-store.js';
 import type { StoredFile } from './records.js';
@@ -35,25 +35,15 @@ export class RequestCursor<T> {
     return next.value;
   }
 
-  async #next(): Promise<IteratorResult<T>> {
-    if (!Number.isFinite(this.idleMs)) return this.#iterator.next();
-    let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new DeadlineExceededError(
-              `CreateModelVersion: no message for ${this.idleMs / 1000} s after message ${this.count}; the upload was ended and nothing was kept`,
-            ),
-          ),
-        this.idleMs,
-      );
-    });
-    try {
-      return await Promise.race([this.#iterator.next(), idle]);
-    } finally {
-      clearTimeout(timer);
-    }
+  #next(): Promise<IteratorResult<T>> {
+    return nextWithin(
+      this.#iterator,
+      this.idleMs,
+      () =>
+        new DeadlineExceededError(
+          `CreateModelVersion: no message for ${this.idleMs / 1000} s after message ${this.count}; the upload was ended and nothing was kept`,
+        ),
+    );
   }
 }
 

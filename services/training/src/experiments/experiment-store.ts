@@ -1,7 +1,7 @@
 import { CrossValidation, JobState, ModelRef, Search, SubmitTrainingJobRequest } from '@aimaas/proto';
 import { NotFoundError } from '@aimaas/runtime';
 import type { KvStore } from '@aimaas/storage';
-import { isTerminal, type JobRecord } from '../jobs/job-store.js';
+import { isJobId, isTerminal, type JobRecord } from '../jobs/job-store.js';
 import type { TrialValues } from './search-space.js';
 
 /** One job of an experiment (a search trial or a cross-validation fold). */
@@ -49,7 +49,7 @@ export class ExperimentStore {
   }
 
   async get(id: string): Promise<ExperimentRecord | undefined> {
-    if (id.length > 128 || !/^[-_a-zA-Z0-9]+$/.test(id)) return undefined;
+    if (!isJobId(id)) return undefined;
     return (await this.kv.get(ExperimentStore.key(id)))?.value as ExperimentRecord | undefined;
   }
 

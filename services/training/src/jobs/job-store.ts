@@ -50,8 +50,11 @@ export function jobIdFor(requestId: string): string {
   return requestId ? `tj-${createHash('sha256').update(requestId).digest('hex').slice(0, 32)}` : `tj-${randomUUID()}`;
 }
 
-/** An id this service could have made: 1 to 128 of `[-_a-zA-Z0-9]` (the KV key stays short). */
-function isJobId(id: string): boolean {
+/**
+ * An id this service could have made (a job's or an experiment's): 1 to 128 of `[-_a-zA-Z0-9]`,
+ * so the KV key stays short.
+ */
+export function isJobId(id: string): boolean {
   return id.length <= 128 && /^[-_a-zA-Z0-9]+$/.test(id);
 }
 
